@@ -1,0 +1,1 @@
+//! Problem schema, importers, prompts, seeded splits and the built-in task suite.

@@ -1,0 +1,1 @@
+//! The decoder (LLaMA and Qwen2 families) in candle, LoRA, checkpoints, tokenizers and sampling.

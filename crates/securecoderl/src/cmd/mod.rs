@@ -1,0 +1,11 @@
+//! One module per subcommand. Each exposes an `Args` type (clap) and `run(args) -> anyhow::Result<i32>`,
+//! where the integer is the process exit code.
+
+pub mod bench_model;
+pub mod bench_reward;
+pub mod bench_scan;
+pub mod data;
+pub mod generate;
+pub mod pretrain;
+pub mod scan;
+pub mod score;

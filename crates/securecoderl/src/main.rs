@@ -1,0 +1,65 @@
+//! The `securecoderl` command line: a thin layer over the library crates.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "securecoderl",
+    version,
+    about = "Partial-credit RL for reliable, secure code generation with small language models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Score one program against one problem, or a batch of completions against a problems file.
+    Score(cmd::score::ScoreArgs),
+    /// Scan Python files for Bandit-compatible MEDIUM/HIGH security findings.
+    Scan(cmd::scan::ScanArgs),
+    /// Import, inspect and split problem sets.
+    #[command(subcommand)]
+    Data(cmd::data::DataCommand),
+    /// Train the tiny default model (tokenizer and weights) from scratch on local corpora.
+    Pretrain(cmd::pretrain::PretrainArgs),
+    /// Generate completions with a checkpoint folder (and optionally a LoRA adapter).
+    Generate(cmd::generate::GenerateArgs),
+    /// Benchmarks that print tables.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Test executions per second: the sandbox against a fresh `python3 file.py` per test.
+    Reward(cmd::bench_reward::BenchRewardArgs),
+    /// Files per second: the native scanner against Bandit.
+    Scan(cmd::bench_scan::BenchScanArgs),
+    /// Training and decoding tokens per second.
+    Model(cmd::bench_model::BenchModelArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Score(a) => cmd::score::run(a),
+        Command::Scan(a) => cmd::scan::run(a),
+        Command::Data(c) => cmd::data::run(c),
+        Command::Pretrain(a) => cmd::pretrain::run(a),
+        Command::Generate(a) => cmd::generate::run(a),
+        Command::Bench(BenchCommand::Reward(a)) => cmd::bench_reward::run(a),
+        Command::Bench(BenchCommand::Scan(a)) => cmd::bench_scan::run(a),
+        Command::Bench(BenchCommand::Model(a)) => cmd::bench_model::run(a),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
