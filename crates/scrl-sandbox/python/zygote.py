@@ -1,0 +1,216 @@
+# The warm CPython that every test is forked from. Trusted code only: it never reads test data
+# itself (the supervisor hands the program, stdin and output buffers over as memfds), and each child
+# locks itself down through the native helper before it compiles the untrusted program.
+#
+# Inherited descriptors: 3 requests in, 4 replies out, 5 the lockdown helper (an ELF memfd),
+# 6 the Landlock ruleset (absent in weak mode), 7 program source, 8 stdin, 9 stdout, 10 stderr.
+# argv: [-c, "1" when the supervisor gave us fresh pid/net/... namespaces, comma-separated preloads].
+import builtins
+import ctypes
+import io
+import os
+import select
+import signal
+import struct
+import sys
+import time
+import types
+
+CTL_IN, CTL_OUT, HELPER, SRC, STDIN, STDOUT, STDERR = 3, 4, 5, 7, 8, 9, 10
+# cpu_soft_s cpu_hard_s as fsize nofile nproc stack uid ruleset_fd flags wall_ms src_len
+REQUEST = struct.Struct("<12Q")
+# wait status, user us, sys us, max rss KiB, wall us, wall-killed, lockdown ok, leftovers reaped
+REPLY = struct.Struct("<8q")
+# The helper's LockdownRequest: 11 u64 words.
+LOCKDOWN = struct.Struct("<11Q")
+LOCKDOWN_FAILED_BASE = 100
+
+
+class Quitter:
+    """exit()/quit() as `site` would provide them; -S skips site, but programs call exit()."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return "Use %s() to exit" % self.name
+
+    def __call__(self, code=None):
+        raise SystemExit(code)
+
+
+def read_exact(fd, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = os.read(fd, n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def exit_code_of(exc):
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        print(code, file=sys.stderr)
+    except BaseException:
+        pass
+    return 1
+
+
+def run_program(src):
+    """Runs in the locked-down child. Mirrors `python3 main.py`: exceptions print a traceback and
+    exit 1, SystemExit sets the code, non-daemon threads and atexit run, a failed flush exits 120."""
+    enc = sys.__stdout__.encoding if sys.__stdout__ else "utf-8"
+    code = 0
+    try:
+        sys.stdin = sys.__stdin__ = open(0, "r", encoding=enc, errors="surrogateescape", closefd=False)
+        sys.stdout = sys.__stdout__ = open(1, "w", encoding=enc, errors="surrogateescape", closefd=False)
+        sys.stderr = sys.__stderr__ = open(
+            2, "w", encoding=enc, errors="backslashreplace", closefd=False, buffering=1
+        )
+        main = types.ModuleType("__main__")
+        main.__dict__["__builtins__"] = builtins
+        main.__dict__["__file__"] = "main.py"
+        sys.modules["__main__"] = main
+        sys.argv = ["main.py"]
+        exec(compile(src, "main.py", "exec"), main.__dict__)
+    except SystemExit as e:
+        code = exit_code_of(e)
+    except BaseException:
+        t, v, tb = sys.exc_info()
+        # Drop our own frame so the traceback starts at the program, as with `python3 main.py`.
+        tb = tb.tb_next if tb is not None else None
+        sys.excepthook(t, v.with_traceback(tb), tb)
+        code = 1
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        try:
+            threading._shutdown()
+        except BaseException:
+            pass
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    try:
+        sys.stdout.flush()
+    except BaseException:
+        code = 120
+    try:
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    os._exit(code)
+
+
+def child(lockdown, req, ok_w):
+    cpu_soft, cpu_hard, as_bytes, fsize, nofile, nproc, stack, uid, ruleset, flags, _wall, src_len = req
+    try:
+        os.setsid()
+        src = os.pread(SRC, src_len, 0)
+        for fd, target in ((STDIN, 0), (STDOUT, 1), (STDERR, 2)):
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.dup2(fd, target)
+        rc = lockdown(LOCKDOWN.pack(cpu_soft, cpu_hard, as_bytes, fsize, nofile, nproc, stack, uid, ruleset, ok_w, flags))
+    except BaseException:
+        rc = -99
+    if rc != 0:
+        os._exit(LOCKDOWN_FAILED_BASE + (-rc & 0x7F))
+    run_program(src)
+
+
+def cleanup(pid, pidns):
+    """Kills and reaps whatever the child left behind; returns how many extra processes were reaped."""
+    reaped = 0
+    if pidns:
+        # PID 1 of its own namespace: kill(-1) reaches every other process in it, and only those.
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        while True:
+            try:
+                os.waitpid(-1, 0)
+                reaped += 1
+            except ChildProcessError:
+                return reaped
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    while True:
+        try:
+            done, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if done == 0:
+            return reaped
+        reaped += 1
+
+
+def serve(lockdown, pidns):
+    ok_r, ok_w = os.pipe()
+    os.set_blocking(ok_r, False)
+    while True:
+        data = read_exact(CTL_IN, REQUEST.size)
+        if data is None:
+            os._exit(0)
+        req = REQUEST.unpack(data)
+        wall_ms = req[10]
+        t0 = time.monotonic_ns()
+        pid = os.fork()
+        if pid == 0:
+            child(lockdown, req, ok_w)
+        pidfd = os.pidfd_open(pid)
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        killed = 0
+        if not poller.poll(wall_ms):
+            os.kill(pid, signal.SIGKILL)
+            killed = 1
+        _, status, ru = os.wait4(pid, 0)
+        wall_us = (time.monotonic_ns() - t0) // 1000
+        os.close(pidfd)
+        leftovers = cleanup(pid, pidns)
+        try:
+            ok = 1 if os.read(ok_r, 16) == b"k" else 0
+        except BlockingIOError:
+            ok = 0
+        utime = int(ru.ru_utime * 1e6)
+        stime = int(ru.ru_stime * 1e6)
+        os.write(CTL_OUT, REPLY.pack(status, utime, stime, ru.ru_maxrss, wall_us, killed, ok, leftovers))
+
+
+def main():
+    pidns = sys.argv[1] == "1"
+    for name in sys.argv[2].split(","):
+        if name:
+            __import__(name)
+    builtins.exit = Quitter("exit")
+    builtins.quit = Quitter("quit")
+    lib = ctypes.CDLL("/proc/self/fd/%d" % HELPER)
+    os.close(HELPER)
+    lockdown = lib.scrl_lockdown
+    lockdown.argtypes = [ctypes.c_char_p]
+    lockdown.restype = ctypes.c_int
+    if pidns:
+        # The supervisor's unshare(CLONE_NEWPID) applies to our children: the first one becomes PID 1
+        # of the new namespace and serves; this process only anchors it and mirrors its exit.
+        pid = os.fork()
+        if pid:
+            os.closerange(3, 64)
+            _, status = os.waitpid(pid, 0)
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        if lib.scrl_die_with_parent() != 0:
+            os._exit(3)
+    serve(lockdown, pidns)
+
+
+main()
