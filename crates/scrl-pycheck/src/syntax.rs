@@ -1,0 +1,472 @@
+//! The syntax check of the reward's first stages: does CPython `compile()` (of the sandbox's interpreter
+//! version) accept this source? Three layers of ruff's parser are combined: parse errors, syntax the target
+//! version does not support yet, and the compile-time "semantic" errors CPython raises from its symbol table
+//! and compiler (return outside function, duplicate parameters, ...), which ruff's `SemanticSyntaxChecker`
+//! reports when driven by the scope-tracking visitor below. Knows nothing about execution or security rules.
+
+use std::cell::RefCell;
+
+use ruff_python_ast::token::TokenKind;
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, Expr, Stmt};
+use ruff_python_parser::semantic_errors::{
+    LazyImportContext, SemanticSyntaxChecker, SemanticSyntaxContext, SemanticSyntaxError,
+};
+use ruff_python_parser::{Mode, ParseOptions};
+use ruff_text_size::{Ranged, TextRange};
+use serde::Serialize;
+
+use crate::parse_thread::run_guarded;
+use crate::source::LineIndex;
+
+/// A CPython version, e.g. 3.11: the version of the interpreter the sandbox runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+pub struct PythonVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl Default for PythonVersion {
+    fn default() -> Self {
+        Self { major: 3, minor: 11 }
+    }
+}
+
+impl std::fmt::Display for PythonVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl std::str::FromStr for PythonVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (major, minor) = s.split_once('.').ok_or_else(|| format!("expected MAJOR.MINOR, got {s:?}"))?;
+        let parse = |part: &str| part.parse::<u32>().map_err(|_| format!("expected MAJOR.MINOR, got {s:?}"));
+        Ok(Self { major: parse(major)?, minor: parse(minor)? })
+    }
+}
+
+impl PythonVersion {
+    fn to_ruff(self) -> ast::PythonVersion {
+        ast::PythonVersion {
+            major: u8::try_from(self.major).unwrap_or(u8::MAX),
+            minor: u8::try_from(self.minor).unwrap_or(u8::MAX),
+        }
+    }
+}
+
+/// Why a source is rejected: the first error in source order. `line` is 1-based, `column` is the 1-based
+/// byte column (what CPython's `SyntaxError.offset` approximates). `line` and `column` are 0 when the error
+/// is not tied to a position (source over the size cap).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SyntaxError {
+    pub message: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
+/// CPython's tokenizer refuses more than 200 open brackets at once ("too many nested parentheses").
+const MAX_BRACKET_DEPTH: usize = 200;
+
+/// Accepts `source` iff CPython `target`'s `compile(source, "<string>", "exec")` is expected to accept it.
+/// Known misses (documented in docs/scanner.md): `global x` after a use of `x` in the same scope, and
+/// `nonlocal x` without a binding of `x` in an enclosing function, both need CPython's full symbol table.
+/// A NUL byte is rejected (CPython raises `ValueError`, which is a rejection too).
+pub fn check_syntax(source: &str, target: PythonVersion) -> Result<(), SyntaxError> {
+    match run_guarded(source, || check_on_this_thread(source, target)) {
+        Ok(result) => result,
+        Err(err) => Err(SyntaxError { message: err.to_string(), line: 0, column: 0 }),
+    }
+}
+
+fn check_on_this_thread(source: &str, target: PythonVersion) -> Result<(), SyntaxError> {
+    let options = ParseOptions::from(Mode::Module).with_target_version(target.to_ruff());
+    let parsed = ruff_python_parser::parse_unchecked(source, options);
+    let mut errors: Vec<(TextRange, String)> = Vec::new();
+    errors.extend(parsed.errors().iter().map(|e| (e.location, e.error.to_string())));
+    errors.extend(parsed.unsupported_syntax_errors().iter().map(|e| (e.range(), e.to_string())));
+    if let Some(range) = bracket_depth_error(parsed.tokens(), target) {
+        errors.push((range, "too many nested parentheses".to_string()));
+    }
+    if let Some(module) = parsed.syntax().as_module() {
+        let mut visitor = ScopeVisitor::new(source, target.to_ruff());
+        visitor.visit_body(&module.body);
+        errors.extend(visitor.errors.into_inner().into_iter().map(|e| (e.range, e.to_string())));
+    }
+    match errors.into_iter().min_by_key(|(range, _)| range.start()) {
+        None => Ok(()),
+        Some((range, message)) => {
+            let index = LineIndex::new(source);
+            let start = range.start().to_u32();
+            Err(SyntaxError { message, line: index.line(start), column: index.column(start) + 1 })
+        }
+    }
+}
+
+/// The range of the first bracket that opens level 201. Before 3.12 an f-string is one token whose
+/// replacement fields are parsed separately, so brackets inside f-strings do not count there.
+fn bracket_depth_error(tokens: &ast::token::Tokens, target: PythonVersion) -> Option<TextRange> {
+    let fstrings_are_tokens = target < PythonVersion { major: 3, minor: 12 };
+    let mut depth = 0usize;
+    let mut fstring_depth = 0usize;
+    for token in tokens {
+        match token.kind() {
+            TokenKind::FStringStart | TokenKind::TStringStart => fstring_depth += 1,
+            TokenKind::FStringEnd | TokenKind::TStringEnd => fstring_depth = fstring_depth.saturating_sub(1),
+            _ if fstrings_are_tokens && fstring_depth > 0 => {}
+            TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => {
+                depth += 1;
+                if depth > MAX_BRACKET_DEPTH {
+                    return Some(token.range());
+                }
+            }
+            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Scope {
+    Module,
+    Class,
+    Function { is_async: bool },
+    Lambda,
+    Comprehension { is_async: bool },
+    Generator { is_async: bool },
+}
+
+/// Tracks the scopes and loops CPython's compiler tracks, and answers the questions ruff's
+/// `SemanticSyntaxChecker` asks about them.
+struct ScopeVisitor<'s> {
+    checker: SemanticSyntaxChecker,
+    errors: RefCell<Vec<SemanticSyntaxError>>,
+    source: &'s str,
+    version: ast::PythonVersion,
+    scopes: Vec<Scope>,
+    /// Parameter names of each enclosing function or lambda, innermost last.
+    parameters: Vec<Vec<String>>,
+    /// Loop nesting inside the current function body; saved and reset at every function or class.
+    loop_depth: usize,
+    in_try: bool,
+}
+
+impl<'s> ScopeVisitor<'s> {
+    fn new(source: &'s str, version: ast::PythonVersion) -> Self {
+        Self {
+            checker: SemanticSyntaxChecker::new(),
+            errors: RefCell::default(),
+            source,
+            version,
+            scopes: vec![Scope::Module],
+            parameters: Vec::new(),
+            loop_depth: 0,
+            in_try: false,
+        }
+    }
+
+    fn check_stmt(&mut self, stmt: &Stmt) {
+        let mut checker = std::mem::take(&mut self.checker);
+        checker.visit_stmt(stmt, self);
+        self.checker = checker;
+    }
+
+    fn check_expr(&mut self, expr: &Expr) {
+        let mut checker = std::mem::take(&mut self.checker);
+        checker.visit_expr(expr, self);
+        self.checker = checker;
+    }
+
+    fn in_new_scope(&mut self, scope: Scope, parameters: Option<Vec<String>>, f: impl FnOnce(&mut Self)) {
+        let saved_loops = std::mem::take(&mut self.loop_depth);
+        self.scopes.push(scope);
+        let has_parameters = parameters.is_some();
+        if let Some(names) = parameters {
+            self.parameters.push(names);
+        }
+        f(self);
+        if has_parameters {
+            self.parameters.pop();
+        }
+        self.scopes.pop();
+        self.loop_depth = saved_loops;
+    }
+
+    fn visit_loop_body(&mut self, body: &[Stmt]) {
+        self.loop_depth += 1;
+        self.visit_body(body);
+        self.loop_depth -= 1;
+    }
+
+    fn visit_comprehension_scope(&mut self, generators: &[ast::Comprehension], scope: Scope, elts: &[&Expr]) {
+        // The first iterable is evaluated in the enclosing scope; everything else inside the new one.
+        if let Some(first) = generators.first() {
+            self.visit_expr(&first.iter);
+        }
+        self.in_new_scope(scope, None, |this| {
+            for (i, generator) in generators.iter().enumerate() {
+                this.visit_expr(&generator.target);
+                if i > 0 {
+                    this.visit_expr(&generator.iter);
+                }
+                for condition in &generator.ifs {
+                    this.visit_expr(condition);
+                }
+            }
+            for elt in elts {
+                this.visit_expr(elt);
+            }
+        });
+    }
+}
+
+fn parameter_names(parameters: &ast::Parameters) -> Vec<String> {
+    parameters.iter().map(|p| p.name().to_string()).collect()
+}
+
+impl SemanticSyntaxContext for ScopeVisitor<'_> {
+    fn future_annotations_or_stub(&self) -> bool {
+        false
+    }
+
+    fn lazy_import_context(&self) -> Option<LazyImportContext> {
+        match self.scopes.last() {
+            Some(Scope::Function { .. } | Scope::Lambda) => Some(LazyImportContext::Function),
+            Some(Scope::Class) => Some(LazyImportContext::Class),
+            _ if self.in_try => Some(LazyImportContext::TryExceptBlocks),
+            _ => None,
+        }
+    }
+
+    fn python_version(&self) -> ast::PythonVersion {
+        self.version
+    }
+
+    fn source(&self) -> &str {
+        self.source
+    }
+
+    fn global(&self, _name: &str) -> Option<TextRange> {
+        // Needs a symbol table (use-before-global); a documented known miss.
+        None
+    }
+
+    fn has_nonlocal_binding(&self, _name: &str) -> bool {
+        // Needs a symbol table; answering "bound" accepts rather than wrongly rejects.
+        true
+    }
+
+    fn in_async_context(&self) -> bool {
+        for scope in self.scopes.iter().rev() {
+            match scope {
+                Scope::Module | Scope::Class | Scope::Lambda => return false,
+                Scope::Function { is_async } => return *is_async,
+                Scope::Comprehension { is_async } | Scope::Generator { is_async } => {
+                    if *is_async {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    fn in_await_allowed_context(&self) -> bool {
+        for scope in self.scopes.iter().rev() {
+            match scope {
+                Scope::Function { .. } | Scope::Lambda => return true,
+                Scope::Module | Scope::Class => return false,
+                Scope::Comprehension { .. } | Scope::Generator { .. } => {}
+            }
+        }
+        false
+    }
+
+    fn in_yield_allowed_context(&self) -> bool {
+        matches!(self.scopes.last(), Some(Scope::Function { .. } | Scope::Lambda))
+    }
+
+    fn in_sync_comprehension(&self) -> bool {
+        self.scopes
+            .iter()
+            .any(|s| matches!(s, Scope::Comprehension { is_async: false } | Scope::Generator { is_async: false }))
+    }
+
+    fn in_class_body_comprehension(&self) -> bool {
+        for scope in self.scopes.iter().rev() {
+            match scope {
+                Scope::Comprehension { .. } | Scope::Generator { .. } => {}
+                Scope::Class => return true,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    fn in_module_scope(&self) -> bool {
+        matches!(self.scopes.last(), Some(Scope::Module))
+    }
+
+    fn in_function_scope(&self) -> bool {
+        matches!(self.scopes.last(), Some(Scope::Function { .. } | Scope::Lambda))
+    }
+
+    fn in_generator_context(&self) -> bool {
+        self.scopes.iter().any(|s| matches!(s, Scope::Generator { .. }))
+    }
+
+    fn in_notebook(&self) -> bool {
+        false
+    }
+
+    fn report_semantic_error(&self, error: SemanticSyntaxError) {
+        self.errors.borrow_mut().push(error);
+    }
+
+    fn in_loop_context(&self) -> bool {
+        self.loop_depth > 0
+    }
+
+    fn is_bound_parameter(&self, name: &str) -> bool {
+        self.parameters.last().is_some_and(|names| names.iter().any(|n| n == name))
+    }
+}
+
+impl<'a> Visitor<'a> for ScopeVisitor<'_> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        self.check_stmt(stmt);
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                for decorator in &def.decorator_list {
+                    self.visit_decorator(decorator);
+                }
+                if let Some(type_params) = &def.type_params {
+                    self.visit_type_params(type_params);
+                }
+                // Defaults and annotations are evaluated in the enclosing scope.
+                self.visit_parameters(&def.parameters);
+                if let Some(returns) = &def.returns {
+                    self.visit_annotation(returns);
+                }
+                let scope = Scope::Function { is_async: def.is_async };
+                self.in_new_scope(scope, Some(parameter_names(&def.parameters)), |this| this.visit_body(&def.body));
+            }
+            Stmt::ClassDef(class) => {
+                for decorator in &class.decorator_list {
+                    self.visit_decorator(decorator);
+                }
+                if let Some(type_params) = &class.type_params {
+                    self.visit_type_params(type_params);
+                }
+                if let Some(arguments) = &class.arguments {
+                    self.visit_arguments(arguments);
+                }
+                self.in_new_scope(Scope::Class, None, |this| this.visit_body(&class.body));
+            }
+            Stmt::For(stmt_for) => {
+                self.visit_expr(&stmt_for.target);
+                self.visit_expr(&stmt_for.iter);
+                self.visit_loop_body(&stmt_for.body);
+                self.visit_body(&stmt_for.orelse);
+            }
+            Stmt::While(stmt_while) => {
+                self.visit_expr(&stmt_while.test);
+                self.visit_loop_body(&stmt_while.body);
+                self.visit_body(&stmt_while.orelse);
+            }
+            Stmt::Try(_) => {
+                let was_in_try = std::mem::replace(&mut self.in_try, true);
+                visitor::walk_stmt(self, stmt);
+                self.in_try = was_in_try;
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        self.check_expr(expr);
+        match expr {
+            Expr::Lambda(lambda) => {
+                if let Some(parameters) = &lambda.parameters {
+                    self.visit_parameters(parameters);
+                }
+                let names = lambda.parameters.as_deref().map(parameter_names).unwrap_or_default();
+                self.in_new_scope(Scope::Lambda, Some(names), |this| this.visit_expr(&lambda.body));
+            }
+            Expr::ListComp(ast::ExprListComp { elt, generators, .. })
+            | Expr::SetComp(ast::ExprSetComp { elt, generators, .. }) => {
+                let scope = Scope::Comprehension { is_async: generators.iter().any(|g| g.is_async) };
+                self.visit_comprehension_scope(generators, scope, &[elt]);
+            }
+            Expr::Generator(ast::ExprGenerator { elt, generators, .. }) => {
+                let scope = Scope::Generator { is_async: generators.iter().any(|g| g.is_async) };
+                self.visit_comprehension_scope(generators, scope, &[elt]);
+            }
+            Expr::DictComp(ast::ExprDictComp { key, value, generators, .. }) => {
+                let scope = Scope::Comprehension { is_async: generators.iter().any(|g| g.is_async) };
+                match key {
+                    Some(key) => self.visit_comprehension_scope(generators, scope, &[key, value]),
+                    None => self.visit_comprehension_scope(generators, scope, &[value]),
+                }
+            }
+            _ => visitor::walk_expr(self, expr),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(src: &str) -> bool {
+        check_syntax(src, PythonVersion::default()).is_ok()
+    }
+
+    #[test]
+    fn accepts_and_rejects_basic_programs() {
+        assert!(ok("import sys\nprint(sum(map(int, sys.stdin.read().split())))\n"));
+        assert!(!ok("print 'x'\n"));
+        assert!(!ok("return 1\n"));
+        assert!(!ok("for x in y:\n    pass\nelse:\n    break\n"));
+        assert!(ok("for x in y:\n    def f():\n        pass\n    break\n"));
+    }
+
+    #[test]
+    fn target_version_gates_new_syntax() {
+        let src = "type X = int\n";
+        assert!(check_syntax(src, PythonVersion { major: 3, minor: 11 }).is_err());
+        assert!(check_syntax(src, PythonVersion { major: 3, minor: 12 }).is_ok());
+    }
+
+    #[test]
+    fn bracket_depth_follows_the_tokenizer_limit() {
+        let nested = |n: usize| format!("x = {}1{}\n", "(".repeat(n), ")".repeat(n));
+        assert!(ok(&nested(200)));
+        let err = check_syntax(&nested(201), PythonVersion::default()).unwrap_err();
+        assert_eq!(err.message, "too many nested parentheses");
+        assert_eq!((err.line, err.column), (1, 205));
+    }
+
+    #[test]
+    fn oversized_source_is_rejected_with_a_clear_error() {
+        let big = "x = 1\n".repeat(crate::MAX_SOURCE_BYTES / 6 + 1);
+        let err = check_syntax(&big, PythonVersion::default()).unwrap_err();
+        assert!(err.message.contains("bytes"), "{err}");
+    }
+
+    #[test]
+    fn error_position_is_the_first_error() {
+        let err = check_syntax("x = 1\nreturn 2\n", PythonVersion::default()).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 1));
+    }
+}
