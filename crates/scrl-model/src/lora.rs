@@ -100,14 +100,16 @@ impl Decoder {
         self.lora.as_ref().map(|(c, _)| c)
     }
 
-    /// A short hash of the base model (its config and a slice of its weights), stored in the adapter
-    /// file so loading it onto a different base of the same shape is refused.
+    /// A short hash of the base model (its config and the first values of every weight tensor), stored
+    /// in the adapter file so loading it onto a different base of the same shape is refused.
     pub fn base_fingerprint(&self) -> Result<String> {
         let mut h = Sha256::new();
         h.update(format!("{:?}", self.cfg).as_bytes());
-        let rows = self.cfg.vocab_size.min(8);
-        for t in [self.embed.narrow(0, 0, rows)?.flatten_all()?, self.norm.clone()] {
-            for x in t.to_dtype(DType::F32)?.to_vec1::<f32>()? {
+        for (name, t) in self.base_tensors() {
+            h.update(name.as_bytes());
+            let flat = t.flatten_all()?;
+            let n = flat.dim(0)?.min(16);
+            for x in flat.narrow(0, 0, n)?.to_dtype(DType::F32)?.to_vec1::<f32>()? {
                 h.update(x.to_le_bytes());
             }
         }
