@@ -95,7 +95,7 @@ fn list_field(row: &Row<'_>, name: &str, label: &str) -> Result<Vec<Value>, Fiel
 /// APPS+ tolerates a bare string where a list is meant (the authors' loader wraps it).
 fn plus_list(row: &Row<'_>, names: &[&'static str]) -> Result<Vec<Value>, FieldError> {
     match row.first_present(names) {
-        Some((_, Value::Array(a))) => Ok(a.iter().filter(|x| !x.is_null()).cloned().collect()),
+        Some((_, Value::Array(a))) => Ok(a.clone()),
         Some((_, s @ Value::String(_))) => Ok(vec![s.clone()]),
         Some((name, other)) => Err(FieldError::new(name, format!("expected a list, found {}", kind_of(other)))),
         None => Ok(Vec::new()),

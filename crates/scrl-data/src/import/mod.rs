@@ -158,7 +158,11 @@ pub fn import_file(format: Format, path: &Path, opts: &ImportOptions, progress: 
             Ok(v) => match convert(&v, index) {
                 Ok(o) => o,
                 Err(error) if opts.strict => return Err(DataError::Field { path: path.to_path_buf(), at, error }),
-                Err(error) => RowOutcome::Unusable { id: row_id(&v), reason: format!("malformed: {error}") },
+                Err(error) => {
+                    // APPS+ rows are named by their position, as the authors' id files do.
+                    let id = row_id(&v).or_else(|| (format == Format::AppsPlus).then(|| format!("apps_plus_{index}")));
+                    RowOutcome::Unusable { id, reason: format!("malformed: {error}") }
+                }
             },
         };
         admit(&mut report, at, outcome, opts);
