@@ -19,11 +19,13 @@ pub mod config;
 pub mod error;
 pub mod lora;
 pub mod model;
+pub mod sample;
 pub mod tokenizer;
 
 pub use config::{Arch, ModelConfig, RopeScaling};
 pub use error::{ModelError, Result};
 pub use lora::LoraConfig;
+pub use sample::{Finish, Sample, SamplingParams, sample};
 pub use tokenizer::Tokenizer;
 pub use model::{Decoder, ForwardOutput, InferCache, Init, LoraMode, token_logprobs, weight_files};
 pub use candle_core::{DType, Device, Tensor, Var};
