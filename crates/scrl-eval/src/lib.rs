@@ -10,7 +10,9 @@ mod bootstrap;
 mod error;
 mod metrics;
 mod passk;
+mod plot;
 mod record;
+mod report;
 mod stats;
 mod taxonomy;
 
@@ -19,8 +21,15 @@ pub use bootstrap::{BootstrapConfig, MIN_RESAMPLES};
 pub use error::EvalError;
 pub use metrics::{EvalSet, Metric, MetricEstimate, ModelSummary, ProblemScores, summarize};
 pub use passk::pass_at_k;
+pub use plot::{
+    FONT_ENV, PlotFiles, TextRendering, TrainingRow, plot_metric_bars, plot_training_curves, read_training_rows,
+};
 pub use record::{
     SampleRecord, SecurityFinding, Severity, exception_type_from_stderr, read_records, write_records,
+};
+pub use report::{
+    PAPER_TABLE3, PaperRow, PaperVariant, Report, ReportFiles, ReportRow, paper_comparison, render_csv,
+    render_markdown, render_table2, render_table3, write_report,
 };
 pub use stats::{PairedComparison, compare_paired, mcnemar_exact};
 pub use taxonomy::{FailureCategory, Taxonomy, TaxonomyEntry, classify};

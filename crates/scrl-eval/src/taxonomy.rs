@@ -137,7 +137,7 @@ impl Taxonomy {
                 })
                 .collect();
             // Stable sort keeps the alphabetical order of the map among equal counts.
-            v.sort_by(|a, b| b.count.cmp(&a.count));
+            v.sort_by_key(|e| std::cmp::Reverse(e.count));
             v
         };
         Self { n_samples: n, outcomes: entries(outcomes), security: entries(security), samples_with_findings }
