@@ -19,6 +19,8 @@ pub mod config;
 pub mod error;
 pub mod lora;
 pub mod model;
+pub mod optim;
+pub mod pretrain;
 pub mod sample;
 pub mod tokenizer;
 
@@ -27,5 +29,6 @@ pub use error::{ModelError, Result};
 pub use lora::LoraConfig;
 pub use sample::{Finish, Sample, SamplingParams, sample};
 pub use tokenizer::Tokenizer;
+pub use optim::{AdamW, AdamWParams};
 pub use model::{Decoder, ForwardOutput, InferCache, Init, LoraMode, token_logprobs, weight_files};
 pub use candle_core::{DType, Device, Tensor, Var};
