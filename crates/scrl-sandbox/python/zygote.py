@@ -7,7 +7,7 @@
 # argv: [-c, "1" when the supervisor gave us fresh pid/net/... namespaces, comma-separated preloads].
 import builtins
 import ctypes
-import io
+import gc
 import os
 import select
 import signal
@@ -62,18 +62,32 @@ def exit_code_of(exc):
     return 1
 
 
+def flush(stream):
+    """Flushes an open stream; False when the flush failed (a closed stream needs no flush)."""
+    if stream is None or getattr(stream, "closed", False):
+        return True
+    try:
+        stream.flush()
+        return True
+    except BaseException:
+        return False
+
+
 def run_program(src):
-    """Runs in the locked-down child. Mirrors `python3 main.py`: exceptions print a traceback and
-    exit 1, SystemExit sets the code, non-daemon threads and atexit run, a failed flush exits 120."""
+    """Runs in the locked-down child. Mirrors `python3 main.py` and CPython's finalisation order:
+    an uncaught exception prints a traceback and exits 1, SystemExit sets the code, then non-daemon
+    threads are joined, atexit handlers run, sys.stdout/sys.stderr are flushed (a failed stdout flush
+    exits 120), and finally __main__ is torn down so that file objects the program left open (a
+    replaced sys.__stdout__, `open(1, "w")`) flush as they are collected."""
     enc = sys.__stdout__.encoding if sys.__stdout__ else "utf-8"
     code = 0
+    main = types.ModuleType("__main__")
     try:
         sys.stdin = sys.__stdin__ = open(0, "r", encoding=enc, errors="surrogateescape", closefd=False)
         sys.stdout = sys.__stdout__ = open(1, "w", encoding=enc, errors="surrogateescape", closefd=False)
         sys.stderr = sys.__stderr__ = open(
             2, "w", encoding=enc, errors="backslashreplace", closefd=False, buffering=1
         )
-        main = types.ModuleType("__main__")
         main.__dict__["__builtins__"] = builtins
         main.__dict__["__file__"] = "main.py"
         sys.modules["__main__"] = main
@@ -99,14 +113,16 @@ def run_program(src):
         atexit._run_exitfuncs()
     except BaseException:
         pass
-    try:
-        sys.stdout.flush()
-    except BaseException:
+    if not flush(sys.stdout):
         code = 120
+    flush(sys.stderr)
     try:
-        sys.stderr.flush()
+        main.__dict__.clear()
+        gc.collect()
     except BaseException:
         pass
+    flush(sys.__stdout__)
+    flush(sys.__stderr__)
     os._exit(code)
 
 
