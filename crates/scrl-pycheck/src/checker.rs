@@ -16,6 +16,7 @@ use crate::parse_thread::run_guarded;
 use crate::rules;
 use crate::semantic::Imports;
 use crate::source::LineIndex;
+use crate::syntax::MAX_AST_DEPTH;
 use crate::PyCheckError;
 
 /// What a rule reports; the position defaults to the checked node's, as in Bandit.
@@ -52,14 +53,22 @@ fn scan_on_this_thread(source: &str) -> ScanReport {
         return ScanReport { findings: Vec::new(), parsed: false };
     };
     let index = LineIndex::new(source);
-    let mut checker = Checker { index: &index, imports: Imports::default(), parents: Vec::new(), module_body: &module.body, findings: Vec::new() };
+    let mut checker = Checker {
+        index: &index,
+        imports: Imports::default(),
+        parents: Vec::new(),
+        module_body: &module.body,
+        findings: Vec::new(),
+        too_deep: false,
+    };
     checker.visit_body(&module.body);
     for rule in rules::FILE_RULES {
         if let Some(issue) = (rule.check)(source) {
             checker.push(rule.id, rule.name, issue, (0, 0, vec![0, 1]));
         }
     }
-    ScanReport { findings: checker.findings, parsed: parsed_ok }
+    // A tree deeper than CPython compiles is not parsed by Bandit either; it was scanned only partially.
+    ScanReport { findings: checker.findings, parsed: parsed_ok && !checker.too_deep }
 }
 
 /// A node on the path from the module to the node being checked (Bandit's `_bandit_parent` chain).
@@ -78,6 +87,8 @@ struct Checker<'a, 'i> {
     parents: Vec<Parent<'a>>,
     module_body: &'a [Stmt],
     findings: Vec<Finding>,
+    /// Set when nodes deeper than [`MAX_AST_DEPTH`] were skipped (which also bounds the recursion).
+    too_deep: bool,
 }
 
 impl<'a> Checker<'a, '_> {
@@ -245,6 +256,10 @@ fn keyword_start(_whole: TextRange, name: TextRange) -> u32 {
 
 impl<'a> Visitor<'a> for Checker<'a, '_> {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if self.parents.len() >= MAX_AST_DEPTH {
+            self.too_deep = true;
+            return;
+        }
         match stmt {
             Stmt::Import(import) => {
                 self.imports.record_import(import);
@@ -277,6 +292,10 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
     }
 
     fn visit_expr(&mut self, expr: &'a Expr) {
+        if self.parents.len() >= MAX_AST_DEPTH {
+            self.too_deep = true;
+            return;
+        }
         match expr {
             Expr::Call(call) => self.check_call(call),
             Expr::StringLiteral(string) => {

@@ -1,0 +1,96 @@
+//! The syntax check against the real interpreter: every snippet in tests/fixtures/syntax is compiled by
+//! Debian's CPython 3.11 (`compile(bytes, name, "exec")` as for a file, run in this test) and by `check_syntax` with target
+//! 3.11; accept/reject must agree except for the documented known misses. Also: adversarial inputs must not
+//! crash the process.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use scrl_pycheck::{check_syntax, scan, PythonVersion};
+
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Snippets CPython rejects from its symbol table, which ruff's checker cannot see (docs/scanner.md).
+const KNOWN_MISSES: &[&str] = &["global_after_use", "nonlocal_without_binding"];
+
+const COMPILE_ALL: &str = r#"
+import json, os, sys, warnings
+warnings.simplefilter("ignore")
+out = {}
+for name in sorted(os.listdir(sys.argv[1])):
+    with open(os.path.join(sys.argv[1], name), "rb") as f:
+        text = f.read()
+    try:
+        compile(text, name, "exec")
+        out[name[:-3]] = None
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        out[name[:-3]] = f"{type(e).__name__}: {e}"
+print(json.dumps(out))
+"#;
+
+#[test]
+fn acceptance_matches_cpython_311() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/syntax");
+    let output = Command::new(PYTHON)
+        .args(["-S", "-I", "-E", "-B", "-c", COMPILE_ALL])
+        .arg(&dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {PYTHON}: {e}"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let cpython: BTreeMap<String, Option<String>> = serde_json::from_slice(&output.stdout).expect("JSON from python");
+    assert!(cpython.len() >= 60, "expected the snippet corpus, got {}", cpython.len());
+
+    let version = PythonVersion { major: 3, minor: 11 };
+    let mut agree = 0;
+    let mut disagreements = Vec::new();
+    println!("{:<40} {:<8} {:<8} notes", "snippet", "cpython", "ruff");
+    for (name, verdict) in &cpython {
+        let source = std::fs::read_to_string(dir.join(format!("{name}.py"))).expect("UTF-8 snippet");
+        let ours = check_syntax(&source, version);
+        let (theirs_ok, ours_ok) = (verdict.is_none(), ours.is_ok());
+        let note = match (&ours, verdict) {
+            (Err(e), _) => e.to_string(),
+            (Ok(()), Some(v)) => v.clone(),
+            (Ok(()), None) => String::new(),
+        };
+        println!("{name:<40} {:<8} {:<8} {note}", if theirs_ok { "ok" } else { "reject" }, if ours_ok { "ok" } else { "reject" });
+        if theirs_ok == ours_ok {
+            agree += 1;
+        } else if !KNOWN_MISSES.contains(&name.as_str()) {
+            disagreements.push(name.clone());
+        }
+    }
+    println!("agreement with CPython 3.11 compile(): {agree}/{}", cpython.len());
+    assert!(disagreements.is_empty(), "unexpected disagreements with CPython: {disagreements:?}");
+}
+
+#[test]
+fn newer_syntax_is_accepted_for_a_newer_target() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/syntax");
+    for name in ["type_alias_312", "generic_def_312", "fstring_nested_same_quotes_312", "fstring_backslash_in_expr_312"] {
+        let source = std::fs::read_to_string(dir.join(format!("{name}.py"))).expect("snippet");
+        assert!(check_syntax(&source, PythonVersion { major: 3, minor: 11 }).is_err(), "{name} on 3.11");
+        assert!(check_syntax(&source, PythonVersion { major: 3, minor: 12 }).is_ok(), "{name} on 3.12");
+    }
+}
+
+#[test]
+fn adversarial_inputs_do_not_crash() {
+    let inputs = [
+        ("1M unary minus", format!("x = {}1\n", "-".repeat(1_000_000))),
+        ("300k-term + chain", format!("x = {}1\n", "1+".repeat(300_000))),
+        ("100k nested [", format!("x = {}\n", "[".repeat(100_000))),
+        ("100k nested [ closed", format!("x = {}{}\n", "[".repeat(100_000), "]".repeat(100_000))),
+    ];
+    for (name, source) in &inputs {
+        // CPython rejects all of these (nesting limits); what matters is that we answer at all.
+        let verdict = check_syntax(source, PythonVersion::default());
+        assert!(verdict.is_err(), "{name}: CPython rejects it, so must we");
+        let report = scan(source);
+        println!("{name}: {} bytes, syntax: {}, scan parsed: {}", source.len(), verdict.unwrap_err(), report.parsed);
+    }
+    let huge = "x = 1\n".repeat(scrl_pycheck::MAX_SOURCE_BYTES / 6 + 1);
+    assert!(check_syntax(&huge, PythonVersion::default()).unwrap_err().message.contains("cap"));
+    assert!(!scan(&huge).parsed);
+}
