@@ -16,7 +16,8 @@
 //!      tolerances — APPS step 4. APPS applies the float rule only when every line (or every token of the
 //!      first line) is a number; here it applies per token, so `YES 0.3333333` matches `YES 0.33333334`
 //!      too. APPS also applies it to integer answers, which accepts `1000001` for `1000000`; here an
-//!      integer expected token must match exactly. NaN never equals anything, as in numpy.
+//!      integer expected token must match exactly. Numerically NaN equals nothing, as in numpy
+//!      (the identical text `nan` still matches by rule 4's first clause).
 //!
 //!   Deliberately left out: APPS steps 6 and 7 compare *sets* of per-line token sets, which accept
 //!   permuted, duplicated or dropped lines (`NO\nYES` matches `YES\nYES\nNO`); as a reward signal that is
@@ -157,11 +158,12 @@ mod tests {
         assert!(apps("1", "1.0"));
         assert!(apps("100000", "1e5"));
         assert!(!apps("1.0", "1"), "an integer answer must be printed as an integer");
-        assert!(apps("YES 2.0000001", "YES 2"));
+        assert!(apps("YES 2.0000001", "YES 2.0"));
         assert!(!apps("0.334", "0.333"));
         assert!(!apps("1000001", "1000000"), "no float tolerance on integer answers");
         assert!(apps("1000001", "1000000.0"), "relative tolerance on a float answer");
-        assert!(!apps("nan", "nan"), "NaN never matches, as with numpy");
+        assert!(apps("nan", "nan"), "identical text always matches");
+        assert!(!apps("NaN", "nan"), "numerically, NaN never matches, as with numpy");
         assert!(apps("inf", "inf"));
         assert!(!apps("inf", "1e308"));
     }
