@@ -129,6 +129,11 @@ const MODEL_COLORS: [RGBColor; 8] = [
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
+/// Whole numbers without a decimal point (steps, counts); anything else with one decimal.
+fn tick(v: &f64) -> String {
+    if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") }
+}
+
 /// A y range around the data with some headroom; a flat series gets a small band so it is visible.
 fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -168,6 +173,7 @@ fn draw_training<DB: DrawingBackend>(
             chart
                 .configure_mesh()
                 .x_desc("step")
+                .x_label_formatter(&tick)
                 .y_desc("mean reward")
                 .label_style((f, 14))
                 .axis_desc_style((f, 15))
@@ -193,7 +199,9 @@ fn draw_training<DB: DrawingBackend>(
             chart
                 .configure_mesh()
                 .x_desc("step")
+                .x_label_formatter(&tick)
                 .y_desc("samples per stage")
+                .y_label_formatter(&tick)
                 .label_style((f, 14))
                 .axis_desc_style((f, 15))
                 .draw()?;
@@ -230,7 +238,7 @@ struct Panel {
     metrics: &'static [Metric],
     scale: f64,
     y_desc: &'static str,
-    legend: bool,
+    y_digits: usize,
 }
 
 /// One panel of grouped bars: a group per metric, a bar per model, whiskers from ci_low to ci_high.
@@ -241,7 +249,7 @@ fn draw_bar_panel<DB: DrawingBackend>(
     panel: &Panel,
     font: Option<&str>,
 ) -> DrawResult<DB> {
-    let Panel { metrics, scale, y_desc, legend } = *panel;
+    let Panel { metrics, scale, y_desc, y_digits } = *panel;
     let n_groups = metrics.len() as f64;
     let label_area = if font.is_some() { 40 } else { 0 };
     let mut chart = ChartBuilder::on(area)
@@ -255,6 +263,7 @@ fn draw_bar_panel<DB: DrawingBackend>(
                 .configure_mesh()
                 .disable_x_mesh()
                 .x_labels(0)
+                .y_label_formatter(&|v| format!("{v:.y_digits$}"))
                 .y_desc(y_desc)
                 .label_style((f, 14))
                 .axis_desc_style((f, 15))
@@ -274,13 +283,9 @@ fn draw_bar_panel<DB: DrawingBackend>(
                 s.get(*m).map(|e| (i as f64 + 0.1 + j as f64 * width, scale * e.value, scale * e.ci_low, scale * e.ci_high))
             })
             .collect();
-        let bars = chart.draw_series(
+        chart.draw_series(
             estimates.iter().map(|&(x0, v, _, _)| Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], color.filled())),
         )?;
-        if legend {
-            bars.label(s.label.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 12, y + 6)], color.filled()));
-        }
         let cap = width * 0.2;
         chart.draw_series(estimates.iter().flat_map(|&(x0, _, lo, hi)| {
             let mid = x0 + width * 0.46;
@@ -297,15 +302,25 @@ fn draw_bar_panel<DB: DrawingBackend>(
             let style = TextStyle::from((f, 15).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
             root.draw(&Text::new(m.label(), (px, py + 8), style))?;
         }
-        if legend {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font((f, 14))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()?;
-        }
+    }
+    Ok(())
+}
+
+/// A one-line legend of model colours above the panels, where it cannot hide a bar or a whisker.
+fn draw_model_legend<DB: DrawingBackend>(
+    strip: &DrawingArea<DB, Shift>,
+    summaries: &[ModelSummary],
+    font: &str,
+) -> DrawResult<DB> {
+    let style = TextStyle::from((font, 15).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let y = strip.dim_in_pixel().1 as i32 / 2;
+    let mut x = 70;
+    for (j, s) in summaries.iter().enumerate() {
+        let color = MODEL_COLORS[j % MODEL_COLORS.len()];
+        strip.draw(&Rectangle::new([(x, y - 7), (x + 14, y + 7)], color.filled()))?;
+        strip.draw(&Text::new(s.label.clone(), (x + 20, y), style.clone()))?;
+        let (w, _) = strip.estimate_text_size(&s.label, &style)?;
+        x += 20 + w as i32 + 30;
     }
     Ok(())
 }
@@ -324,9 +339,17 @@ fn draw_bars<DB: DrawingBackend>(
         Some(f) => root.titled(title, (f, 22))?,
         None => root.clone(),
     };
+    let body = match font {
+        Some(f) => {
+            let (strip, rest) = body.split_vertically(34);
+            draw_model_legend(&strip, summaries, f)?;
+            rest
+        }
+        None => body,
+    };
     let (left, right) = body.split_horizontally(body.dim_in_pixel().0 * 4 / 7);
-    let rates = Panel { metrics: &BAR_RATES, scale: 100.0, y_desc: "percent of problems", legend: false };
-    let means = Panel { metrics: &BAR_MEANS, scale: 1.0, y_desc: "mean", legend: true };
+    let rates = Panel { metrics: &BAR_RATES, scale: 100.0, y_desc: "percent of problems", y_digits: 0 };
+    let means = Panel { metrics: &BAR_MEANS, scale: 1.0, y_desc: "mean", y_digits: 1 };
     draw_bar_panel(&left, root, summaries, &rates, font)?;
     draw_bar_panel(&right, root, summaries, &means, font)?;
     Ok(())
@@ -454,9 +477,11 @@ mod tests {
     #[test]
     fn writes_png_and_svg_with_text() {
         let dir = tempfile::tempdir().unwrap();
-        let t = plot_training_curves("PPO-continue training", &rows(), &dir.path().join("training")).unwrap();
+        // SCRL_EVAL_KEEP=<dir> keeps the figures for a look.
+        let out = std::env::var_os("SCRL_EVAL_KEEP").map_or_else(|| dir.path().to_path_buf(), PathBuf::from);
+        let t = plot_training_curves("PPO-continue training", &rows(), &out.join("training")).unwrap();
         check_files(&t.png, &t.svg);
-        let b = plot_metric_bars("Evaluation", &summaries(), &dir.path().join("metrics")).unwrap();
+        let b = plot_metric_bars("Evaluation", &summaries(), &out.join("bars")).unwrap();
         check_files(&b.png, &b.svg);
         if let TextRendering::Rendered { .. } = b.text {
             let svg = fs::read_to_string(&b.svg).unwrap();
