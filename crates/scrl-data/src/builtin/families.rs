@@ -68,37 +68,61 @@ fn yes_no(b: bool) -> &'static str {
 }
 
 const LIST_READ: &str = "n = int(input())\na = list(map(int, input().split()))\n";
-const LIST_STATEMENT: &str = "The first line has an integer n. The second line has n integers.";
+/// The common first sentence of the list families, in a few wordings (see `two_names`).
+fn list_intro(rng: &mut R) -> &'static str {
+    pick(rng, &[
+        "The first line has an integer n. The second line has n integers.",
+        "The input is a count n on the first line and n integers on the second line.",
+        "Read n from the first line, then n integers separated by spaces from the second line.",
+    ])
+}
 
 fn two_ints(rng: &mut R, lo: i64, hi: i64) -> (i64, i64, String) {
     let (a, b) = (rng.random_range(lo..=hi), rng.random_range(lo..=hi));
     (a, b, format!("{a} {b}\n"))
 }
 
+/// Names of the integers a statement reads, drawn per problem so that problems of one family differ in
+/// wording (and a split cannot put the same prompt on both sides) and a model must read the statement.
+fn two_names(rng: &mut R) -> (&'static str, &'static str) {
+    *[("a", "b"), ("x", "y"), ("m", "n"), ("p", "q"), ("u", "v")].choose(rng).unwrap_or(&("a", "b"))
+}
+
+fn one_name(rng: &mut R) -> &'static str {
+    pick(rng, &["n", "x", "k", "m"])
+}
+
+fn two_int_intro(rng: &mut R, x: &str, y: &str) -> String {
+    if rng.random_bool(0.5) {
+        format!("Read two integers {x} and {y} from one line.")
+    } else {
+        format!("The input is one line with two integers {x} and {y}.")
+    }
+}
+
+/// Two integers in, one integer out: `task` words the result, `expr` computes it in Python, `f` in Rust.
+fn two_int_family(rng: &mut R, range: i64, task: fn(&str, &str) -> String, expr: fn(&str, &str) -> String, f: fn(i64, i64) -> i64) -> Generated {
+    let (x, y) = two_names(rng);
+    let intro = two_int_intro(rng, x, y);
+    let t = cases(rng, |r| {
+        let (a, b, i) = two_ints(r, -range, range);
+        (i, format!("{}\n", f(a, b)))
+    });
+    gen_(format!("{intro} {}", task(x, y)), format!("{x}, {y} = map(int, input().split())\nprint({})\n", expr(x, y)), t)
+}
+
 // ---- difficulty 1: one line of arithmetic or string handling ----
 
 fn sum_two(rng: &mut R) -> Generated {
-    let t = cases(rng, |r| {
-        let (a, b, i) = two_ints(r, -1000, 1000);
-        (i, format!("{}\n", a + b))
-    });
-    gen_("Read two integers a and b from one line. Print a + b.", "a, b = map(int, input().split())\nprint(a + b)\n", t)
+    two_int_family(rng, 1000, |x, y| format!("Print {x} + {y}."), |x, y| format!("{x} + {y}"), |a, b| a + b)
 }
 
 fn difference_two(rng: &mut R) -> Generated {
-    let t = cases(rng, |r| {
-        let (a, b, i) = two_ints(r, -1000, 1000);
-        (i, format!("{}\n", a - b))
-    });
-    gen_("Read two integers a and b from one line. Print a - b.", "a, b = map(int, input().split())\nprint(a - b)\n", t)
+    two_int_family(rng, 1000, |x, y| format!("Print {x} - {y}."), |x, y| format!("{x} - {y}"), |a, b| a - b)
 }
 
 fn product_two(rng: &mut R) -> Generated {
-    let t = cases(rng, |r| {
-        let (a, b, i) = two_ints(r, -100, 100);
-        (i, format!("{}\n", a * b))
-    });
-    gen_("Read two integers a and b from one line. Print a * b.", "a, b = map(int, input().split())\nprint(a * b)\n", t)
+    two_int_family(rng, 100, |x, y| format!("Print {x} * {y}."), |x, y| format!("{x} * {y}"), |a, b| a * b)
 }
 
 fn add_constant(rng: &mut R) -> Generated {
@@ -120,11 +144,12 @@ fn multiply_constant(rng: &mut R) -> Generated {
 }
 
 fn square(rng: &mut R) -> Generated {
+    let n = one_name(rng);
     let t = cases(rng, |r| {
-        let n = r.random_range(-100..=100i64);
-        (format!("{n}\n"), format!("{}\n", n * n))
+        let v = r.random_range(-100..=100i64);
+        (format!("{v}\n"), format!("{}\n", v * v))
     });
-    gen_("Read an integer n. Print n * n.", "n = int(input())\nprint(n * n)\n", t)
+    gen_(format!("Read an integer {n}. Print {n} * {n}."), format!("{n} = int(input())\nprint({n} * {n})\n"), t)
 }
 
 fn upper_case(rng: &mut R) -> Generated {
@@ -135,28 +160,31 @@ fn upper_case(rng: &mut R) -> Generated {
     gen_("Read a line of lowercase words. Print it in upper case.", "print(input().upper())\n", t)
 }
 
+/// "a word" or "a string of lowercase letters": the same input, worded two ways.
+fn word_noun(rng: &mut R) -> &'static str {
+    pick(rng, &["a word", "a string of lowercase letters", "one lowercase word"])
+}
+
 fn reverse_string(rng: &mut R) -> Generated {
+    let noun = word_noun(rng);
     let t = cases(rng, |r| {
         let s = word(r, 1, 10);
         (format!("{s}\n"), format!("{}\n", s.chars().rev().collect::<String>()))
     });
-    gen_("Read a word. Print it reversed.", "print(input()[::-1])\n", t)
+    gen_(format!("Read {noun}. Print it reversed."), "print(input()[::-1])\n", t)
 }
 
 fn string_length(rng: &mut R) -> Generated {
+    let noun = word_noun(rng);
     let t = cases(rng, |r| {
         let s = word(r, 1, 15);
         (format!("{s}\n"), format!("{}\n", s.len()))
     });
-    gen_("Read a word. Print its length.", "print(len(input()))\n", t)
+    gen_(format!("Read {noun}. Print its length."), "print(len(input()))\n", t)
 }
 
 fn max_of_two(rng: &mut R) -> Generated {
-    let t = cases(rng, |r| {
-        let (a, b, i) = two_ints(r, -1000, 1000);
-        (i, format!("{}\n", a.max(b)))
-    });
-    gen_("Read two integers from one line. Print the larger one.", "a, b = map(int, input().split())\nprint(max(a, b))\n", t)
+    two_int_family(rng, 1000, |_, _| "Print the larger one.".to_string(), |x, y| format!("max({x}, {y})"), i64::max)
 }
 
 fn repeat_word(rng: &mut R) -> Generated {
@@ -189,12 +217,13 @@ fn greeting(rng: &mut R) -> Generated {
 // ---- difficulty 2: one builtin over a list or a line, a conditional ----
 
 fn list_family(rng: &mut R, task: &str, body: &str, f: fn(&[i64]) -> String) -> Generated {
+    let intro = list_intro(rng);
     let t = cases(rng, |r| {
         let n = r.random_range(1..=8usize);
         let a = ints(r, n, -50, 50);
         (list_input(&a), format!("{}\n", f(&a)))
     });
-    gen_(format!("{LIST_STATEMENT} {task}"), format!("{LIST_READ}{body}"), t)
+    gen_(format!("{intro} {task}"), format!("{LIST_READ}{body}"), t)
 }
 
 fn sum_list(rng: &mut R) -> Generated {
@@ -252,11 +281,12 @@ fn count_char(rng: &mut R) -> Generated {
 }
 
 fn count_vowels(rng: &mut R) -> Generated {
+    let noun = word_noun(rng);
     let t = cases(rng, |r| {
         let s = word(r, 1, 15);
         (format!("{s}\n"), format!("{}\n", s.chars().filter(|c| "aeiou".contains(*c)).count()))
     });
-    gen_("Read a word. Print how many of its letters are vowels (a, e, i, o, u).", "print(sum(c in 'aeiou' for c in input()))\n", t)
+    gen_(format!("Read {noun}. Print how many of its letters are vowels (a, e, i, o, u)."), "print(sum(c in 'aeiou' for c in input()))\n", t)
 }
 
 fn count_words(rng: &mut R) -> Generated {
@@ -268,126 +298,129 @@ fn count_words(rng: &mut R) -> Generated {
 }
 
 fn parity(rng: &mut R) -> Generated {
+    let n = one_name(rng);
     let t = cases(rng, |r| {
-        let n = r.random_range(-100..=100i64);
-        (format!("{n}\n"), format!("{}\n", if n % 2 == 0 { "even" } else { "odd" }))
+        let v = r.random_range(-100..=100i64);
+        (format!("{v}\n"), format!("{}\n", if v % 2 == 0 { "even" } else { "odd" }))
     });
     gen_(
-        "Read an integer n. Print even if n is even, otherwise print odd.",
-        "n = int(input())\nprint('even' if n % 2 == 0 else 'odd')\n",
+        format!("Read an integer {n}. Print even if {n} is even, otherwise print odd."),
+        format!("{n} = int(input())\nprint('even' if {n} % 2 == 0 else 'odd')\n"),
         t,
     )
 }
 
 fn sign(rng: &mut R) -> Generated {
+    let n = one_name(rng);
     let t = cases(rng, |r| {
-        let n = if r.random_bool(0.2) { 0 } else { r.random_range(-100..=100i64) };
-        let s = match n.signum() {
+        let v = if r.random_bool(0.2) { 0 } else { r.random_range(-100..=100i64) };
+        let s = match v.signum() {
             1 => "positive",
             -1 => "negative",
             _ => "zero",
         };
-        (format!("{n}\n"), format!("{s}\n"))
+        (format!("{v}\n"), format!("{s}\n"))
     });
     gen_(
-        "Read an integer n. Print positive if n > 0, negative if n < 0, and zero otherwise.",
-        "n = int(input())\nprint('positive' if n > 0 else 'negative' if n < 0 else 'zero')\n",
+        format!("Read an integer {n}. Print positive if {n} > 0, negative if {n} < 0, and zero otherwise."),
+        format!("{n} = int(input())\nprint('positive' if {n} > 0 else 'negative' if {n} < 0 else 'zero')\n"),
         t,
     )
 }
 
 fn div_mod(rng: &mut R) -> Generated {
+    let (x, y) = two_names(rng);
     let t = cases(rng, |r| {
         let (a, b) = (r.random_range(0..=1000i64), r.random_range(1..=20i64));
         (format!("{a} {b}\n"), format!("{} {}\n", a / b, a % b))
     });
     gen_(
-        "Read two integers a >= 0 and b > 0 from one line. Print a // b and a % b separated by a space.",
-        "a, b = map(int, input().split())\nprint(a // b, a % b)\n",
+        format!("Read two integers {x} >= 0 and {y} > 0 from one line. Print {x} // {y} and {x} % {y} separated by a space."),
+        format!("{x}, {y} = map(int, input().split())\nprint({x} // {y}, {x} % {y})\n"),
         t,
     )
 }
 
 fn abs_difference(rng: &mut R) -> Generated {
-    let t = cases(rng, |r| {
-        let (a, b, i) = two_ints(r, -1000, 1000);
-        (i, format!("{}\n", (a - b).abs()))
-    });
-    gen_("Read two integers a and b from one line. Print the absolute value of a - b.", "a, b = map(int, input().split())\nprint(abs(a - b))\n", t)
+    two_int_family(rng, 1000, |x, y| format!("Print the absolute value of {x} - {y}."), |x, y| format!("abs({x} - {y})"), |a, b| (a - b).abs())
 }
 
 // ---- difficulty 3: a loop, a small algorithm, a parameter in the statement ----
 
 fn factorial(rng: &mut R) -> Generated {
+    let n = one_name(rng);
     let t = cases(rng, |r| {
-        let n = r.random_range(0..=20u32);
-        (format!("{n}\n"), format!("{}\n", (1..=n as u128).product::<u128>()))
+        let v = r.random_range(0..=20u32);
+        (format!("{v}\n"), format!("{}\n", (1..=v as u128).product::<u128>()))
     });
     gen_(
-        "Read an integer n (0 <= n <= 20). Print n! (the product 1 * 2 * ... * n; 0! is 1).",
-        "n = int(input())\nr = 1\nfor i in range(2, n + 1):\n    r *= i\nprint(r)\n",
+        format!("Read an integer {n} (0 <= {n} <= 20). Print {n}! (the product 1 * 2 * ... * {n}; 0! is 1)."),
+        format!("{n} = int(input())\nr = 1\nfor i in range(2, {n} + 1):\n    r *= i\nprint(r)\n"),
         t,
     )
 }
 
 fn fibonacci(rng: &mut R) -> Generated {
+    let n = one_name(rng);
     let t = cases(rng, |r| {
-        let n = r.random_range(0..=60usize);
+        let v = r.random_range(0..=60usize);
         let (mut a, mut b) = (0u128, 1u128);
-        for _ in 0..n {
+        for _ in 0..v {
             (a, b) = (b, a + b);
         }
-        (format!("{n}\n"), format!("{a}\n"))
+        (format!("{v}\n"), format!("{a}\n"))
     });
     gen_(
-        "F(0) = 0, F(1) = 1 and F(n) = F(n - 1) + F(n - 2). Read n (0 <= n <= 60). Print F(n).",
-        "n = int(input())\na, b = 0, 1\nfor _ in range(n):\n    a, b = b, a + b\nprint(a)\n",
+        format!("F(0) = 0, F(1) = 1 and F(i) = F(i - 1) + F(i - 2). Read {n} (0 <= {n} <= 60). Print F({n})."),
+        format!("{n} = int(input())\na, b = 0, 1\nfor _ in range({n}):\n    a, b = b, a + b\nprint(a)\n"),
         t,
     )
 }
 
 fn is_prime(rng: &mut R) -> Generated {
+    let n = one_name(rng);
     let t = cases(rng, |r| {
-        let n = r.random_range(1..=200u64);
-        let prime = n > 1 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0);
-        (format!("{n}\n"), format!("{}\n", yes_no(prime)))
+        let v = r.random_range(1..=200u64);
+        let prime = v > 1 && (2..v).take_while(|d| d * d <= v).all(|d| v % d != 0);
+        (format!("{v}\n"), format!("{}\n", yes_no(prime)))
     });
     gen_(
-        "Read an integer n (1 <= n <= 200). Print YES if n is a prime number, otherwise NO.",
-        "n = int(input())\nok = n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))\nprint('YES' if ok else 'NO')\n",
+        format!("Read an integer {n} (1 <= {n} <= 200). Print YES if {n} is a prime number, otherwise NO."),
+        format!("{n} = int(input())\nok = {n} > 1 and all({n} % d for d in range(2, int({n} ** 0.5) + 1))\nprint('YES' if ok else 'NO')\n"),
         t,
     )
 }
 
 fn gcd(rng: &mut R) -> Generated {
+    let (x, y) = two_names(rng);
     let t = cases(rng, |r| {
         let k = r.random_range(1..=12u64);
         let (a, b) = (k * r.random_range(1..=30u64), k * r.random_range(1..=30u64));
-        let (mut x, mut y) = (a, b);
-        while y != 0 {
-            (x, y) = (y, x % y);
-        }
-        (format!("{a} {b}\n"), format!("{x}\n"))
+        (format!("{a} {b}\n"), format!("{}\n", euclid(a, b)))
     });
     gen_(
-        "Read two positive integers a and b from one line. Print their greatest common divisor.",
-        "import math\na, b = map(int, input().split())\nprint(math.gcd(a, b))\n",
+        format!("Read two positive integers {x} and {y} from one line. Print their greatest common divisor."),
+        format!("import math\n{x}, {y} = map(int, input().split())\nprint(math.gcd({x}, {y}))\n"),
         t,
     )
 }
 
+fn euclid(mut x: u64, mut y: u64) -> u64 {
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    x
+}
+
 fn lcm(rng: &mut R) -> Generated {
+    let (x, y) = two_names(rng);
     let t = cases(rng, |r| {
         let (a, b) = (r.random_range(1..=40u64), r.random_range(1..=40u64));
-        let (mut x, mut y) = (a, b);
-        while y != 0 {
-            (x, y) = (y, x % y);
-        }
-        (format!("{a} {b}\n"), format!("{}\n", a / x * b))
+        (format!("{a} {b}\n"), format!("{}\n", a / euclid(a, b) * b))
     });
     gen_(
-        "Read two positive integers a and b from one line. Print their least common multiple.",
-        "import math\na, b = map(int, input().split())\nprint(a * b // math.gcd(a, b))\n",
+        format!("Read two positive integers {x} and {y} from one line. Print their least common multiple."),
+        format!("import math\n{x}, {y} = map(int, input().split())\nprint({x} * {y} // math.gcd({x}, {y}))\n"),
         t,
     )
 }
@@ -401,6 +434,7 @@ fn digit_sum(rng: &mut R) -> Generated {
 }
 
 fn palindrome(rng: &mut R) -> Generated {
+    let noun = word_noun(rng);
     let t = cases(rng, |r| {
         let half = word_from(r, b"abc", 1, 4);
         let s = if r.random_bool(0.5) {
@@ -413,13 +447,14 @@ fn palindrome(rng: &mut R) -> Generated {
         (format!("{s}\n"), format!("{}\n", yes_no(s == rev)))
     });
     gen_(
-        "Read a word. Print YES if it reads the same backwards, otherwise NO.",
+        format!("Read {noun}. Print YES if it reads the same backwards, otherwise NO."),
         "s = input()\nprint('YES' if s == s[::-1] else 'NO')\n",
         t,
     )
 }
 
 fn count_distinct(rng: &mut R) -> Generated {
+    let intro = list_intro(rng);
     let t = cases(rng, |r| {
         let n = r.random_range(1..=10usize);
         let a = ints(r, n, 1, 6);
@@ -428,7 +463,7 @@ fn count_distinct(rng: &mut R) -> Generated {
         d.dedup();
         (list_input(&a), format!("{}\n", d.len()))
     });
-    gen_(format!("{LIST_STATEMENT} Print how many different values there are."), format!("{LIST_READ}print(len(set(a)))\n"), t)
+    gen_(format!("{intro} Print how many different values there are."), format!("{LIST_READ}print(len(set(a)))\n"), t)
 }
 
 fn prefix_sums(rng: &mut R) -> Generated {
@@ -456,14 +491,15 @@ fn reverse_words(rng: &mut R) -> Generated {
 }
 
 fn range_sum(rng: &mut R) -> Generated {
+    let (x, y) = two_names(rng);
     let t = cases(rng, |r| {
         let a = r.random_range(-50..=50i64);
         let b = a + r.random_range(0..=100i64);
         (format!("{a} {b}\n"), format!("{}\n", (a..=b).sum::<i64>()))
     });
     gen_(
-        "Read two integers a <= b from one line. Print the sum of all integers from a to b inclusive.",
-        "a, b = map(int, input().split())\nprint(sum(range(a, b + 1)))\n",
+        format!("Read two integers {x} <= {y} from one line. Print the sum of all integers from {x} to {y} inclusive."),
+        format!("{x}, {y} = map(int, input().split())\nprint(sum(range({x}, {y} + 1)))\n"),
         t,
     )
 }
@@ -483,6 +519,7 @@ fn multiplication_table(rng: &mut R) -> Generated {
 }
 
 fn second_largest(rng: &mut R) -> Generated {
+    let intro = list_intro(rng);
     let t = cases(rng, |r| {
         let n = r.random_range(2..=8usize);
         let mut a = ints(r, n, 0, 20);
@@ -495,7 +532,7 @@ fn second_largest(rng: &mut R) -> Generated {
         (list_input(&a), format!("{}\n", d[d.len() - 2]))
     });
     gen_(
-        format!("{LIST_STATEMENT} At least two values differ. Print the second largest different value."),
+        format!("{intro} At least two values differ. Print the second largest different value."),
         format!("{LIST_READ}print(sorted(set(a))[-2])\n"),
         t,
     )
@@ -528,6 +565,7 @@ fn calculator(rng: &mut R) -> Generated {
 }
 
 fn count_greater(rng: &mut R) -> Generated {
+    let intro = list_intro(rng);
     let k = rng.random_range(-10..=10i64);
     let t = cases(rng, |r| {
         let n = r.random_range(1..=8usize);
@@ -535,7 +573,7 @@ fn count_greater(rng: &mut R) -> Generated {
         (list_input(&a), format!("{}\n", a.iter().filter(|x| **x > k).count()))
     });
     gen_(
-        format!("{LIST_STATEMENT} Print how many of them are greater than {k}."),
+        format!("{intro} Print how many of them are greater than {k}."),
         format!("{LIST_READ}print(sum(1 for x in a if x > {k}))\n"),
         t,
     )
@@ -882,6 +920,7 @@ fn longest_increasing_run(rng: &mut R) -> Generated {
 }
 
 fn pair_sum(rng: &mut R) -> Generated {
+    let intro = list_intro(rng);
     let k = rng.random_range(0..=10i64);
     let t = cases(rng, |r| {
         let n = r.random_range(1..=8usize);
@@ -890,7 +929,7 @@ fn pair_sum(rng: &mut R) -> Generated {
         (list_input(&a), format!("{c}\n"))
     });
     gen_(
-        format!("{LIST_STATEMENT} Print how many pairs of positions i < j have a[i] + a[j] = {k}."),
+        format!("{intro} Print how many pairs of positions i < j have a[i] + a[j] = {k}."),
         format!("{LIST_READ}print(sum(a[i] + a[j] == {k} for i in range(n) for j in range(i + 1, n)))\n"),
         t,
     )
