@@ -229,3 +229,25 @@ fn take_word(s: &str) -> (&str, &str) {
     }
     s.split_at(end)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_prose;
+
+    #[test]
+    fn prose_lines_are_those_python_rejects() {
+        for line in [
+            "Here is the code:", "Explanation:", "This works because x is sorted.", "Note: the input may be empty.",
+            "Here's the solution", "1. Read n.", "- The loop runs n times", "**Output**", "<|EOT|>", "print hello",
+        ] {
+            assert!(is_prose(line), "{line:?} should be prose");
+        }
+        for line in [
+            "x = 1", "print(x)", "import sys", "from a import b as c", "match x:", "type X = int", "f'{x}'",
+            "return x if y else z", "x: int = 1", "not done", "a is not None", "- x", "*a, b = c", "1 if x else 2",
+            "    This is indented", "else:", "rb'abc'", "lambda: 0", "async def f(): pass",
+        ] {
+            assert!(!is_prose(line), "{line:?} is Python");
+        }
+    }
+}

@@ -264,3 +264,17 @@ pub fn write_problems(path: &Path, problems: &[Problem]) -> Result<(), DataError
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::called_function;
+
+    #[test]
+    fn entry_point_from_assert_line() {
+        assert_eq!(called_function("assert min_cost([[1]], 0, 0) == 1").as_deref(), Some("min_cost"));
+        assert_eq!(called_function("assert math.isclose(area(2), 4.0)").as_deref(), Some("area"));
+        assert_eq!(called_function("assert set(f(1)) == {1}").as_deref(), Some("f"));
+        assert_eq!(called_function("assert not is_odd(2)").as_deref(), Some("is_odd"));
+        assert_eq!(called_function("assert x == 1"), None);
+    }
+}

@@ -175,3 +175,15 @@ pub(crate) fn unwrap_stub(question: &str) -> String {
         .trim()
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::unwrap_stub;
+
+    #[test]
+    fn stub_is_unwrapped_and_plain_text_kept() {
+        assert_eq!(unwrap_stub("\ndef vQzwx():\n    \"\"\"Line one.\n\n    Line two.\n    \"\"\"\n"), "Line one.\n\nLine two.");
+        assert_eq!(unwrap_stub("Print the sum."), "Print the sum.");
+        assert_eq!(unwrap_stub("def f():\n    \"\"\"unterminated"), "def f():\n    \"\"\"unterminated");
+    }
+}

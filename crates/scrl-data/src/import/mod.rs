@@ -251,3 +251,15 @@ pub(crate) fn slug(s: &str) -> String {
     }
     out.trim_matches('_').to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{slug, summary_key};
+
+    #[test]
+    fn slugs_and_summary_keys() {
+        assert_eq!(slug("1041_E. Tree Reconstruction"), "1041_e_tree_reconstruction");
+        assert_eq!(summary_key("malformed: field `tests[3].output`: missing"), "malformed field `tests`");
+        assert_eq!(summary_key("no tests"), "no tests");
+    }
+}
