@@ -57,7 +57,7 @@ impl BanditWorker {
     pub fn start(bandit: Option<&Path>) -> Result<Self, ScanError> {
         let bandit = match bandit {
             Some(path) => path.to_path_buf(),
-            None => std::env::var_os(BANDIT_ENV).map(PathBuf::from).ok_or_else(|| ScanError::BanditMissing {
+            None => std::env::var_os(BANDIT_ENV).filter(|v| !v.is_empty()).map(PathBuf::from).ok_or_else(|| ScanError::BanditMissing {
                 tried: format!("${BANDIT_ENV}"),
                 reason: "the variable is not set".into(),
                 env: BANDIT_ENV,
