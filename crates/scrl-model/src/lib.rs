@@ -32,3 +32,15 @@ pub use tokenizer::Tokenizer;
 pub use optim::{AdamW, AdamWParams};
 pub use model::{Decoder, ForwardOutput, InferCache, Init, LoraMode, token_logprobs, weight_files};
 pub use candle_core::{DType, Device, Tensor, Var};
+
+/// The device a run uses: the first CUDA GPU when built with the `cuda` feature, otherwise the CPU.
+pub fn default_device() -> Result<Device> {
+    #[cfg(feature = "cuda")]
+    {
+        Ok(Device::new_cuda(0)?)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Ok(Device::Cpu)
+    }
+}

@@ -3,7 +3,7 @@
 //! Each sampled token comes with its log-probability under the policy at temperature T with no other
 //! processing, `log_softmax(logits / T)`, taken before top-k/top-p truncation, so PPO can use it as the
 //! old log-prob of exactly that token id (SPEC defect 6) without re-tokenising. Row `i` draws from its
-//! own ChaCha stream (seed, i): a fixed seed gives the same output.
+//! own ChaCha stream (seed, stream_offset + i): a fixed seed gives the same output.
 
 use candle_core::Tensor;
 use rand::{Rng, SeedableRng};
@@ -23,11 +23,15 @@ pub struct SamplingParams {
     /// Generation stops once the decoded completion contains one of these strings.
     pub stop: Vec<String>,
     pub seed: u64,
+    /// Row `i` of a batch draws from ChaCha stream `stream_offset + i` of `seed`; callers splitting a
+    /// prompt list into batches pass the index of the batch's first prompt, so outputs do not depend on
+    /// the batch size.
+    pub stream_offset: u64,
 }
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        Self { max_new_tokens: 256, temperature: 1.0, top_p: 1.0, top_k: 0, stop: Vec::new(), seed: 0 }
+        Self { max_new_tokens: 256, temperature: 1.0, top_p: 1.0, top_k: 0, stop: Vec::new(), seed: 0, stream_offset: 0 }
     }
 }
 
@@ -87,7 +91,7 @@ pub fn sample(model: &Decoder, tok: &Tokenizer, prompts: &[Vec<u32>], params: &S
     let mut rngs: Vec<ChaCha8Rng> = (0..b)
         .map(|i| {
             let mut r = ChaCha8Rng::seed_from_u64(params.seed);
-            r.set_stream(i as u64);
+            r.set_stream(params.stream_offset + i as u64);
             r
         })
         .collect();

@@ -37,7 +37,7 @@ fn prompts(tok: &Tokenizer) -> Vec<Vec<u32>> {
 fn same_seed_same_output_and_logprobs_match_training_forward() {
     let (_tmp, model, tok) = setup(None);
     let ps = prompts(&tok);
-    let params = SamplingParams { max_new_tokens: 12, temperature: 0.7, top_p: 0.9, top_k: 20, stop: vec![], seed: 42 };
+    let params = SamplingParams { max_new_tokens: 12, temperature: 0.7, top_p: 0.9, top_k: 20, stop: vec![], seed: 42, stream_offset: 0 };
     let a = sample(&model, &tok, &ps, &params, LoraMode::On).unwrap();
     let b = sample(&model, &tok, &ps, &params, LoraMode::On).unwrap();
     assert_eq!(a, b);
