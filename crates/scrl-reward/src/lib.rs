@@ -1,2 +1,393 @@
-//! The partial-credit reward: the functional ladder, the binary variant, R_sec and the joint reward.
-//! Depends on the sandbox and the static checks; knows nothing about models or training.
+//! The partial-credit reward: the functional ladder, the binary variant, R_sec and the joint reward
+//! R = alpha * R_func + beta * R_sec (paper Eq. 1-2). Depends on the sandbox and the static checks; knows
+//! nothing about models, problems files or training.
+//!
+//! One [`RewardModel`] owns a sandbox and a scanner and scores programs against a [`TestSpec`]:
+//! syntax check (stage 0 / 1) -> one sandboxed run per test (stages 2-4) -> security scan (R_sec).
+//! Results are cached by (program, tests, configuration), so identical programs are never run twice.
+//! Infrastructure failures (a sandbox that cannot run a program) are errors, never a score.
+
+mod cache;
+pub mod ladder;
+pub mod security;
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use scrl_pycheck::{Finding, PythonVersion, Scanner, SyntaxError};
+use scrl_sandbox::{CompareMode, Execution, Limits, Outcome, Sandbox, Verdict};
+use serde::{Deserialize, Serialize};
+
+pub use ladder::{FunctionalScore, RewardKind, Stage};
+pub use security::SeverityWeights;
+
+/// What R_sec is for a program that does not parse.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UnparseableSecurity {
+    /// Scan the syntax tree the parser recovers (SPEC: "computed on what can be analysed"). The default,
+    /// as in the paper; note that it lets unparseable text earn beta * R_sec.
+    #[default]
+    Analyse,
+    /// R_sec = 0 for unparseable code, so a syntax error earns nothing at all.
+    Zero,
+}
+
+/// Every knob of the reward. The defaults are the paper's setting.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RewardConfig {
+    /// Weight of R_func in the joint reward.
+    pub alpha: f64,
+    /// Weight of R_sec in the joint reward.
+    pub beta: f64,
+    pub kind: RewardKind,
+    /// T is capped at this many tests per problem (the paper uses 5). `None` uses all tests.
+    pub test_cap: Option<usize>,
+    pub compare: CompareMode,
+    pub cpu_time_ms: u64,
+    pub wall_time_ms: u64,
+    pub memory_bytes: u64,
+    pub output_bytes: u64,
+    pub severity: SeverityWeights,
+    pub unparseable_security: UnparseableSecurity,
+}
+
+impl Default for RewardConfig {
+    fn default() -> Self {
+        let l = Limits::default();
+        RewardConfig {
+            alpha: 0.6,
+            beta: 0.4,
+            kind: RewardKind::Partial,
+            test_cap: Some(5),
+            compare: CompareMode::Apps,
+            cpu_time_ms: l.cpu_time_ms,
+            wall_time_ms: l.wall_time_ms,
+            memory_bytes: l.memory_bytes,
+            output_bytes: l.output_bytes,
+            severity: SeverityWeights::default(),
+            unparseable_security: UnparseableSecurity::Analyse,
+        }
+    }
+}
+
+impl RewardConfig {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            cpu_time_ms: self.cpu_time_ms,
+            wall_time_ms: self.wall_time_ms,
+            memory_bytes: self.memory_bytes,
+            output_bytes: self.output_bytes,
+        }
+    }
+
+    /// Checks the values a user can get wrong in a config file.
+    pub fn validate(&self) -> Result<(), RewardError> {
+        let bad = |m: String| Err(RewardError::Config(m));
+        if !(self.alpha.is_finite() && self.alpha >= 0.0) || !(self.beta.is_finite() && self.beta >= 0.0) {
+            return bad(format!("alpha and beta must be finite and >= 0 (got {} and {})", self.alpha, self.beta));
+        }
+        if self.alpha + self.beta <= 0.0 {
+            return bad("alpha + beta must be > 0".into());
+        }
+        if self.test_cap == Some(0) {
+            return bad("test_cap must be >= 1 (or absent for no cap)".into());
+        }
+        if self.cpu_time_ms == 0 || self.wall_time_ms == 0 || self.memory_bytes == 0 || self.output_bytes == 0 {
+            return bad("cpu_time_ms, wall_time_ms, memory_bytes and output_bytes must be > 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// One stdin/stdout test.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StdinCase {
+    pub input: String,
+    pub output: String,
+}
+
+/// How a program is checked.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TestSpec {
+    /// Run the program on each input and compare its stdout with the expected output.
+    Stdin(Vec<StdinCase>),
+    /// Function-call problems: each assert is appended (after `setup`) to the program and run on empty
+    /// stdin; the test passes when the run exits 0. A failing assert counts as a clean run for the ladder
+    /// (the program ran; its answer was wrong).
+    Asserts { setup: Option<String>, asserts: Vec<String> },
+}
+
+impl TestSpec {
+    /// The number of tests before the cap.
+    pub fn len(&self) -> usize {
+        match self {
+            TestSpec::Stdin(t) => t.len(),
+            TestSpec::Asserts { asserts, .. } => asserts.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn capped(&self, cap: Option<usize>) -> TestSpec {
+        let n = cap.unwrap_or(usize::MAX);
+        match self {
+            TestSpec::Stdin(t) => TestSpec::Stdin(t.iter().take(n).cloned().collect()),
+            TestSpec::Asserts { setup, asserts } => {
+                TestSpec::Asserts { setup: setup.clone(), asserts: asserts.iter().take(n).cloned().collect() }
+            }
+        }
+    }
+}
+
+/// What one test run showed.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct TestRun {
+    pub verdict: Verdict,
+    pub outcome: Outcome,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub cpu_time_ms: u64,
+    pub wall_time_ms: u64,
+    pub max_rss_kb: u64,
+    pub stdout_bytes: usize,
+    /// The start of stdout (lossy UTF-8), for reading a result.
+    pub stdout_head: String,
+    /// The end of stderr (lossy UTF-8): where a traceback's exception line is.
+    pub stderr_tail: String,
+}
+
+const EXCERPT_BYTES: usize = 512;
+
+impl TestRun {
+    fn from_execution(exec: &Execution, verdict: Verdict) -> TestRun {
+        let head = &exec.stdout[..exec.stdout.len().min(EXCERPT_BYTES)];
+        let tail = &exec.stderr[exec.stderr.len().saturating_sub(EXCERPT_BYTES)..];
+        TestRun {
+            verdict,
+            outcome: exec.outcome,
+            exit_code: exec.exit_code,
+            signal: exec.signal,
+            cpu_time_ms: exec.cpu_time_ms,
+            wall_time_ms: exec.wall_time_ms,
+            max_rss_kb: exec.max_rss_kb,
+            stdout_bytes: exec.stdout.len(),
+            stdout_head: String::from_utf8_lossy(head).into_owned(),
+            stderr_tail: String::from_utf8_lossy(tail).into_owned(),
+        }
+    }
+
+    /// The exception type named by the last line of a Python traceback, e.g. `ZeroDivisionError`.
+    pub fn exception_type(&self) -> Option<&str> {
+        let last = self.stderr_tail.lines().rev().find(|l| !l.trim().is_empty())?;
+        let name = last.split(':').next()?.trim();
+        let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        (ok && self.outcome == Outcome::RuntimeError).then_some(name)
+    }
+}
+
+/// The full account of one program's reward.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct RewardBreakdown {
+    pub reward: f64,
+    pub r_func: f64,
+    pub r_sec: f64,
+    pub alpha: f64,
+    pub beta: f64,
+    pub kind: RewardKind,
+    pub stage: Stage,
+    pub tests_passed: usize,
+    pub tests_total: usize,
+    pub syntax_error: Option<SyntaxError>,
+    /// Whether the security scan saw a complete syntax tree.
+    pub security_parsed: bool,
+    pub findings: Vec<Finding>,
+    pub tests: Vec<TestRun>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RewardError {
+    #[error("invalid reward configuration: {0}")]
+    Config(String),
+    #[error("sandbox failure while scoring (no reward was given): {0}")]
+    Sandbox(#[from] scrl_sandbox::SandboxError),
+    #[error("security scanner failure (no reward was given): {0}")]
+    Scanner(#[from] scrl_pycheck::ScanError),
+    #[error("could not start the scoring thread pool: {0}")]
+    Pool(String),
+}
+
+/// Scores programs. `Send + Sync`: share one across threads.
+pub struct RewardModel {
+    config: RewardConfig,
+    sandbox: Arc<Sandbox>,
+    scanner: Scanner,
+    target: PythonVersion,
+    cache: cache::ResultCache,
+    pool: rayon::ThreadPool,
+}
+
+impl RewardModel {
+    /// Builds a reward model around a started sandbox. The syntax check targets the sandbox's interpreter.
+    pub fn new(config: RewardConfig, sandbox: Arc<Sandbox>, scanner: Scanner) -> Result<Self, RewardError> {
+        config.validate()?;
+        let (major, minor) = sandbox.python_version();
+        // Test runs block on the sandbox, not the CPU: twice as many threads as cores keeps every zygote busy.
+        let threads = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("scrl-reward-{i}"))
+            .build()
+            .map_err(|e| RewardError::Pool(e.to_string()))?;
+        Ok(RewardModel {
+            config,
+            sandbox,
+            scanner,
+            target: PythonVersion { major, minor },
+            cache: cache::ResultCache::new(100_000),
+            pool,
+        })
+    }
+
+    pub fn config(&self) -> &RewardConfig {
+        &self.config
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// How many scores were answered from the cache, and how many were computed.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.cache.stats()
+    }
+
+    /// Scores one program.
+    pub fn score(&self, program: &str, tests: &TestSpec) -> Result<RewardBreakdown, RewardError> {
+        let tests = tests.capped(self.config.test_cap);
+        let key = cache::key(program, &tests, &self.config);
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit);
+        }
+        let scored = self.pool.install(|| self.score_uncached(program, &tests))?;
+        self.cache.put(key, scored.clone());
+        Ok(scored)
+    }
+
+    /// Scores many programs in parallel; results come back in input order.
+    pub fn score_batch(&self, items: &[(&str, &TestSpec)]) -> Vec<Result<RewardBreakdown, RewardError>> {
+        self.pool.install(|| items.par_iter().map(|(p, t)| self.score(p, t)).collect())
+    }
+
+    fn score_uncached(&self, program: &str, tests: &TestSpec) -> Result<RewardBreakdown, RewardError> {
+        let c = &self.config;
+        let t = tests.len();
+        let syntax = scrl_pycheck::check_syntax(program, self.target).err();
+        let (func, runs) = match syntax {
+            Some(_) => (ladder::syntax_error(t), Vec::new()),
+            None => {
+                let runs = self.run_tests(program, tests)?;
+                let obs: Vec<_> = runs.iter().map(|(_, o)| *o).collect();
+                (ladder::score_runs(&obs, t, c.kind), runs.into_iter().map(|(r, _)| r).collect())
+            }
+        };
+        let scan = self.scanner.scan(program)?;
+        let r_sec = if syntax.is_some() && c.unparseable_security == UnparseableSecurity::Zero {
+            0.0
+        } else {
+            security::r_sec(&scan.findings, c.severity)
+        };
+        Ok(RewardBreakdown {
+            reward: c.alpha * func.r_func + c.beta * r_sec,
+            r_func: func.r_func,
+            r_sec,
+            alpha: c.alpha,
+            beta: c.beta,
+            kind: c.kind,
+            stage: func.stage,
+            tests_passed: func.tests_passed,
+            tests_total: func.tests_total,
+            syntax_error: syntax,
+            security_parsed: scan.parsed,
+            findings: scan.findings,
+            tests: runs,
+        })
+    }
+
+    fn run_tests(
+        &self,
+        program: &str,
+        tests: &TestSpec,
+    ) -> Result<Vec<(TestRun, ladder::RunObservation)>, RewardError> {
+        let limits = self.config.limits();
+        let compare = self.config.compare;
+        match tests {
+            TestSpec::Stdin(cases) if cases.is_empty() => {
+                let exec = self.sandbox.run(program, b"", &limits)?;
+                // Nothing to compare against: judged against an impossible expectation only for the verdict
+                // label; `passed` is forced false by the ladder's no-test rule.
+                let verdict = no_test_verdict(&exec);
+                Ok(vec![observe(&exec, verdict, false)])
+            }
+            TestSpec::Stdin(cases) => cases
+                .par_iter()
+                .map(|case| {
+                    let exec = self.sandbox.run(program, case.input.as_bytes(), &limits)?;
+                    let verdict = scrl_sandbox::judge(&exec, &case.output, compare);
+                    Ok(observe(&exec, verdict, false))
+                })
+                .collect(),
+            TestSpec::Asserts { asserts, .. } if asserts.is_empty() => {
+                let exec = self.sandbox.run(program, b"", &limits)?;
+                Ok(vec![observe(&exec, no_test_verdict(&exec), false)])
+            }
+            TestSpec::Asserts { setup, asserts } => asserts
+                .par_iter()
+                .map(|a| {
+                    let full = format!("{program}\n\n{}\n{a}\n", setup.as_deref().unwrap_or(""));
+                    let exec = self.sandbox.run(&full, b"", &limits)?;
+                    let failed_assert = exec.outcome == Outcome::RuntimeError
+                        && last_stderr_line(&exec.stderr).starts_with("AssertionError");
+                    let verdict = match exec.outcome {
+                        Outcome::Exited => Verdict::Accepted,
+                        _ if failed_assert => Verdict::WrongAnswer,
+                        _ => no_test_verdict(&exec),
+                    };
+                    Ok(observe(&exec, verdict, failed_assert))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The verdict of a run that has no expected output: its outcome, with a clean exit called a wrong answer
+/// (it cannot be accepted without a check).
+fn no_test_verdict(exec: &Execution) -> Verdict {
+    match exec.outcome {
+        Outcome::Exited => Verdict::WrongAnswer,
+        Outcome::RuntimeError => Verdict::RuntimeError,
+        Outcome::TimeLimit => Verdict::TimeLimit,
+        Outcome::MemoryLimit => Verdict::MemoryLimit,
+        Outcome::OutputLimit => Verdict::OutputLimit,
+        Outcome::SandboxViolation => Verdict::SandboxViolation,
+    }
+}
+
+fn last_stderr_line(stderr: &[u8]) -> String {
+    let s = String::from_utf8_lossy(stderr);
+    s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
+}
+
+/// "Produces output" means some non-whitespace byte on stdout: a bare newline is not an answer.
+fn observe(exec: &Execution, verdict: Verdict, clean_despite_error: bool) -> (TestRun, ladder::RunObservation) {
+    let obs = ladder::RunObservation {
+        exited_cleanly: exec.outcome == Outcome::Exited || clean_despite_error,
+        wrote_stdout: exec.stdout.iter().any(|b| !b.is_ascii_whitespace()),
+        passed: verdict == Verdict::Accepted,
+    };
+    (TestRun::from_execution(exec, verdict), obs)
+}

@@ -7,5 +7,6 @@ pub mod bench_scan;
 pub mod data;
 pub mod generate;
 pub mod pretrain;
+pub mod reward_opts;
 pub mod scan;
 pub mod score;
