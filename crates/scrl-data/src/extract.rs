@@ -170,11 +170,11 @@ fn is_prose(line: &str) -> bool {
         return !KEYWORDS.contains(&first) && !matches!(prefix.as_str(), "r" | "u" | "f" | "b" | "br" | "rb" | "fr" | "rf");
     }
     // `Word:` alone, or `Note: two words`: an annotation needs one expression after the colon.
-    if !KEYWORDS.contains(&first) {
-        if let Some(after) = rest.strip_prefix(':') {
-            let after = after.trim_start();
-            return after.is_empty() || adjacent_names(after);
-        }
+    if !KEYWORDS.contains(&first)
+        && let Some(after) = rest.strip_prefix(':')
+    {
+        let after = after.trim_start();
+        return after.is_empty() || adjacent_names(after);
     }
     adjacent_names(line)
 }
