@@ -22,7 +22,8 @@ pub use error::EvalError;
 pub use metrics::{EvalSet, Metric, MetricEstimate, ModelSummary, ProblemScores, summarize};
 pub use passk::pass_at_k;
 pub use plot::{
-    FONT_ENV, PlotFiles, TextRendering, TrainingRow, plot_metric_bars, plot_training_curves, read_training_rows,
+    FONT_ENV, PlotFiles, TextRendering, TrainingRow, plot_metric_bars, plot_reward_comparison, plot_training_curves,
+    read_training_rows,
 };
 pub use record::{
     SampleRecord, SecurityFinding, Severity, exception_type_from_stderr, read_records, write_records,

@@ -355,6 +355,66 @@ fn draw_bars<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Mean reward per step of several runs on one axis, one colour per run.
+fn draw_reward_comparison<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    runs: &[(String, Vec<TrainingRow>)],
+    font: Option<&str>,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    let body = match font {
+        Some(f) => root.titled(title, (f, 22))?,
+        None => root.clone(),
+    };
+    let steps = runs.iter().flat_map(|(_, rows)| rows.iter().map(|r| r.step as f64));
+    let (first, last) = steps.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| (lo.min(s), hi.max(s)));
+    let (y_lo, y_hi) = padded_range(runs.iter().flat_map(|(_, rows)| rows.iter().map(|r| r.reward_mean)));
+    let label_area = if font.is_some() { 45 } else { 0 };
+    let mut chart = ChartBuilder::on(&body)
+        .margin(12)
+        .x_label_area_size(label_area)
+        .y_label_area_size(label_area + 10)
+        .build_cartesian_2d(first..last.max(first + 1.0), y_lo..y_hi)?;
+    match font {
+        Some(f) => {
+            chart
+                .configure_mesh()
+                .x_desc("step")
+                .x_label_formatter(&tick)
+                .y_desc("mean reward")
+                .label_style((f, 14))
+                .axis_desc_style((f, 15))
+                .draw()?;
+        }
+        None => {
+            chart.configure_mesh().x_labels(0).y_labels(0).draw()?;
+        }
+    }
+    for (j, (label, rows)) in runs.iter().enumerate() {
+        let color = MODEL_COLORS[j % MODEL_COLORS.len()];
+        let series = chart.draw_series(LineSeries::new(
+            rows.iter().map(|r| (r.step as f64, r.reward_mean)),
+            color.stroke_width(2),
+        ))?;
+        if font.is_some() {
+            series
+                .label(label.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+    }
+    if let Some(f) = font {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font((f, 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+    }
+    Ok(())
+}
+
 fn encode_png(path: &Path, rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, EvalError> {
     let mut out = Vec::new();
     let plot_err = |e: png::EncodingError| EvalError::Plot { path: path.to_path_buf(), message: e.to_string() };
@@ -435,6 +495,31 @@ pub fn plot_metric_bars(title: &str, summaries: &[ModelSummary], stem: &Path) ->
     Ok(PlotFiles { png, svg, text: font().clone() })
 }
 
+fn reward_comparison_files(
+    title: &str,
+    runs: &[(String, Vec<TrainingRow>)],
+    stem: &Path,
+    font: Option<&str>,
+) -> Result<(PathBuf, PathBuf), EvalError> {
+    if runs.iter().all(|(_, rows)| rows.is_empty()) {
+        return Err(EvalError::Empty { context: format!(" to plot in {}", stem.display()) });
+    }
+    render_both(
+        stem,
+        (1000, 520),
+        font,
+        |root, f| draw_reward_comparison(root, title, runs, f).map_err(|e| e.to_string()),
+        |root, f| draw_reward_comparison(root, title, runs, f).map_err(|e| e.to_string()),
+    )
+}
+
+/// Mean reward per step of several training runs (e.g. the three PPO variants) on one axis.
+/// Writes `<stem>.png` and `<stem>.svg`.
+pub fn plot_reward_comparison(title: &str, runs: &[(String, Vec<TrainingRow>)], stem: &Path) -> Result<PlotFiles, EvalError> {
+    let (png, svg) = reward_comparison_files(title, runs, stem, family())?;
+    Ok(PlotFiles { png, svg, text: font().clone() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,6 +566,19 @@ mod tests {
         let out = std::env::var_os("SCRL_EVAL_KEEP").map_or_else(|| dir.path().to_path_buf(), PathBuf::from);
         let t = plot_training_curves("PPO-continue training", &rows(), &out.join("training")).unwrap();
         check_files(&t.png, &t.svg);
+        let runs: Vec<(String, Vec<TrainingRow>)> = ["PPO-simple", "PPO-fresh", "PPO-continue"]
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let rows = rows().into_iter().map(|mut r| {
+                    r.reward_mean += 0.03 * j as f64;
+                    r
+                });
+                (name.to_string(), rows.collect())
+            })
+            .collect();
+        let c = plot_reward_comparison("Reward per step", &runs, &out.join("rewards")).unwrap();
+        check_files(&c.png, &c.svg);
         let b = plot_metric_bars("Evaluation", &summaries(), &out.join("bars")).unwrap();
         check_files(&b.png, &b.svg);
         if let TextRendering::Rendered { .. } = b.text {
@@ -498,6 +596,10 @@ mod tests {
         check_files(&png, &svg);
         assert!(!fs::read_to_string(&svg).unwrap().contains("<text"));
         let (png, svg) = bar_files("t", &summaries(), &dir.path().join("bars"), None).unwrap();
+        check_files(&png, &svg);
+        assert!(!fs::read_to_string(&svg).unwrap().contains("<text"));
+        let runs = vec![("a".to_string(), rows()), ("b".to_string(), rows())];
+        let (png, svg) = reward_comparison_files("t", &runs, &dir.path().join("rewards"), None).unwrap();
         check_files(&png, &svg);
         assert!(!fs::read_to_string(&svg).unwrap().contains("<text"));
     }
