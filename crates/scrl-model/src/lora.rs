@@ -62,6 +62,9 @@ pub(crate) struct LoraBranch {
     pub(crate) b: Var,
     pub(crate) scale: f64,
     pub(crate) dropout: f32,
+    /// Deep copies of A and B, and their scale, taken by `Decoder::freeze_reference`;
+    /// `LoraMode::Reference` computes with these. Loading another adapter keeps them.
+    pub(crate) reference: Option<(Tensor, Tensor, f64)>,
 }
 
 fn peft_key(lin_name: &str, ab: &str) -> String {
@@ -88,10 +91,25 @@ impl Decoder {
             let b = Var::zeros((out_d, cfg.r), DType::F32, &device)?;
             vars.push((peft_key(&lin.name, "A"), a.clone()));
             vars.push((peft_key(&lin.name, "B"), b.clone()));
-            lin.lora = Some(LoraBranch { a, b, scale: cfg.scale(), dropout: cfg.dropout });
+            lin.lora = Some(LoraBranch { a, b, scale: cfg.scale(), dropout: cfg.dropout, reference: None });
         }
         vars.sort_by(|x, y| x.0.cmp(&y.0));
         self.with_lora(cfg, vars);
+        Ok(())
+    }
+
+    /// Snapshots the adapter's current values (deep copies: a `Var` is updated in place) as the frozen
+    /// reference that `LoraMode::Reference` computes with. PPO calls it after loading the SFT adapter, so
+    /// the KL reference is the SFT model while base weights stay shared. Needs an attached adapter.
+    pub fn freeze_reference(&mut self) -> Result<()> {
+        if self.lora.is_none() {
+            return Err(ModelError::InvalidArgument("freeze_reference needs an attached LoRA adapter".into()));
+        }
+        for lin in self.lins_mut() {
+            if let Some(l) = &mut lin.lora {
+                l.reference = Some((l.a.as_tensor().copy()?, l.b.as_tensor().copy()?, l.scale));
+            }
+        }
         Ok(())
     }
 
@@ -165,8 +183,15 @@ impl Decoder {
         let mut branches = Vec::new();
         for lin in self.lins() {
             if !cfg.target_modules.iter().any(|m| m == lin.module) {
+                if lin.lora.as_ref().is_some_and(|l| l.reference.is_some()) {
+                    return Err(adapter_err(format!(
+                        "does not target {}, which holds the frozen reference adapter; use the reference's target_modules",
+                        lin.name
+                    )));
+                }
                 continue;
             }
+            let reference = lin.lora.as_ref().and_then(|l| l.reference.clone());
             let (out_d, in_d) = lin.weight.dims2()?;
             let mut take = |ab: &str, shape: (usize, usize)| -> Result<Var> {
                 let key = peft_key(&lin.name, ab);
@@ -185,7 +210,7 @@ impl Decoder {
             let b = take("B", (out_d, cfg.r))?;
             vars.push((peft_key(&lin.name, "A"), a.clone()));
             vars.push((peft_key(&lin.name, "B"), b.clone()));
-            branches.push(LoraBranch { a, b, scale, dropout: cfg.dropout });
+            branches.push(LoraBranch { a, b, scale, dropout: cfg.dropout, reference });
         }
         if let Some(extra) = tensors.keys().next() {
             return Err(adapter_err(format!(

@@ -28,6 +28,9 @@ pub enum LoraMode {
     On,
     /// Base + LoRA with the adapter's dropout, masks drawn from `seed` (training).
     Train { seed: u64 },
+    /// Base + the frozen snapshot taken by `Decoder::freeze_reference` (e.g. the SFT adapter as PPO's
+    /// KL reference while the live adapter trains), sharing the base weights with the policy.
+    Reference,
 }
 
 /// What a differentiable forward returns: logits for every position and the final normed hidden states
@@ -57,13 +60,18 @@ impl Lin {
         }
         if let (Some(l), true) = (&self.lora, mode != LoraMode::Off) {
             // LoRA A/B are f32 Vars (optimizer moments stay in f32); the branch runs in f32 and is cast back.
+            let (a, b, scale) = match (mode, &l.reference) {
+                (LoraMode::Reference, Some((a, b, scale))) => (a.clone(), b.clone(), *scale),
+                (LoraMode::Reference, None) => return Ok(y),
+                _ => (l.a.as_tensor().clone(), l.b.as_tensor().clone(), l.scale),
+            };
             let mut x32 = x.to_dtype(DType::F32)?;
             if let LoraMode::Train { seed } = mode
                 && l.dropout > 0.0
             {
                 x32 = dropout(&x32, l.dropout, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index)?;
             }
-            let delta = (x32.matmul(&l.a.as_tensor().t()?)?.matmul(&l.b.as_tensor().t()?)? * l.scale)?;
+            let delta = (x32.matmul(&a.t()?)?.matmul(&b.t()?)? * scale)?;
             let delta = delta.to_dtype(y.dtype())?;
             y = (y + delta)?;
         }

@@ -113,3 +113,43 @@ fn missing_weights_is_a_clear_error() {
     let err = Decoder::load(&tmp.path().join("nope"), DType::F32, &Device::Cpu).err().unwrap().to_string();
     assert!(err.contains("config.json"), "{err}");
 }
+
+#[test]
+fn sharded_checkpoint_loads_like_the_single_file() {
+    let (dir, g) = fixture("qwen2");
+    let dev = Device::Cpu;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.join("config.json"), tmp.path().join("config.json")).unwrap();
+    let all = candle_core::safetensors::load(dir.join("model.safetensors"), &dev).unwrap();
+    let mut names: Vec<&String> = all.keys().collect();
+    names.sort();
+    let (first, second) = names.split_at(names.len() / 2);
+    let mut weight_map = serde_json::Map::new();
+    for (file, part) in [("model-00001-of-00002.safetensors", first), ("model-00002-of-00002.safetensors", second)] {
+        let shard: std::collections::HashMap<String, Tensor> = part.iter().map(|n| ((*n).clone(), all[*n].clone())).collect();
+        candle_core::safetensors::save(&shard, tmp.path().join(file)).unwrap();
+        for n in part {
+            weight_map.insert((*n).clone(), file.into());
+        }
+    }
+    let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+    std::fs::write(tmp.path().join("model.safetensors.index.json"), index.to_string()).unwrap();
+    let model = Decoder::load(tmp.path(), DType::F32, &dev).unwrap();
+    let ids = Tensor::new(g.ids.clone(), &dev).unwrap();
+    let mask = Tensor::new(g.mask.clone(), &dev).unwrap();
+    let ours: Vec<Vec<Vec<f32>>> = model.forward_train(&ids, Some(&mask), LoraMode::Off).unwrap().logits.to_vec3().unwrap();
+    assert!(max_diff_valid(&ours, &g) < 1e-4);
+
+    // A shard listed in the index but absent is named in the error.
+    std::fs::remove_file(tmp.path().join("model-00002-of-00002.safetensors")).unwrap();
+    let err = Decoder::load(tmp.path(), DType::F32, &dev).err().unwrap().to_string();
+    assert!(err.contains("model-00002-of-00002.safetensors"), "{err}");
+    // A config that disagrees with the weights names the tensor.
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    cfg["intermediate_size"] = 100.into();
+    let tmp2 = tempfile::tempdir().unwrap();
+    std::fs::write(tmp2.path().join("config.json"), cfg.to_string()).unwrap();
+    std::fs::copy(dir.join("model.safetensors"), tmp2.path().join("model.safetensors")).unwrap();
+    let err = Decoder::load(tmp2.path(), DType::F32, &dev).err().unwrap().to_string();
+    assert!(err.contains("mlp.gate_proj.weight") && err.contains("[100, 64]"), "{err}");
+}

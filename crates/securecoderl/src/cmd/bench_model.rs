@@ -77,23 +77,40 @@ fn random_ids(b: usize, t: usize, vocab: usize, salt: usize, dev: &Device) -> an
     Ok(Tensor::from_vec(v, (b, t), dev)?)
 }
 
-fn train_tok_s(model: &Decoder, mode: LoraMode, b: usize, t: usize, steps: usize) -> anyhow::Result<f64> {
+/// Seconds of CPU (user + system, all threads) this process has used: on a shared machine tokens per
+/// CPU-second are steadier than tokens per wall-second. Linux only; `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (clock ticks,
+    // 100 per second on Linux).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// (tok/s, tok per CPU-second) of forward + backward + AdamW steps.
+fn train_tok_s(model: &Decoder, mode: LoraMode, b: usize, t: usize, steps: usize) -> anyhow::Result<(f64, Option<f64>)> {
     let dev = model.device().clone();
     let vocab = model.config().vocab_size;
     let mut opt = AdamW::new(model.trainable_vars(), AdamWParams::default())?;
     let mut timed = 0.0;
+    let mut cpu = 0.0;
     for step in 0..=steps {
         let x = random_ids(b, t, vocab, step, &dev)?;
         let y = random_ids(b, t, vocab, step + 1000, &dev)?;
         let start = Instant::now();
+        let cpu0 = cpu_seconds();
         let logits = model.forward_train(&x, None, mode)?.logits;
         let loss = candle_nn_loss(&logits, &y)?;
         opt.step(&loss.backward()?, 1e-4)?;
         if step > 0 {
             timed += start.elapsed().as_secs_f64();
+            cpu += cpu_seconds().zip(cpu0).map_or(f64::NAN, |(a, b)| a - b);
         }
     }
-    Ok((steps * b * t) as f64 / timed)
+    let tokens = (steps * b * t) as f64;
+    Ok((tokens / timed, (cpu.is_finite() && cpu > 0.0).then(|| tokens / cpu)))
 }
 
 fn candle_nn_loss(logits: &Tensor, y: &Tensor) -> anyhow::Result<Tensor> {
@@ -135,8 +152,8 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<i32> {
     let threads = candle_core_threads();
     println!("bench model: {threads} CPU thread(s) (RAYON_NUM_THREADS), f32 weights, AdamW, {:?}", dev);
     println!();
-    println!("| model | params | trained | train batch | train tok/s | decode batch | decode tok/s (KV cache) | no-cache tok/s | cache speed-up |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| model | params | trained | train batch | train tok/s | train tok/CPU-s | decode batch | decode tok/s (KV cache) | no-cache tok/s | cache speed-up |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for s in shapes(&args)? {
         let mut model = Decoder::new_trainable(s.cfg.clone(), Init::Random { seed: 1 }, &dev)
             .with_context(|| format!("building {}", s.name))?;
@@ -148,17 +165,24 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<i32> {
             }
         };
         let (b, t) = s.train_bt;
-        let train = train_tok_s(&model, mode, b, t, args.train_steps)?;
+        let (train, train_cpu) = train_tok_s(&model, mode, b, t, args.train_steps)?;
         let baseline = recompute_tok_s(&model, mode, args.decode_tokens.min(32))?;
         for (i, &db) in s.decode_batches.iter().enumerate() {
             let dec = decode_tok_s(&model, mode, db, args.decode_tokens)?;
-            let (name, params, tr, tb, ts) = if i == 0 {
-                (s.name.clone(), format!("{:.1}M", s.cfg.num_params() as f64 / 1e6), trained.clone(), format!("{b}x{t}"), format!("{train:.0}"))
+            let (name, params, tr, tb, ts, tc) = if i == 0 {
+                (
+                    s.name.clone(),
+                    format!("{:.1}M", s.cfg.num_params() as f64 / 1e6),
+                    trained.clone(),
+                    format!("{b}x{t}"),
+                    format!("{train:.0}"),
+                    train_cpu.map_or("n/a".to_string(), |c| format!("{c:.0}")),
+                )
             } else {
-                (String::new(), String::new(), String::new(), String::new(), String::new())
+                Default::default()
             };
             let (base, ratio) = if db == 1 { (format!("{baseline:.1}"), format!("{:.1}x", dec / baseline)) } else { (String::new(), String::new()) };
-            println!("| {name} | {params} | {tr} | {tb} | {ts} | {db} | {dec:.0} | {base} | {ratio} |");
+            println!("| {name} | {params} | {tr} | {tb} | {ts} | {tc} | {db} | {dec:.0} | {base} | {ratio} |");
         }
     }
     println!();
