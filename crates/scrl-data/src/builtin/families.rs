@@ -11,12 +11,12 @@ use crate::problem::StdinTest;
 
 type R = ChaCha8Rng;
 
-/// Distinct test inputs where the input space allows; after a few tries a repeat is accepted, since some
-/// families (parity, sign) have few distinct small inputs.
+/// The tests plus one more case for the statement's example. Inputs are distinct where the input space
+/// allows; after a few tries a repeat is accepted, since some families (parity, sign) have few small inputs.
 fn cases(rng: &mut R, mut case: impl FnMut(&mut R) -> (String, String)) -> Vec<StdinTest> {
     let mut out: Vec<StdinTest> = Vec::new();
     let mut tries = 0;
-    while out.len() < TESTS_PER_PROBLEM {
+    while out.len() < TESTS_PER_PROBLEM + 1 {
         let (input, output) = case(rng);
         tries += 1;
         if tries <= 60 && out.iter().any(|t| t.input == input) {

@@ -2,6 +2,7 @@
 //! lists, counting, sorting, parsing, small simulations) generated deterministically from a seed. Each
 //! problem has a short statement, a short stdin/stdout reference program and generated tests whose expected
 //! outputs are computed here; a test runs every reference on its tests with real Python.
+//! Each statement ends with a worked example that is not among the tests.
 //! Difficulty runs from 1 (one line, e.g. print the sum of two integers) to 5 (a small algorithm), so a
 //! tiny model learns the easy families while the hard ones leave room for RL.
 
@@ -30,7 +31,21 @@ pub struct Family {
 pub(crate) struct Generated {
     pub statement: String,
     pub reference: String,
+    /// `TESTS_PER_PROBLEM + 1` cases: the shortest becomes the statement's example, the rest the tests.
     pub tests: Vec<StdinTest>,
+}
+
+/// The statement followed by a worked example, the way contest statements show one. The example is not
+/// one of the tests, and it makes the problems of a family differ in their prompts.
+fn with_example(statement: &str, mut cases: Vec<StdinTest>) -> (String, Vec<StdinTest>) {
+    let shortest = (0..cases.len()).min_by_key(|&i| (cases[i].input.len() + cases[i].output.len(), i));
+    match shortest {
+        Some(i) => {
+            let ex = cases.remove(i);
+            (format!("{statement}\nExample input:\n{}Example output:\n{}", ex.input, ex.output).trim_end().to_string(), cases)
+        }
+        None => (statement.to_string(), cases),
+    }
 }
 
 /// The family's own random stream: derived from the seed and the family's name, so adding or reordering
@@ -50,9 +65,10 @@ impl Family {
         (0..n)
             .map(|i| {
                 let g = (self.generate)(&mut rng);
-                let mut p = Problem::stdin(format!("builtin_{}_{i:03}", self.name), format!("builtin:{}", self.name), g.statement);
+                let (statement, tests) = with_example(&g.statement, g.tests);
+                let mut p = Problem::stdin(format!("builtin_{}_{i:03}", self.name), format!("builtin:{}", self.name), statement);
                 p.reference_solution = Some(g.reference);
-                p.tests = g.tests;
+                p.tests = tests;
                 p.difficulty = Some(self.difficulty.to_string());
                 p.extra.insert("seed".into(), Value::from(seed));
                 p
