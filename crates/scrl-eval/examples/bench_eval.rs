@@ -18,7 +18,13 @@ fn records(problems: usize, k: u32, p_valid: f64, seed: u64) -> Vec<SampleRecord
         for s in 0..k {
             let valid = rng.random_bool(p_valid);
             let passed = if valid { rng.random_range(0..=5) } else { 0 };
-            let stage = if !valid { 0 } else if passed > 0 { 4 } else { 3 };
+            let stage = if !valid {
+                0
+            } else if passed > 0 {
+                4
+            } else {
+                3
+            };
             let r_func = [0.0, 0.2, 0.4, 0.6, 0.6 + 0.08 * passed as f64][stage as usize];
             out.push(SampleRecord {
                 problem_id: format!("p{p:04}"),
@@ -73,17 +79,30 @@ fn main() {
         let set_a = EvalSet::from_records("a", a.clone()).unwrap();
         let set_b = EvalSet::from_records("b", b.clone()).unwrap();
         for resamples in [1_000u32, 2_000, 10_000] {
-            let cfg = BootstrapConfig { resamples, confidence: 0.95, seed: 42 };
+            let cfg = BootstrapConfig {
+                resamples,
+                confidence: 0.95,
+                seed: 42,
+            };
             let t = median_ms(11, || {
                 let set = EvalSet::from_records("a", a.clone()).unwrap();
                 std::hint::black_box(summarize(&set, &ks, &cfg).unwrap());
             });
-            println!("| {setting} | summarize, {resamples} resamples, {} metrics | {t:.3} | {:.1} |", 7 + ks.len(), t / base);
+            println!(
+                "| {setting} | summarize, {resamples} resamples, {} metrics | {t:.3} | {:.1} |",
+                7 + ks.len(),
+                t / base
+            );
         }
         let cfg = BootstrapConfig::default();
         let t = median_ms(11, || {
-            std::hint::black_box(compare_paired(&set_a, &set_b, Metric::SyntaxValid, &cfg).unwrap());
+            std::hint::black_box(
+                compare_paired(&set_a, &set_b, Metric::SyntaxValid, &cfg).unwrap(),
+            );
         });
-        println!("| {setting} | paired comparison, 2000 resamples + McNemar | {t:.3} | {:.1} |", t / base);
+        println!(
+            "| {setting} | paired comparison, 2000 resamples + McNemar | {t:.3} | {:.1} |",
+            t / base
+        );
     }
 }

@@ -21,7 +21,11 @@ pub struct BootstrapConfig {
 
 impl Default for BootstrapConfig {
     fn default() -> Self {
-        Self { resamples: 2_000, confidence: 0.95, seed: 42 }
+        Self {
+            resamples: 2_000,
+            confidence: 0.95,
+            seed: 42,
+        }
     }
 }
 
@@ -48,7 +52,10 @@ impl BootstrapConfig {
 pub(crate) fn resample_means(columns: &[Vec<f64>], cfg: &BootstrapConfig) -> Vec<Vec<f64>> {
     let n = columns.first().map_or(0, Vec::len);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut out: Vec<Vec<f64>> = columns.iter().map(|_| Vec::with_capacity(cfg.resamples as usize)).collect();
+    let mut out: Vec<Vec<f64>> = columns
+        .iter()
+        .map(|_| Vec::with_capacity(cfg.resamples as usize))
+        .collect();
     let mut sums = vec![0.0; columns.len()];
     for _ in 0..cfg.resamples {
         sums.iter_mut().for_each(|s| *s = 0.0);
@@ -69,7 +76,10 @@ pub(crate) fn resample_means(columns: &[Vec<f64>], cfg: &BootstrapConfig) -> Vec
 pub(crate) fn percentile_interval(dist: &mut [f64], confidence: f64) -> (f64, f64) {
     dist.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
-    (quantile_sorted(dist, tail), quantile_sorted(dist, 1.0 - tail))
+    (
+        quantile_sorted(dist, tail),
+        quantile_sorted(dist, 1.0 - tail),
+    )
 }
 
 fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
@@ -91,14 +101,27 @@ mod tests {
     fn quantiles_interpolate_between_order_statistics() {
         let mut d: Vec<f64> = (0..=100).rev().map(f64::from).collect();
         let (lo, hi) = percentile_interval(&mut d, 0.95);
-        assert!((lo - 2.5).abs() < 1e-12 && (hi - 97.5).abs() < 1e-12, "{lo} {hi}");
+        assert!(
+            (lo - 2.5).abs() < 1e-12 && (hi - 97.5).abs() < 1e-12,
+            "{lo} {hi}"
+        );
     }
 
     #[test]
     fn rejects_too_few_resamples_and_bad_confidence() {
-        let e = BootstrapConfig { resamples: 999, ..Default::default() }.validate().unwrap_err();
+        let e = BootstrapConfig {
+            resamples: 999,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
         assert!(e.to_string().contains("resamples is 999"));
-        let e = BootstrapConfig { confidence: 1.0, ..Default::default() }.validate().unwrap_err();
+        let e = BootstrapConfig {
+            confidence: 1.0,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
         assert!(e.to_string().contains("confidence is 1"));
     }
 
@@ -114,9 +137,16 @@ mod tests {
     fn interval_of_a_proportion_is_close_to_the_normal_approximation() {
         // 40 of 100 problems solved: the normal approximation gives 0.40 +- 1.96 * sqrt(0.24 / 100) = +-0.096.
         let col: Vec<f64> = (0..100).map(|i| if i < 40 { 1.0 } else { 0.0 }).collect();
-        let cfg = BootstrapConfig { resamples: 5_000, confidence: 0.95, seed: 7 };
+        let cfg = BootstrapConfig {
+            resamples: 5_000,
+            confidence: 0.95,
+            seed: 7,
+        };
         let mut d = resample_means(&[col], &cfg).remove(0);
         let (lo, hi) = percentile_interval(&mut d, cfg.confidence);
-        assert!((lo - 0.304).abs() < 0.02 && (hi - 0.496).abs() < 0.02, "[{lo}, {hi}]");
+        assert!(
+            (lo - 0.304).abs() < 0.02 && (hi - 0.496).abs() < 0.02,
+            "[{lo}, {hi}]"
+        );
     }
 }

@@ -30,7 +30,11 @@ pub enum EvalError {
     #[error("invalid bootstrap setting: {0}")]
     InvalidConfig(String),
     #[error("models {a:?} and {b:?} were not evaluated on the same problems: {detail}")]
-    UnpairedProblems { a: String, b: String, detail: String },
+    UnpairedProblems {
+        a: String,
+        b: String,
+        detail: String,
+    },
     #[error("metric {metric} is not available for model {model:?}")]
     MissingMetric { metric: String, model: String },
     #[error("exact McNemar test needs one binary outcome per problem; {0}")]

@@ -59,9 +59,15 @@ impl Metric {
     }
 
     pub fn from_key(key: &str) -> Option<Metric> {
-        Metric::HEADLINE.into_iter().find(|m| m.key() == key).or_else(|| {
-            key.strip_prefix("pass@").and_then(|k| k.parse().ok()).filter(|&k| k > 0).map(Metric::PassAtK)
-        })
+        Metric::HEADLINE
+            .into_iter()
+            .find(|m| m.key() == key)
+            .or_else(|| {
+                key.strip_prefix("pass@")
+                    .and_then(|k| k.parse().ok())
+                    .filter(|&k| k > 0)
+                    .map(Metric::PassAtK)
+            })
     }
 
     /// Column heading in the paper's words.
@@ -80,7 +86,10 @@ impl Metric {
 
     /// Whether the metric is a share of problems (printed in percent) rather than a mean reward.
     pub fn is_rate(&self) -> bool {
-        !matches!(self, Metric::MeanReward | Metric::MeanRFunc | Metric::MeanRSec)
+        !matches!(
+            self,
+            Metric::MeanReward | Metric::MeanRFunc | Metric::MeanRSec
+        )
     }
 
     /// Whether one sample yields a 0/1 outcome, so that the exact McNemar test applies with one sample
@@ -105,7 +114,8 @@ impl Serialize for Metric {
 impl<'de> Deserialize<'de> for Metric {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let key = String::deserialize(d)?;
-        Metric::from_key(&key).ok_or_else(|| serde::de::Error::custom(format!("unknown metric {key:?}")))
+        Metric::from_key(&key)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown metric {key:?}")))
     }
 }
 
@@ -128,7 +138,8 @@ pub struct ProblemScores {
 impl ProblemScores {
     fn from_samples(problem_id: &str, samples: &[&SampleRecord]) -> Self {
         let n = samples.len() as f64;
-        let share = |pred: fn(&SampleRecord) -> bool| samples.iter().filter(|r| pred(r)).count() as f64 / n;
+        let share =
+            |pred: fn(&SampleRecord) -> bool| samples.iter().filter(|r| pred(r)).count() as f64 / n;
         let avg = |get: fn(&SampleRecord) -> f64| samples.iter().map(|r| get(r)).sum::<f64>() / n;
         Self {
             problem_id: problem_id.to_string(),
@@ -155,9 +166,15 @@ impl ProblemScores {
             Metric::MeanRFunc => self.r_func,
             Metric::MeanRSec => self.r_sec,
             Metric::SecClean => self.sec_clean,
-            Metric::PassAtK(k) => pass_at_k(self.n_samples, self.n_all_passed, k).ok_or_else(|| {
-                EvalError::TooFewSamples { k, n: self.n_samples, problem_id: self.problem_id.clone() }
-            })?,
+            Metric::PassAtK(k) => {
+                pass_at_k(self.n_samples, self.n_all_passed, k).ok_or_else(|| {
+                    EvalError::TooFewSamples {
+                        k,
+                        n: self.n_samples,
+                        problem_id: self.problem_id.clone(),
+                    }
+                })?
+            }
         })
     }
 }
@@ -172,10 +189,15 @@ pub struct EvalSet {
 }
 
 impl EvalSet {
-    pub fn from_records(label: impl Into<String>, records: Vec<SampleRecord>) -> Result<Self, EvalError> {
+    pub fn from_records(
+        label: impl Into<String>,
+        records: Vec<SampleRecord>,
+    ) -> Result<Self, EvalError> {
         let label = label.into();
         if records.is_empty() {
-            return Err(EvalError::Empty { context: format!(" for model {label:?}") });
+            return Err(EvalError::Empty {
+                context: format!(" for model {label:?}"),
+            });
         }
         let mut by_problem: BTreeMap<&str, Vec<&SampleRecord>> = BTreeMap::new();
         for r in &records {
@@ -190,8 +212,15 @@ impl EvalSet {
             }
             samples.push(r);
         }
-        let problems = by_problem.iter().map(|(id, s)| ProblemScores::from_samples(id, s)).collect();
-        Ok(Self { label, problems, records })
+        let problems = by_problem
+            .iter()
+            .map(|(id, s)| ProblemScores::from_samples(id, s))
+            .collect();
+        Ok(Self {
+            label,
+            problems,
+            records,
+        })
     }
 
     pub fn n_samples(&self) -> usize {
@@ -234,18 +263,27 @@ impl ModelSummary {
 
 /// The headline metrics plus pass@k for each k in `pass_ks`, each with a bootstrap CI over problems.
 /// Errors if a problem has fewer than k samples for a requested k.
-pub fn summarize(set: &EvalSet, pass_ks: &[u32], cfg: &BootstrapConfig) -> Result<ModelSummary, EvalError> {
+pub fn summarize(
+    set: &EvalSet,
+    pass_ks: &[u32],
+    cfg: &BootstrapConfig,
+) -> Result<ModelSummary, EvalError> {
     cfg.validate()?;
     let mut metrics: Vec<Metric> = Metric::HEADLINE.to_vec();
     for &k in pass_ks {
         if k == 0 {
-            return Err(EvalError::InvalidConfig("pass@0 is not defined; k starts at 1".into()));
+            return Err(EvalError::InvalidConfig(
+                "pass@0 is not defined; k starts at 1".into(),
+            ));
         }
         if !metrics.contains(&Metric::PassAtK(k)) {
             metrics.push(Metric::PassAtK(k));
         }
     }
-    let columns = metrics.iter().map(|&m| set.column(m)).collect::<Result<Vec<_>, _>>()?;
+    let columns = metrics
+        .iter()
+        .map(|&m| set.column(m))
+        .collect::<Result<Vec<_>, _>>()?;
     let dists = resample_means(&columns, cfg);
     let estimates = metrics
         .iter()
@@ -253,7 +291,12 @@ pub fn summarize(set: &EvalSet, pass_ks: &[u32], cfg: &BootstrapConfig) -> Resul
         .zip(dists)
         .map(|((&metric, col), mut dist)| {
             let (ci_low, ci_high) = percentile_interval(&mut dist, cfg.confidence);
-            MetricEstimate { metric, value: mean(col), ci_low, ci_high }
+            MetricEstimate {
+                metric,
+                value: mean(col),
+                ci_low,
+                ci_high,
+            }
         })
         .collect();
     let counts = set.problems.iter().map(|p| p.n_samples);
@@ -279,9 +322,17 @@ mod tests {
     /// p1 syntax ok, 5/5 passed, R 1.0 | p2 ok, 2/5, R 0.736 | p3 ok, 0/5, R 0.76 | p4 syntax error, R 0.4.
     fn four_problems() -> Vec<SampleRecord> {
         let mut p3 = rec("p3", 0, true, 0, 5, 0.76);
-        p3.security_findings.push(SecurityFinding { test_id: "B307".into(), severity: Severity::Medium });
+        p3.security_findings.push(SecurityFinding {
+            test_id: "B307".into(),
+            severity: Severity::Medium,
+        });
         p3.r_sec = 0.5;
-        vec![rec("p2", 0, true, 2, 5, 0.736), rec("p1", 0, true, 5, 5, 1.0), p3, rec("p4", 0, false, 0, 5, 0.4)]
+        vec![
+            rec("p2", 0, true, 2, 5, 0.736),
+            rec("p1", 0, true, 5, 5, 1.0),
+            p3,
+            rec("p4", 0, false, 0, 5, 0.4),
+        ]
     }
 
     #[test]
@@ -299,9 +350,15 @@ mod tests {
         assert_eq!(v(Metric::SecClean), 0.75);
         assert_eq!(s.n_problems, 4);
         for e in &s.estimates {
-            assert!(e.ci_low <= e.value + 1e-12 && e.value <= e.ci_high + 1e-12, "{e:?}");
+            assert!(
+                e.ci_low <= e.value + 1e-12 && e.value <= e.ci_high + 1e-12,
+                "{e:?}"
+            );
         }
-        assert_eq!(set.problems[0].problem_id, "p1", "problems are sorted by id");
+        assert_eq!(
+            set.problems[0].problem_id, "p1",
+            "problems are sorted by id"
+        );
     }
 
     #[test]
@@ -323,34 +380,73 @@ mod tests {
         // p1: 1 - C(3,2)/C(4,2) = 0.5; p2: 1.
         assert!((s.get(Metric::PassAtK(2)).unwrap().value - 0.75).abs() < 1e-12);
         assert!((s.get(Metric::SyntaxValid).unwrap().value - 0.875).abs() < 1e-12);
-        assert_eq!((s.min_samples_per_problem, s.max_samples_per_problem), (2, 4));
+        assert_eq!(
+            (s.min_samples_per_problem, s.max_samples_per_problem),
+            (2, 4)
+        );
 
         match summarize(&set, &[3], &BootstrapConfig::default()) {
-            Err(EvalError::TooFewSamples { k: 3, n: 2, problem_id }) => assert_eq!(problem_id, "p2"),
+            Err(EvalError::TooFewSamples {
+                k: 3,
+                n: 2,
+                problem_id,
+            }) => assert_eq!(problem_id, "p2"),
             other => panic!("expected TooFewSamples, got {other:?}"),
         }
     }
 
     #[test]
     fn bootstrap_is_deterministic_for_a_seed_and_changes_with_it() {
-        let recs: Vec<_> = (0..60).map(|i| rec(&format!("p{i:02}"), 0, i % 3 != 0, i % 4, 5, (i % 7) as f64 / 7.0)).collect();
+        let recs: Vec<_> = (0..60)
+            .map(|i| {
+                rec(
+                    &format!("p{i:02}"),
+                    0,
+                    i % 3 != 0,
+                    i % 4,
+                    5,
+                    (i % 7) as f64 / 7.0,
+                )
+            })
+            .collect();
         let set = EvalSet::from_records("m", recs).unwrap();
-        let cfg = BootstrapConfig { resamples: 1_000, confidence: 0.95, seed: 11 };
+        let cfg = BootstrapConfig {
+            resamples: 1_000,
+            confidence: 0.95,
+            seed: 11,
+        };
         let a = summarize(&set, &[], &cfg).unwrap();
         let b = summarize(&set, &[], &cfg).unwrap();
         assert_eq!(a, b);
         let c = summarize(&set, &[], &BootstrapConfig { seed: 12, ..cfg }).unwrap();
         assert_ne!(a.estimates, c.estimates);
-        let ci = |s: &ModelSummary| s.estimates.iter().map(|e| (e.ci_low, e.ci_high)).collect::<Vec<_>>();
+        let ci = |s: &ModelSummary| {
+            s.estimates
+                .iter()
+                .map(|e| (e.ci_low, e.ci_high))
+                .collect::<Vec<_>>()
+        };
         assert_ne!(ci(&a), ci(&c), "a different seed moves the intervals");
-        assert_eq!(a.estimates.iter().map(|e| e.value).collect::<Vec<_>>(), c.estimates.iter().map(|e| e.value).collect::<Vec<_>>());
+        assert_eq!(
+            a.estimates.iter().map(|e| e.value).collect::<Vec<_>>(),
+            c.estimates.iter().map(|e| e.value).collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn rejects_duplicates_and_empty_sets() {
-        let e = EvalSet::from_records("m", vec![rec("p", 0, true, 1, 1, 1.0), rec("p", 0, true, 1, 1, 1.0)]).unwrap_err();
+        let e = EvalSet::from_records(
+            "m",
+            vec![rec("p", 0, true, 1, 1, 1.0), rec("p", 0, true, 1, 1, 1.0)],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("appears twice"), "{e}");
-        assert!(EvalSet::from_records("m", vec![]).unwrap_err().to_string().contains("\"m\""));
+        assert!(
+            EvalSet::from_records("m", vec![])
+                .unwrap_err()
+                .to_string()
+                .contains("\"m\"")
+        );
     }
 
     #[test]

@@ -42,7 +42,10 @@ mod tests {
                 for k in 1..=n {
                     let got = pass_at_k(n, c, k).unwrap();
                     let want = closed_form(n, c, k);
-                    assert!((got - want).abs() < 1e-12, "n={n} c={c} k={k}: {got} vs {want}");
+                    assert!(
+                        (got - want).abs() < 1e-12,
+                        "n={n} c={c} k={k}: {got} vs {want}"
+                    );
                 }
             }
         }

@@ -31,9 +31,13 @@ const FAMILY: &str = "scrl-eval-sans";
 /// Whether the text of a plot (titles, axis labels, legends) was drawn.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TextRendering {
-    Rendered { font: PathBuf },
+    Rendered {
+        font: PathBuf,
+    },
     /// No usable font was found at any of these paths; the plot has no text.
-    NoFont { searched: Vec<PathBuf> },
+    NoFont {
+        searched: Vec<PathBuf>,
+    },
 }
 
 /// The two files one plot was written to.
@@ -85,7 +89,10 @@ pub fn read_training_rows(path: &Path) -> Result<Vec<TrainingRow>, EvalError> {
 fn font() -> &'static TextRendering {
     static FONT: OnceLock<TextRendering> = OnceLock::new();
     FONT.get_or_init(|| {
-        let mut searched: Vec<PathBuf> = std::env::var_os(FONT_ENV).map(PathBuf::from).into_iter().collect();
+        let mut searched: Vec<PathBuf> = std::env::var_os(FONT_ENV)
+            .map(PathBuf::from)
+            .into_iter()
+            .collect();
         searched.extend(FONT_CANDIDATES.iter().map(PathBuf::from));
         for path in &searched {
             let Ok(bytes) = fs::read(path) else { continue };
@@ -131,12 +138,18 @@ type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::Er
 
 /// Whole numbers without a decimal point (steps, counts); anything else with one decimal.
 fn tick(v: &f64) -> String {
-    if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") }
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 /// A y range around the data with some headroom; a flat series gets a small band so it is visible.
 fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
@@ -156,6 +169,10 @@ fn draw_training<DB: DrawingBackend>(
         None => root.clone(),
     };
     let (top, bottom) = body.split_vertically(body.dim_in_pixel().1 / 2);
+    // Rows are drawn in step order even if a resumed run appended them out of order.
+    let mut rows = rows.to_vec();
+    rows.sort_by_key(|r| r.step);
+    let rows = rows.as_slice();
     let first = rows.first().map_or(0, |r| r.step) as f64;
     let last = rows.last().map_or(1, |r| r.step) as f64;
     let x_range = first..last.max(first + 1.0);
@@ -186,9 +203,16 @@ fn draw_training<DB: DrawingBackend>(
         }
     }
 
-    let with_stages: Vec<(f64, [u32; 5])> =
-        rows.iter().filter_map(|r| r.stage_counts.map(|c| (r.step as f64, c))).collect();
-    let max_count = with_stages.iter().flat_map(|(_, c)| c.iter().copied()).max().unwrap_or(1).max(1);
+    let with_stages: Vec<(f64, [u32; 5])> = rows
+        .iter()
+        .filter_map(|r| r.stage_counts.map(|c| (r.step as f64, c)))
+        .collect();
+    let max_count = with_stages
+        .iter()
+        .flat_map(|(_, c)| c.iter().copied())
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let mut chart = ChartBuilder::on(&bottom)
         .margin(12)
         .x_label_area_size(label_area)
@@ -216,9 +240,9 @@ fn draw_training<DB: DrawingBackend>(
             color.stroke_width(2),
         ))?;
         if font.is_some() {
-            series
-                .label(STAGE_NAMES[stage])
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+            series.label(STAGE_NAMES[stage]).legend(move |(x, y)| {
+                PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2))
+            });
         }
     }
     if let Some(f) = font {
@@ -249,7 +273,12 @@ fn draw_bar_panel<DB: DrawingBackend>(
     panel: &Panel,
     font: Option<&str>,
 ) -> DrawResult<DB> {
-    let Panel { metrics, scale, y_desc, y_digits } = *panel;
+    let Panel {
+        metrics,
+        scale,
+        y_desc,
+        y_digits,
+    } = *panel;
     let n_groups = metrics.len() as f64;
     let label_area = if font.is_some() { 40 } else { 0 };
     let mut chart = ChartBuilder::on(area)
@@ -270,7 +299,12 @@ fn draw_bar_panel<DB: DrawingBackend>(
                 .draw()?;
         }
         None => {
-            chart.configure_mesh().disable_x_mesh().x_labels(0).y_labels(0).draw()?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(0)
+                .y_labels(0)
+                .draw()?;
         }
     }
     let width = 0.8 / summaries.len().max(1) as f64;
@@ -280,19 +314,32 @@ fn draw_bar_panel<DB: DrawingBackend>(
             .iter()
             .enumerate()
             .filter_map(|(i, m)| {
-                s.get(*m).map(|e| (i as f64 + 0.1 + j as f64 * width, scale * e.value, scale * e.ci_low, scale * e.ci_high))
+                s.get(*m).map(|e| {
+                    (
+                        i as f64 + 0.1 + j as f64 * width,
+                        scale * e.value,
+                        scale * e.ci_low,
+                        scale * e.ci_high,
+                    )
+                })
             })
             .collect();
-        chart.draw_series(
-            estimates.iter().map(|&(x0, v, _, _)| Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], color.filled())),
-        )?;
+        chart.draw_series(estimates.iter().map(|&(x0, v, _, _)| {
+            Rectangle::new([(x0, 0.0), (x0 + width * 0.92, v)], color.filled())
+        }))?;
         let cap = width * 0.2;
         chart.draw_series(estimates.iter().flat_map(|&(x0, _, lo, hi)| {
             let mid = x0 + width * 0.46;
             [
                 PathElement::new(vec![(mid, lo), (mid, hi)], BLACK.stroke_width(2)),
-                PathElement::new(vec![(mid - cap, lo), (mid + cap, lo)], BLACK.stroke_width(2)),
-                PathElement::new(vec![(mid - cap, hi), (mid + cap, hi)], BLACK.stroke_width(2)),
+                PathElement::new(
+                    vec![(mid - cap, lo), (mid + cap, lo)],
+                    BLACK.stroke_width(2),
+                ),
+                PathElement::new(
+                    vec![(mid - cap, hi), (mid + cap, hi)],
+                    BLACK.stroke_width(2),
+                ),
             ]
         }))?;
     }
@@ -317,7 +364,10 @@ fn draw_model_legend<DB: DrawingBackend>(
     let mut x = 70;
     for (j, s) in summaries.iter().enumerate() {
         let color = MODEL_COLORS[j % MODEL_COLORS.len()];
-        strip.draw(&Rectangle::new([(x, y - 7), (x + 14, y + 7)], color.filled()))?;
+        strip.draw(&Rectangle::new(
+            [(x, y - 7), (x + 14, y + 7)],
+            color.filled(),
+        ))?;
         strip.draw(&Text::new(s.label.clone(), (x + 20, y), style.clone()))?;
         let (w, _) = strip.estimate_text_size(&s.label, &style)?;
         x += 20 + w as i32 + 30;
@@ -325,7 +375,12 @@ fn draw_model_legend<DB: DrawingBackend>(
     Ok(())
 }
 
-const BAR_RATES: [Metric; 4] = [Metric::SyntaxValid, Metric::AnyTestPassed, Metric::AllTestsPassed, Metric::SecClean];
+const BAR_RATES: [Metric; 4] = [
+    Metric::SyntaxValid,
+    Metric::AnyTestPassed,
+    Metric::AllTestsPassed,
+    Metric::SecClean,
+];
 const BAR_MEANS: [Metric; 3] = [Metric::MeanReward, Metric::MeanRFunc, Metric::MeanRSec];
 
 fn draw_bars<DB: DrawingBackend>(
@@ -348,8 +403,18 @@ fn draw_bars<DB: DrawingBackend>(
         None => body,
     };
     let (left, right) = body.split_horizontally(body.dim_in_pixel().0 * 4 / 7);
-    let rates = Panel { metrics: &BAR_RATES, scale: 100.0, y_desc: "percent of problems", y_digits: 0 };
-    let means = Panel { metrics: &BAR_MEANS, scale: 1.0, y_desc: "mean", y_digits: 1 };
+    let rates = Panel {
+        metrics: &BAR_RATES,
+        scale: 100.0,
+        y_desc: "percent of problems",
+        y_digits: 0,
+    };
+    let means = Panel {
+        metrics: &BAR_MEANS,
+        scale: 1.0,
+        y_desc: "mean",
+        y_digits: 1,
+    };
     draw_bar_panel(&left, root, summaries, &rates, font)?;
     draw_bar_panel(&right, root, summaries, &means, font)?;
     Ok(())
@@ -367,9 +432,16 @@ fn draw_reward_comparison<DB: DrawingBackend>(
         Some(f) => root.titled(title, (f, 22))?,
         None => root.clone(),
     };
-    let steps = runs.iter().flat_map(|(_, rows)| rows.iter().map(|r| r.step as f64));
-    let (first, last) = steps.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| (lo.min(s), hi.max(s)));
-    let (y_lo, y_hi) = padded_range(runs.iter().flat_map(|(_, rows)| rows.iter().map(|r| r.reward_mean)));
+    let steps = runs
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|r| r.step as f64));
+    let (first, last) = steps.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
+        (lo.min(s), hi.max(s))
+    });
+    let (y_lo, y_hi) = padded_range(
+        runs.iter()
+            .flat_map(|(_, rows)| rows.iter().map(|r| r.reward_mean)),
+    );
     let label_area = if font.is_some() { 45 } else { 0 };
     let mut chart = ChartBuilder::on(&body)
         .margin(12)
@@ -393,14 +465,16 @@ fn draw_reward_comparison<DB: DrawingBackend>(
     }
     for (j, (label, rows)) in runs.iter().enumerate() {
         let color = MODEL_COLORS[j % MODEL_COLORS.len()];
+        let mut rows = rows.clone();
+        rows.sort_by_key(|r| r.step);
         let series = chart.draw_series(LineSeries::new(
             rows.iter().map(|r| (r.step as f64, r.reward_mean)),
             color.stroke_width(2),
         ))?;
         if font.is_some() {
-            series
-                .label(label.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+            series.label(label.clone()).legend(move |(x, y)| {
+                PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2))
+            });
         }
     }
     if let Some(f) = font {
@@ -417,7 +491,10 @@ fn draw_reward_comparison<DB: DrawingBackend>(
 
 fn encode_png(path: &Path, rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, EvalError> {
     let mut out = Vec::new();
-    let plot_err = |e: png::EncodingError| EvalError::Plot { path: path.to_path_buf(), message: e.to_string() };
+    let plot_err = |e: png::EncodingError| EvalError::Plot {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
     let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
@@ -441,23 +518,42 @@ fn render_both(
     let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
-        draw_png(&root, font).map_err(|message| EvalError::Plot { path: png_path.clone(), message })?;
-        root.present().map_err(|e| EvalError::Plot { path: png_path.clone(), message: e.to_string() })?;
+        draw_png(&root, font).map_err(|message| EvalError::Plot {
+            path: png_path.clone(),
+            message,
+        })?;
+        root.present().map_err(|e| EvalError::Plot {
+            path: png_path.clone(),
+            message: e.to_string(),
+        })?;
     }
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        draw_svg(&root, font).map_err(|message| EvalError::Plot { path: svg_path.clone(), message })?;
-        root.present().map_err(|e| EvalError::Plot { path: svg_path.clone(), message: e.to_string() })?;
+        draw_svg(&root, font).map_err(|message| EvalError::Plot {
+            path: svg_path.clone(),
+            message,
+        })?;
+        root.present().map_err(|e| EvalError::Plot {
+            path: svg_path.clone(),
+            message: e.to_string(),
+        })?;
     }
     write_atomic(&png_path, &encode_png(&png_path, &rgb, size)?)?;
     write_atomic(&svg_path, svg.as_bytes())?;
     Ok((png_path, svg_path))
 }
 
-fn training_files(title: &str, rows: &[TrainingRow], stem: &Path, font: Option<&str>) -> Result<(PathBuf, PathBuf), EvalError> {
+fn training_files(
+    title: &str,
+    rows: &[TrainingRow],
+    stem: &Path,
+    font: Option<&str>,
+) -> Result<(PathBuf, PathBuf), EvalError> {
     if rows.is_empty() {
-        return Err(EvalError::Empty { context: format!(" to plot in {}", stem.display()) });
+        return Err(EvalError::Empty {
+            context: format!(" to plot in {}", stem.display()),
+        });
     }
     render_both(
         stem,
@@ -468,9 +564,16 @@ fn training_files(title: &str, rows: &[TrainingRow], stem: &Path, font: Option<&
     )
 }
 
-fn bar_files(title: &str, summaries: &[ModelSummary], stem: &Path, font: Option<&str>) -> Result<(PathBuf, PathBuf), EvalError> {
+fn bar_files(
+    title: &str,
+    summaries: &[ModelSummary],
+    stem: &Path,
+    font: Option<&str>,
+) -> Result<(PathBuf, PathBuf), EvalError> {
     if summaries.is_empty() {
-        return Err(EvalError::Empty { context: format!(" to plot in {}", stem.display()) });
+        return Err(EvalError::Empty {
+            context: format!(" to plot in {}", stem.display()),
+        });
     }
     render_both(
         stem,
@@ -483,16 +586,32 @@ fn bar_files(title: &str, summaries: &[ModelSummary], stem: &Path, font: Option<
 
 /// Training curves of one run: mean reward per step (top) and ladder-stage counts per step (bottom).
 /// Writes `<stem>.png` and `<stem>.svg`.
-pub fn plot_training_curves(title: &str, rows: &[TrainingRow], stem: &Path) -> Result<PlotFiles, EvalError> {
+pub fn plot_training_curves(
+    title: &str,
+    rows: &[TrainingRow],
+    stem: &Path,
+) -> Result<PlotFiles, EvalError> {
     let (png, svg) = training_files(title, rows, stem, family())?;
-    Ok(PlotFiles { png, svg, text: font().clone() })
+    Ok(PlotFiles {
+        png,
+        svg,
+        text: font().clone(),
+    })
 }
 
 /// Bars of every model's rates (left, percent) and mean rewards (right) with CI whiskers.
 /// Writes `<stem>.png` and `<stem>.svg`.
-pub fn plot_metric_bars(title: &str, summaries: &[ModelSummary], stem: &Path) -> Result<PlotFiles, EvalError> {
+pub fn plot_metric_bars(
+    title: &str,
+    summaries: &[ModelSummary],
+    stem: &Path,
+) -> Result<PlotFiles, EvalError> {
     let (png, svg) = bar_files(title, summaries, stem, family())?;
-    Ok(PlotFiles { png, svg, text: font().clone() })
+    Ok(PlotFiles {
+        png,
+        svg,
+        text: font().clone(),
+    })
 }
 
 fn reward_comparison_files(
@@ -502,7 +621,9 @@ fn reward_comparison_files(
     font: Option<&str>,
 ) -> Result<(PathBuf, PathBuf), EvalError> {
     if runs.iter().all(|(_, rows)| rows.is_empty()) {
-        return Err(EvalError::Empty { context: format!(" to plot in {}", stem.display()) });
+        return Err(EvalError::Empty {
+            context: format!(" to plot in {}", stem.display()),
+        });
     }
     render_both(
         stem,
@@ -515,9 +636,17 @@ fn reward_comparison_files(
 
 /// Mean reward per step of several training runs (e.g. the three PPO variants) on one axis.
 /// Writes `<stem>.png` and `<stem>.svg`.
-pub fn plot_reward_comparison(title: &str, runs: &[(String, Vec<TrainingRow>)], stem: &Path) -> Result<PlotFiles, EvalError> {
+pub fn plot_reward_comparison(
+    title: &str,
+    runs: &[(String, Vec<TrainingRow>)],
+    stem: &Path,
+) -> Result<PlotFiles, EvalError> {
     let (png, svg) = reward_comparison_files(title, runs, stem, family())?;
-    Ok(PlotFiles { png, svg, text: font().clone() })
+    Ok(PlotFiles {
+        png,
+        svg,
+        text: font().clone(),
+    })
 }
 
 #[cfg(test)]
@@ -541,30 +670,54 @@ mod tests {
 
     fn summaries() -> Vec<ModelSummary> {
         let cfg = BootstrapConfig::default();
-        [("SFT", 20usize), ("PPO-simple", 9), ("PPO-fresh", 14), ("PPO-continue", 31)]
-            .iter()
-            .map(|(label, valid)| {
-                let recs = (0..50)
-                    .map(|i| rec(&format!("p{i}"), 0, i < *valid, u32::from(i < valid / 4), 3, if i < *valid { 0.65 } else { 0.4 }))
-                    .collect();
-                summarize(&EvalSet::from_records(*label, recs).unwrap(), &[], &cfg).unwrap()
-            })
-            .collect()
+        [
+            ("SFT", 20usize),
+            ("PPO-simple", 9),
+            ("PPO-fresh", 14),
+            ("PPO-continue", 31),
+        ]
+        .iter()
+        .map(|(label, valid)| {
+            let recs = (0..50)
+                .map(|i| {
+                    rec(
+                        &format!("p{i}"),
+                        0,
+                        i < *valid,
+                        u32::from(i < valid / 4),
+                        3,
+                        if i < *valid { 0.65 } else { 0.4 },
+                    )
+                })
+                .collect();
+            summarize(&EvalSet::from_records(*label, recs).unwrap(), &[], &cfg).unwrap()
+        })
+        .collect()
     }
 
     fn check_files(png: &Path, svg: &Path) {
         let bytes = fs::read(png).unwrap();
-        assert!(bytes.len() > 1000 && bytes[..8] == PNG_SIGNATURE, "{}", png.display());
+        assert!(
+            bytes.len() > 1000 && bytes[..8] == PNG_SIGNATURE,
+            "{}",
+            png.display()
+        );
         let text = fs::read_to_string(svg).unwrap();
-        assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{}", svg.display());
+        assert!(
+            text.starts_with("<svg") && text.trim_end().ends_with("</svg>"),
+            "{}",
+            svg.display()
+        );
     }
 
     #[test]
     fn writes_png_and_svg_with_text() {
         let dir = tempfile::tempdir().unwrap();
         // SCRL_EVAL_KEEP=<dir> keeps the figures for a look.
-        let out = std::env::var_os("SCRL_EVAL_KEEP").map_or_else(|| dir.path().to_path_buf(), PathBuf::from);
-        let t = plot_training_curves("PPO-continue training", &rows(), &out.join("training")).unwrap();
+        let out = std::env::var_os("SCRL_EVAL_KEEP")
+            .map_or_else(|| dir.path().to_path_buf(), PathBuf::from);
+        let t =
+            plot_training_curves("PPO-continue training", &rows(), &out.join("training")).unwrap();
         check_files(&t.png, &t.svg);
         let runs: Vec<(String, Vec<TrainingRow>)> = ["PPO-simple", "PPO-fresh", "PPO-continue"]
             .iter()
@@ -591,7 +744,9 @@ mod tests {
     fn draws_without_any_font() {
         // An unregistered family proves these figures need a font for text; None draws them without text.
         let dir = tempfile::tempdir().unwrap();
-        assert!(training_files("t", &rows(), &dir.path().join("x"), Some("no-such-family")).is_err());
+        assert!(
+            training_files("t", &rows(), &dir.path().join("x"), Some("no-such-family")).is_err()
+        );
         let (png, svg) = training_files("t", &rows(), &dir.path().join("training"), None).unwrap();
         check_files(&png, &svg);
         assert!(!fs::read_to_string(&svg).unwrap().contains("<text"));
@@ -599,7 +754,8 @@ mod tests {
         check_files(&png, &svg);
         assert!(!fs::read_to_string(&svg).unwrap().contains("<text"));
         let runs = vec![("a".to_string(), rows()), ("b".to_string(), rows())];
-        let (png, svg) = reward_comparison_files("t", &runs, &dir.path().join("rewards"), None).unwrap();
+        let (png, svg) =
+            reward_comparison_files("t", &runs, &dir.path().join("rewards"), None).unwrap();
         check_files(&png, &svg);
         assert!(!fs::read_to_string(&svg).unwrap().contains("<text"));
     }

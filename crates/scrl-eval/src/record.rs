@@ -67,7 +67,9 @@ impl SampleRecord {
 
     /// No MEDIUM or HIGH finding (paper Table 2, "Sec. Clean").
     pub fn sec_clean(&self) -> bool {
-        self.security_findings.iter().all(|f| f.severity < Severity::Medium)
+        self.security_findings
+            .iter()
+            .all(|f| f.severity < Severity::Medium)
     }
 
     /// Checks the invariants every record must satisfy before metrics are computed from it.
@@ -81,7 +83,10 @@ impl SampleRecord {
             return Err(bad("problem_id is empty".into()));
         }
         if self.stage > 4 {
-            return Err(bad(format!("stage is {}, the ladder has stages 0..=4", self.stage)));
+            return Err(bad(format!(
+                "stage is {}, the ladder has stages 0..=4",
+                self.stage
+            )));
         }
         if self.tests_passed > self.tests_total {
             return Err(bad(format!(
@@ -96,7 +101,11 @@ impl SampleRecord {
                 self.tests_total
             )));
         }
-        for (name, v) in [("r_func", self.r_func), ("r_sec", self.r_sec), ("reward", self.reward)] {
+        for (name, v) in [
+            ("r_func", self.r_func),
+            ("r_sec", self.r_sec),
+            ("reward", self.reward),
+        ] {
             if !v.is_finite() {
                 return Err(bad(format!("{name} is {v}, not a finite number")));
             }
@@ -147,7 +156,9 @@ pub fn write_records(path: &Path, records: &[SampleRecord]) -> Result<(), EvalEr
 /// merely prints a word to stderr is not mistaken for a crash.
 pub fn exception_type_from_stderr(stderr: &str) -> Option<String> {
     let looks_like_traceback = stderr.contains("Traceback (most recent call last):")
-        || stderr.lines().any(|l| l.trim_start().starts_with("File \"") && l.contains(", line "));
+        || stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with("File \"") && l.contains(", line "));
     if !looks_like_traceback {
         return None;
     }
@@ -155,7 +166,10 @@ pub fn exception_type_from_stderr(stderr: &str) -> Option<String> {
     if last.starts_with(char::is_whitespace) {
         return None;
     }
-    let name = last.split_once(':').map_or(last, |(head, _)| head).trim_end();
+    let name = last
+        .split_once(':')
+        .map_or(last, |(head, _)| head)
+        .trim_end();
     let is_dotted_identifier = !name.is_empty()
         && name.split('.').all(|part| {
             let mut chars = part.chars();
@@ -170,7 +184,14 @@ pub(crate) mod tests {
     use super::*;
 
     /// A record with the given outcome; helpers for this crate's tests.
-    pub(crate) fn rec(problem: &str, sample: u32, syntax: bool, passed: u32, total: u32, reward: f64) -> SampleRecord {
+    pub(crate) fn rec(
+        problem: &str,
+        sample: u32,
+        syntax: bool,
+        passed: u32,
+        total: u32,
+        reward: f64,
+    ) -> SampleRecord {
         let stage = if !syntax {
             0
         } else if passed > 0 {
@@ -192,7 +213,14 @@ pub(crate) mod tests {
             tests_passed: passed,
             tests_total: total,
             verdicts: (0..total)
-                .map(|i| if i < passed { "accepted" } else { "wrong_answer" }.to_string())
+                .map(|i| {
+                    if i < passed {
+                        "accepted"
+                    } else {
+                        "wrong_answer"
+                    }
+                    .to_string()
+                })
                 .collect(),
             r_func,
             r_sec: 1.0,
@@ -205,15 +233,27 @@ pub(crate) mod tests {
     #[test]
     fn parses_exception_types_from_real_tracebacks() {
         let zde = "Traceback (most recent call last):\n  File \"/tmp/s.py\", line 3, in <module>\n    print(1/0)\n          ~^~\nZeroDivisionError: division by zero\n";
-        assert_eq!(exception_type_from_stderr(zde).as_deref(), Some("ZeroDivisionError"));
+        assert_eq!(
+            exception_type_from_stderr(zde).as_deref(),
+            Some("ZeroDivisionError")
+        );
         let eof = "Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\nEOFError: EOF when reading a line\n\n";
         assert_eq!(exception_type_from_stderr(eof).as_deref(), Some("EOFError"));
         let syn = "  File \"/tmp/s.py\", line 1\n    def f(\n         ^\nSyntaxError: '(' was never closed\n";
-        assert_eq!(exception_type_from_stderr(syn).as_deref(), Some("SyntaxError"));
+        assert_eq!(
+            exception_type_from_stderr(syn).as_deref(),
+            Some("SyntaxError")
+        );
         let qualified = "Traceback (most recent call last):\n  File \"x\", line 1, in <module>\njson.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)";
-        assert_eq!(exception_type_from_stderr(qualified).as_deref(), Some("json.decoder.JSONDecodeError"));
+        assert_eq!(
+            exception_type_from_stderr(qualified).as_deref(),
+            Some("json.decoder.JSONDecodeError")
+        );
         let bare = "Traceback (most recent call last):\n  File \"x\", line 1, in <module>\nKeyboardInterrupt\n";
-        assert_eq!(exception_type_from_stderr(bare).as_deref(), Some("KeyboardInterrupt"));
+        assert_eq!(
+            exception_type_from_stderr(bare).as_deref(),
+            Some("KeyboardInterrupt")
+        );
         assert_eq!(exception_type_from_stderr("Error: bad input\n"), None);
         assert_eq!(exception_type_from_stderr(""), None);
     }
@@ -226,7 +266,10 @@ pub(crate) mod tests {
             .expect("Debian's python3 runs");
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(exception_type_from_stderr(&stderr).as_deref(), Some("KeyError"));
+        assert_eq!(
+            exception_type_from_stderr(&stderr).as_deref(),
+            Some("KeyError")
+        );
     }
 
     #[test]
@@ -234,7 +277,10 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("samples.jsonl");
         let mut a = rec("p1", 0, true, 2, 5, 0.76);
-        a.security_findings.push(SecurityFinding { test_id: "B602".into(), severity: Severity::High });
+        a.security_findings.push(SecurityFinding {
+            test_id: "B602".into(),
+            severity: Severity::High,
+        });
         a.exception_type = Some("ValueError".into());
         let b = rec("p2", 0, false, 0, 5, 0.4);
         write_records(&p, &[a.clone(), b.clone()]).unwrap();
@@ -257,21 +303,35 @@ pub(crate) mod tests {
         let mut r = rec("p", 1, true, 1, 2, 0.5);
         r.tests_passed = 3;
         let e = r.validate().unwrap_err().to_string();
-        assert!(e.contains("tests_passed (3) exceeds tests_total (2)") && e.contains("\"p\""), "{e}");
+        assert!(
+            e.contains("tests_passed (3) exceeds tests_total (2)") && e.contains("\"p\""),
+            "{e}"
+        );
         let mut r = rec("p", 1, true, 1, 2, 0.5);
         r.stage = 5;
         assert!(r.validate().unwrap_err().to_string().contains("stage is 5"));
         let mut r = rec("p", 1, true, 1, 2, 0.5);
         r.reward = f64::NAN;
-        assert!(r.validate().unwrap_err().to_string().contains("reward is NaN"));
+        assert!(
+            r.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("reward is NaN")
+        );
     }
 
     #[test]
     fn sec_clean_ignores_low_findings() {
         let mut r = rec("p", 0, true, 0, 1, 0.5);
-        r.security_findings.push(SecurityFinding { test_id: "B311".into(), severity: Severity::Low });
+        r.security_findings.push(SecurityFinding {
+            test_id: "B311".into(),
+            severity: Severity::Low,
+        });
         assert!(r.sec_clean());
-        r.security_findings.push(SecurityFinding { test_id: "B307".into(), severity: Severity::Medium });
+        r.security_findings.push(SecurityFinding {
+            test_id: "B307".into(),
+            severity: Severity::Medium,
+        });
         assert!(!r.sec_clean());
     }
 }

@@ -35,10 +35,38 @@ pub struct PaperRow {
 
 /// Table 3 of the paper: DeepSeek-Coder-1.3B-Instruct, 100 APPS+ prompts, one sample each at T = 0.7.
 pub const PAPER_TABLE3: [PaperRow; 4] = [
-    PaperRow { variant: PaperVariant::Sft, name: "SFT Baseline", syntax_valid_pct: 44.0, any_test_passed_pct: 3.0, all_tests_passed_pct: 1.0, mean_reward: 0.40 },
-    PaperRow { variant: PaperVariant::PpoSimple, name: "PPO-simple (binary)", syntax_valid_pct: 18.0, any_test_passed_pct: 0.0, all_tests_passed_pct: 0.0, mean_reward: 0.38 },
-    PaperRow { variant: PaperVariant::PpoFresh, name: "PPO-fresh (partial)", syntax_valid_pct: 27.0, any_test_passed_pct: 2.0, all_tests_passed_pct: 0.0, mean_reward: 0.40 },
-    PaperRow { variant: PaperVariant::PpoContinue, name: "PPO-continue (partial)", syntax_valid_pct: 63.0, any_test_passed_pct: 9.0, all_tests_passed_pct: 2.0, mean_reward: 0.42 },
+    PaperRow {
+        variant: PaperVariant::Sft,
+        name: "SFT Baseline",
+        syntax_valid_pct: 44.0,
+        any_test_passed_pct: 3.0,
+        all_tests_passed_pct: 1.0,
+        mean_reward: 0.40,
+    },
+    PaperRow {
+        variant: PaperVariant::PpoSimple,
+        name: "PPO-simple (binary)",
+        syntax_valid_pct: 18.0,
+        any_test_passed_pct: 0.0,
+        all_tests_passed_pct: 0.0,
+        mean_reward: 0.38,
+    },
+    PaperRow {
+        variant: PaperVariant::PpoFresh,
+        name: "PPO-fresh (partial)",
+        syntax_valid_pct: 27.0,
+        any_test_passed_pct: 2.0,
+        all_tests_passed_pct: 0.0,
+        mean_reward: 0.40,
+    },
+    PaperRow {
+        variant: PaperVariant::PpoContinue,
+        name: "PPO-continue (partial)",
+        syntax_valid_pct: 63.0,
+        any_test_passed_pct: 9.0,
+        all_tests_passed_pct: 2.0,
+        mean_reward: 0.42,
+    },
 ];
 
 /// One model or variant in a report; `paper_variant` says which paper row, if any, it corresponds to.
@@ -75,7 +103,9 @@ fn pct(x: f64) -> String {
 /// "44.0 [34.0, 54.0]" for rates, "0.400 [0.380, 0.420]" for means.
 fn with_ci(s: &ModelSummary, metric: Metric) -> String {
     match s.get(metric) {
-        Some(e) if metric.is_rate() => format!("{} [{}, {}]", pct(e.value), pct(e.ci_low), pct(e.ci_high)),
+        Some(e) if metric.is_rate() => {
+            format!("{} [{}, {}]", pct(e.value), pct(e.ci_low), pct(e.ci_high))
+        }
         Some(e) => format!("{:.3} [{:.3}, {:.3}]", e.value, e.ci_low, e.ci_high),
         None => "n/a".into(),
     }
@@ -83,7 +113,11 @@ fn with_ci(s: &ModelSummary, metric: Metric) -> String {
 
 /// Four decimals, or scientific notation where four decimals would print a p-value as zero.
 fn p_value(p: f64) -> String {
-    if p < 1e-3 { format!("{p:.1e}") } else { format!("{p:.4}") }
+    if p < 1e-3 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
+    }
 }
 
 fn escape_cell(s: &str) -> String {
@@ -111,12 +145,22 @@ fn table(rows: &[ReportRow], metrics: &[Metric]) -> String {
 
 /// The paper's Table 3 shape: Syn.% / >=1-P% / All-P% / mean R, each with its confidence interval.
 pub fn render_table3(rows: &[ReportRow]) -> String {
-    table(rows, &[Metric::SyntaxValid, Metric::AnyTestPassed, Metric::AllTestsPassed, Metric::MeanReward])
+    table(
+        rows,
+        &[
+            Metric::SyntaxValid,
+            Metric::AnyTestPassed,
+            Metric::AllTestsPassed,
+            Metric::MeanReward,
+        ],
+    )
 }
 
 /// The paper's Table 2 shape: Syntax valid % / Test pass % (all tests) / Sec. clean %.
 pub fn render_table2(rows: &[ReportRow]) -> String {
-    let mut out = String::from("| Model | n | Syntax Valid % | Test Pass % | Sec. Clean % |\n|---|---:|---:|---:|---:|\n");
+    let mut out = String::from(
+        "| Model | n | Syntax Valid % | Test Pass % | Sec. Clean % |\n|---|---:|---:|---:|---:|\n",
+    );
     for r in rows {
         let s = &r.summary;
         let _ = writeln!(
@@ -134,19 +178,34 @@ pub fn render_table2(rows: &[ReportRow]) -> String {
 
 fn paper_row(v: PaperVariant) -> &'static PaperRow {
     // PAPER_TABLE3 has one row per variant.
-    PAPER_TABLE3.iter().find(|r| r.variant == v).expect("every variant has a paper row")
+    PAPER_TABLE3
+        .iter()
+        .find(|r| r.variant == v)
+        .expect("every variant has a paper row")
 }
 
 fn versus(s: &ModelSummary, metric: Metric, paper: f64) -> String {
-    let Some(e) = s.get(metric) else { return format!("{}: n/a", metric.label()) };
+    let Some(e) = s.get(metric) else {
+        return format!("{}: n/a", metric.label());
+    };
     let scale = if metric.is_rate() { 100.0 } else { 1.0 };
     let (v, lo, hi) = (e.value * scale, e.ci_low * scale, e.ci_high * scale);
-    let inside = if (lo..=hi).contains(&paper) { "inside" } else { "outside" };
+    let inside = if (lo..=hi).contains(&paper) {
+        "inside"
+    } else {
+        "outside"
+    };
     let diff = v - paper;
     if metric.is_rate() {
-        format!("{} {v:.1} [{lo:.1}, {hi:.1}] vs paper {paper:.1} ({diff:+.1} points; paper value {inside} our CI)", metric.label())
+        format!(
+            "{} {v:.1} [{lo:.1}, {hi:.1}] vs paper {paper:.1} ({diff:+.1} points; paper value {inside} our CI)",
+            metric.label()
+        )
     } else {
-        format!("{} {v:.3} [{lo:.3}, {hi:.3}] vs paper {paper:.2} ({diff:+.3}; paper value {inside} our CI)", metric.label())
+        format!(
+            "{} {v:.3} [{lo:.3}, {hi:.3}] vs paper {paper:.2} ({diff:+.3}; paper value {inside} our CI)",
+            metric.label()
+        )
     }
 }
 
@@ -157,7 +216,11 @@ fn ranking(entries: &[(String, f64)]) -> String {
     let mut out = String::new();
     for (i, (name, value)) in v.iter().enumerate() {
         if i > 0 {
-            out.push_str(if (v[i - 1].1 - value).abs() < 1e-9 { " = " } else { " > " });
+            out.push_str(if (v[i - 1].1 - value).abs() < 1e-9 {
+                " = "
+            } else {
+                " > "
+            });
         }
         out.push_str(name);
     }
@@ -174,10 +237,14 @@ pub fn paper_comparison(rows: &[ReportRow], setting: &str) -> String {
          PPO-fresh 27/2/0/0.40 and PPO-continue 63/9/2/0.42, with CIs of about ±10 (Syn.) and ±6 (≥1-P).",
     );
     let _ = write!(out, " This run: {}.", setting.trim_end_matches('.'));
-    let matched: Vec<(&ReportRow, &PaperRow)> =
-        rows.iter().filter_map(|r| r.paper_variant.map(|v| (r, paper_row(v)))).collect();
+    let matched: Vec<(&ReportRow, &PaperRow)> = rows
+        .iter()
+        .filter_map(|r| r.paper_variant.map(|v| (r, paper_row(v))))
+        .collect();
     if matched.is_empty() {
-        out.push_str(" No row of this report corresponds to a paper variant, so no number is compared.\n");
+        out.push_str(
+            " No row of this report corresponds to a paper variant, so no number is compared.\n",
+        );
         return out;
     }
     out.push_str("\n\n");
@@ -195,14 +262,31 @@ pub fn paper_comparison(rows: &[ReportRow], setting: &str) -> String {
         );
     }
     if matched.len() >= 2 {
-        let paper: Vec<(String, f64)> = matched.iter().map(|(_, p)| (p.name.to_string(), p.syntax_valid_pct)).collect();
+        let paper: Vec<(String, f64)> = matched
+            .iter()
+            .map(|(_, p)| (p.name.to_string(), p.syntax_valid_pct))
+            .collect();
         let ours: Vec<(String, f64)> = matched
             .iter()
-            .map(|(r, p)| (p.name.to_string(), r.summary.get(Metric::SyntaxValid).map_or(f64::NAN, |e| 100.0 * e.value)))
+            .map(|(r, p)| {
+                (
+                    p.name.to_string(),
+                    r.summary
+                        .get(Metric::SyntaxValid)
+                        .map_or(f64::NAN, |e| 100.0 * e.value),
+                )
+            })
             .collect();
         let (rp, ro) = (ranking(&paper), ranking(&ours));
-        let verdict = if rp == ro { "the same ordering" } else { "a different ordering" };
-        let _ = writeln!(out, "\nSyn.% ordering: paper {rp}; this run {ro} ({verdict}).");
+        let verdict = if rp == ro {
+            "the same ordering"
+        } else {
+            "a different ordering"
+        };
+        let _ = writeln!(
+            out,
+            "\nSyn.% ordering: paper {rp}; this run {ro} ({verdict})."
+        );
     }
     out.push_str(
         "\nPoint estimates whose intervals overlap are not evidence of a difference; the paired tests above say \
@@ -232,10 +316,12 @@ pub fn render_markdown(report: &Report) -> String {
     let mut ks: Vec<u32> = report
         .rows
         .iter()
-        .flat_map(|r| r.summary.estimates.iter().filter_map(|e| match e.metric {
-            Metric::PassAtK(k) => Some(k),
-            _ => None,
-        }))
+        .flat_map(|r| {
+            r.summary.estimates.iter().filter_map(|e| match e.metric {
+                Metric::PassAtK(k) => Some(k),
+                _ => None,
+            })
+        })
         .collect();
     ks.sort_unstable();
     ks.dedup();
@@ -250,7 +336,9 @@ pub fn render_markdown(report: &Report) -> String {
         for c in &report.comparisons {
             let scale = if c.metric.is_rate() { 100.0 } else { 1.0 };
             let digits = if c.metric.is_rate() { 1 } else { 3 };
-            let mc = c.mcnemar.map_or("n/a".into(), |m| format!("{} / {}, p = {}", m.a_only, m.b_only, p_value(m.p_value)));
+            let mc = c.mcnemar.map_or("n/a".into(), |m| {
+                format!("{} / {}, p = {}", m.a_only, m.b_only, p_value(m.p_value))
+            });
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {:.digits$} | {:.digits$} | {:+.digits$} [{:+.digits$}, {:+.digits$}] | {} | {} |",
@@ -271,7 +359,12 @@ pub fn render_markdown(report: &Report) -> String {
     out.push_str("\n## Failure taxonomy (primary outcome per sample)\n\n");
     for r in &report.rows {
         let t = &r.summary.taxonomy;
-        let _ = writeln!(out, "**{}** ({} samples)\n", escape_cell(&r.summary.label), t.n_samples);
+        let _ = writeln!(
+            out,
+            "**{}** ({} samples)\n",
+            escape_cell(&r.summary.label),
+            t.n_samples
+        );
         out.push_str("| outcome | count | share % |\n|---|---:|---:|\n");
         for e in &t.outcomes {
             let _ = writeln!(out, "| {} | {} | {} |", e.category, e.count, pct(e.share));
@@ -279,7 +372,11 @@ pub fn render_markdown(report: &Report) -> String {
         if t.security.is_empty() {
             out.push_str("\nNo Bandit MEDIUM/HIGH finding in any sample.\n\n");
         } else {
-            let _ = writeln!(out, "\nSamples with MEDIUM/HIGH findings: {}.\n", t.samples_with_findings);
+            let _ = writeln!(
+                out,
+                "\nSamples with MEDIUM/HIGH findings: {}.\n",
+                t.samples_with_findings
+            );
             out.push_str("| Bandit test | samples | share % |\n|---|---:|---:|\n");
             for e in &t.security {
                 let _ = writeln!(out, "| {} | {} | {} |", e.category, e.count, pct(e.share));
@@ -302,11 +399,15 @@ fn csv_field(s: &str) -> String {
 
 /// Long-format CSV, one line per model and metric, with the same numbers as the Markdown (as fractions).
 pub fn render_csv(report: &Report) -> String {
-    let mut out = String::from("model,paper_variant,metric,value,ci_low,ci_high,n_problems,n_samples\n");
+    let mut out =
+        String::from("model,paper_variant,metric,value,ci_low,ci_high,n_problems,n_samples\n");
     for r in &report.rows {
         let s = &r.summary;
         let variant = r.paper_variant.map_or(String::new(), |v| {
-            serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_string)).unwrap_or_default()
+            serde_json::to_value(v)
+                .ok()
+                .and_then(|j| j.as_str().map(str::to_string))
+                .unwrap_or_default()
         });
         for e in &s.estimates {
             let _ = writeln!(
@@ -328,14 +429,22 @@ pub fn render_csv(report: &Report) -> String {
 
 /// Writes `report.md`, `report.json` and `report.csv` into `dir`, each atomically.
 pub fn write_report(dir: &Path, report: &Report) -> Result<ReportFiles, EvalError> {
-    let files = ReportFiles { markdown: dir.join("report.md"), json: dir.join("report.json"), csv: dir.join("report.csv") };
+    let files = ReportFiles {
+        markdown: dir.join("report.md"),
+        json: dir.join("report.json"),
+        csv: dir.join("report.csv"),
+    };
     #[derive(Serialize)]
     struct JsonReport<'a> {
         #[serde(flatten)]
         report: &'a Report,
         paper_table3: &'a [PaperRow],
     }
-    let json = serde_json::to_string_pretty(&JsonReport { report, paper_table3: &PAPER_TABLE3 }).map_err(|e| EvalError::Io {
+    let json = serde_json::to_string_pretty(&JsonReport {
+        report,
+        paper_table3: &PAPER_TABLE3,
+    })
+    .map_err(|e| EvalError::Io {
         path: files.json.clone(),
         source: std::io::Error::other(e),
     })?;
@@ -358,7 +467,18 @@ mod tests {
             .map(|i| {
                 let ok = i < valid;
                 let pass = if i < passing { 3 } else { 0 };
-                rec(&format!("p{i:02}"), 0, ok, pass, 3, if ok { 0.6 + 0.4 * pass as f64 / 3.0 } else { 0.4 })
+                rec(
+                    &format!("p{i:02}"),
+                    0,
+                    ok,
+                    pass,
+                    3,
+                    if ok {
+                        0.6 + 0.4 * pass as f64 / 3.0
+                    } else {
+                        0.4
+                    },
+                )
             })
             .collect();
         EvalSet::from_records(label, recs).unwrap()
@@ -369,26 +489,50 @@ mod tests {
         let sft = model("sft, tiny", 20, 2);
         let cont = model("ppo-continue", 35, 5);
         let rows = vec![
-            ReportRow { paper_variant: Some(PaperVariant::Sft), summary: summarize(&sft, &[], &cfg).unwrap() },
-            ReportRow { paper_variant: Some(PaperVariant::PpoContinue), summary: summarize(&cont, &[1], &cfg).unwrap() },
+            ReportRow {
+                paper_variant: Some(PaperVariant::Sft),
+                summary: summarize(&sft, &[], &cfg).unwrap(),
+            },
+            ReportRow {
+                paper_variant: Some(PaperVariant::PpoContinue),
+                summary: summarize(&cont, &[1], &cfg).unwrap(),
+            },
         ];
         let comparisons = vec![compare_paired(&sft, &cont, Metric::SyntaxValid, &cfg).unwrap()];
-        Report { title: "Evaluation".into(), setting: "tiny model on the built-in suite, 50 problems".into(), bootstrap: cfg, rows, comparisons }
+        Report {
+            title: "Evaluation".into(),
+            setting: "tiny model on the built-in suite, 50 problems".into(),
+            bootstrap: cfg,
+            rows,
+            comparisons,
+        }
     }
 
     #[test]
     fn markdown_has_the_paper_tables_and_the_comparison() {
         let md = render_markdown(&report());
-        assert!(md.contains("| Model | n | Syn.% | ≥1-P% | All-P% | mean R |"), "{md}");
+        assert!(
+            md.contains("| Model | n | Syn.% | ≥1-P% | All-P% | mean R |"),
+            "{md}"
+        );
         assert!(md.contains("| Model | n | Syntax Valid % | Test Pass % | Sec. Clean % |"));
         assert!(md.contains("| sft, tiny | 50 | 40.0 ["), "{md}");
         assert!(md.contains("| ppo-continue | 50 | 70.0 ["));
         assert!(md.contains("pass@1 %"));
-        assert!(md.contains("| sft, tiny | ppo-continue | Syn.% | 40.0 | 70.0 | +30.0 ["), "{md}");
-        assert!(md.contains("McNemar") && md.contains("0 / 15, p = 6.1e-5"), "{md}");
+        assert!(
+            md.contains("| sft, tiny | ppo-continue | Syn.% | 40.0 | 70.0 | +30.0 ["),
+            "{md}"
+        );
+        assert!(
+            md.contains("McNemar") && md.contains("0 / 15, p = 6.1e-5"),
+            "{md}"
+        );
         assert!(md.contains("| syntax_error | 30 | 60.0 |"), "{md}");
         assert!(md.contains("Syn.% 40.0 ["), "{md}");
-        assert!(md.contains("vs paper 44.0 (-4.0 points; paper value inside our CI)"), "{md}");
+        assert!(
+            md.contains("vs paper 44.0 (-4.0 points; paper value inside our CI)"),
+            "{md}"
+        );
         assert!(md.contains("Syn.% ordering: paper PPO-continue (partial) > SFT Baseline; this run PPO-continue (partial) > SFT Baseline (the same ordering)"), "{md}");
         assert!(md.contains("This run: tiny model on the built-in suite, 50 problems."));
     }
@@ -398,10 +542,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = report();
         let files = write_report(dir.path(), &r).unwrap();
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&files.json).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&files.json).unwrap()).unwrap();
         assert_eq!(json["rows"].as_array().unwrap().len(), 2);
         assert_eq!(json["rows"][0]["paper_variant"], "sft");
-        assert_eq!(json["rows"][1]["summary"]["estimates"][0]["metric"], "syntax_valid_rate");
+        assert_eq!(
+            json["rows"][1]["summary"]["estimates"][0]["metric"],
+            "syntax_valid_rate"
+        );
         assert_eq!(json["paper_table3"][3]["syntax_valid_pct"], 63.0);
         assert_eq!(json["bootstrap"]["resamples"], 2000);
         let back: Report = serde_json::from_value(json).unwrap();
@@ -409,19 +557,35 @@ mod tests {
 
         let csv = std::fs::read_to_string(&files.csv).unwrap();
         let mut lines = csv.lines();
-        assert_eq!(lines.next().unwrap(), "model,paper_variant,metric,value,ci_low,ci_high,n_problems,n_samples");
+        assert_eq!(
+            lines.next().unwrap(),
+            "model,paper_variant,metric,value,ci_low,ci_high,n_problems,n_samples"
+        );
         let first = lines.next().unwrap();
-        assert!(first.starts_with("\"sft, tiny\",sft,syntax_valid_rate,0.4,"), "{first}");
+        assert!(
+            first.starts_with("\"sft, tiny\",sft,syntax_valid_rate,0.4,"),
+            "{first}"
+        );
         // 7 headline metrics for SFT, 7 + pass@1 for PPO-continue.
         assert_eq!(csv.lines().count(), 1 + 7 + 8);
-        assert!(csv.lines().any(|l| l.starts_with("ppo-continue,ppo-continue,pass@1,0.1,")));
-        assert!(std::fs::read_to_string(&files.markdown).unwrap().starts_with("# Evaluation"));
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("ppo-continue,ppo-continue,pass@1,0.1,"))
+        );
+        assert!(
+            std::fs::read_to_string(&files.markdown)
+                .unwrap()
+                .starts_with("# Evaluation")
+        );
     }
 
     #[test]
     fn no_paper_variant_means_no_numeric_comparison() {
         let mut r = report();
         r.rows.iter_mut().for_each(|row| row.paper_variant = None);
-        assert!(paper_comparison(&r.rows, "x").contains("No row of this report corresponds to a paper variant"));
+        assert!(
+            paper_comparison(&r.rows, "x")
+                .contains("No row of this report corresponds to a paper variant")
+        );
     }
 }

@@ -69,11 +69,21 @@ pub fn compare_paired(
     cfg: &BootstrapConfig,
 ) -> Result<PairedComparison, EvalError> {
     cfg.validate()?;
-    let ids = |s: &EvalSet| s.problems.iter().map(|p| p.problem_id.clone()).collect::<Vec<_>>();
+    let ids = |s: &EvalSet| {
+        s.problems
+            .iter()
+            .map(|p| p.problem_id.clone())
+            .collect::<Vec<_>>()
+    };
     let (ids_a, ids_b) = (ids(a), ids(b));
     if ids_a != ids_b {
         let missing = |from: &[String], other: &[String]| {
-            let v: Vec<&str> = from.iter().filter(|id| !other.contains(id)).take(5).map(String::as_str).collect();
+            let v: Vec<&str> = from
+                .iter()
+                .filter(|id| !other.contains(id))
+                .take(5)
+                .map(String::as_str)
+                .collect();
             v.join(", ")
         };
         return Err(EvalError::UnpairedProblems {
@@ -92,15 +102,34 @@ pub fn compare_paired(
     let observed = mean(&diffs);
     let mut dist = resample_means(std::slice::from_ref(&diffs), cfg).remove(0);
     // Shifting the bootstrap distribution to mean zero simulates the null of no difference.
-    let extreme = dist.iter().filter(|d| (*d - observed).abs() >= observed.abs() - 1e-12).count();
+    let extreme = dist
+        .iter()
+        .filter(|d| (*d - observed).abs() >= observed.abs() - 1e-12)
+        .count();
     let bootstrap_p_value = (1 + extreme) as f64 / (cfg.resamples as f64 + 1.0);
     let (ci_low, ci_high) = percentile_interval(&mut dist, cfg.confidence);
 
-    let one_sample_each = a.problems.iter().chain(&b.problems).all(|p| p.n_samples == 1);
+    let one_sample_each = a
+        .problems
+        .iter()
+        .chain(&b.problems)
+        .all(|p| p.n_samples == 1);
     let mcnemar = (metric.is_binary() && one_sample_each).then(|| {
-        let a_only = col_a.iter().zip(&col_b).filter(|(x, y)| **x == 1.0 && **y == 0.0).count() as u32;
-        let b_only = col_a.iter().zip(&col_b).filter(|(x, y)| **x == 0.0 && **y == 1.0).count() as u32;
-        McNemar { a_only, b_only, p_value: mcnemar_exact(a_only, b_only) }
+        let a_only = col_a
+            .iter()
+            .zip(&col_b)
+            .filter(|(x, y)| **x == 1.0 && **y == 0.0)
+            .count() as u32;
+        let b_only = col_a
+            .iter()
+            .zip(&col_b)
+            .filter(|(x, y)| **x == 0.0 && **y == 1.0)
+            .count() as u32;
+        McNemar {
+            a_only,
+            b_only,
+            p_value: mcnemar_exact(a_only, b_only),
+        }
     });
     Ok(PairedComparison {
         a: a.label.clone(),
@@ -138,7 +167,11 @@ mod tests {
     }
 
     fn set(label: &str, syntax: &[bool]) -> EvalSet {
-        let recs = syntax.iter().enumerate().map(|(i, &s)| rec(&format!("p{i:02}"), 0, s, 0, 3, if s { 0.6 } else { 0.0 })).collect();
+        let recs = syntax
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| rec(&format!("p{i:02}"), 0, s, 0, 3, if s { 0.6 } else { 0.0 }))
+            .collect();
         EvalSet::from_records(label, recs).unwrap()
     }
 
@@ -157,7 +190,11 @@ mod tests {
         a[24] = true;
         a[25] = true;
         let (a, b) = (set("SFT", &a), set("PPO-continue", &b));
-        let cfg = BootstrapConfig { resamples: 4_000, confidence: 0.95, seed: 3 };
+        let cfg = BootstrapConfig {
+            resamples: 4_000,
+            confidence: 0.95,
+            seed: 3,
+        };
         let c = compare_paired(&a, &b, Metric::SyntaxValid, &cfg).unwrap();
         assert_eq!(c.n_problems, 40);
         assert!((c.difference - 12.0 / 40.0).abs() < 1e-12);
@@ -165,7 +202,12 @@ mod tests {
         assert_eq!((m.a_only, m.b_only), (2, 14));
         // 2 * sum_{i<=2} C(16,i) / 2^16 = 2 * 137 / 65536.
         assert!((m.p_value - 274.0 / 65536.0).abs() < 1e-15);
-        assert!(c.ci_low > 0.0 && c.ci_high < 0.6, "[{}, {}]", c.ci_low, c.ci_high);
+        assert!(
+            c.ci_low > 0.0 && c.ci_high < 0.6,
+            "[{}, {}]",
+            c.ci_low,
+            c.ci_high
+        );
         assert!(c.bootstrap_p_value < 0.01, "{}", c.bootstrap_p_value);
 
         let same = compare_paired(&a, &a, Metric::SyntaxValid, &cfg).unwrap();
@@ -173,14 +215,32 @@ mod tests {
         assert_eq!(same.bootstrap_p_value, 1.0);
         assert_eq!(same.mcnemar.unwrap().p_value, 1.0);
         // Mean reward is not 0/1: no McNemar.
-        assert!(compare_paired(&a, &b, Metric::MeanReward, &cfg).unwrap().mcnemar.is_none());
+        assert!(
+            compare_paired(&a, &b, Metric::MeanReward, &cfg)
+                .unwrap()
+                .mcnemar
+                .is_none()
+        );
     }
 
     #[test]
     fn refuses_different_problem_sets() {
         let a = set("A", &[true, false, true]);
-        let b = EvalSet::from_records("B", vec![rec("p00", 0, true, 0, 1, 0.6), rec("zz", 0, true, 0, 1, 0.6), rec("p02", 0, true, 0, 1, 0.6)]).unwrap();
-        let e = compare_paired(&a, &b, Metric::SyntaxValid, &BootstrapConfig::default()).unwrap_err().to_string();
-        assert!(e.contains("only in the first: [p01]") && e.contains("only in the second: [zz]"), "{e}");
+        let b = EvalSet::from_records(
+            "B",
+            vec![
+                rec("p00", 0, true, 0, 1, 0.6),
+                rec("zz", 0, true, 0, 1, 0.6),
+                rec("p02", 0, true, 0, 1, 0.6),
+            ],
+        )
+        .unwrap();
+        let e = compare_paired(&a, &b, Metric::SyntaxValid, &BootstrapConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("only in the first: [p01]") && e.contains("only in the second: [zz]"),
+            "{e}"
+        );
     }
 }

@@ -140,11 +140,20 @@ impl Taxonomy {
             v.sort_by_key(|e| std::cmp::Reverse(e.count));
             v
         };
-        Self { n_samples: n, outcomes: entries(outcomes), security: entries(security), samples_with_findings }
+        Self {
+            n_samples: n,
+            outcomes: entries(outcomes),
+            security: entries(security),
+            samples_with_findings,
+        }
     }
 
     pub fn count(&self, category: &str) -> u32 {
-        self.outcomes.iter().chain(&self.security).find(|e| e.category == category).map_or(0, |e| e.count)
+        self.outcomes
+            .iter()
+            .chain(&self.security)
+            .find(|e| e.category == category)
+            .map_or(0, |e| e.count)
     }
 }
 
@@ -165,20 +174,54 @@ mod tests {
 
     #[test]
     fn classifies_by_the_first_failing_test() {
-        assert_eq!(classify(&rec("p", 0, false, 0, 3, 0.0)), FailureCategory::SyntaxError);
-        assert_eq!(classify(&rec("p", 0, true, 3, 3, 1.0)), FailureCategory::Passed);
         assert_eq!(
-            classify(&with(&["accepted", "runtime_error", "time_limit"], 4, Some("IndexError"))),
+            classify(&rec("p", 0, false, 0, 3, 0.0)),
+            FailureCategory::SyntaxError
+        );
+        assert_eq!(
+            classify(&rec("p", 0, true, 3, 3, 1.0)),
+            FailureCategory::Passed
+        );
+        assert_eq!(
+            classify(&with(
+                &["accepted", "runtime_error", "time_limit"],
+                4,
+                Some("IndexError")
+            )),
             FailureCategory::RuntimeError("IndexError".into())
         );
-        assert_eq!(classify(&with(&["time_limit", "runtime_error"], 3, None)), FailureCategory::Timeout);
-        assert_eq!(classify(&with(&["runtime_error"], 1, None)), FailureCategory::RuntimeError("unknown".into()));
-        assert_eq!(classify(&with(&["runtime_error"], 1, Some("MemoryError"))), FailureCategory::Memory);
-        assert_eq!(classify(&with(&["memory_limit"], 1, None)), FailureCategory::Memory);
-        assert_eq!(classify(&with(&["wrong_answer"], 3, None)), FailureCategory::WrongAnswer);
-        assert_eq!(classify(&with(&["wrong_answer"], 2, None)), FailureCategory::NoOutput);
-        assert_eq!(classify(&with(&["no_output"], 2, None)), FailureCategory::NoOutput);
-        assert_eq!(classify(&with(&["sandbox_error"], 1, None)), FailureCategory::Other("sandbox_error".into()));
+        assert_eq!(
+            classify(&with(&["time_limit", "runtime_error"], 3, None)),
+            FailureCategory::Timeout
+        );
+        assert_eq!(
+            classify(&with(&["runtime_error"], 1, None)),
+            FailureCategory::RuntimeError("unknown".into())
+        );
+        assert_eq!(
+            classify(&with(&["runtime_error"], 1, Some("MemoryError"))),
+            FailureCategory::Memory
+        );
+        assert_eq!(
+            classify(&with(&["memory_limit"], 1, None)),
+            FailureCategory::Memory
+        );
+        assert_eq!(
+            classify(&with(&["wrong_answer"], 3, None)),
+            FailureCategory::WrongAnswer
+        );
+        assert_eq!(
+            classify(&with(&["wrong_answer"], 2, None)),
+            FailureCategory::NoOutput
+        );
+        assert_eq!(
+            classify(&with(&["no_output"], 2, None)),
+            FailureCategory::NoOutput
+        );
+        assert_eq!(
+            classify(&with(&["sandbox_error"], 1, None)),
+            FailureCategory::Other("sandbox_error".into())
+        );
         assert_eq!(classify(&with(&[], 2, None)), FailureCategory::NoTests);
     }
 
@@ -186,12 +229,24 @@ mod tests {
     fn counts_and_shares() {
         let mut a = with(&["runtime_error"], 1, Some("ZeroDivisionError"));
         a.security_findings = vec![
-            SecurityFinding { test_id: "B602".into(), severity: Severity::High },
-            SecurityFinding { test_id: "B602".into(), severity: Severity::High },
-            SecurityFinding { test_id: "B311".into(), severity: Severity::Low },
+            SecurityFinding {
+                test_id: "B602".into(),
+                severity: Severity::High,
+            },
+            SecurityFinding {
+                test_id: "B602".into(),
+                severity: Severity::High,
+            },
+            SecurityFinding {
+                test_id: "B311".into(),
+                severity: Severity::Low,
+            },
         ];
         let mut b = with(&["wrong_answer"], 3, None);
-        b.security_findings = vec![SecurityFinding { test_id: "B307".into(), severity: Severity::Medium }];
+        b.security_findings = vec![SecurityFinding {
+            test_id: "B307".into(),
+            severity: Severity::Medium,
+        }];
         let recs = vec![
             a,
             b,
@@ -200,11 +255,22 @@ mod tests {
         ];
         let t = Taxonomy::from_records(&recs);
         assert_eq!(t.n_samples, 4);
-        assert_eq!(t.outcomes[0], TaxonomyEntry { category: "runtime_error:ZeroDivisionError".into(), count: 2, share: 0.5 });
+        assert_eq!(
+            t.outcomes[0],
+            TaxonomyEntry {
+                category: "runtime_error:ZeroDivisionError".into(),
+                count: 2,
+                share: 0.5
+            }
+        );
         assert_eq!(t.count("syntax_error"), 1);
         assert_eq!(t.count("wrong_answer"), 1);
         assert!((t.outcomes.iter().map(|e| e.share).sum::<f64>() - 1.0).abs() < 1e-12);
-        assert_eq!(t.count("B602"), 1, "two findings of one test in one sample count once");
+        assert_eq!(
+            t.count("B602"),
+            1,
+            "two findings of one test in one sample count once"
+        );
         assert_eq!(t.count("B307"), 1);
         assert_eq!(t.count("B311"), 0, "LOW findings are not counted");
         assert_eq!(t.samples_with_findings, 2);

@@ -22,8 +22,14 @@ fn repo_root() -> PathBuf {
 }
 
 fn bandit() -> PathBuf {
-    let path = std::env::var_os("SCRL_BANDIT").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv/bin/bandit"));
-    assert!(path.exists(), "Bandit not found at {}: run scripts/setup-test-env", path.display());
+    let path = std::env::var_os("SCRL_BANDIT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/bandit"));
+    assert!(
+        path.exists(),
+        "Bandit not found at {}: run scripts/setup-test-env",
+        path.display()
+    );
     path
 }
 
@@ -36,7 +42,12 @@ fn syntax_valid(sources: &[&str]) -> Vec<bool> {
         .stdout(Stdio::piped())
         .spawn()
         .expect("Debian's python3 runs");
-    child.stdin.take().unwrap().write_all(serde_json::to_string(sources).unwrap().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(sources).unwrap().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     serde_json::from_slice(&out.stdout).unwrap()
@@ -50,17 +61,28 @@ fn bandit_findings(dir: &Path) -> HashMap<String, Vec<SecurityFinding>> {
         .output()
         .unwrap();
     // Bandit exits 1 when it found something; anything else beyond 0 is a failure to scan.
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut by_file: HashMap<String, Vec<SecurityFinding>> = HashMap::new();
     for r in report["results"].as_array().unwrap() {
-        let file = Path::new(r["filename"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+        let file = Path::new(r["filename"].as_str().unwrap())
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let severity = match r["issue_severity"].as_str().unwrap() {
             "HIGH" => Severity::High,
             "MEDIUM" => Severity::Medium,
             other => panic!("-ll reported severity {other}"),
         };
-        by_file.entry(file).or_default().push(SecurityFinding { test_id: r["test_id"].as_str().unwrap().into(), severity });
+        by_file.entry(file).or_default().push(SecurityFinding {
+            test_id: r["test_id"].as_str().unwrap().into(),
+            severity,
+        });
     }
     by_file
 }
@@ -76,7 +98,11 @@ fn run_once(program: &Path, input: &str, scratch: &Path) -> (bool, bool, String)
         .stdin(fs::File::open(&input_path).unwrap())
         .output()
         .unwrap();
-    (!out.status.success(), !out.stdout.is_empty(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        !out.status.success(),
+        !out.stdout.is_empty(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn ladder_r_func(stage: u8, passed: u32, total: u32) -> f64 {
@@ -100,28 +126,64 @@ struct Judged {
 fn judge(dir: &Path) -> Judged {
     let data = repo_root().join("../shared/data/codecontests_cc300.jsonl");
     let text = fs::read_to_string(&data).unwrap_or_else(|e| panic!("{}: {e}", data.display()));
-    let problems: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let problems: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(problems.len(), 300);
-    let sources: Vec<&str> = problems.iter().map(|p| p["reference_solution"].as_str().unwrap()).collect();
+    let sources: Vec<&str> = problems
+        .iter()
+        .map(|p| p["reference_solution"].as_str().unwrap())
+        .collect();
     let valid = syntax_valid(&sources);
-    let programs: Vec<PathBuf> = (0..problems.len()).map(|i| dir.join(format!("p{i:03}.py"))).collect();
+    let programs: Vec<PathBuf> = (0..problems.len())
+        .map(|i| dir.join(format!("p{i:03}.py")))
+        .collect();
     for (p, s) in programs.iter().zip(&sources) {
         fs::write(p, s).unwrap();
     }
     let findings = bandit_findings(dir);
     let scratch = tempfile::tempdir().unwrap();
 
-    let mut judged = Judged { exact: vec![], token: vec![], passes_all: 0, passes_exact_all: 0, files_with_findings: findings.len() };
+    let mut judged = Judged {
+        exact: vec![],
+        token: vec![],
+        passes_all: 0,
+        passes_exact_all: 0,
+        files_with_findings: findings.len(),
+    };
     for (i, p) in problems.iter().enumerate() {
-        let per_test: Vec<&str> = p["ref_check_per_test"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let per_test: Vec<&str> = p["ref_check_per_test"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         let tests = p["tests"].as_array().unwrap();
         judged.passes_all += usize::from(p["ref_passes_all"].as_bool().unwrap());
         judged.passes_exact_all += usize::from(p["ref_passes_exact_all"].as_bool().unwrap());
-        let file_findings = findings.get(&format!("p{i:03}.py")).cloned().unwrap_or_default();
-        let v = file_findings.iter().map(|f| if f.severity == Severity::High { 1.0 } else { 0.5 }).sum::<f64>().min(1.0);
+        let file_findings = findings
+            .get(&format!("p{i:03}.py"))
+            .cloned()
+            .unwrap_or_default();
+        let v = file_findings
+            .iter()
+            .map(|f| {
+                if f.severity == Severity::High {
+                    1.0
+                } else {
+                    0.5
+                }
+            })
+            .sum::<f64>()
+            .min(1.0);
         // The exception type of the first crashing test, read from a real re-run of that test.
         let exception_type = per_test.iter().position(|v| *v == "error").and_then(|t| {
-            let (_, _, stderr) = run_once(&programs[i], tests[t]["input"].as_str().unwrap(), scratch.path());
+            let (_, _, stderr) = run_once(
+                &programs[i],
+                tests[t]["input"].as_str().unwrap(),
+                scratch.path(),
+            );
             exception_type_from_stderr(&stderr)
         });
         for (token_judge, out) in [(false, &mut judged.exact), (true, &mut judged.token)] {
@@ -145,7 +207,11 @@ fn judge(dir: &Path) -> Judged {
                 4
             } else {
                 // No test passed: how far the program gets is observed on the first test.
-                match run_once(&programs[i], tests[0]["input"].as_str().unwrap(), scratch.path()) {
+                match run_once(
+                    &programs[i],
+                    tests[0]["input"].as_str().unwrap(),
+                    scratch.path(),
+                ) {
                     (true, _, _) => 1,
                     (false, false, _) => 2,
                     (false, true, _) => 3,
@@ -177,7 +243,11 @@ fn judge(dir: &Path) -> Judged {
 fn reference_solutions_under_two_judges() {
     let code_dir = tempfile::tempdir().unwrap();
     let j = judge(code_dir.path());
-    let cfg = BootstrapConfig { resamples: 2_000, confidence: 0.95, seed: 42 };
+    let cfg = BootstrapConfig {
+        resamples: 2_000,
+        confidence: 0.95,
+        seed: 42,
+    };
 
     // The JSONL round trip is how the CLI hands records over.
     let out_dir = match std::env::var_os("SCRL_EVAL_KEEP") {
@@ -185,7 +255,11 @@ fn reference_solutions_under_two_judges() {
         None => code_dir.path().join("out"),
     };
     write_records(&out_dir.join("exact.jsonl"), &j.exact).unwrap();
-    let exact = EvalSet::from_records("reference, exact match", read_records(&out_dir.join("exact.jsonl")).unwrap()).unwrap();
+    let exact = EvalSet::from_records(
+        "reference, exact match",
+        read_records(&out_dir.join("exact.jsonl")).unwrap(),
+    )
+    .unwrap();
     let token = EvalSet::from_records("reference, token match", j.token).unwrap();
     let se = summarize(&exact, &[1], &cfg).unwrap();
     let st = summarize(&token, &[1], &cfg).unwrap();
@@ -197,16 +271,32 @@ fn reference_solutions_under_two_judges() {
     assert_eq!(se.get(Metric::PassAtK(1)).unwrap().value, all_pass(&se));
     let sec_clean = 1.0 - j.files_with_findings as f64 / 300.0;
     assert!((se.get(Metric::SecClean).unwrap().value - sec_clean).abs() < 1e-12);
-    assert_eq!(se.taxonomy.samples_with_findings as usize, j.files_with_findings);
-    assert!(se.taxonomy.outcomes.iter().any(|e| e.category.starts_with("runtime_error:") && e.category.ends_with("Error")), "{:?}", se.taxonomy.outcomes);
+    assert_eq!(
+        se.taxonomy.samples_with_findings as usize,
+        j.files_with_findings
+    );
+    assert!(
+        se.taxonomy
+            .outcomes
+            .iter()
+            .any(|e| e.category.starts_with("runtime_error:") && e.category.ends_with("Error")),
+        "{:?}",
+        se.taxonomy.outcomes
+    );
     assert_eq!(se.taxonomy.count("passed") as usize, j.passes_exact_all);
 
     // Token matching can only accept more: every discordant pair goes one way.
     let c = compare_paired(&exact, &token, Metric::AllTestsPassed, &cfg).unwrap();
     let m = c.mcnemar.unwrap();
-    assert_eq!((m.a_only as usize, m.b_only as usize), (0, j.passes_all - j.passes_exact_all));
+    assert_eq!(
+        (m.a_only as usize, m.b_only as usize),
+        (0, j.passes_all - j.passes_exact_all)
+    );
     assert!((m.p_value - mcnemar_exact(0, m.b_only)).abs() < 1e-15);
-    assert!(c.ci_low > 0.0, "token matching passes significantly more: {c:?}");
+    assert!(
+        c.ci_low > 0.0,
+        "token matching passes significantly more: {c:?}"
+    );
 
     let report = Report {
         title: "Accepted CodeContests solutions under two output judges".into(),
@@ -226,7 +316,16 @@ fn reference_solutions_under_two_judges() {
     let csv = fs::read_to_string(&files.csv).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2 * 8);
 
-    let plot = plot_metric_bars("Accepted CodeContests solutions", &[se, st], &out_dir.join("metrics")).unwrap();
-    assert!(fs::read(&plot.png).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+    let plot = plot_metric_bars(
+        "Accepted CodeContests solutions",
+        &[se, st],
+        &out_dir.join("metrics"),
+    )
+    .unwrap();
+    assert!(
+        fs::read(&plot.png)
+            .unwrap()
+            .starts_with(b"\x89PNG\r\n\x1a\n")
+    );
     assert!(fs::read_to_string(&plot.svg).unwrap().starts_with("<svg"));
 }
