@@ -56,7 +56,7 @@ fn generated_asserts_pass_with_the_reference_in_real_python() {
     let hf = import(Format::Apps, "codeparrot_apps.jsonl", &ImportOptions::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     for p in r.problems.iter().chain(&hf.problems).filter(|p| !p.is_stdin()) {
-        let program = format!("from typing import List\n{}\n{}\n", p.reference_solution.as_deref().unwrap(), p.assert_tests.join("\n"));
+        let program = format!("{}\n{}\n", p.reference_solution.as_deref().unwrap(), p.assert_tests.join("\n"));
         let path = dir.path().join(format!("{}.py", p.id));
         std::fs::write(&path, program).unwrap();
         common::run_python_file(&path, "").unwrap_or_else(|e| panic!("{}: {e}", p.id));
@@ -74,6 +74,8 @@ fn codeparrot_apps_reads_json_strings_and_fn_name() {
     let neg = &r.problems[1];
     assert_eq!(neg.kind, ProblemKind::FunctionCall { entry_point: Some("countNegatives".into()) });
     assert_eq!(neg.assert_tests[0], "assert Solution().countNegatives([1, -2, -3]) in ([2], 2)");
+    let starter = neg.starter_code.as_deref().unwrap();
+    assert!(starter.starts_with("from typing import List\nclass Solution:"), "{starter}");
     let lines = &r.problems[2];
     assert_eq!(lines.tests, [test("2\n3 4\n", "7\n")], "tests given as lists of lines are joined");
     let skipped: Vec<_> = r.skipped.iter().map(|s| (s.at.to_string(), s.reason.clone())).collect();

@@ -33,11 +33,11 @@ pub(crate) fn convert_hf(v: &Value, _index: usize) -> Result<RowOutcome, FieldEr
         }
         _ => Vec::new(),
     };
-    let starter = row.opt_str("starter_code")?.filter(|s| !s.trim().is_empty());
+    let starter = row.opt_str("starter_code")?.filter(|s| !s.trim().is_empty()).map(with_typing_import);
     let mut p = Problem::stdin(&id, format!("{HF_SOURCE} (problem_id {})", &id[5..]), question.trim());
     p.difficulty = row.opt_text("difficulty")?;
     p.reference_solution = solutions.into_iter().next();
-    p.starter_code = starter.map(str::to_string);
+    p.starter_code = starter;
     if let Some(url) = row.opt_str("url")? {
         p.extra.insert("url".into(), Value::String(url.into()));
     }
@@ -78,7 +78,7 @@ pub(crate) fn convert_plus(v: &Value, index: usize) -> Result<RowOutcome, FieldE
     };
     // A stdin problem's starter code is only the random stub; keeping it would invite a function answer.
     if !is_stdin {
-        p.starter_code = row.opt_str("starter_code")?.filter(|s| !s.trim().is_empty()).map(str::to_string);
+        p.starter_code = row.opt_str("starter_code")?.filter(|s| !s.trim().is_empty()).map(with_typing_import);
     }
     fill_tests(&mut p, fn_name, inputs, outputs, "")?;
     Ok(RowOutcome::Problem(Box::new(p)))
@@ -139,6 +139,19 @@ fn fill_tests(p: &mut Problem, fn_name: Option<&str>, inputs: Vec<Value>, output
         }
     }
     Ok(())
+}
+
+/// LeetCode-style starter code annotates with `List[int]` and the like, which the APPS harness imports
+/// before running the answer; starter code that says so itself runs anywhere.
+fn with_typing_import(starter: &str) -> String {
+    let names: Vec<&str> = ["List", "Dict", "Tuple", "Set", "Optional"]
+        .into_iter()
+        .filter(|n| starter.contains(&format!("{n}[")))
+        .collect();
+    if names.is_empty() || starter.contains("from typing import") {
+        return starter.to_string();
+    }
+    format!("from typing import {}\n{starter}", names.join(", "))
 }
 
 /// A stdin input or output: a string, or a list of lines (some APPS rows split them).
