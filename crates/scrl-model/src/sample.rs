@@ -155,20 +155,22 @@ fn choose(logits: &[f32], p: &SamplingParams, rng: &mut ChaCha8Rng) -> (u32, f32
         let best = scaled.iter().enumerate().fold(0, |best, (i, &x)| if x > scaled[best] { i } else { best });
         return (best as u32, logprob(best));
     }
-    let mut order: Vec<usize> = (0..scaled.len()).collect();
-    order.sort_by(|&a, &b| scaled[b].total_cmp(&scaled[a]).then(a.cmp(&b)));
-    let mut keep = if p.top_k > 0 { p.top_k.min(order.len()) } else { order.len() };
-    if p.top_p < 1.0 {
-        let mut cum = 0.0;
-        for (n, &i) in order[..keep].iter().enumerate() {
-            cum += (scaled[i] - log_z).exp();
-            if cum >= p.top_p {
-                keep = n + 1;
-                break;
+    if p.top_k == 0 && p.top_p >= 1.0 {
+        // No truncation: inverse CDF in id order, no sort needed.
+        let total: f64 = scaled.iter().map(|&x| (x - max).exp()).sum();
+        let mut u = rng.random::<f64>() * total;
+        for (i, &x) in scaled.iter().enumerate() {
+            let w = (x - max).exp();
+            if u < w {
+                return (i as u32, logprob(i));
             }
+            u -= w;
         }
+        let last = scaled.len() - 1;
+        return (last as u32, logprob(last));
     }
-    let kept = &order[..keep];
+    let order = truncated_candidates(&scaled, log_z, p.top_k, p.top_p);
+    let kept = &order[..];
     let weights: Vec<f64> = kept.iter().map(|&i| (scaled[i] - max).exp()).collect();
     let total: f64 = weights.iter().sum();
     let mut u = rng.random::<f64>() * total;
@@ -180,4 +182,70 @@ fn choose(logits: &[f32], p: &SamplingParams, rng: &mut ChaCha8Rng) -> (u32, f32
     }
     let last = kept[kept.len() - 1];
     (last as u32, logprob(last))
+}
+
+/// The ids top-k/top-p keep, most probable first (ties by lower id). Exact, but avoids sorting a
+/// 150k-entry vocabulary: select the best `m` candidates, sort those, and widen `m` only while the top-p
+/// mass is not yet reached.
+fn truncated_candidates(scaled: &[f64], log_z: f64, top_k: usize, top_p: f64) -> Vec<usize> {
+    let n = scaled.len();
+    let cap = if top_k > 0 { top_k.min(n) } else { n };
+    let cmp = |a: &usize, b: &usize| scaled[*b].total_cmp(&scaled[*a]).then(a.cmp(b));
+    let mut m = cap.min(64);
+    loop {
+        let mut idx: Vec<usize> = (0..n).collect();
+        if m < n {
+            idx.select_nth_unstable_by(m - 1, cmp);
+            idx.truncate(m);
+        }
+        idx.sort_unstable_by(cmp);
+        if top_p < 1.0 {
+            let mut cum = 0.0;
+            for (j, &i) in idx.iter().enumerate() {
+                cum += (scaled[i] - log_z).exp();
+                if cum >= top_p {
+                    idx.truncate(j + 1);
+                    return idx;
+                }
+            }
+        }
+        if m == cap {
+            return idx;
+        }
+        m = (m * 4).min(cap);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The widening selection keeps exactly what sorting the whole vocabulary would keep.
+    #[test]
+    fn truncation_equals_full_sort() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for case in 0..40 {
+            let n = [5usize, 300, 5000][case % 3];
+            let sharp = [0.5, 3.0, 10.0][case % 3];
+            let scaled: Vec<f64> = (0..n).map(|i| if i % 17 == 0 { 1.0 } else { rng.random::<f64>() * sharp }).collect();
+            let max = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let log_z = max + scaled.iter().map(|&x| (x - max).exp()).sum::<f64>().ln();
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&a, &b| scaled[b].total_cmp(&scaled[a]).then(a.cmp(&b)));
+            for (k, p) in [(0, 0.9), (0, 0.999), (10, 1.0), (100, 0.5), (3, 0.99), (n + 5, 0.95)] {
+                let cap = if k > 0 { k.min(n) } else { n };
+                let mut want = order[..cap].to_vec();
+                if p < 1.0 {
+                    let mut cum = 0.0;
+                    if let Some(j) = want.iter().position(|&i| {
+                        cum += (scaled[i] - log_z).exp();
+                        cum >= p
+                    }) {
+                        want.truncate(j + 1);
+                    }
+                }
+                assert_eq!(truncated_candidates(&scaled, log_z, k, p), want, "n {n} k {k} p {p}");
+            }
+        }
+    }
 }

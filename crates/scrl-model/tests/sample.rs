@@ -37,23 +37,26 @@ fn prompts(tok: &Tokenizer) -> Vec<Vec<u32>> {
 fn same_seed_same_output_and_logprobs_match_training_forward() {
     let (_tmp, model, tok) = setup(None);
     let ps = prompts(&tok);
-    let params = SamplingParams { max_new_tokens: 12, temperature: 0.7, top_p: 0.9, top_k: 20, stop: vec![], seed: 42, stream_offset: 0 };
-    let a = sample(&model, &tok, &ps, &params, LoraMode::On).unwrap();
-    let b = sample(&model, &tok, &ps, &params, LoraMode::On).unwrap();
-    assert_eq!(a, b);
-    let c = sample(&model, &tok, &ps, &SamplingParams { seed: 43, ..params.clone() }, LoraMode::On).unwrap();
-    assert_ne!(a.iter().map(|s| &s.token_ids).collect::<Vec<_>>(), c.iter().map(|s| &s.token_ids).collect::<Vec<_>>());
-    for (p, s) in ps.iter().zip(&a) {
-        assert_eq!(s.token_ids.len(), s.logprobs.len());
-        let full: Vec<u32> = p.iter().chain(&s.token_ids).copied().collect();
-        let n = full.len();
-        let ids = Tensor::new(&full[..n - 1], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-        let tgt = Tensor::new(&full[1..], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
-        let logits = model.forward_train(&ids, None, LoraMode::On).unwrap().logits;
-        let lp: Vec<f32> = token_logprobs(&logits, &tgt, 0.7).unwrap().squeeze(0).unwrap().to_vec1().unwrap();
-        let want = &lp[p.len() - 1..];
-        for (x, y) in s.logprobs.iter().zip(want) {
-            assert!((x - y).abs() < 1e-4, "sampled logprob {x} vs training forward {y}");
+    let truncated = SamplingParams { max_new_tokens: 12, temperature: 0.7, top_p: 0.9, top_k: 20, stop: vec![], seed: 42, stream_offset: 0 };
+    let plain = SamplingParams { max_new_tokens: 12, temperature: 1.3, seed: 42, ..Default::default() };
+    for params in [truncated, plain] {
+        let a = sample(&model, &tok, &ps, &params, LoraMode::On).unwrap();
+        let b = sample(&model, &tok, &ps, &params, LoraMode::On).unwrap();
+        assert_eq!(a, b);
+        let c = sample(&model, &tok, &ps, &SamplingParams { seed: 43, ..params.clone() }, LoraMode::On).unwrap();
+        assert_ne!(a.iter().map(|s| &s.token_ids).collect::<Vec<_>>(), c.iter().map(|s| &s.token_ids).collect::<Vec<_>>());
+        for (p, s) in ps.iter().zip(&a) {
+            assert_eq!(s.token_ids.len(), s.logprobs.len());
+            let full: Vec<u32> = p.iter().chain(&s.token_ids).copied().collect();
+            let n = full.len();
+            let ids = Tensor::new(&full[..n - 1], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+            let tgt = Tensor::new(&full[1..], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+            let logits = model.forward_train(&ids, None, LoraMode::On).unwrap().logits;
+            let lp: Vec<f32> = token_logprobs(&logits, &tgt, params.temperature).unwrap().squeeze(0).unwrap().to_vec1().unwrap();
+            let want = &lp[p.len() - 1..];
+            for (x, y) in s.logprobs.iter().zip(want) {
+                assert!((x - y).abs() < 1e-4, "sampled logprob {x} vs training forward {y}");
+            }
         }
     }
 }
