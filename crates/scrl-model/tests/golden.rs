@@ -91,16 +91,24 @@ fn qwen2_bias_tied_matches_transformers() {
 }
 
 #[test]
-fn bf16_weights_stay_close_to_f32() {
+fn half_precision_weights_stay_close_to_f32() {
     let (dir, g) = fixture("qwen2");
     let dev = Device::Cpu;
-    let model = Decoder::load(&dir, DType::BF16, &dev).unwrap();
-    let ids = Tensor::new(g.ids.clone(), &dev).unwrap();
-    let mask = Tensor::new(g.mask.clone(), &dev).unwrap();
-    let ours: Vec<Vec<Vec<f32>>> = model.forward_train(&ids, Some(&mask), LoraMode::Off).unwrap().logits.to_vec3().unwrap();
-    let d = max_diff_valid(&ours, &g);
-    println!("bf16: max diff {d:e}");
-    assert!(d < 0.1, "bf16 logits differ by {d}");
+    for (dtype, tol) in [(DType::BF16, 0.05), (DType::F16, 0.01)] {
+        let model = Decoder::load(&dir, dtype, &dev).unwrap();
+        let ids = Tensor::new(g.ids.clone(), &dev).unwrap();
+        let mask = Tensor::new(g.mask.clone(), &dev).unwrap();
+        let ours: Vec<Vec<Vec<f32>>> = model.forward_train(&ids, Some(&mask), LoraMode::Off).unwrap().logits.to_vec3().unwrap();
+        let d = max_diff_valid(&ours, &g);
+        println!("{dtype:?}: max diff {d:e}");
+        assert!(d < tol, "{dtype:?} logits differ by {d}");
+        // The fused path runs in half precision too.
+        let mut cache = model.new_cache(2, 16);
+        let valid: Vec<Vec<bool>> = g.mask.iter().map(|r| r.iter().map(|&m| m != 0).collect()).collect();
+        let last: Vec<Vec<f32>> = model.forward_cached(&ids, &valid, &mut cache, LoraMode::Off).unwrap().to_vec2().unwrap();
+        let d = last[0].iter().zip(&g.logits[0][15]).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        assert!(d < tol, "{dtype:?} cached logits differ by {d}");
+    }
 }
 
 #[test]
