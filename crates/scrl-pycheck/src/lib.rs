@@ -7,6 +7,7 @@
 //! * [`Scanner::Bandit`]: the reference tool itself, kept warm in one Python process.
 
 mod bandit;
+pub mod bench;
 mod checker;
 mod finding;
 mod parse_thread;
