@@ -49,7 +49,7 @@ pub use metrics::{EvalSet, Metric, MetricEstimate, ModelSummary, ProblemScores, 
 pub use passk::pass_at_k;
 pub use plot::{
     FONT_ENV, PlotFiles, TextRendering, TrainingRow, plot_metric_bars, plot_reward_comparison,
-    plot_training_curves, read_training_rows,
+    plot_training_curves, read_training_rows, verify_plot,
 };
 pub use record::{
     SampleRecord, SecurityFinding, Severity, exception_type_from_stderr, read_records,
@@ -57,7 +57,7 @@ pub use record::{
 };
 pub use report::{
     PAPER_TABLE3, PaperRow, PaperVariant, Report, ReportFiles, ReportRow, paper_comparison,
-    render_csv, render_markdown, render_table2, render_table3, write_report,
+    render_csv, render_markdown, render_table2, render_table3, verify_report, write_report,
 };
 pub use stats::{McNemar, PairedComparison, compare_paired, mcnemar_exact};
 pub use taxonomy::{FailureCategory, Taxonomy, TaxonomyEntry, classify};

@@ -649,6 +649,27 @@ pub fn plot_reward_comparison(
     })
 }
 
+/// Checks that a plot's files exist and are what they claim to be: a PNG signature and a whole SVG
+/// document. Returns what is wrong, one line each; empty means both are fine.
+pub fn verify_plot(files: &PlotFiles) -> Vec<String> {
+    const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+    let mut problems = Vec::new();
+    match fs::read(&files.png) {
+        Ok(b) if b.starts_with(PNG_SIGNATURE) => {}
+        Ok(_) => problems.push(format!("{}: not a PNG file", files.png.display())),
+        Err(e) => problems.push(format!("{}: {e}", files.png.display())),
+    }
+    match fs::read_to_string(&files.svg) {
+        Ok(t) if t.starts_with("<svg") && t.trim_end().ends_with("</svg>") => {}
+        Ok(_) => problems.push(format!(
+            "{}: not a complete SVG document",
+            files.svg.display()
+        )),
+        Err(e) => problems.push(format!("{}: {e}", files.svg.display())),
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -732,6 +753,10 @@ mod tests {
             .collect();
         let c = plot_reward_comparison("Reward per step", &runs, &out.join("rewards")).unwrap();
         check_files(&c.png, &c.svg);
+        assert_eq!(verify_plot(&c), Vec::<String>::new());
+        fs::write(&c.svg, "<svg>cut off").unwrap();
+        fs::remove_file(&c.png).unwrap();
+        assert_eq!(verify_plot(&c).len(), 2);
         let b = plot_metric_bars("Evaluation", &summaries(), &out.join("bars")).unwrap();
         check_files(&b.png, &b.svg);
         if let TextRendering::Rendered { .. } = b.text {

@@ -454,6 +454,71 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<ReportFiles, EvalErro
     Ok(files)
 }
 
+/// The CSV header [`render_csv`] writes.
+const CSV_HEADER: &str = "model,paper_variant,metric,value,ci_low,ci_high,n_problems,n_samples";
+
+/// Checks that `dir` holds a complete report for `models` (the checks a quickstart prints PASS or FAIL
+/// on): the Markdown has both tables with a row per model and the paper comparison, the JSON parses into a
+/// [`Report`] with those models, and the CSV has its header and every model's headline metrics. Returns
+/// what is wrong, one line each; empty means the report is complete.
+pub fn verify_report(dir: &Path, models: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let read = |name: &str, problems: &mut Vec<String>| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path)
+            .map_err(|e| problems.push(format!("{}: {e}", path.display())))
+            .ok()
+    };
+    if let Some(md) = read("report.md", &mut problems) {
+        for heading in [
+            "## Table 3 shape",
+            "## Table 2 shape",
+            "## Failure taxonomy",
+            "## Comparison with the paper",
+        ] {
+            if !md.contains(heading) {
+                problems.push(format!("report.md: no \"{heading}\" section"));
+            }
+        }
+        for m in models {
+            let row = format!("| {} |", escape_cell(m));
+            if md.matches(&row).count() < 2 {
+                problems.push(format!("report.md: model {m:?} is missing from the tables"));
+            }
+        }
+    }
+    if let Some(json) = read("report.json", &mut problems) {
+        match serde_json::from_str::<Report>(&json) {
+            Ok(r) => {
+                for m in models {
+                    if !r.rows.iter().any(|row| row.summary.label == *m) {
+                        problems.push(format!("report.json: no row for model {m:?}"));
+                    }
+                }
+            }
+            Err(e) => problems.push(format!("report.json: {e}")),
+        }
+    }
+    if let Some(csv) = read("report.csv", &mut problems) {
+        if csv.lines().next() != Some(CSV_HEADER) {
+            problems.push(format!("report.csv: the header is not {CSV_HEADER:?}"));
+        }
+        for m in models {
+            for metric in Metric::HEADLINE {
+                let prefix = format!("{},", csv_field(m));
+                let key = format!(",{},", metric.key());
+                if !csv
+                    .lines()
+                    .any(|l| l.starts_with(&prefix) && l.contains(&key))
+                {
+                    problems.push(format!("report.csv: no {} for model {m:?}", metric.key()));
+                }
+            }
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,6 +641,56 @@ mod tests {
             std::fs::read_to_string(&files.markdown)
                 .unwrap()
                 .starts_with("# Evaluation")
+        );
+    }
+
+    #[test]
+    fn verification_finds_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            verify_report(dir.path(), &["sft, tiny"]).len(),
+            3,
+            "three files missing"
+        );
+        write_report(dir.path(), &report()).unwrap();
+        assert_eq!(
+            verify_report(dir.path(), &["sft, tiny", "ppo-continue"]),
+            Vec::<String>::new()
+        );
+        let issues = verify_report(dir.path(), &["ppo-fresh"]);
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.starts_with("report.md: model \"ppo-fresh\"")),
+            "{issues:?}"
+        );
+        assert!(
+            issues.iter().any(|i| i.starts_with("report.json: no row")),
+            "{issues:?}"
+        );
+        assert_eq!(
+            issues
+                .iter()
+                .filter(|i| i.starts_with("report.csv: no "))
+                .count(),
+            7
+        );
+        let md = dir.path().join("report.md");
+        let text = std::fs::read_to_string(&md)
+            .unwrap()
+            .replace("## Table 2 shape", "## Table two");
+        std::fs::write(&md, text).unwrap();
+        std::fs::write(dir.path().join("report.json"), "{").unwrap();
+        let issues = verify_report(dir.path(), &["sft, tiny"]);
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.contains("no \"## Table 2 shape\" section")),
+            "{issues:?}"
+        );
+        assert!(
+            issues.iter().any(|i| i.starts_with("report.json: EOF")),
+            "{issues:?}"
         );
     }
 

@@ -313,6 +313,13 @@ fn reference_solutions_under_two_judges() {
     assert!(md.contains("| reference, exact match | 300 |") && md.contains("## Failure taxonomy"));
     let json: Value = serde_json::from_str(&fs::read_to_string(&files.json).unwrap()).unwrap();
     assert_eq!(json["rows"][1]["summary"]["n_problems"], 300);
+    assert_eq!(
+        verify_report(
+            &out_dir,
+            &["reference, exact match", "reference, token match"]
+        ),
+        Vec::<String>::new()
+    );
     let csv = fs::read_to_string(&files.csv).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2 * 8);
 
@@ -328,4 +335,5 @@ fn reference_solutions_under_two_judges() {
             .starts_with(b"\x89PNG\r\n\x1a\n")
     );
     assert!(fs::read_to_string(&plot.svg).unwrap().starts_with("<svg"));
+    assert_eq!(verify_plot(&plot), Vec::<String>::new());
 }
