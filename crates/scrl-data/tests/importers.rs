@@ -21,7 +21,7 @@ fn test(input: &str, output: &str) -> StdinTest {
 fn apps_plus_tells_stdin_from_function_call_by_the_inputs() {
     let r = import(Format::AppsPlus, "apps_plus_data.json", &ImportOptions::default()).unwrap();
     let ids: Vec<&str> = r.problems.iter().map(|p| p.id.as_str()).collect();
-    assert_eq!(ids, ["apps_plus_0", "apps_plus_1", "apps_plus_4"]);
+    assert_eq!(ids, ["apps_plus_0", "apps_plus_1", "apps_plus_4", "apps_plus_5"]);
     let sum = &r.problems[0];
     assert!(sum.is_stdin());
     assert_eq!(sum.tests, [test("1 2\n", "3\n"), test("5 7\n", "12\n")]);
@@ -38,6 +38,8 @@ fn apps_plus_tells_stdin_from_function_call_by_the_inputs() {
     let is_even = &r.problems[2];
     assert_eq!(is_even.assert_tests, ["assert is_even(4) == True", "assert is_even(0) == None", "assert is_even(3) == False"]);
 
+    assert_eq!(r.problems[3].tests, [test("abc\n", "3\n"), test("hello\n", "5\n")], "bare numbers are written as str() does");
+
     let reasons: Vec<(&str, &str)> = r.skipped.iter().map(|s| (s.id.as_deref().unwrap(), s.reason.as_str())).collect();
     assert_eq!(reasons[0], ("apps_plus_2", "no tests"));
     assert_eq!(reasons[1].0, "apps_plus_3");
@@ -45,7 +47,7 @@ fn apps_plus_tells_stdin_from_function_call_by_the_inputs() {
     assert_eq!(r.skip_summary(), [("malformed field `outputs`".to_string(), 1), ("no tests".to_string(), 1)]);
 
     let stdin_only = import(Format::AppsPlus, "apps_plus_data.json", &ImportOptions { stdin_only: true, ..Default::default() }).unwrap();
-    assert_eq!(stdin_only.problems.len(), 1);
+    assert_eq!(stdin_only.problems.len(), 2);
     assert!(stdin_only.problems.iter().all(|p| p.is_stdin()));
     assert_eq!(stdin_only.skip_summary()[0], ("function-call problem (stdin-only import)".to_string(), 2));
 }

@@ -154,10 +154,12 @@ fn with_typing_import(starter: &str) -> String {
     format!("from typing import {}\n{starter}", names.join(", "))
 }
 
-/// A stdin input or output: a string, or a list of lines (some APPS rows split them).
+/// A stdin input or output: a string, a list of lines (some APPS rows split them), or a bare number,
+/// which the authors' loader wrote out with `str()`.
 fn stdin_text(v: &Value) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(format!("{n}\n")),
         Value::Array(lines) => {
             let parts = crate::fields::str_list(v)?;
             let mut s = parts.join("\n");
