@@ -243,15 +243,10 @@ impl<'a> Checker<'a, '_> {
 /// range does not (it includes the decorators). The name is on the keyword's line.
 pub(crate) fn stmt_start(stmt: &Stmt) -> u32 {
     match stmt {
-        Stmt::FunctionDef(def) if !def.decorator_list.is_empty() => keyword_start(def.range(), def.name.range()),
-        Stmt::ClassDef(class) if !class.decorator_list.is_empty() => keyword_start(class.range(), class.name.range()),
+        Stmt::FunctionDef(def) if !def.decorator_list.is_empty() => def.name.range().start().to_u32(),
+        Stmt::ClassDef(class) if !class.decorator_list.is_empty() => class.name.range().start().to_u32(),
         _ => stmt.range().start().to_u32(),
     }
-    .max(stmt.range().start().to_u32())
-}
-
-fn keyword_start(_whole: TextRange, name: TextRange) -> u32 {
-    name.start().to_u32()
 }
 
 impl<'a> Visitor<'a> for Checker<'a, '_> {

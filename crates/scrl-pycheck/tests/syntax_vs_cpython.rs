@@ -94,3 +94,53 @@ fn adversarial_inputs_do_not_crash() {
     assert!(check_syntax(&huge, PythonVersion::default()).unwrap_err().message.contains("cap"));
     assert!(!scan(&huge).parsed);
 }
+
+const COMPILE_JSONL: &str = r#"
+import json, sys, warnings
+warnings.simplefilter("ignore")
+verdicts = []
+for line in sys.stdin:
+    try:
+        compile(json.loads(line), "<solution>", "exec")
+        verdicts.append(True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        verdicts.append(False)
+print(json.dumps(verdicts))
+"#;
+
+/// Real programs: every reference solution in ../shared/data must get CPython's verdict.
+#[test]
+fn reference_solutions_get_cpythons_verdict() {
+    use std::io::Write;
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let mut solutions = Vec::new();
+    for file in ["codecontests_cc300.jsonl", "mbpp.jsonl", "apps_plus_examples.jsonl"] {
+        let text = std::fs::read_to_string(data.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for line in text.lines() {
+            let row: serde_json::Value = serde_json::from_str(line).expect("JSONL row");
+            if let Some(s) = row.get("reference_solution").and_then(|s| s.as_str()) {
+                solutions.push(s.to_string());
+            }
+        }
+    }
+    assert!(solutions.len() > 300, "expected the reference solutions, found {}", solutions.len());
+    let mut child = Command::new(PYTHON)
+        .args(["-S", "-I", "-E", "-B", "-c", COMPILE_JSONL])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for s in &solutions {
+            writeln!(stdin, "{}", serde_json::Value::String(s.clone())).expect("write");
+        }
+    }
+    let output = child.wait_with_output().expect("python finishes");
+    let cpython: Vec<bool> = serde_json::from_slice(&output.stdout).expect("JSON verdicts");
+    let mismatches: Vec<usize> = (0..solutions.len())
+        .filter(|&i| check_syntax(&solutions[i], PythonVersion::default()).is_ok() != cpython[i])
+        .collect();
+    println!("{} reference solutions, {} rejected by CPython, {} mismatches", solutions.len(), cpython.iter().filter(|v| !**v).count(), mismatches.len());
+    assert!(mismatches.is_empty(), "check_syntax disagrees with CPython on solutions {mismatches:?}");
+}
