@@ -189,12 +189,9 @@ pub(crate) fn param_shapes(cfg: &ModelConfig) -> Vec<(String, Vec<usize>)> {
         let p = format!("model.layers.{l}");
         out.push((format!("{p}.input_layernorm.weight"), vec![h]));
         out.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
-        for (m, shape) in MODULES.iter().zip([[q, h], [kv, h], [kv, h], [h, q], [i, h], [i, h], [h, i]]) {
-            let group = if m.ends_with("proj") && ["q_proj", "k_proj", "v_proj", "o_proj"].contains(m) {
-                "self_attn"
-            } else {
-                "mlp"
-            };
+        for (n, (m, shape)) in MODULES.iter().zip([[q, h], [kv, h], [kv, h], [h, q], [i, h], [i, h], [h, i]]).enumerate() {
+            // The first four projections are attention, the last three the MLP.
+            let group = if n < 4 { "self_attn" } else { "mlp" };
             out.push((format!("{p}.{group}.{m}.weight"), shape.to_vec()));
         }
         if cfg.qkv_bias {

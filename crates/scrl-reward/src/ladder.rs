@@ -102,13 +102,19 @@ pub fn score_runs(runs: &[RunObservation], tests_total: usize, kind: RewardKind)
         .max()
         .unwrap_or(Stage::ValidSyntax);
     let stage = if tests_passed > 0 { Stage::PassesTests } else { best.min(Stage::ProducesOutput) };
-    let r_func = match kind {
-        RewardKind::Partial if tests_passed > 0 => 0.6 + 0.4 * tests_passed as f64 / tests_total as f64,
+    FunctionalScore { stage, tests_passed, tests_total, r_func: r_func(stage, tests_passed, tests_total, kind) }
+}
+
+/// R_func of a program that reached `stage` and passed `tests_passed` of `tests_total` tests.
+pub fn r_func(stage: Stage, tests_passed: usize, tests_total: usize, kind: RewardKind) -> f64 {
+    match kind {
+        RewardKind::Partial if tests_passed > 0 && tests_total > 0 => {
+            0.6 + 0.4 * tests_passed as f64 / tests_total as f64
+        }
         RewardKind::Partial => stage.base_credit(),
         RewardKind::Binary if tests_total > 0 && tests_passed == tests_total => 1.0,
         RewardKind::Binary => 0.0,
-    };
-    FunctionalScore { stage, tests_passed, tests_total, r_func }
+    }
 }
 
 #[cfg(test)]

@@ -209,6 +209,15 @@ pub struct RewardBreakdown {
     pub tests: Vec<TestRun>,
 }
 
+impl RewardBreakdown {
+    /// The same observations under another functional reward: the curriculum switches from binary to
+    /// partial credit without running anything again.
+    pub fn with_kind(&self, kind: RewardKind) -> RewardBreakdown {
+        let r_func = ladder::r_func(self.stage, self.tests_passed, self.tests_total, kind);
+        RewardBreakdown { kind, r_func, reward: self.alpha * r_func + self.beta * self.r_sec, ..self.clone() }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RewardError {
     #[error("invalid reward configuration: {0}")]

@@ -69,6 +69,14 @@ fn binary_reward_is_all_or_nothing() {
     assert_eq!(m.score(CORRECT, &sum_tests()).unwrap().r_func, 1.0);
     let partial = m.score("a, b = map(int, input().split())\nprint(a + b if a < 5 else 0)\n", &sum_tests()).unwrap();
     assert_eq!((partial.r_func, partial.tests_passed), (0.0, 4));
+    // Rescoring the partial-credit result as binary gives what the binary model computed.
+    let as_partial = model(RewardConfig::default())
+        .score("a, b = map(int, input().split())\nprint(a + b if a < 5 else 0)\n", &sum_tests())
+        .unwrap();
+    assert!((as_partial.r_func - (0.6 + 0.4 * 4.0 / 5.0)).abs() < 1e-12);
+    let rescored = as_partial.with_kind(RewardKind::Binary);
+    assert_eq!((rescored.r_func, rescored.reward, rescored.kind), (partial.r_func, partial.reward, RewardKind::Binary));
+    assert_eq!(rescored.with_kind(RewardKind::Partial), as_partial);
 }
 
 #[test]

@@ -26,6 +26,10 @@ enum Command {
     Data(cmd::data::DataCommand),
     /// Train the tiny default model (tokenizer and weights) from scratch on local corpora.
     Pretrain(cmd::pretrain::PretrainArgs),
+    /// LoRA supervised fine-tuning on reference solutions.
+    Sft(cmd::train::SftArgs),
+    /// PPO (value head, GAE, clipped surrogate, KL to the SFT reference), GRPO or RLOO on the reward.
+    Ppo(cmd::train::PpoArgs),
     /// Generate completions with a checkpoint folder (and optionally a LoRA adapter).
     Generate(cmd::generate::GenerateArgs),
     /// Benchmarks that print tables.
@@ -51,6 +55,8 @@ fn main() {
         Command::Data(c) => cmd::data::run(c),
         Command::Pretrain(a) => cmd::pretrain::run(a),
         Command::Generate(a) => cmd::generate::run(a),
+        Command::Sft(a) => cmd::train::run_sft(a),
+        Command::Ppo(a) => cmd::train::run_ppo(a),
         Command::Bench(BenchCommand::Reward(a)) => cmd::bench_reward::run(a),
         Command::Bench(BenchCommand::Scan(a)) => cmd::bench_scan::run(a),
         Command::Bench(BenchCommand::Model(a)) => cmd::bench_model::run(a),

@@ -10,3 +10,4 @@ pub mod pretrain;
 pub mod reward_opts;
 pub mod scan;
 pub mod score;
+pub mod train;
