@@ -164,6 +164,7 @@ const LD_ABS_W: u16 = 0x20;
 const JEQ: u16 = 0x15;
 const JGE: u16 = 0x35;
 const JSET: u16 = 0x45;
+const JA: u16 = 0x05;
 const RET: u16 = 0x06;
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
 const RET_ERRNO: u32 = 0x0005_0000;
@@ -251,12 +252,106 @@ fn build_filter(pid: u32) -> Vec<SockFilter> {
         stmt(RET, RET_ALLOW),
         stmt(RET, RET_KILL_PROCESS),
     ]);
-    for &nr in ALLOW {
-        f.extend([jump(JEQ, nr, 0, 1), stmt(RET, RET_ALLOW)]);
-    }
-    for &nr in KILL {
-        f.extend([jump(JEQ, nr, 0, 1), stmt(RET, RET_KILL_PROCESS)]);
-    }
-    f.push(stmt(RET, RET_ERRNO | ENOSYS));
+    // The plain allow/kill decisions as a binary search: attaching a filter makes the kernel evaluate it
+    // for every syscall number (its action cache), so a short average path keeps the per-test cost low.
+    let mut table: Vec<(u32, u32)> = ALLOW.iter().map(|&nr| (nr, RET_ALLOW)).collect();
+    table.extend(KILL.iter().map(|&nr| (nr, RET_KILL_PROCESS)));
+    table.sort_unstable();
+    emit_search(&mut f, &table);
     f
+}
+
+/// Emits a search over `table` (sorted by syscall number) that returns the matching action, or ENOSYS.
+fn emit_search(f: &mut Vec<SockFilter>, table: &[(u32, u32)]) {
+    if table.len() <= 4 {
+        for &(nr, action) in table {
+            f.extend([jump(JEQ, nr, 0, 1), stmt(RET, action)]);
+        }
+        f.push(stmt(RET, RET_ERRNO | ENOSYS));
+        return;
+    }
+    let (left, right) = table.split_at(table.len() / 2);
+    // jge pivot → the `ja` over the left half; otherwise fall into the left half. `ja` takes a 32-bit
+    // offset, so subtrees of any size fit where the 8-bit jt/jf offsets would not.
+    f.push(jump(JGE, right[0].0, 0, 1));
+    let ja = f.len();
+    f.push(stmt(JA, 0));
+    emit_search(f, left);
+    f[ja].k = (f.len() - ja - 1) as u32;
+    emit_search(f, right);
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classic-BPF interpreter for the instructions `build_filter` emits, over a seccomp_data.
+    fn eval(prog: &[SockFilter], nr: u32, arch: u32, arg0: u64) -> u32 {
+        let mut data = [0u8; 64];
+        data[0..4].copy_from_slice(&nr.to_le_bytes());
+        data[4..8].copy_from_slice(&arch.to_le_bytes());
+        data[16..24].copy_from_slice(&arg0.to_le_bytes());
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let i = prog[pc];
+            pc += 1;
+            match i.code {
+                LD_ABS_W => acc = u32::from_le_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap()),
+                JA => pc += i.k as usize,
+                JEQ | JGE | JSET => {
+                    let taken = match i.code {
+                        JEQ => acc == i.k,
+                        JGE => acc >= i.k,
+                        _ => acc & i.k != 0,
+                    };
+                    pc += usize::from(if taken { i.jt } else { i.jf });
+                }
+                RET => return i.k,
+                other => panic!("unexpected opcode {other:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_syscall_number_gets_its_action() {
+        let pid = 7;
+        let prog = build_filter(pid);
+        for nr in 0..600u32 {
+            let want = match nr {
+                SYS_CLONE3 => RET_ERRNO | ENOSYS,
+                SYS_CLONE | SYS_KILL | SYS_TGKILL | SYS_PRLIMIT64 => continue,
+                _ if ALLOW.contains(&nr) => RET_ALLOW,
+                _ if KILL.contains(&nr) => RET_KILL_PROCESS,
+                _ => RET_ERRNO | ENOSYS,
+            };
+            assert_eq!(eval(&prog, nr, AUDIT_ARCH_X86_64, 0), want, "syscall {nr}");
+        }
+        assert!(ALLOW.iter().all(|nr| !KILL.contains(nr)), "a syscall is both allowed and killed");
+    }
+
+    #[test]
+    fn argument_checks() {
+        let pid = 7;
+        let prog = build_filter(pid);
+        let run = |nr, arg| eval(&prog, nr, AUDIT_ARCH_X86_64, arg);
+        assert_eq!(run(SYS_CLONE, u64::from(CLONE_THREAD) | 0x3d0f00), RET_ALLOW, "pthread_create");
+        assert_eq!(run(SYS_CLONE, 0x01200011), RET_KILL_PROCESS, "fork");
+        assert_eq!(run(SYS_KILL, 7), RET_ALLOW);
+        assert_eq!(run(SYS_KILL, 1), RET_KILL_PROCESS);
+        assert_eq!(run(SYS_KILL, 0), RET_KILL_PROCESS, "process group");
+        assert_eq!(run(SYS_KILL, u64::MAX), RET_KILL_PROCESS, "kill(-1)");
+        assert_eq!(run(SYS_TGKILL, 7), RET_ALLOW);
+        assert_eq!(run(SYS_TGKILL, 8), RET_KILL_PROCESS);
+        assert_eq!(run(SYS_PRLIMIT64, 0), RET_ALLOW);
+        assert_eq!(run(SYS_PRLIMIT64, 7), RET_ALLOW);
+        assert_eq!(run(SYS_PRLIMIT64, 1), RET_KILL_PROCESS);
+    }
+
+    #[test]
+    fn other_abis_are_killed() {
+        let prog = build_filter(7);
+        assert_eq!(eval(&prog, 20, 0x4000_0003, 0), RET_KILL_PROCESS, "i386 via int 0x80");
+        assert_eq!(eval(&prog, X32_SYSCALL_BIT | 1, AUDIT_ARCH_X86_64, 0), RET_KILL_PROCESS, "x32");
+    }
 }

@@ -75,3 +75,20 @@ pub fn run_plain(python: &Path, program_path: &Path, stdin: &[u8], wall_limit: D
         wall_time_ms: start.elapsed().as_millis() as u64,
     })
 }
+
+/// User + system CPU time of this process plus every descendant it has reaped (`RUSAGE_SELF` +
+/// `RUSAGE_CHILDREN`). A dropped [`crate::Sandbox`] has reaped its zygotes, which reaped their test
+/// children, so measuring around a sandbox's whole life accounts all of its work.
+pub fn cpu_time_with_reaped_children() -> Duration {
+    let mut total = Duration::ZERO;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: an all-zero rusage is valid, and getrusage only writes into it.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointer to a rusage.
+        unsafe { libc::getrusage(who, &mut ru) };
+        for tv in [ru.ru_utime, ru.ru_stime] {
+            total += Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000);
+        }
+    }
+    total
+}
