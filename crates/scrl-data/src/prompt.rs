@@ -20,8 +20,10 @@ pub const STDIN_INSTRUCTION: &str =
 /// (HumanEval) the starter code follows the comments, as those benchmarks expect.
 pub fn completion_prompt(problem: &Problem) -> String {
     let mut out = String::new();
-    comment_block(&mut out, &problem.statement);
-    out.push_str("#\n");
+    if !statement_is_starter(problem) {
+        comment_block(&mut out, &problem.statement);
+        out.push_str("#\n");
+    }
     match &problem.kind {
         ProblemKind::Stdin => comment_block(&mut out, STDIN_INSTRUCTION),
         ProblemKind::FunctionCall { entry_point } => {
@@ -40,8 +42,11 @@ pub fn completion_prompt(problem: &Problem) -> String {
 
 /// The user turn of a chat prompt: the statement, then what to write and how to format it.
 pub fn user_message(problem: &Problem) -> String {
-    let mut out = problem.statement.trim_end().to_string();
-    out.push_str("\n\n");
+    let mut out = String::new();
+    if !statement_is_starter(problem) {
+        out.push_str(problem.statement.trim_end());
+        out.push_str("\n\n");
+    }
     match &problem.kind {
         ProblemKind::Stdin => out.push_str(STDIN_INSTRUCTION),
         ProblemKind::FunctionCall { entry_point } => {
@@ -59,6 +64,11 @@ pub fn user_message(problem: &Problem) -> String {
     }
     out.push_str("\nReply with the code in one ```python block.");
     out
+}
+
+/// HumanEval's statement is its starter code (signature and docstring); showing it twice wastes context.
+fn statement_is_starter(problem: &Problem) -> bool {
+    problem.starter_code.as_deref().is_some_and(|s| s.contains(problem.statement.trim()))
 }
 
 fn function_instruction(entry_point: Option<&str>) -> String {

@@ -42,6 +42,24 @@ fn function_call_prompts_name_the_function_and_show_a_test() {
     assert_eq!(python_parse_failures(&prompts), []);
 }
 
+#[test]
+fn humaneval_prompt_shows_the_signature_once_and_completes_to_the_reference() {
+    let r = scrl_data::import_file(
+        scrl_data::Format::HumanEval,
+        &fixture("humaneval.jsonl"),
+        &scrl_data::ImportOptions::default(),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap();
+    let p = &r.problems[0];
+    let prompt = completion_prompt(p);
+    assert_eq!(prompt.matches("def add_three").count(), 1, "{prompt}");
+    assert!(prompt.starts_with("# Write a Python 3 function `add_three`"), "{prompt}");
+    assert!(prompt.ends_with(p.starter_code.as_deref().unwrap()));
+    let user = scrl_data::prompt::user_message(p);
+    assert_eq!(user.matches("def add_three").count(), 1, "{user}");
+}
+
 fn qwen() -> ChatTemplate {
     ChatTemplate::from_tokenizer_config(&fixture("qwen2_tokenizer_config.json")).unwrap()
 }
