@@ -289,8 +289,8 @@ pub fn paper_comparison(rows: &[ReportRow], setting: &str) -> String {
         );
     }
     out.push_str(
-        "\nPoint estimates whose intervals overlap are not evidence of a difference; the paired tests above say \
-         which differences between our own models are distinguishable from noise.\n",
+        "\nPoint estimates whose intervals overlap are not evidence of a difference; a paired test on the same \
+         problems says which differences between our own models are distinguishable from noise.\n",
     );
     out
 }
