@@ -23,7 +23,9 @@ pub enum Arch {
 pub enum RopeScaling {
     None,
     /// Positions are divided by `factor` (HF `rope_type: "linear"`; DeepSeek-Coder uses factor 4).
-    Linear { factor: f64 },
+    Linear {
+        factor: f64,
+    },
 }
 
 /// Everything the decoder needs to know about a checkpoint's shape.
@@ -93,15 +95,20 @@ impl ModelConfig {
 
     /// Parses an already-read `config.json`; `path` is only used in error messages.
     pub fn from_value(path: &Path, value: Value) -> Result<Self> {
-        let raw: RawConfig = serde_json::from_value(value)
-            .map_err(|source| ModelError::Json { path: path.to_path_buf(), source })?;
+        let raw: RawConfig = serde_json::from_value(value).map_err(|source| ModelError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let p = || path.to_path_buf();
         let missing = |field: &str| ModelError::Config {
             path: p(),
             field: field.to_string(),
             message: "required but missing".into(),
         };
-        let model_type = raw.model_type.clone().ok_or_else(|| missing("model_type"))?;
+        let model_type = raw
+            .model_type
+            .clone()
+            .ok_or_else(|| missing("model_type"))?;
         let arch = match model_type.as_str() {
             "llama" => Arch::Llama,
             "qwen2" => Arch::Qwen2,
@@ -127,22 +134,38 @@ impl ModelConfig {
         if let Some(act) = &raw.hidden_act
             && act != "silu"
         {
-            return Err(ModelError::Unsupported { path: p(), what: format!("hidden_act `{act}` (only silu)") });
+            return Err(ModelError::Unsupported {
+                path: p(),
+                what: format!("hidden_act `{act}` (only silu)"),
+            });
         }
         if raw.mlp_bias == Some(true) {
-            return Err(ModelError::Unsupported { path: p(), what: "mlp_bias = true".into() });
+            return Err(ModelError::Unsupported {
+                path: p(),
+                what: "mlp_bias = true".into(),
+            });
         }
         if raw.use_sliding_window == Some(true) {
-            return Err(ModelError::Unsupported { path: p(), what: "use_sliding_window = true".into() });
+            return Err(ModelError::Unsupported {
+                path: p(),
+                what: "use_sliding_window = true".into(),
+            });
         }
         let hidden_size = raw.hidden_size.ok_or_else(|| missing("hidden_size"))?;
-        let num_attention_heads = raw.num_attention_heads.ok_or_else(|| missing("num_attention_heads"))?;
+        let num_attention_heads = raw
+            .num_attention_heads
+            .ok_or_else(|| missing("num_attention_heads"))?;
         let num_key_value_heads = raw.num_key_value_heads.unwrap_or(num_attention_heads);
-        if num_attention_heads == 0 || num_key_value_heads == 0 || num_attention_heads % num_key_value_heads != 0 {
+        if num_attention_heads == 0
+            || num_key_value_heads == 0
+            || num_attention_heads % num_key_value_heads != 0
+        {
             return Err(ModelError::Config {
                 path: p(),
                 field: "num_key_value_heads".into(),
-                message: format!("{num_key_value_heads} must divide num_attention_heads {num_attention_heads}"),
+                message: format!(
+                    "{num_key_value_heads} must divide num_attention_heads {num_attention_heads}"
+                ),
             });
         }
         let head_dim = match raw.head_dim {
@@ -152,12 +175,18 @@ impl ModelConfig {
                 return Err(ModelError::Config {
                     path: p(),
                     field: "hidden_size".into(),
-                    message: format!("{hidden_size} is not divisible by num_attention_heads {num_attention_heads}"),
+                    message: format!(
+                        "{hidden_size} is not divisible by num_attention_heads {num_attention_heads}"
+                    ),
                 });
             }
         };
         if head_dim % 2 != 0 {
-            return Err(ModelError::Config { path: p(), field: "head_dim".into(), message: "must be even for RoPE".into() });
+            return Err(ModelError::Config {
+                path: p(),
+                field: "head_dim".into(),
+                message: "must be even for RoPE".into(),
+            });
         }
         let (rope_theta, rope_scaling) = parse_rope(path, &raw)?;
         let attention_bias = raw.attention_bias.unwrap_or(false);
@@ -165,14 +194,26 @@ impl ModelConfig {
             Arch::Llama => (attention_bias, attention_bias),
             Arch::Qwen2 => (true, false),
         };
-        let eos_token_ids = raw.eos_token_id.as_ref().and_then(token_ids).unwrap_or_default();
-        let bos_token_id = raw.bos_token_id.as_ref().and_then(token_ids).and_then(|v| v.first().copied());
+        let eos_token_ids = raw
+            .eos_token_id
+            .as_ref()
+            .and_then(token_ids)
+            .unwrap_or_default();
+        let bos_token_id = raw
+            .bos_token_id
+            .as_ref()
+            .and_then(token_ids)
+            .and_then(|v| v.first().copied());
         Ok(Self {
             arch,
             vocab_size: raw.vocab_size.ok_or_else(|| missing("vocab_size"))?,
             hidden_size,
-            intermediate_size: raw.intermediate_size.ok_or_else(|| missing("intermediate_size"))?,
-            num_hidden_layers: raw.num_hidden_layers.ok_or_else(|| missing("num_hidden_layers"))?,
+            intermediate_size: raw
+                .intermediate_size
+                .ok_or_else(|| missing("intermediate_size"))?,
+            num_hidden_layers: raw
+                .num_hidden_layers
+                .ok_or_else(|| missing("num_hidden_layers"))?,
             num_attention_heads,
             num_key_value_heads,
             head_dim,
@@ -196,7 +237,9 @@ impl ModelConfig {
         };
         let rope_scaling = match self.rope_scaling {
             RopeScaling::None => Value::Null,
-            RopeScaling::Linear { factor } => serde_json::json!({"type": "linear", "factor": factor}),
+            RopeScaling::Linear { factor } => {
+                serde_json::json!({"type": "linear", "factor": factor})
+            }
         };
         let eos = match self.eos_token_ids.as_slice() {
             [] => Value::Null,
@@ -235,7 +278,11 @@ impl ModelConfig {
         let h = self.hidden_size;
         let q = self.num_attention_heads * self.head_dim;
         let kv = self.num_key_value_heads * self.head_dim;
-        let attn = h * q + 2 * h * kv + q * h + if self.qkv_bias { q + 2 * kv } else { 0 } + if self.o_bias { h } else { 0 };
+        let attn = h * q
+            + 2 * h * kv
+            + q * h
+            + if self.qkv_bias { q + 2 * kv } else { 0 }
+            + if self.o_bias { h } else { 0 };
         let mlp = 3 * h * self.intermediate_size;
         let layer = attn + mlp + 2 * h;
         let embed = self.vocab_size * h * if self.tie_word_embeddings { 1 } else { 2 };
@@ -257,15 +304,22 @@ fn parse_rope(path: &Path, raw: &RawConfig) -> Result<(f64, RopeScaling)> {
         if let Some(t) = v.get("rope_theta").and_then(Value::as_f64) {
             theta = t;
         }
-        let kind = v.get("rope_type").or_else(|| v.get("type")).and_then(Value::as_str).unwrap_or("default");
+        let kind = v
+            .get("rope_type")
+            .or_else(|| v.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("default");
         match kind {
             "default" => {}
             "linear" => {
-                let factor = v.get("factor").and_then(Value::as_f64).ok_or_else(|| ModelError::Config {
-                    path: p(),
-                    field: format!("{field}.factor"),
-                    message: "linear RoPE scaling needs a numeric factor".into(),
-                })?;
+                let factor =
+                    v.get("factor")
+                        .and_then(Value::as_f64)
+                        .ok_or_else(|| ModelError::Config {
+                            path: p(),
+                            field: format!("{field}.factor"),
+                            message: "linear RoPE scaling needs a numeric factor".into(),
+                        })?;
                 if factor <= 0.0 {
                     return Err(ModelError::Config {
                         path: p(),
@@ -353,7 +407,12 @@ mod tests {
         });
         let mut v = base.clone();
         v["model_type"] = "mistral".into();
-        assert!(parse(v).unwrap_err().to_string().contains("model_type `mistral`"));
+        assert!(
+            parse(v)
+                .unwrap_err()
+                .to_string()
+                .contains("model_type `mistral`")
+        );
         let mut v = base.clone();
         v["rope_scaling"] = serde_json::json!({"rope_type": "yarn", "factor": 4.0});
         assert!(parse(v).unwrap_err().to_string().contains("yarn"));
@@ -365,7 +424,12 @@ mod tests {
         assert!(parse(v).unwrap_err().to_string().contains("`vocab_size`"));
         let mut v = base;
         v["num_key_value_heads"] = 3.into();
-        assert!(parse(v).unwrap_err().to_string().contains("num_key_value_heads"));
+        assert!(
+            parse(v)
+                .unwrap_err()
+                .to_string()
+                .contains("num_key_value_heads")
+        );
         let err = ModelConfig::from_file(Path::new("/nonexistent/config.json")).unwrap_err();
         assert!(matches!(err, ModelError::MissingFile { .. }), "{err}");
     }

@@ -45,7 +45,10 @@ pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) ->
     let path = path.into();
     move |source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            ModelError::MissingFile { path, hint: source.to_string() }
+            ModelError::MissingFile {
+                path,
+                hint: source.to_string(),
+            }
         } else {
             ModelError::Io { path, source }
         }
@@ -55,7 +58,10 @@ pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) ->
 /// Reads and parses a JSON file, naming the file in every error.
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    serde_json::from_str(&text).map_err(|source| ModelError::Json { path: path.to_path_buf(), source })
+    serde_json::from_str(&text).map_err(|source| ModelError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes bytes atomically: a temporary file in the same folder, fsync, then rename over the target,

@@ -24,14 +24,14 @@ pub mod pretrain;
 pub mod sample;
 pub mod tokenizer;
 
+pub use candle_core::{DType, Device, Tensor, Var};
 pub use config::{Arch, ModelConfig, RopeScaling};
 pub use error::{ModelError, Result};
 pub use lora::LoraConfig;
+pub use model::{Decoder, ForwardOutput, InferCache, Init, LoraMode, token_logprobs, weight_files};
+pub use optim::{AdamW, AdamWParams};
 pub use sample::{Finish, Sample, SamplingParams, sample};
 pub use tokenizer::Tokenizer;
-pub use optim::{AdamW, AdamWParams};
-pub use model::{Decoder, ForwardOutput, InferCache, Init, LoraMode, token_logprobs, weight_files};
-pub use candle_core::{DType, Device, Tensor, Var};
 
 /// The device a run uses: the first CUDA GPU when built with the `cuda` feature, otherwise the CPU.
 pub fn default_device() -> Result<Device> {

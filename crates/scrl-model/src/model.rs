@@ -69,7 +69,11 @@ impl Lin {
             if let LoraMode::Train { seed } = mode
                 && l.dropout > 0.0
             {
-                x32 = dropout(&x32, l.dropout, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index)?;
+                x32 = dropout(
+                    &x32,
+                    l.dropout,
+                    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index,
+                )?;
             }
             let delta = (x32.matmul(&a.t()?)?.matmul(&b.t()?)? * scale)?;
             let delta = delta.to_dtype(y.dtype())?;
@@ -82,7 +86,9 @@ impl Lin {
 fn dropout(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let keep = 1.0 / (1.0 - p);
-    let mask: Vec<f32> = (0..x.elem_count()).map(|_| if rng.random::<f32>() < p { 0.0 } else { keep }).collect();
+    let mask: Vec<f32> = (0..x.elem_count())
+        .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
+        .collect();
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
     Ok((x * mask)?)
 }
@@ -147,12 +153,18 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let index = dir.join("model.safetensors.index.json");
     if index.exists() {
         let v: serde_json::Value = read_json(&index)?;
-        let map = v.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| ModelError::Config {
-            path: index.clone(),
-            field: "weight_map".into(),
-            message: "missing or not an object".into(),
-        })?;
-        let mut files: Vec<String> = map.values().filter_map(|f| f.as_str().map(str::to_string)).collect();
+        let map = v
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| ModelError::Config {
+                path: index.clone(),
+                field: "weight_map".into(),
+                message: "missing or not an object".into(),
+            })?;
+        let mut files: Vec<String> = map
+            .values()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect();
         files.sort();
         files.dedup();
         let files: Vec<PathBuf> = files.into_iter().map(|f| dir.join(f)).collect();
@@ -176,7 +188,15 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
     })
 }
 
-const MODULES: [&str; 7] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+const MODULES: [&str; 7] = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+];
 
 /// Names and shapes of every base parameter, in a fixed order.
 pub(crate) fn param_shapes(cfg: &ModelConfig) -> Vec<(String, Vec<usize>)> {
@@ -184,12 +204,19 @@ pub(crate) fn param_shapes(cfg: &ModelConfig) -> Vec<(String, Vec<usize>)> {
     let q = cfg.num_attention_heads * cfg.head_dim;
     let kv = cfg.num_key_value_heads * cfg.head_dim;
     let i = cfg.intermediate_size;
-    let mut out = vec![("model.embed_tokens.weight".to_string(), vec![cfg.vocab_size, h])];
+    let mut out = vec![(
+        "model.embed_tokens.weight".to_string(),
+        vec![cfg.vocab_size, h],
+    )];
     for l in 0..cfg.num_hidden_layers {
         let p = format!("model.layers.{l}");
         out.push((format!("{p}.input_layernorm.weight"), vec![h]));
         out.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
-        for (n, (m, shape)) in MODULES.iter().zip([[q, h], [kv, h], [kv, h], [h, q], [i, h], [i, h], [h, i]]).enumerate() {
+        for (n, (m, shape)) in MODULES
+            .iter()
+            .zip([[q, h], [kv, h], [kv, h], [h, q], [i, h], [i, h], [h, i]])
+            .enumerate()
+        {
             // The first four projections are attention, the last three the MLP.
             let group = if n < 4 { "self_attn" } else { "mlp" };
             out.push((format!("{p}.{group}.{m}.weight"), shape.to_vec()));
@@ -227,7 +254,10 @@ impl Decoder {
             if t.dims() != shape {
                 return Err(ModelError::Checkpoint {
                     path: dir.to_path_buf(),
-                    message: format!("tensor `{name}` has shape {:?}, config.json implies {shape:?}", t.dims()),
+                    message: format!(
+                        "tensor `{name}` has shape {:?}, config.json implies {shape:?}",
+                        t.dims()
+                    ),
                 });
             }
             Ok(t.to_dtype(dtype)?)
@@ -258,13 +288,14 @@ impl Decoder {
                 }
                 (Init::Random { .. }, Some(rng)) => {
                     let n: usize = shape.iter().product();
-                    let data: Vec<f32> = if name.ends_with("layernorm.weight") || name == "model.norm.weight" {
-                        vec![1.0; n]
-                    } else if name.ends_with(".bias") {
-                        vec![0.0; n]
-                    } else {
-                        (0..n).map(|_| normal(rng) * 0.02).collect()
-                    };
+                    let data: Vec<f32> =
+                        if name.ends_with("layernorm.weight") || name == "model.norm.weight" {
+                            vec![1.0; n]
+                        } else if name.ends_with(".bias") {
+                            vec![0.0; n]
+                        } else {
+                            (0..n).map(|_| normal(rng) * 0.02).collect()
+                        };
                     Tensor::from_vec(data, shape, device)?
                 }
                 (Init::Random { .. }, None) => unreachable!("a random init always has an RNG"),
@@ -296,7 +327,11 @@ impl Decoder {
                 let name = format!("{p}.{group}.{module}");
                 Ok(Lin {
                     weight: take(format!("{name}.weight"))?,
-                    bias: if bias { Some(take(format!("{name}.bias"))?) } else { None },
+                    bias: if bias {
+                        Some(take(format!("{name}.bias"))?)
+                    } else {
+                        None
+                    },
                     name,
                     module,
                     lora: None,
@@ -322,7 +357,11 @@ impl Decoder {
             });
         }
         let norm = take("model.norm.weight".into())?;
-        let lm_head = if cfg.tie_word_embeddings { None } else { Some(take("lm_head.weight".into())?) };
+        let lm_head = if cfg.tie_word_embeddings {
+            None
+        } else {
+            Some(take("lm_head.weight".into())?)
+        };
         let half = cfg.head_dim / 2;
         let inv_freq = (0..half)
             .map(|i| {
@@ -362,12 +401,23 @@ impl Decoder {
     /// Every linear layer, in parameter order (for LoRA attachment, merging and saving).
     pub(crate) fn lins_mut(&mut self) -> impl Iterator<Item = &mut Lin> {
         self.blocks.iter_mut().flat_map(|b| {
-            [&mut b.q, &mut b.k, &mut b.v, &mut b.o, &mut b.gate, &mut b.up, &mut b.down].into_iter()
+            [
+                &mut b.q,
+                &mut b.k,
+                &mut b.v,
+                &mut b.o,
+                &mut b.gate,
+                &mut b.up,
+                &mut b.down,
+            ]
+            .into_iter()
         })
     }
 
     pub(crate) fn lins(&self) -> impl Iterator<Item = &Lin> {
-        self.blocks.iter().flat_map(|b| [&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down].into_iter())
+        self.blocks
+            .iter()
+            .flat_map(|b| [&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down].into_iter())
     }
 
     /// All base tensors by HF name (LoRA not merged).
@@ -375,8 +425,14 @@ impl Decoder {
         let mut out = vec![("model.embed_tokens.weight".to_string(), self.embed.clone())];
         for (l, b) in self.blocks.iter().enumerate() {
             let p = format!("model.layers.{l}");
-            out.push((format!("{p}.input_layernorm.weight"), b.input_layernorm.clone()));
-            out.push((format!("{p}.post_attention_layernorm.weight"), b.post_attention_layernorm.clone()));
+            out.push((
+                format!("{p}.input_layernorm.weight"),
+                b.input_layernorm.clone(),
+            ));
+            out.push((
+                format!("{p}.post_attention_layernorm.weight"),
+                b.post_attention_layernorm.clone(),
+            ));
             for lin in [&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down] {
                 out.push((format!("{}.weight", lin.name), lin.weight.clone()));
                 if let Some(bias) = &lin.bias {
@@ -422,7 +478,12 @@ impl Decoder {
     /// Differentiable forward over whole sequences. `ids` is (batch, seq) u32; `mask` (batch, seq), any
     /// numeric dtype, 1 for real tokens and 0 for padding (left or right); `None` means no padding.
     /// Positions count real tokens only (as transformers does for left padding).
-    pub fn forward_train(&self, ids: &Tensor, mask: Option<&Tensor>, mode: LoraMode) -> Result<ForwardOutput> {
+    pub fn forward_train(
+        &self,
+        ids: &Tensor,
+        mask: Option<&Tensor>,
+        mode: LoraMode,
+    ) -> Result<ForwardOutput> {
         let (b, t) = ids.dims2()?;
         let valid: Vec<Vec<bool>> = match mask {
             Some(m) => {
@@ -433,7 +494,11 @@ impl Decoder {
                         ids.dims()
                     )));
                 }
-                m.to_dtype(DType::F32)?.to_vec2::<f32>()?.into_iter().map(|r| r.into_iter().map(|x| x != 0.0).collect()).collect()
+                m.to_dtype(DType::F32)?
+                    .to_vec2::<f32>()?
+                    .into_iter()
+                    .map(|r| r.into_iter().map(|x| x != 0.0).collect())
+                    .collect()
             }
             None => vec![vec![true; t]; b],
         };
@@ -465,23 +530,61 @@ impl Decoder {
         let hidden = candle_nn::ops::rms_norm_slow(&x, &self.norm, eps)?;
         let logits = hidden.matmul(&self.lm_head.as_ref().unwrap_or(&self.embed).t()?)?;
         Ok(ForwardOutput {
-            logits: logits.to_dtype(DType::F32)?.reshape((b, t, self.cfg.vocab_size))?,
-            hidden: hidden.to_dtype(DType::F32)?.reshape((b, t, self.cfg.hidden_size))?,
+            logits: logits
+                .to_dtype(DType::F32)?
+                .reshape((b, t, self.cfg.vocab_size))?,
+            hidden: hidden
+                .to_dtype(DType::F32)?
+                .reshape((b, t, self.cfg.hidden_size))?,
         })
     }
 
     /// q, k, v as (b, heads, t, head_dim).
-    fn qkv(&self, blk: &Block, hn: &Tensor, b: usize, t: usize, mode: LoraMode, li: u64) -> Result<(Tensor, Tensor, Tensor)> {
-        let (nh, nkv, hd) = (self.cfg.num_attention_heads, self.cfg.num_key_value_heads, self.cfg.head_dim);
-        let q = blk.q.forward(hn, mode, li)?.reshape((b, t, nh, hd))?.transpose(1, 2)?.contiguous()?;
-        let k = blk.k.forward(hn, mode, li + 1)?.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
-        let v = blk.v.forward(hn, mode, li + 2)?.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
+    fn qkv(
+        &self,
+        blk: &Block,
+        hn: &Tensor,
+        b: usize,
+        t: usize,
+        mode: LoraMode,
+        li: u64,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let (nh, nkv, hd) = (
+            self.cfg.num_attention_heads,
+            self.cfg.num_key_value_heads,
+            self.cfg.head_dim,
+        );
+        let q = blk
+            .q
+            .forward(hn, mode, li)?
+            .reshape((b, t, nh, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let k = blk
+            .k
+            .forward(hn, mode, li + 1)?
+            .reshape((b, t, nkv, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let v = blk
+            .v
+            .forward(hn, mode, li + 2)?
+            .reshape((b, t, nkv, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
         Ok((q, k, v))
     }
 
     /// Causal attention; returns (b*tq, heads*head_dim). `bias` is (b, 1, tq, tk) f32 with -inf on
     /// masked pairs. Scores and softmax run in f32 for bf16/f16 weights too.
-    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, bias: &Tensor, fused: bool) -> Result<Tensor> {
+    fn attend(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        bias: &Tensor,
+        fused: bool,
+    ) -> Result<Tensor> {
         let (b, nh, tq, hd) = q.dims4()?;
         let (_, nkv, tk, _) = k.dims4()?;
         let rep = nh / nkv;
@@ -489,11 +592,16 @@ impl Decoder {
             if rep == 1 {
                 return Ok(x.clone());
             }
-            Ok(x.unsqueeze(2)?.broadcast_as((b, nkv, rep, tk, hd))?.reshape((b, nh, tk, hd))?)
+            Ok(x.unsqueeze(2)?
+                .broadcast_as((b, nkv, rep, tk, hd))?
+                .reshape((b, nh, tk, hd))?)
         };
         let k = repeat(k)?;
         let v = repeat(v)?;
-        let scores = (q.to_dtype(DType::F32)?.matmul(&k.to_dtype(DType::F32)?.t()?)? / (hd as f64).sqrt())?;
+        let scores = (q
+            .to_dtype(DType::F32)?
+            .matmul(&k.to_dtype(DType::F32)?.t()?)?
+            / (hd as f64).sqrt())?;
         let scores = scores.broadcast_add(bias)?;
         let probs = if fused {
             candle_nn::ops::softmax_last_dim(&scores)?
@@ -513,14 +621,22 @@ impl Decoder {
     /// An empty KV cache for `batch` rows and up to `max_len` positions (prompt + generated).
     pub fn new_cache(&self, batch: usize, max_len: usize) -> InferCache {
         InferCache {
-            layers: (0..self.cfg.num_hidden_layers).map(|_| KvCache::new(2, max_len)).collect(),
+            layers: (0..self.cfg.num_hidden_layers)
+                .map(|_| KvCache::new(2, max_len))
+                .collect(),
             key_valid: vec![Vec::new(); batch],
         }
     }
 
     /// Inference forward with fused kernels (no gradients): appends `ids` (batch, t) to the cache and
     /// returns the f32 logits of the last new position, (batch, vocab). `valid[b][i]` marks real tokens.
-    pub fn forward_cached(&self, ids: &Tensor, valid: &[Vec<bool>], cache: &mut InferCache, mode: LoraMode) -> Result<Tensor> {
+    pub fn forward_cached(
+        &self,
+        ids: &Tensor,
+        valid: &[Vec<bool>],
+        cache: &mut InferCache,
+        mode: LoraMode,
+    ) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         if valid.len() != b || cache.key_valid.len() != b || valid.iter().any(|r| r.len() != t) {
             return Err(ModelError::InvalidArgument(format!(
@@ -530,7 +646,11 @@ impl Decoder {
                 cache.key_valid.len()
             )));
         }
-        let start: Vec<u32> = cache.key_valid.iter().map(|r| r.iter().filter(|&&v| v).count() as u32).collect();
+        let start: Vec<u32> = cache
+            .key_valid
+            .iter()
+            .map(|r| r.iter().filter(|&&v| v).count() as u32)
+            .collect();
         let positions = positions_from_valid(valid, &start);
         for (row, new) in cache.key_valid.iter_mut().zip(valid) {
             row.extend_from_slice(new);
@@ -552,7 +672,11 @@ impl Decoder {
             let hn = candle_nn::ops::rms_norm(&x, &blk.post_attention_layernorm, eps)?;
             x = (x + self.mlp(blk, &hn, mode, 0)?)?;
         }
-        let last = x.reshape((b, t, self.cfg.hidden_size))?.narrow(1, t - 1, 1)?.squeeze(1)?.contiguous()?;
+        let last = x
+            .reshape((b, t, self.cfg.hidden_size))?
+            .narrow(1, t - 1, 1)?
+            .squeeze(1)?
+            .contiguous()?;
         let hidden = candle_nn::ops::rms_norm(&last, &self.norm, eps)?;
         let logits = hidden.matmul(&self.lm_head.as_ref().unwrap_or(&self.embed).t()?)?;
         Ok(logits.to_dtype(DType::F32)?)
@@ -612,9 +736,17 @@ pub(crate) fn normal(rng: &mut ChaCha8Rng) -> f32 {
 /// Differentiable; this is the quantity PPO ratios and KL terms are built from.
 pub fn token_logprobs(logits: &Tensor, targets: &Tensor, temperature: f64) -> Result<Tensor> {
     if temperature <= 0.0 {
-        return Err(ModelError::InvalidArgument(format!("token_logprobs temperature must be > 0, got {temperature}")));
+        return Err(ModelError::InvalidArgument(format!(
+            "token_logprobs temperature must be > 0, got {temperature}"
+        )));
     }
-    let scaled = if temperature == 1.0 { logits.clone() } else { (logits / temperature)? };
+    let scaled = if temperature == 1.0 {
+        logits.clone()
+    } else {
+        (logits / temperature)?
+    };
     let lp = candle_nn::ops::log_softmax(&scaled, D::Minus1)?;
-    Ok(lp.gather(&targets.contiguous()?.unsqueeze(2)?, 2)?.squeeze(2)?)
+    Ok(lp
+        .gather(&targets.contiguous()?.unsqueeze(2)?, 2)?
+        .squeeze(2)?)
 }

@@ -22,7 +22,13 @@ pub struct AdamWParams {
 
 impl Default for AdamWParams {
     fn default() -> Self {
-        Self { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01, max_grad_norm: Some(1.0) }
+        Self {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            max_grad_norm: Some(1.0),
+        }
     }
 }
 
@@ -38,9 +44,21 @@ pub struct AdamW {
 impl AdamW {
     pub fn new(vars: Vec<(String, Var)>, params: AdamWParams) -> Result<Self> {
         let zeros = |v: &Var| Var::zeros(v.shape(), DType::F32, v.device());
-        let m = vars.iter().map(|(_, v)| zeros(v)).collect::<candle_core::Result<Vec<_>>>()?;
-        let v = vars.iter().map(|(_, v)| zeros(v)).collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Self { vars, m, v, step: 0, params })
+        let m = vars
+            .iter()
+            .map(|(_, v)| zeros(v))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let v = vars
+            .iter()
+            .map(|(_, v)| zeros(v))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Self {
+            vars,
+            m,
+            v,
+            step: 0,
+            params,
+        })
     }
 
     /// Steps taken so far.
@@ -51,10 +69,18 @@ impl AdamW {
     /// One update with learning rate `lr`; returns the global gradient norm before clipping.
     /// A variable without a gradient (unused this step) is left alone.
     pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<f64> {
-        let gs: Vec<Option<Tensor>> = self.vars.iter().map(|(_, v)| grads.get(v.as_tensor()).cloned()).collect();
+        let gs: Vec<Option<Tensor>> = self
+            .vars
+            .iter()
+            .map(|(_, v)| grads.get(v.as_tensor()).cloned())
+            .collect();
         let mut sq = 0.0f64;
         for g in gs.iter().flatten() {
-            sq += g.to_dtype(DType::F32)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+            sq += g
+                .to_dtype(DType::F32)?
+                .sqr()?
+                .sum_all()?
+                .to_scalar::<f32>()? as f64;
         }
         let norm = sq.sqrt();
         let clip = match self.params.max_grad_norm {
@@ -87,30 +113,49 @@ impl AdamW {
             tensors.push((format!("{name}.exp_avg_sq"), v.as_tensor().clone()));
         }
         let meta = HashMap::from([("step".to_string(), self.step.to_string())]);
-        let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
-            .map_err(|e| ModelError::Checkpoint { path: path.to_path_buf(), message: format!("serialize: {e}") })?;
+        let bytes =
+            safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
+                .map_err(|e| ModelError::Checkpoint {
+                    path: path.to_path_buf(),
+                    message: format!("serialize: {e}"),
+                })?;
         write_atomic(path, &bytes)
     }
 
     /// Restores moments and step count saved by `save` for the same variables.
     pub fn load(&mut self, path: &Path) -> Result<()> {
         let bytes = std::fs::read(path).map_err(io_err(path))?;
-        let err = |message: String| ModelError::Checkpoint { path: path.to_path_buf(), message };
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| err(e.to_string()))?;
+        let err = |message: String| ModelError::Checkpoint {
+            path: path.to_path_buf(),
+            message,
+        };
+        let (_, meta) =
+            safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| err(e.to_string()))?;
         let step = meta
             .metadata()
             .as_ref()
             .and_then(|m| m.get("step"))
             .and_then(|s| s.parse::<u64>().ok())
             .ok_or_else(|| err("metadata lacks a numeric `step`".into()))?;
-        let device = self.vars.first().map(|(_, v)| v.device().clone()).unwrap_or(candle_core::Device::Cpu);
-        let mut map = candle_core::safetensors::load_buffer(&bytes, &device).map_err(|e| err(e.to_string()))?;
+        let device = self
+            .vars
+            .first()
+            .map(|(_, v)| v.device().clone())
+            .unwrap_or(candle_core::Device::Cpu);
+        let mut map = candle_core::safetensors::load_buffer(&bytes, &device)
+            .map_err(|e| err(e.to_string()))?;
         for ((name, var), (m, v)) in self.vars.iter().zip(self.m.iter().zip(&self.v)) {
             for (suffix, slot) in [("exp_avg", m), ("exp_avg_sq", v)] {
                 let key = format!("{name}.{suffix}");
-                let t = map.remove(&key).ok_or_else(|| err(format!("missing `{key}`")))?;
+                let t = map
+                    .remove(&key)
+                    .ok_or_else(|| err(format!("missing `{key}`")))?;
                 if t.dims() != var.dims() {
-                    return Err(err(format!("`{key}` has shape {:?}, the variable has {:?}", t.dims(), var.dims())));
+                    return Err(err(format!(
+                        "`{key}` has shape {:?}, the variable has {:?}",
+                        t.dims(),
+                        var.dims()
+                    )));
                 }
                 slot.set(&t)?;
             }
@@ -132,7 +177,10 @@ mod tests {
     #[test]
     fn matches_the_adamw_formula_and_state_round_trips() {
         let w = Var::from_tensor(&Tensor::new(&[2.0f32], &Device::Cpu).unwrap()).unwrap();
-        let params = AdamWParams { max_grad_norm: None, ..Default::default() };
+        let params = AdamWParams {
+            max_grad_norm: None,
+            ..Default::default()
+        };
         let mut opt = AdamW::new(vec![("w".into(), w.clone())], params).unwrap();
         // loss = w^2 -> grad 2w = 4
         let loss = w.as_tensor().sqr().unwrap().sum_all().unwrap();
@@ -155,8 +203,17 @@ mod tests {
             let loss = var.as_tensor().sqr().unwrap().sum_all().unwrap();
             o.step(&loss.backward().unwrap(), 0.1).unwrap();
         }
-        assert_eq!(w.as_tensor().to_vec1::<f32>().unwrap(), w2.as_tensor().to_vec1::<f32>().unwrap());
+        assert_eq!(
+            w.as_tensor().to_vec1::<f32>().unwrap(),
+            w2.as_tensor().to_vec1::<f32>().unwrap()
+        );
         let mut wrong = AdamW::new(vec![("other".into(), w2)], params).unwrap();
-        assert!(wrong.load(&path).unwrap_err().to_string().contains("missing `other.exp_avg`"));
+        assert!(
+            wrong
+                .load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("missing `other.exp_avg`")
+        );
     }
 }

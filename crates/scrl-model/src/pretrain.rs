@@ -140,7 +140,16 @@ pub fn python_files(dir: &Path) -> Result<Vec<PathBuf>> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let ft = entry.file_type().map_err(io_err(&path))?;
             if ft.is_dir() {
-                if !["test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"].contains(&name.as_str()) {
+                if ![
+                    "test",
+                    "tests",
+                    "idle_test",
+                    "site-packages",
+                    "dist-packages",
+                    "__pycache__",
+                ]
+                .contains(&name.as_str())
+                {
                     stack.push(path);
                 }
             } else if ft.is_file() && name.ends_with(".py") {
@@ -185,11 +194,21 @@ fn tokenize(tok: &Tokenizer, sources: &[String], extra: &[String], seq_len: usiz
     for t in source.iter().chain([&u32::MAX]).chain(stream.iter()) {
         h.update(t.to_le_bytes());
     }
-    Ok(Data { source, extra: stream, extra_starts: starts, sha256: hex::encode(h.finalize()) })
+    Ok(Data {
+        source,
+        extra: stream,
+        extra_starts: starts,
+        sha256: hex::encode(h.finalize()),
+    })
 }
 
 /// Batch `step`: (inputs, targets), both (batch, seq_len) u32, a pure function of (seed, step).
-fn batch(data: &Data, s: &PretrainSettings, step: u64, device: &Device) -> Result<(Tensor, Tensor)> {
+fn batch(
+    data: &Data,
+    s: &PretrainSettings,
+    step: u64,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
     rng.set_stream(step);
     let t = s.seq_len;
@@ -198,14 +217,20 @@ fn batch(data: &Data, s: &PretrainSettings, step: u64, device: &Device) -> Resul
     for _ in 0..s.batch_size {
         let from_extra = !data.extra_starts.is_empty() && rng.random::<f64>() < s.extra_fraction;
         let (stream, start) = if from_extra {
-            (&data.extra, data.extra_starts[rng.random_range(0..data.extra_starts.len())])
+            (
+                &data.extra,
+                data.extra_starts[rng.random_range(0..data.extra_starts.len())],
+            )
         } else {
             (&data.source, rng.random_range(0..data.source.len() - t - 1))
         };
         x.extend_from_slice(&stream[start..start + t]);
         y.extend_from_slice(&stream[start + 1..start + t + 1]);
     }
-    Ok((Tensor::from_vec(x, (s.batch_size, t), device)?, Tensor::from_vec(y, (s.batch_size, t), device)?))
+    Ok((
+        Tensor::from_vec(x, (s.batch_size, t), device)?,
+        Tensor::from_vec(y, (s.batch_size, t), device)?,
+    ))
 }
 
 /// How a run ended.
@@ -229,8 +254,14 @@ pub fn pretrain(
     on_step: &mut dyn FnMut(&StepRecord),
 ) -> Result<PretrainReport> {
     let device = Device::Cpu;
-    if settings.num_heads == 0 || settings.hidden_size % settings.num_heads != 0 || settings.batch_size == 0 || settings.seq_len == 0 {
-        return Err(ModelError::InvalidArgument(format!("inconsistent model settings {settings:?}")));
+    if settings.num_heads == 0
+        || !settings.hidden_size.is_multiple_of(settings.num_heads)
+        || settings.batch_size == 0
+        || settings.seq_len == 0
+    {
+        return Err(ModelError::InvalidArgument(format!(
+            "inconsistent model settings {settings:?}"
+        )));
     }
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     let mut sources = Vec::new();
@@ -243,13 +274,20 @@ pub fn pretrain(
         }
     }
     let state_path = out.join(STATE);
-    let resume: Option<TrainerState> = if state_path.exists() { Some(read_json(&state_path)?) } else { None };
+    let resume: Option<TrainerState> = if state_path.exists() {
+        Some(read_json(&state_path)?)
+    } else {
+        None
+    };
     if let Some(st) = &resume
         && st.settings != *settings
     {
         return Err(ModelError::Checkpoint {
             path: state_path,
-            message: format!("was written with other settings {:?}; resume with the same settings or use a new folder", st.settings),
+            message: format!(
+                "was written with other settings {:?}; resume with the same settings or use a new folder",
+                st.settings
+            ),
         });
     }
     let tok_path = out.join("tokenizer.json");
@@ -258,16 +296,28 @@ pub fn pretrain(
         texts.extend(corpus.extra_texts.iter().cloned());
         train_byte_level_bpe(&texts, settings.vocab_size, &tok_path)?;
         let tc = serde_json::json!({"eos_token": ENDOFTEXT, "pad_token": PAD, "bos_token": null, "model_max_length": 4 * settings.seq_len});
-        write_atomic(&out.join("tokenizer_config.json"), tc.to_string().as_bytes())?;
+        write_atomic(
+            &out.join("tokenizer_config.json"),
+            tc.to_string().as_bytes(),
+        )?;
         let gc = serde_json::json!({"eos_token_id": 0, "pad_token_id": 1});
-        write_atomic(&out.join("generation_config.json"), gc.to_string().as_bytes())?;
+        write_atomic(
+            &out.join("generation_config.json"),
+            gc.to_string().as_bytes(),
+        )?;
     }
     let tok = Tokenizer::load(out)?;
     let data = tokenize(&tok, &sources, &corpus.extra_texts, settings.seq_len)?;
     let cfg = settings.model_config(tok.vocab_size());
     let (model, mut opt, start, mut tokens_seen) = match &resume {
         None => {
-            let model = Decoder::new_trainable(cfg.clone(), Init::Random { seed: settings.seed }, &device)?;
+            let model = Decoder::new_trainable(
+                cfg.clone(),
+                Init::Random {
+                    seed: settings.seed,
+                },
+                &device,
+            )?;
             let opt = AdamW::new(model.trainable_vars(), adam_params(settings))?;
             let _ = std::fs::remove_file(out.join(LOG));
             (model, opt, 0, 0)
@@ -276,7 +326,9 @@ pub fn pretrain(
             if st.corpus_sha256 != data.sha256 {
                 return Err(ModelError::Checkpoint {
                     path: state_path,
-                    message: "the corpus changed since this run started (token stream hash differs)".into(),
+                    message:
+                        "the corpus changed since this run started (token stream hash differs)"
+                            .into(),
                 });
             }
             let weights = candle_core::safetensors::load(out.join("model.safetensors"), &device)?;
@@ -286,14 +338,22 @@ pub fn pretrain(
             if opt.steps() != st.step {
                 return Err(ModelError::Checkpoint {
                     path: state_path,
-                    message: format!("optimizer is at step {} but trainer_state.json says {} (torn checkpoint)", opt.steps(), st.step),
+                    message: format!(
+                        "optimizer is at step {} but trainer_state.json says {} (torn checkpoint)",
+                        opt.steps(),
+                        st.step
+                    ),
                 });
             }
             truncate_log(&out.join(LOG), st.step)?;
             (model, opt, st.step, st.tokens_seen)
         }
     };
-    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(out.join(LOG)).map_err(io_err(out.join(LOG)))?;
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out.join(LOG))
+        .map_err(io_err(out.join(LOG)))?;
     let t0 = Instant::now();
     let end = stop_at.unwrap_or(settings.steps).min(settings.steps);
     let mut last_loss = None;
@@ -315,7 +375,12 @@ pub fn pretrain(
             tokens_seen,
             elapsed_s: t0.elapsed().as_secs_f64(),
         };
-        writeln!(log, "{}", serde_json::to_string(&rec).expect("a record serialises")).map_err(io_err(out.join(LOG)))?;
+        writeln!(
+            log,
+            "{}",
+            serde_json::to_string(&rec).expect("a record serialises")
+        )
+        .map_err(io_err(out.join(LOG)))?;
         last_loss = Some(rec.loss);
         on_step(&rec);
         if (step + 1) % checkpoint_every.max(1) == 0 || step + 1 == end {
@@ -334,16 +399,39 @@ pub fn pretrain(
 }
 
 fn adam_params(s: &PretrainSettings) -> AdamWParams {
-    AdamWParams { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: s.weight_decay, max_grad_norm: Some(1.0) }
+    AdamWParams {
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weight_decay: s.weight_decay,
+        max_grad_norm: Some(1.0),
+    }
 }
 
 /// Model, optimizer, then the state file that names the step: the state is written last, so a crash in
 /// between leaves the previous state, and a model/optimizer mismatch is caught on resume.
-fn checkpoint(out: &Path, model: &Decoder, opt: &AdamW, settings: &PretrainSettings, sha: &str, tokens_seen: u64) -> Result<()> {
+fn checkpoint(
+    out: &Path,
+    model: &Decoder,
+    opt: &AdamW,
+    settings: &PretrainSettings,
+    sha: &str,
+    tokens_seen: u64,
+) -> Result<()> {
     crate::lora::save_checkpoint(out, &model.config().to_hf_json(), &model.base_tensors())?;
     opt.save(&out.join("optimizer.safetensors"))?;
-    let st = TrainerState { step: opt.steps(), settings: settings.clone(), corpus_sha256: sha.to_string(), tokens_seen };
-    write_atomic(&out.join(STATE), serde_json::to_string_pretty(&st).expect("state serialises").as_bytes())
+    let st = TrainerState {
+        step: opt.steps(),
+        settings: settings.clone(),
+        corpus_sha256: sha.to_string(),
+        tokens_seen,
+    };
+    write_atomic(
+        &out.join(STATE),
+        serde_json::to_string_pretty(&st)
+            .expect("state serialises")
+            .as_bytes(),
+    )
 }
 
 /// Drops log lines written after the checkpoint being resumed from.
@@ -373,7 +461,10 @@ pub fn read_loss_log(dir: &Path) -> Result<Vec<StepRecord>> {
     text.lines()
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| ModelError::Checkpoint { path: path.clone(), message: format!("line {}: {e}", i + 1) })
+            serde_json::from_str(l).map_err(|e| ModelError::Checkpoint {
+                path: path.clone(),
+                message: format!("line {}: {e}", i + 1),
+            })
         })
         .collect()
 }

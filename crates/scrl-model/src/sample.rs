@@ -31,7 +31,15 @@ pub struct SamplingParams {
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        Self { max_new_tokens: 256, temperature: 1.0, top_p: 1.0, top_k: 0, stop: Vec::new(), seed: 0, stream_offset: 0 }
+        Self {
+            max_new_tokens: 256,
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: 0,
+            stop: Vec::new(),
+            seed: 0,
+            stream_offset: 0,
+        }
     }
 }
 
@@ -57,15 +65,29 @@ pub struct Sample {
 }
 
 /// Samples one completion per prompt (token ids, unpadded, any lengths) in one batch.
-pub fn sample(model: &Decoder, tok: &Tokenizer, prompts: &[Vec<u32>], params: &SamplingParams, mode: LoraMode) -> Result<Vec<Sample>> {
+pub fn sample(
+    model: &Decoder,
+    tok: &Tokenizer,
+    prompts: &[Vec<u32>],
+    params: &SamplingParams,
+    mode: LoraMode,
+) -> Result<Vec<Sample>> {
     if params.temperature < 0.0 || !params.temperature.is_finite() {
-        return Err(ModelError::InvalidArgument(format!("temperature must be >= 0, got {}", params.temperature)));
+        return Err(ModelError::InvalidArgument(format!(
+            "temperature must be >= 0, got {}",
+            params.temperature
+        )));
     }
-    if !(params.top_p > 0.0) {
-        return Err(ModelError::InvalidArgument(format!("top_p must be > 0, got {}", params.top_p)));
+    if params.top_p.is_nan() || params.top_p <= 0.0 {
+        return Err(ModelError::InvalidArgument(format!(
+            "top_p must be > 0, got {}",
+            params.top_p
+        )));
     }
     if prompts.iter().any(Vec::is_empty) {
-        return Err(ModelError::InvalidArgument("empty prompt: encode at least one token".into()));
+        return Err(ModelError::InvalidArgument(
+            "empty prompt: encode at least one token".into(),
+        ));
     }
     let b = prompts.len();
     if b == 0 {
@@ -73,7 +95,9 @@ pub fn sample(model: &Decoder, tok: &Tokenizer, prompts: &[Vec<u32>], params: &S
     }
     let vocab = model.config().vocab_size as u32;
     if let Some(bad) = prompts.iter().flatten().find(|&&t| t >= vocab) {
-        return Err(ModelError::InvalidArgument(format!("prompt token {bad} is outside the model's vocabulary ({vocab})")));
+        return Err(ModelError::InvalidArgument(format!(
+            "prompt token {bad} is outside the model's vocabulary ({vocab})"
+        )));
     }
     let dev = model.device().clone();
     let pad = tok.pad_id().min(vocab - 1);
@@ -87,7 +111,12 @@ pub fn sample(model: &Decoder, tok: &Tokenizer, prompts: &[Vec<u32>], params: &S
         valid.push((0..longest).map(|i| i >= n_pad).collect::<Vec<bool>>());
     }
     let mut cache = model.new_cache(b, longest + params.max_new_tokens);
-    let mut logits = model.forward_cached(&Tensor::from_vec(ids, (b, longest), &dev)?, &valid, &mut cache, mode)?;
+    let mut logits = model.forward_cached(
+        &Tensor::from_vec(ids, (b, longest), &dev)?,
+        &valid,
+        &mut cache,
+        mode,
+    )?;
     let mut rngs: Vec<ChaCha8Rng> = (0..b)
         .map(|i| {
             let mut r = ChaCha8Rng::seed_from_u64(params.seed);
@@ -95,8 +124,14 @@ pub fn sample(model: &Decoder, tok: &Tokenizer, prompts: &[Vec<u32>], params: &S
             r
         })
         .collect();
-    let mut out: Vec<Sample> =
-        (0..b).map(|_| Sample { token_ids: Vec::new(), logprobs: Vec::new(), finish: Finish::Length, text: String::new() }).collect();
+    let mut out: Vec<Sample> = (0..b)
+        .map(|_| Sample {
+            token_ids: Vec::new(),
+            logprobs: Vec::new(),
+            finish: Finish::Length,
+            text: String::new(),
+        })
+        .collect();
     let mut done = vec![false; b];
     for step in 0..params.max_new_tokens {
         let rows: Vec<Vec<f32>> = logits.to_vec2()?;
@@ -133,7 +168,12 @@ pub fn sample(model: &Decoder, tok: &Tokenizer, prompts: &[Vec<u32>], params: &S
         let text = tok.decode(&s.token_ids, true)?;
         s.text = match s.finish {
             Finish::Stop => {
-                let cut = params.stop.iter().filter_map(|st| text.find(st.as_str())).min().unwrap_or(text.len());
+                let cut = params
+                    .stop
+                    .iter()
+                    .filter_map(|st| text.find(st.as_str()))
+                    .min()
+                    .unwrap_or(text.len());
                 text[..cut].to_string()
             }
             _ => text,
@@ -152,7 +192,10 @@ fn choose(logits: &[f32], p: &SamplingParams, rng: &mut ChaCha8Rng) -> (u32, f32
     let logprob = |i: usize| (scaled[i] - log_z) as f32;
     if greedy {
         // First index of the maximum, so ties break the same way every time.
-        let best = scaled.iter().enumerate().fold(0, |best, (i, &x)| if x > scaled[best] { i } else { best });
+        let best = scaled
+            .iter()
+            .enumerate()
+            .fold(0, |best, (i, &x)| if x > scaled[best] { i } else { best });
         return (best as u32, logprob(best));
     }
     if p.top_k == 0 && p.top_p >= 1.0 {
@@ -227,12 +270,27 @@ mod tests {
         for case in 0..40 {
             let n = [5usize, 300, 5000][case % 3];
             let sharp = [0.5, 3.0, 10.0][case % 3];
-            let scaled: Vec<f64> = (0..n).map(|i| if i % 17 == 0 { 1.0 } else { rng.random::<f64>() * sharp }).collect();
+            let scaled: Vec<f64> = (0..n)
+                .map(|i| {
+                    if i % 17 == 0 {
+                        1.0
+                    } else {
+                        rng.random::<f64>() * sharp
+                    }
+                })
+                .collect();
             let max = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let log_z = max + scaled.iter().map(|&x| (x - max).exp()).sum::<f64>().ln();
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_by(|&a, &b| scaled[b].total_cmp(&scaled[a]).then(a.cmp(&b)));
-            for (k, p) in [(0, 0.9), (0, 0.999), (10, 1.0), (100, 0.5), (3, 0.99), (n + 5, 0.95)] {
+            for (k, p) in [
+                (0, 0.9),
+                (0, 0.999),
+                (10, 1.0),
+                (100, 0.5),
+                (3, 0.99),
+                (n + 5, 0.95),
+            ] {
                 let cap = if k > 0 { k.min(n) } else { n };
                 let mut want = order[..cap].to_vec();
                 if p < 1.0 {
@@ -244,7 +302,11 @@ mod tests {
                         want.truncate(j + 1);
                     }
                 }
-                assert_eq!(truncated_candidates(&scaled, log_z, k, p), want, "n {n} k {k} p {p}");
+                assert_eq!(
+                    truncated_candidates(&scaled, log_z, k, p),
+                    want,
+                    "n {n} k {k} p {p}"
+                );
             }
         }
     }

@@ -40,7 +40,11 @@ fn special_token_content(v: &Value) -> Option<&str> {
 }
 
 fn read_optional_json(path: &Path) -> Result<Option<Value>> {
-    if path.exists() { read_json(path).map(Some) } else { Ok(None) }
+    if path.exists() {
+        read_json(path).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 impl Tokenizer {
@@ -48,18 +52,29 @@ impl Tokenizer {
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join("tokenizer.json");
         if !path.exists() {
-            return Err(ModelError::MissingFile { path, hint: "the model folder needs a Hugging Face tokenizer.json".into() });
+            return Err(ModelError::MissingFile {
+                path,
+                hint: "the model folder needs a Hugging Face tokenizer.json".into(),
+            });
         }
-        let inner = tokenizers::Tokenizer::from_file(&path)
-            .map_err(|e| ModelError::Tokenizer { path: path.clone(), message: e.to_string() })?;
+        let inner = tokenizers::Tokenizer::from_file(&path).map_err(|e| ModelError::Tokenizer {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         let gen_cfg = read_optional_json(&dir.join("generation_config.json"))?;
         let tok_cfg = read_optional_json(&dir.join("tokenizer_config.json"))?;
         let model_cfg = read_optional_json(&dir.join("config.json"))?;
         let by_name = |cfg: &Option<Value>, key: &str| -> Option<u32> {
-            cfg.as_ref().and_then(|c| c.get(key)).and_then(special_token_content).and_then(|s| inner.token_to_id(s))
+            cfg.as_ref()
+                .and_then(|c| c.get(key))
+                .and_then(special_token_content)
+                .and_then(|s| inner.token_to_id(s))
         };
         let by_id = |cfg: &Option<Value>, key: &str| -> Option<Vec<u32>> {
-            cfg.as_ref().and_then(|c| c.get(key)).and_then(token_ids).filter(|v| !v.is_empty())
+            cfg.as_ref()
+                .and_then(|c| c.get(key))
+                .and_then(token_ids)
+                .filter(|v| !v.is_empty())
         };
         let eos_ids = by_id(&gen_cfg, "eos_token_id")
             .or_else(|| by_name(&tok_cfg, "eos_token").map(|x| vec![x]))
@@ -70,7 +85,10 @@ impl Tokenizer {
             })?;
         let vocab = inner.get_vocab_size(true) as u32;
         if let Some(bad) = eos_ids.iter().find(|&&x| x >= vocab) {
-            return Err(ModelError::Tokenizer { path, message: format!("EOS id {bad} is outside the vocabulary ({vocab})") });
+            return Err(ModelError::Tokenizer {
+                path,
+                message: format!("EOS id {bad} is outside the vocabulary ({vocab})"),
+            });
         }
         let bos_id = by_id(&gen_cfg, "bos_token_id")
             .map(|v| v[0])
@@ -79,15 +97,24 @@ impl Tokenizer {
         let pad_id = by_name(&tok_cfg, "pad_token")
             .or_else(|| by_id(&gen_cfg, "pad_token_id").map(|v| v[0]))
             .or_else(|| by_id(&model_cfg, "pad_token_id").map(|v| v[0]));
-        Ok(Self { inner, path, eos_ids, bos_id, pad_id })
+        Ok(Self {
+            inner,
+            path,
+            eos_ids,
+            bos_id,
+            pad_id,
+        })
     }
 
     /// Token ids of `text`; `add_special_tokens` applies the checkpoint's template (e.g. a BOS).
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode(text, add_special_tokens)
-            .map_err(|e| ModelError::Tokenizer { path: self.path.clone(), message: format!("encode: {e}") })?;
+        let enc =
+            self.inner
+                .encode(text, add_special_tokens)
+                .map_err(|e| ModelError::Tokenizer {
+                    path: self.path.clone(),
+                    message: format!("encode: {e}"),
+                })?;
         Ok(enc.get_ids().to_vec())
     }
 
@@ -95,7 +122,10 @@ impl Tokenizer {
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
         self.inner
             .decode(ids, skip_special_tokens)
-            .map_err(|e| ModelError::Tokenizer { path: self.path.clone(), message: format!("decode: {e}") })
+            .map_err(|e| ModelError::Tokenizer {
+                path: self.path.clone(),
+                message: format!("decode: {e}"),
+            })
     }
 
     pub fn eos_ids(&self) -> &[u32] {
@@ -124,33 +154,52 @@ impl Tokenizer {
 /// Trains a byte-level BPE (GPT-2 style: every byte is a base symbol, so any text round-trips) with
 /// `<|endoftext|>` (id 0) and `<|pad|>` (id 1) as special tokens, and writes it to `out`.
 pub fn train_byte_level_bpe(texts: &[String], vocab_size: usize, out: &Path) -> Result<()> {
-    let err = |message: String| ModelError::Tokenizer { path: out.to_path_buf(), message };
+    let err = |message: String| ModelError::Tokenizer {
+        path: out.to_path_buf(),
+        message,
+    };
     let mut trainer = BpeTrainerBuilder::new()
         .show_progress(false)
         .vocab_size(vocab_size)
         .min_frequency(2)
         .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
-        .special_tokens(vec![AddedToken::from(ENDOFTEXT, true), AddedToken::from(PAD, true)])
+        .special_tokens(vec![
+            AddedToken::from(ENDOFTEXT, true),
+            AddedToken::from(PAD, true),
+        ])
         .build();
-    let mut tk = TokenizerBuilder::<BPE, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper>::new()
-        .with_model(BPE::default())
-        .with_normalizer(None)
-        .with_pre_tokenizer(Some(ByteLevel::new(false, true, true).into()))
-        .with_post_processor(Some(ByteLevel::new(false, true, true).into()))
-        .with_decoder(Some(ByteLevel::default().into()))
-        .build()
-        .map_err(|e| err(format!("build: {e}")))?;
-    tk.train(&mut trainer, texts.iter()).map_err(|e| err(format!("train: {e}")))?;
+    let mut tk = TokenizerBuilder::<
+        BPE,
+        NormalizerWrapper,
+        PreTokenizerWrapper,
+        PostProcessorWrapper,
+        DecoderWrapper,
+    >::new()
+    .with_model(BPE::default())
+    .with_normalizer(None)
+    .with_pre_tokenizer(Some(ByteLevel::new(false, true, true).into()))
+    .with_post_processor(Some(ByteLevel::new(false, true, true).into()))
+    .with_decoder(Some(ByteLevel::default().into()))
+    .build()
+    .map_err(|e| err(format!("build: {e}")))?;
+    tk.train(&mut trainer, texts.iter())
+        .map_err(|e| err(format!("train: {e}")))?;
     let tk: tokenizers::Tokenizer = tk.into();
     let tmp = out.with_extension("json.tmp");
-    tk.save(&tmp, false).map_err(|e| err(format!("save: {e}")))?;
+    tk.save(&tmp, false)
+        .map_err(|e| err(format!("save: {e}")))?;
     std::fs::rename(&tmp, out).map_err(crate::error::io_err(out))
 }
 
 /// Copies the tokenizer files a checkpoint folder may have (`tokenizer.json`, `tokenizer_config.json`,
 /// `generation_config.json`, `special_tokens_map.json`) from `from` to `to`.
 pub fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<()> {
-    for f in ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"] {
+    for f in [
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "generation_config.json",
+        "special_tokens_map.json",
+    ] {
         let src = from.join(f);
         if src.exists() {
             std::fs::copy(&src, to.join(f)).map_err(crate::error::io_err(&src))?;
@@ -177,14 +226,27 @@ mod tests {
         // No EOS anywhere: a clear error.
         let err = Tokenizer::load(tmp.path()).err().unwrap().to_string();
         assert!(err.contains("no EOS token"), "{err}");
-        std::fs::write(tmp.path().join("tokenizer_config.json"), r#"{"eos_token": {"content": "<|endoftext|>"}, "pad_token": "<|pad|>"}"#).unwrap();
+        std::fs::write(
+            tmp.path().join("tokenizer_config.json"),
+            r#"{"eos_token": {"content": "<|endoftext|>"}, "pad_token": "<|pad|>"}"#,
+        )
+        .unwrap();
         let tok = Tokenizer::load(tmp.path()).unwrap();
         assert_eq!(tok.eos_ids(), &[0]);
         assert_eq!(tok.pad_id(), 1);
         // generation_config.json wins over tokenizer_config.json, as in transformers.
-        std::fs::write(tmp.path().join("generation_config.json"), r#"{"eos_token_id": [1, 0]}"#).unwrap();
+        std::fs::write(
+            tmp.path().join("generation_config.json"),
+            r#"{"eos_token_id": [1, 0]}"#,
+        )
+        .unwrap();
         assert_eq!(Tokenizer::load(tmp.path()).unwrap().eos_ids(), &[1, 0]);
-        for text in ["def f(x):\n\treturn x ** 2  # ünïcödé → ✓\n", "", "   \n\n", "<|endoftext|>print(1)"] {
+        for text in [
+            "def f(x):\n\treturn x ** 2  # ünïcödé → ✓\n",
+            "",
+            "   \n\n",
+            "<|endoftext|>print(1)",
+        ] {
             let ids = tok.encode(text, false).unwrap();
             assert_eq!(tok.decode(&ids, false).unwrap(), text);
         }

@@ -6,9 +6,16 @@ use std::path::{Path, PathBuf};
 use scrl_model::Tokenizer;
 
 fn fixture(name: &str) -> (PathBuf, String, Vec<u32>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tokenizers").join(name);
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    (dir, v["sample"].as_str().unwrap().to_string(), serde_json::from_value(v["ids"].clone()).unwrap())
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tokenizers")
+        .join(name);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    (
+        dir,
+        v["sample"].as_str().unwrap().to_string(),
+        serde_json::from_value(v["ids"].clone()).unwrap(),
+    )
 }
 
 #[test]
@@ -31,7 +38,10 @@ fn deepseek_style_bos_template_and_eos_from_tokenizer_config() {
     let tok = Tokenizer::load(&dir).unwrap();
     let bos = tok.inner().token_to_id("<｜begin▁of▁sentence｜>").unwrap();
     assert_eq!(tok.bos_id(), Some(bos));
-    assert_eq!(tok.eos_ids(), &[tok.inner().token_to_id("<|EOT|>").unwrap()]);
+    assert_eq!(
+        tok.eos_ids(),
+        &[tok.inner().token_to_id("<|EOT|>").unwrap()]
+    );
     let got = tok.encode(&sample, true).unwrap();
     assert_eq!(got, ids);
     assert_eq!(got[0], bos, "the template prepends BOS");

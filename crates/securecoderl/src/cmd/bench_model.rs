@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use scrl_model::pretrain::PretrainSettings;
-use scrl_model::{AdamW, AdamWParams, Decoder, Device, Init, LoraConfig, LoraMode, ModelConfig, Tensor};
+use scrl_model::{
+    AdamW, AdamWParams, Decoder, Device, Init, LoraConfig, LoraMode, ModelConfig, Tensor,
+};
 
 #[derive(clap::Args)]
 pub struct BenchModelArgs {
@@ -50,9 +52,11 @@ fn shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<Shape>> {
         },
         Shape {
             name: "mlstack \"s\" 6.4M".into(),
-            cfg: config(serde_json::json!({"model_type": "llama", "vocab_size": 4096, "hidden_size": 256,
+            cfg: config(
+                serde_json::json!({"model_type": "llama", "vocab_size": 4096, "hidden_size": 256,
                 "intermediate_size": 688, "num_hidden_layers": 6, "num_attention_heads": 8, "num_key_value_heads": 4,
-                "tie_word_embeddings": false}))?,
+                "tie_word_embeddings": false}),
+            )?,
             lora: None,
             train_bt: (8, 256),
             decode_batches: vec![1],
@@ -72,8 +76,16 @@ fn shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<Shape>> {
     Ok(out)
 }
 
-fn random_ids(b: usize, t: usize, vocab: usize, salt: usize, dev: &Device) -> anyhow::Result<Tensor> {
-    let v: Vec<u32> = (0..b * t).map(|i| ((i * 7919 + salt * 104_729) % vocab) as u32).collect();
+fn random_ids(
+    b: usize,
+    t: usize,
+    vocab: usize,
+    salt: usize,
+    dev: &Device,
+) -> anyhow::Result<Tensor> {
+    let v: Vec<u32> = (0..b * t)
+        .map(|i| ((i * 7919 + salt * 104_729) % vocab) as u32)
+        .collect();
     Ok(Tensor::from_vec(v, (b, t), dev)?)
 }
 
@@ -90,7 +102,13 @@ fn cpu_seconds() -> Option<f64> {
 }
 
 /// (tok/s, tok per CPU-second) of forward + backward + AdamW steps.
-fn train_tok_s(model: &Decoder, mode: LoraMode, b: usize, t: usize, steps: usize) -> anyhow::Result<(f64, Option<f64>)> {
+fn train_tok_s(
+    model: &Decoder,
+    mode: LoraMode,
+    b: usize,
+    t: usize,
+    steps: usize,
+) -> anyhow::Result<(f64, Option<f64>)> {
     let dev = model.device().clone();
     let vocab = model.config().vocab_size;
     let mut opt = AdamW::new(model.trainable_vars(), AdamWParams::default())?;
@@ -110,7 +128,10 @@ fn train_tok_s(model: &Decoder, mode: LoraMode, b: usize, t: usize, steps: usize
         }
     }
     let tokens = (steps * b * t) as f64;
-    Ok((tokens / timed, (cpu.is_finite() && cpu > 0.0).then(|| tokens / cpu)))
+    Ok((
+        tokens / timed,
+        (cpu.is_finite() && cpu > 0.0).then(|| tokens / cpu),
+    ))
 }
 
 fn candle_nn_loss(logits: &Tensor, y: &Tensor) -> anyhow::Result<Tensor> {
@@ -127,7 +148,10 @@ fn decode_tok_s(model: &Decoder, mode: LoraMode, b: usize, new: usize) -> anyhow
     let mut cache = model.new_cache(b, 32 + new);
     let mut logits = model.forward_cached(&prompt, &vec![vec![true; 32]; b], &mut cache, mode)?;
     for _ in 1..new {
-        let next = logits.argmax(1)?.to_dtype(scrl_model::DType::U32)?.unsqueeze(1)?;
+        let next = logits
+            .argmax(1)?
+            .to_dtype(scrl_model::DType::U32)?
+            .unsqueeze(1)?;
         logits = model.forward_cached(&next, &vec![vec![true]; b], &mut cache, mode)?;
     }
     Ok((b * new) as f64 / start.elapsed().as_secs_f64())
@@ -141,7 +165,10 @@ fn recompute_tok_s(model: &Decoder, mode: LoraMode, new: usize) -> anyhow::Resul
     for _ in 0..new {
         let logits = model.forward_train(&seq, None, mode)?.logits;
         let t = logits.dim(1)?;
-        let next = logits.narrow(1, t - 1, 1)?.argmax(2)?.to_dtype(scrl_model::DType::U32)?;
+        let next = logits
+            .narrow(1, t - 1, 1)?
+            .argmax(2)?
+            .to_dtype(scrl_model::DType::U32)?;
         seq = Tensor::cat(&[&seq, &next], 1)?;
     }
     Ok(new as f64 / start.elapsed().as_secs_f64())
@@ -150,9 +177,14 @@ fn recompute_tok_s(model: &Decoder, mode: LoraMode, new: usize) -> anyhow::Resul
 pub fn run(args: BenchModelArgs) -> anyhow::Result<i32> {
     let dev = scrl_model::default_device()?;
     let threads = candle_core_threads();
-    println!("bench model: {threads} CPU thread(s) (RAYON_NUM_THREADS), f32 weights, AdamW, {:?}", dev);
+    println!(
+        "bench model: {threads} CPU thread(s) (RAYON_NUM_THREADS), f32 weights, AdamW, {:?}",
+        dev
+    );
     println!();
-    println!("| model | params | trained | train batch | train tok/s | train tok/CPU-s | decode batch | decode tok/s (KV cache) | no-cache tok/s | cache speed-up |");
+    println!(
+        "| model | params | trained | train batch | train tok/s | train tok/CPU-s | decode batch | decode tok/s (KV cache) | no-cache tok/s | cache speed-up |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for s in shapes(&args)? {
         let mut model = Decoder::new_trainable(s.cfg.clone(), Init::Random { seed: 1 }, &dev)
@@ -160,7 +192,15 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<i32> {
         let (trained, mode) = match &s.lora {
             None => ("all weights".to_string(), LoraMode::Off),
             Some(mods) => {
-                model.attach_lora(LoraConfig { r: 16, alpha: 32.0, dropout: 0.0, target_modules: mods.clone() }, 1)?;
+                model.attach_lora(
+                    LoraConfig {
+                        r: 16,
+                        alpha: 32.0,
+                        dropout: 0.0,
+                        target_modules: mods.clone(),
+                    },
+                    1,
+                )?;
                 (format!("LoRA r16 {}", mods.join("/")), LoraMode::On)
             }
         };
@@ -181,17 +221,30 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<i32> {
             } else {
                 Default::default()
             };
-            let (base, ratio) = if db == 1 { (format!("{baseline:.1}"), format!("{:.1}x", dec / baseline)) } else { (String::new(), String::new()) };
-            println!("| {name} | {params} | {tr} | {tb} | {ts} | {tc} | {db} | {dec:.0} | {base} | {ratio} |");
+            let (base, ratio) = if db == 1 {
+                (format!("{baseline:.1}"), format!("{:.1}x", dec / baseline))
+            } else {
+                (String::new(), String::new())
+            };
+            println!(
+                "| {name} | {params} | {tr} | {tb} | {ts} | {tc} | {db} | {dec:.0} | {base} | {ratio} |"
+            );
         }
     }
     println!();
-    println!("Reference (notes/mlstack.md, other runs on this machine, 8x256, 2 threads): PyTorch ~3789, plain candle ~1392-1539 train tok/s for the 6.4M model.");
+    println!(
+        "Reference (notes/mlstack.md, other runs on this machine, 8x256, 2 threads): PyTorch ~3789, plain candle ~1392-1539 train tok/s for the 6.4M model."
+    );
     Ok(0)
 }
 
 fn candle_core_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-    })
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
 }

@@ -46,15 +46,23 @@ pub struct GenerateArgs {
 }
 
 fn read_prompts(path: &Path) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let v: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
-        let p = v
-            .get("prompt")
-            .and_then(|p| p.as_str())
-            .with_context(|| format!("{}:{}: needs a string field \"prompt\"", path.display(), i + 1))?;
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
+        let p = v.get("prompt").and_then(|p| p.as_str()).with_context(|| {
+            format!(
+                "{}:{}: needs a string field \"prompt\"",
+                path.display(),
+                i + 1
+            )
+        })?;
         out.push(p.to_string());
     }
     Ok(out)
@@ -85,7 +93,10 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
         (None, Some(f)) => read_prompts(f)?,
         (None, None) => anyhow::bail!("give --prompt TEXT or --prompts FILE"),
     };
-    let ids: Vec<Vec<u32>> = prompts.iter().map(|p| tok.encode(p, true)).collect::<Result<_, _>>()?;
+    let ids: Vec<Vec<u32>> = prompts
+        .iter()
+        .map(|p| tok.encode(p, true))
+        .collect::<Result<_, _>>()?;
     let mut index = 0usize;
     for chunk in ids.chunks(args.batch_size.max(1)) {
         let params = SamplingParams {

@@ -62,18 +62,22 @@ pub struct PretrainArgs {
 }
 
 fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
-        let t = v
-            .get("text")
-            .and_then(|t| t.as_str())
-            .with_context(|| format!("{}:{}: needs a string field \"text\"", path.display(), i + 1))?;
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
+        let t = v.get("text").and_then(|t| t.as_str()).with_context(|| {
+            format!(
+                "{}:{}: needs a string field \"text\"",
+                path.display(),
+                i + 1
+            )
+        })?;
         out.push(t.to_string());
     }
     Ok(out)
@@ -116,17 +120,34 @@ pub fn run(args: PretrainArgs) -> anyhow::Result<i32> {
         settings.seq_len,
         args.out.display()
     );
-    let corpus = PretrainCorpus { source_dirs: args.source_dirs, extra_texts };
+    let corpus = PretrainCorpus {
+        source_dirs: args.source_dirs,
+        extra_texts,
+    };
     let bar = ProgressBar::new(settings.steps);
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
-            .expect("static template"),
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("static template"),
     );
     let mut on_step = |r: &StepRecord| {
         bar.set_position(r.step);
-        bar.set_message(format!("loss {:.3}  lr {:.2e}  {:.0} tok/s", r.loss, r.lr, r.tokens_seen as f64 / r.elapsed_s.max(1e-9)));
+        bar.set_message(format!(
+            "loss {:.3}  lr {:.2e}  {:.0} tok/s",
+            r.loss,
+            r.lr,
+            r.tokens_seen as f64 / r.elapsed_s.max(1e-9)
+        ));
     };
-    let report = pretrain(&args.out, &settings, &corpus, args.checkpoint_every, args.stop_at, &mut on_step)?;
+    let report = pretrain(
+        &args.out,
+        &settings,
+        &corpus,
+        args.checkpoint_every,
+        args.stop_at,
+        &mut on_step,
+    )?;
     bar.finish();
     eprintln!(
         "pretrain: {} params, step {} (resumed from {:?}), last loss {:?}, {:.0} tok/s; loss log in {}",
