@@ -6,6 +6,7 @@
 
 pub mod advantages;
 pub mod checkpoint;
+pub mod evaluate;
 mod config;
 pub mod kl;
 pub mod losses;

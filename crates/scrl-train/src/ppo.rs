@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{DType, Tensor};
-use scrl_data::Problem;
 use scrl_model::{AdamW, AdamWParams, LoraMode, SamplingParams, token_logprobs};
 use scrl_reward::{RewardBreakdown, RewardKind, RewardModel, TestSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::advantages::{gae, grpo, rloo, token_rewards, whiten};
+use crate::evaluate::test_spec;
 use crate::checkpoint::{ValueHead, read_json, write_atomic, write_dir, write_json};
 use crate::kl::KlController;
 use crate::losses::{KlEstimator, entropy, kl_per_token, masked_mean, policy_loss, value_loss};
@@ -218,17 +218,6 @@ struct Rollout {
 struct PromptItem {
     ids: Vec<u32>,
     tests: TestSpec,
-}
-
-fn test_spec(p: &Problem) -> TestSpec {
-    match &p.kind {
-        scrl_data::ProblemKind::Stdin => TestSpec::Stdin(
-            p.tests.iter().map(|t| scrl_reward::StdinCase { input: t.input.clone(), output: t.output.clone() }).collect(),
-        ),
-        scrl_data::ProblemKind::FunctionCall { .. } => {
-            TestSpec::Asserts { setup: p.test_setup_code.clone(), asserts: p.assert_tests.clone() }
-        }
-    }
 }
 
 /// Scores completions (code extracted first) with the episode's functional reward.

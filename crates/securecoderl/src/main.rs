@@ -30,6 +30,10 @@ enum Command {
     Sft(cmd::train::SftArgs),
     /// PPO (value head, GAE, clipped surrogate, KL to the SFT reference), GRPO or RLOO on the reward.
     Ppo(cmd::train::PpoArgs),
+    /// Evaluate a model (and adapter) on the fixed evaluation set: metrics with CIs, taxonomy, records.
+    Eval(cmd::eval::EvalArgs),
+    /// Table 2: several model folders zero-shot, one sample each.
+    BenchModels(cmd::eval::BenchModelsArgs),
     /// Generate completions with a checkpoint folder (and optionally a LoRA adapter).
     Generate(cmd::generate::GenerateArgs),
     /// Benchmarks that print tables.
@@ -56,6 +60,8 @@ fn main() {
         Command::Pretrain(a) => cmd::pretrain::run(a),
         Command::Generate(a) => cmd::generate::run(a),
         Command::Sft(a) => cmd::train::run_sft(a),
+        Command::Eval(a) => cmd::eval::run_eval(a),
+        Command::BenchModels(a) => cmd::eval::run_bench_models(a),
         Command::Ppo(a) => cmd::train::run_ppo(a),
         Command::Bench(BenchCommand::Reward(a)) => cmd::bench_reward::run(a),
         Command::Bench(BenchCommand::Scan(a)) => cmd::bench_scan::run(a),
@@ -67,5 +73,16 @@ fn main() {
             eprintln!("error: {e:#}");
             std::process::exit(2);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        // clap checks flag clashes only when a command is parsed; this checks every subcommand at once.
+        super::Cli::command().debug_assert();
     }
 }

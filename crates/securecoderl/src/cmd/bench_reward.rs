@@ -49,24 +49,40 @@ struct Side {
 }
 
 fn limits() -> Limits {
-    Limits { cpu_time_ms: 10_000, wall_time_ms: 30_000, memory_bytes: 1 << 30, output_bytes: 8 << 20 }
+    Limits {
+        cpu_time_ms: 10_000,
+        wall_time_ms: 30_000,
+        memory_bytes: 1 << 30,
+        output_bytes: 8 << 20,
+    }
 }
 
 fn load_references(path: &Path, max: usize) -> anyhow::Result<(Vec<String>, Vec<Task>)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let (mut programs, mut tasks) = (Vec::new(), Vec::new());
     for (i, line) in text.lines().enumerate() {
-        let v: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
         if v["ref_passes_exact_all"] != serde_json::Value::Bool(true) {
             continue;
         }
         let field = |name: &str| format!("{}:{}: field `{name}`", path.display(), i + 1);
-        let reference = v["reference_solution"].as_str().with_context(|| field("reference_solution"))?;
+        let reference = v["reference_solution"]
+            .as_str()
+            .with_context(|| field("reference_solution"))?;
         for t in v["tests"].as_array().with_context(|| field("tests"))? {
-            let input = t["input"].as_str().with_context(|| field("tests[].input"))?;
-            let output = t["output"].as_str().with_context(|| field("tests[].output"))?;
-            tasks.push(Task { program: programs.len(), input: input.into(), output: output.into() });
+            let input = t["input"]
+                .as_str()
+                .with_context(|| field("tests[].input"))?;
+            let output = t["output"]
+                .as_str()
+                .with_context(|| field("tests[].output"))?;
+            tasks.push(Task {
+                program: programs.len(),
+                input: input.into(),
+                output: output.into(),
+            });
         }
         programs.push(reference.to_string());
         if max > 0 && programs.len() == max {
@@ -84,14 +100,26 @@ fn via_sandbox(cfg: &SandboxConfig, programs: &[String], tasks: &[Task]) -> anyh
     let start = Instant::now();
     let verdicts: Vec<Verdict> = tasks
         .par_iter()
-        .map(|t| sb.run(&programs[t.program], t.input.as_bytes(), &limits()).map(|e| judge(&e, &t.output, CompareMode::Apps)))
+        .map(|t| {
+            sb.run(&programs[t.program], t.input.as_bytes(), &limits())
+                .map(|e| judge(&e, &t.output, CompareMode::Apps))
+        })
         .collect::<Result<_, _>>()?;
     let seconds = start.elapsed().as_secs_f64();
     drop(sb);
-    Ok(Side { seconds, cpu_seconds: cpu_time_with_reaped_children().as_secs_f64() - cpu0, accepted: verdicts.iter().filter(|v| **v == Verdict::Accepted).count() })
+    Ok(Side {
+        seconds,
+        cpu_seconds: cpu_time_with_reaped_children().as_secs_f64() - cpu0,
+        accepted: verdicts.iter().filter(|v| **v == Verdict::Accepted).count(),
+    })
 }
 
-fn via_subprocess(python: &Path, dir: &Path, programs: &[String], tasks: &[Task]) -> anyhow::Result<Side> {
+fn via_subprocess(
+    python: &Path,
+    dir: &Path,
+    programs: &[String],
+    tasks: &[Task],
+) -> anyhow::Result<Side> {
     let mut files = Vec::with_capacity(programs.len());
     for (i, p) in programs.iter().enumerate() {
         let f = dir.join(format!("p{i}.py"));
@@ -103,8 +131,14 @@ fn via_subprocess(python: &Path, dir: &Path, programs: &[String], tasks: &[Task]
     let accepted: Vec<bool> = tasks
         .par_iter()
         .map(|t| {
-            let r = run_plain(python, &files[t.program], t.input.as_bytes(), Duration::from_millis(limits().wall_time_ms))?;
-            Ok(r.exit_code == Some(0) && scrl_sandbox::compare::outputs_match(&r.stdout, &t.output, CompareMode::Apps))
+            let r = run_plain(
+                python,
+                &files[t.program],
+                t.input.as_bytes(),
+                Duration::from_millis(limits().wall_time_ms),
+            )?;
+            Ok(r.exit_code == Some(0)
+                && scrl_sandbox::compare::outputs_match(&r.stdout, &t.output, CompareMode::Apps))
         })
         .collect::<std::io::Result<_>>()?;
     Ok(Side {
@@ -116,7 +150,10 @@ fn via_subprocess(python: &Path, dir: &Path, programs: &[String], tasks: &[Task]
 
 fn row(name: &str, n: usize, cores: usize, sb: &Side, base: &Side) {
     let (a, b) = (n as f64 / sb.seconds, n as f64 / base.seconds);
-    let (ca, cb) = (sb.cpu_seconds * 1000.0 / n as f64, base.cpu_seconds * 1000.0 / n as f64);
+    let (ca, cb) = (
+        sb.cpu_seconds * 1000.0 / n as f64,
+        base.cpu_seconds * 1000.0 / n as f64,
+    );
     // Capacity: what the machine's cores could sustain at this CPU cost, independent of other load.
     let (pa, pb) = (cores as f64 * 1000.0 / ca, cores as f64 * 1000.0 / cb);
     println!(
@@ -129,18 +166,35 @@ fn row(name: &str, n: usize, cores: usize, sb: &Side, base: &Side) {
 }
 
 pub fn run(args: BenchRewardArgs) -> anyhow::Result<i32> {
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(workers).build()?;
-    let cfg = SandboxConfig { python: args.python.clone(), workers, ..SandboxConfig::default() };
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()?;
+    let cfg = SandboxConfig {
+        python: args.python.clone(),
+        workers,
+        ..SandboxConfig::default()
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let input: Vec<String> = (1..=1000).map(|i| i.to_string()).collect();
-    let trivial_task = || Task { program: 0, input: format!("{}\n", input.join(" ")), output: "500500\n".into() };
+    let trivial_task = || Task {
+        program: 0,
+        input: format!("{}\n", input.join(" ")),
+        output: "500500\n".into(),
+    };
     let sb = Sandbox::new(cfg.clone())?;
     if let Some(n) = args.soak {
         return pool.install(|| soak(&sb, n, &trivial_task()));
     }
-    println!("python {}.{} ({}), {workers} workers, {cores} cores; isolation:\n{}\n", sb.python_version().0,
-        sb.python_version().1, args.python.display(), sb.isolation());
+    println!(
+        "python {}.{} ({}), {workers} workers, {cores} cores; isolation:\n{}\n",
+        sb.python_version().0,
+        sb.python_version().1,
+        args.python.display(),
+        sb.isolation()
+    );
     drop(sb);
     let dir = std::env::temp_dir().join(format!("scrl-bench-reward-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -174,17 +228,32 @@ fn resources() -> (usize, usize, u64) {
     let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
     let rss_kb = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().to_string())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .map(|v| v.trim().trim_end_matches(" kB").trim().to_string())
+            })
+        })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let me = std::process::id();
     let mut parent = std::collections::HashMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-            let Some(close) = stat.rfind(')') else { continue };
-            if let Some(ppid) = stat[close + 1..].split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some(close) = stat.rfind(')') else {
+                continue;
+            };
+            if let Some(ppid) = stat[close + 1..]
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok())
+            {
                 parent.insert(pid, ppid);
             }
         }
@@ -206,7 +275,9 @@ fn resources() -> (usize, usize, u64) {
 fn soak(sb: &Sandbox, n: usize, task: &Task) -> anyhow::Result<i32> {
     let programs = [TRIVIAL.to_string()];
     let step = (n / 10).max(1);
-    println!("| executions | exec/s (interval) | open fds | descendant processes | supervisor RSS (KiB) |");
+    println!(
+        "| executions | exec/s (interval) | open fds | descendant processes | supervisor RSS (KiB) |"
+    );
     println!("|---|---|---|---|---|");
     let (fds, procs, rss) = resources();
     println!("| 0 | - | {fds} | {procs} | {rss} |");
@@ -216,12 +287,22 @@ fn soak(sb: &Sandbox, n: usize, task: &Task) -> anyhow::Result<i32> {
         let start = Instant::now();
         let bad: usize = (0..k)
             .into_par_iter()
-            .map(|_| sb.run(&programs[0], task.input.as_bytes(), &limits()).map(|e| usize::from(e.outcome != Outcome::Exited || e.stdout != task.output.as_bytes())))
+            .map(|_| {
+                sb.run(&programs[0], task.input.as_bytes(), &limits())
+                    .map(|e| {
+                        usize::from(
+                            e.outcome != Outcome::Exited || e.stdout != task.output.as_bytes(),
+                        )
+                    })
+            })
             .sum::<Result<usize, _>>()?;
         anyhow::ensure!(bad == 0, "{bad} of {k} soak executions gave a wrong result");
         done += k;
         let (fds, procs, rss) = resources();
-        println!("| {done} | {:.0} | {fds} | {procs} | {rss} |", k as f64 / start.elapsed().as_secs_f64());
+        println!(
+            "| {done} | {:.0} | {fds} | {procs} | {rss} |",
+            k as f64 / start.elapsed().as_secs_f64()
+        );
     }
     Ok(0)
 }

@@ -29,7 +29,9 @@ pub fn run(args: BenchScanArgs) -> anyhow::Result<i32> {
         None => std::env::var_os(BANDIT_ENV)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .with_context(|| format!("set {BANDIT_ENV} or pass --bandit (scripts/setup-test-env installs Bandit in .venv)"))?,
+            .with_context(|| {
+                format!("set {BANDIT_ENV} or pass --bandit (scripts/setup-test-env installs Bandit in .venv)")
+            })?,
     };
     let table = scrl_pycheck::bench::run_scan_benchmark(&args.corpus, args.files, &bandit, args.native_seconds)?;
     println!("{table}");

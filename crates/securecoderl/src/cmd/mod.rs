@@ -5,6 +5,7 @@ pub mod bench_model;
 pub mod bench_reward;
 pub mod bench_scan;
 pub mod data;
+pub mod eval;
 pub mod generate;
 pub mod pretrain;
 pub mod reward_opts;

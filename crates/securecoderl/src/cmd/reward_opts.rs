@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use scrl_pycheck::Scanner;
-use scrl_reward::{RewardConfig, RewardKind, RewardModel, TestSpec, UnparseableSecurity};
+use scrl_reward::{RewardConfig, RewardKind, RewardModel, UnparseableSecurity};
 use scrl_sandbox::{CompareMode, Sandbox, SandboxConfig};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,13 +122,4 @@ impl RewardOpts {
 }
 
 /// How a problem is checked by the reward.
-pub fn test_spec(p: &scrl_data::Problem) -> TestSpec {
-    match p.kind {
-        scrl_data::ProblemKind::Stdin => TestSpec::Stdin(
-            p.tests.iter().map(|t| scrl_reward::StdinCase { input: t.input.clone(), output: t.output.clone() }).collect(),
-        ),
-        scrl_data::ProblemKind::FunctionCall { .. } => {
-            TestSpec::Asserts { setup: p.test_setup_code.clone(), asserts: p.assert_tests.clone() }
-        }
-    }
-}
+pub use scrl_train::evaluate::test_spec;

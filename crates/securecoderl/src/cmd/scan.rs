@@ -76,8 +76,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     };
     let scan_one = |path: &PathBuf| -> anyhow::Result<FileReport> {
         let source = read_source(path)?;
-        let report = scanner.scan(&source).with_context(|| format!("scanning {}", path.display()))?;
-        Ok(FileReport { filename: path.display().to_string(), report })
+        let report = scanner
+            .scan(&source)
+            .with_context(|| format!("scanning {}", path.display()))?;
+        Ok(FileReport {
+            filename: path.display().to_string(),
+            report,
+        })
     };
     let reports: Vec<FileReport> = match args.scanner {
         ScannerKind::Native => files.par_iter().map(scan_one).collect::<anyhow::Result<_>>()?,
@@ -86,7 +91,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     };
     let findings: usize = reports.iter().map(|r| r.report.findings.len()).sum();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&scrl_pycheck::to_bandit_json(&reports))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&scrl_pycheck::to_bandit_json(&reports))?
+        );
     } else if args.sarif {
         println!("{}", serde_json::to_string_pretty(&scrl_pycheck::to_sarif(&reports))?);
     } else {
@@ -100,7 +108,10 @@ fn print_text(reports: &[FileReport]) {
     for file in reports {
         if !file.report.parsed {
             unparsed += 1;
-            println!("{}: syntax error; findings below come from the recoverable part", file.filename);
+            println!(
+                "{}: syntax error; findings below come from the recoverable part",
+                file.filename
+            );
         }
         for f in &file.report.findings {
             match f.issue_severity {
