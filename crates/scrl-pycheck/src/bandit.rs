@@ -9,8 +9,8 @@ use std::sync::Mutex;
 
 use serde::Deserialize;
 
-use crate::finding::{Finding, ScanReport};
 use crate::ScanError;
+use crate::finding::{Finding, ScanReport};
 
 /// Environment variable naming the `bandit` executable (tests and CI set it to `$REPO/.venv/bin/bandit`).
 pub const BANDIT_ENV: &str = "SCRL_BANDIT";
@@ -57,15 +57,23 @@ impl BanditWorker {
     pub fn start(bandit: Option<&Path>) -> Result<Self, ScanError> {
         let bandit = match bandit {
             Some(path) => path.to_path_buf(),
-            None => std::env::var_os(BANDIT_ENV).filter(|v| !v.is_empty()).map(PathBuf::from).ok_or_else(|| ScanError::BanditMissing {
-                tried: format!("${BANDIT_ENV}"),
-                reason: "the variable is not set".into(),
-                env: BANDIT_ENV,
-            })?,
+            None => std::env::var_os(BANDIT_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .ok_or_else(|| ScanError::BanditMissing {
+                    tried: format!("${BANDIT_ENV}"),
+                    reason: "the variable is not set".into(),
+                    env: BANDIT_ENV,
+                })?,
         };
         let python = interpreter_of(&bandit)?;
         let (process, version) = spawn(&bandit, &python)?;
-        Ok(Self { bandit, python, version, process: Mutex::new(Some(process)) })
+        Ok(Self {
+            bandit,
+            python,
+            version,
+            process: Mutex::new(Some(process)),
+        })
     }
 
     /// The `bandit` executable this worker runs.
@@ -97,27 +105,45 @@ impl BanditWorker {
 
     fn request(&self, process: &mut Process, source: &str) -> Result<ScanReport, ScanError> {
         let request = serde_json::json!({ "source": source });
-        writeln!(process.stdin, "{request}").and_then(|()| process.stdin.flush()).map_err(|e| self.failure(format!("writing a request: {e}")))?;
+        writeln!(process.stdin, "{request}")
+            .and_then(|()| process.stdin.flush())
+            .map_err(|e| self.failure(format!("writing a request: {e}")))?;
         let mut line = String::new();
-        let n = process.stdout.read_line(&mut line).map_err(|e| self.failure(format!("reading a reply: {e}")))?;
+        let n = process
+            .stdout
+            .read_line(&mut line)
+            .map_err(|e| self.failure(format!("reading a reply: {e}")))?;
         if n == 0 {
             return Err(self.failure("the worker exited (see its stderr above)"));
         }
         let reply: Reply = serde_json::from_str(&line).map_err(|e| self.failure(format!("bad reply {line:?}: {e}")))?;
-        Ok(ScanReport { findings: reply.results, parsed: reply.parsed })
+        Ok(ScanReport {
+            findings: reply.results,
+            parsed: reply.parsed,
+        })
     }
 
     fn failure(&self, reason: impl Into<String>) -> ScanError {
-        ScanError::BanditWorker { bandit: self.bandit.display().to_string(), reason: reason.into() }
+        ScanError::BanditWorker {
+            bandit: self.bandit.display().to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
 /// The interpreter a `bandit` console script runs under, from its `#!` line.
 fn interpreter_of(bandit: &Path) -> Result<PathBuf, ScanError> {
-    let missing = |reason: String| ScanError::BanditMissing { tried: bandit.display().to_string(), reason, env: BANDIT_ENV };
+    let missing = |reason: String| ScanError::BanditMissing {
+        tried: bandit.display().to_string(),
+        reason,
+        env: BANDIT_ENV,
+    };
     let text = std::fs::read(bandit).map_err(|e| missing(format!("cannot read it: {e}")))?;
     let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
-    let shebang = std::str::from_utf8(first).ok().and_then(|l| l.strip_prefix("#!")).map(str::trim);
+    let shebang = std::str::from_utf8(first)
+        .ok()
+        .and_then(|l| l.strip_prefix("#!"))
+        .map(str::trim);
     let python = shebang
         .and_then(|s| s.split_whitespace().next())
         .ok_or_else(|| missing("it is not a Python console script (no #! line)".into()))?;
@@ -141,12 +167,21 @@ fn spawn(bandit: &Path, python: &Path) -> Result<(Process, String), ScanError> {
         let _ = child.kill();
         return Err(missing("no pipes to the interpreter".into()));
     };
-    let mut process = Process { child, stdin, stdout: BufReader::new(stdout) };
+    let mut process = Process {
+        child,
+        stdin,
+        stdout: BufReader::new(stdout),
+    };
     let mut line = String::new();
-    process.stdout.read_line(&mut line).map_err(|e| missing(format!("reading its first line: {e}")))?;
+    process
+        .stdout
+        .read_line(&mut line)
+        .map_err(|e| missing(format!("reading its first line: {e}")))?;
     let ready: Ready = serde_json::from_str(&line).map_err(|_| missing(format!("unexpected first line {line:?}")))?;
     if !ready.ready {
-        return Err(missing(ready.error.unwrap_or_else(|| "the worker refused to start".into())));
+        return Err(missing(
+            ready.error.unwrap_or_else(|| "the worker refused to start".into()),
+        ));
     }
     Ok((process, ready.version.unwrap_or_default()))
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::{scan, BanditWorker, ScanError};
+use crate::{BanditWorker, ScanError, scan};
 
 /// Why the benchmark could not run.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +19,10 @@ pub enum BenchError {
     #[error("cannot run {bandit}: {source}")]
     Spawn { bandit: PathBuf, source: std::io::Error },
     #[error("{what} exited with {status}")]
-    BanditFailed { what: String, status: std::process::ExitStatus },
+    BanditFailed {
+        what: String,
+        status: std::process::ExitStatus,
+    },
     #[error(transparent)]
     Worker(#[from] ScanError),
 }
@@ -39,7 +42,10 @@ pub struct ScanBenchmark {
 
 /// The first `max_files` top-level `*.py` files of `dir` in name order (a deterministic subset).
 pub fn corpus_files(dir: &Path, max_files: usize) -> Result<Vec<PathBuf>, BenchError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| BenchError::Corpus { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| BenchError::Corpus {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "py") && p.is_file())
@@ -59,11 +65,17 @@ fn run_bandit(bandit: &Path, files: &[PathBuf], what: &str) -> Result<(), BenchE
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .map_err(|source| BenchError::Spawn { bandit: bandit.to_path_buf(), source })?;
+        .map_err(|source| BenchError::Spawn {
+            bandit: bandit.to_path_buf(),
+            source,
+        })?;
     // Bandit exits 1 when it found something; only other codes are failures.
     match status.code() {
         Some(0 | 1) => Ok(()),
-        _ => Err(BenchError::BanditFailed { what: what.to_string(), status }),
+        _ => Err(BenchError::BanditFailed {
+            what: what.to_string(),
+            status,
+        }),
     }
 }
 
@@ -81,7 +93,10 @@ pub fn run_scan_benchmark(
         .map(|p| {
             std::fs::read(p)
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .map_err(|source| BenchError::Corpus { path: p.clone(), source })
+                .map_err(|source| BenchError::Corpus {
+                    path: p.clone(),
+                    source,
+                })
         })
         .collect::<Result<_, _>>()?;
 
@@ -95,7 +110,11 @@ pub fn run_scan_benchmark(
 
     let start = Instant::now();
     for file in &files {
-        run_bandit(bandit, std::slice::from_ref(file), &format!("bandit {}", file.display()))?;
+        run_bandit(
+            bandit,
+            std::slice::from_ref(file),
+            &format!("bandit {}", file.display()),
+        )?;
     }
     let bandit_per_file_s = start.elapsed().as_secs_f64();
 
@@ -134,7 +153,11 @@ impl std::fmt::Display for ScanBenchmark {
             self.corpus.display(),
             self.bytes as f64 / 1e6
         )?;
-        writeln!(f, "MEDIUM/HIGH findings: native {}, Bandit {}", self.native_findings, self.bandit_findings)?;
+        writeln!(
+            f,
+            "MEDIUM/HIGH findings: native {}, Bandit {}",
+            self.native_findings, self.bandit_findings
+        )?;
         writeln!(f)?;
         writeln!(f, "| scanner | seconds for the corpus | files/s | native speed-up |")?;
         writeln!(f, "|---|---|---|---|")?;
@@ -144,9 +167,17 @@ impl std::fmt::Display for ScanBenchmark {
             ("Bandit, one process for all files", self.bandit_all_files_s),
             ("Bandit, warm in-process worker", self.bandit_warm_s),
         ] {
-            writeln!(f, "| {name} | {seconds:.3} | {:.1} | {:.1}x |", n / seconds, seconds / self.native_s)?;
+            writeln!(
+                f,
+                "| {name} | {seconds:.3} | {:.1} | {:.1}x |",
+                n / seconds,
+                seconds / self.native_s
+            )?;
         }
         writeln!(f)?;
-        write!(f, "targets: >= 100x against one process per file, >= 10x against one process for all files")
+        write!(
+            f,
+            "targets: >= 100x against one process per file, >= 10x against one process for all files"
+        )
     }
 }

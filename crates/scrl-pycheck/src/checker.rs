@@ -5,19 +5,17 @@
 //! string (its parents, for the SQL rule). Knows the rules only through `crate::rules`.
 
 use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{
-    self as ast, Expr, ExprCall, InterpolatedStringElement, Keyword, Number, Stmt,
-};
+use ruff_python_ast::{self as ast, Expr, ExprCall, InterpolatedStringElement, Keyword, Number, Stmt};
 use ruff_python_parser::{Mode, ParseOptions};
 use ruff_text_size::{Ranged, TextRange};
 
+use crate::PyCheckError;
 use crate::finding::{Confidence, Finding, ScanReport, Severity};
 use crate::parse_thread::run_guarded;
 use crate::rules;
 use crate::semantic::Imports;
 use crate::source::LineIndex;
 use crate::syntax::MAX_AST_DEPTH;
-use crate::PyCheckError;
 
 /// What a rule reports; the position defaults to the checked node's, as in Bandit.
 pub(crate) struct Issue {
@@ -31,7 +29,14 @@ pub(crate) struct Issue {
 
 impl Issue {
     pub(crate) fn new(severity: Severity, confidence: Confidence, text: impl Into<String>) -> Self {
-        Self { severity, confidence, text: text.into(), line: None, col: None, line_range: None }
+        Self {
+            severity,
+            confidence,
+            text: text.into(),
+            line: None,
+            col: None,
+            line_range: None,
+        }
     }
 
     /// Reports at `line` instead of the node's first line (Bandit does so for keyword-triggered rules).
@@ -50,7 +55,10 @@ fn scan_on_this_thread(source: &str) -> ScanReport {
     let parsed = ruff_python_parser::parse_unchecked(source, ParseOptions::from(Mode::Module));
     let parsed_ok = parsed.errors().is_empty();
     let Some(module) = parsed.syntax().as_module() else {
-        return ScanReport { findings: Vec::new(), parsed: false };
+        return ScanReport {
+            findings: Vec::new(),
+            parsed: false,
+        };
     };
     let index = LineIndex::new(source);
     let mut checker = Checker {
@@ -68,7 +76,10 @@ fn scan_on_this_thread(source: &str) -> ScanReport {
         }
     }
     // A tree deeper than CPython compiles is not parsed by Bandit either; it was scanned only partially.
-    ScanReport { findings: checker.findings, parsed: parsed_ok && !checker.too_deep }
+    ScanReport {
+        findings: checker.findings,
+        parsed: parsed_ok && !checker.too_deep,
+    }
 }
 
 /// A node on the path from the module to the node being checked (Bandit's `_bandit_parent` chain).
@@ -113,7 +124,11 @@ impl<'a> Checker<'a, '_> {
     fn position(&self, range: TextRange) -> (u32, u32, Vec<u32>) {
         let start = self.index.line(range.start().to_u32());
         let end = self.index.line(range.end().to_u32());
-        (start, self.index.column(range.start().to_u32()), (start..=end).collect())
+        (
+            start,
+            self.index.column(range.start().to_u32()),
+            (start..=end).collect(),
+        )
     }
 
     fn check_call(&mut self, call: &'a ExprCall) {
@@ -143,7 +158,11 @@ impl<'a> Checker<'a, '_> {
     }
 
     fn check_string(&mut self, value: &str, node: StrNode<'a>, range: TextRange) {
-        let ctx = StrContext { value, node, parents: &self.parents };
+        let ctx = StrContext {
+            value,
+            node,
+            parents: &self.parents,
+        };
         let mut issues = Vec::new();
         for rule in rules::STR_RULES {
             if let Some(issue) = (rule.check)(&ctx) {
@@ -200,7 +219,10 @@ impl<'a> Checker<'a, '_> {
         let constants: Vec<&str> = top.iter().filter(|s| !s.is_empty()).map(String::as_str).collect();
         self.parents.push(Parent::Expr(expr));
         for (i, value) in constants.iter().enumerate() {
-            let node = StrNode::JoinedPart { first: i == 0, all_constants: constants.join("") };
+            let node = StrNode::JoinedPart {
+                first: i == 0,
+                all_constants: constants.join(""),
+            };
             self.check_string(value, node, expr.range());
         }
         self.parents.pop();
@@ -225,7 +247,10 @@ impl<'a> Checker<'a, '_> {
         // The spec's own JoinedStr is a parent no rule inspects beyond "not an expression statement".
         self.parents.push(Parent::Other);
         for (i, value) in pieces.iter().enumerate() {
-            let node = StrNode::JoinedPart { first: i == 0, all_constants: pieces.concat() };
+            let node = StrNode::JoinedPart {
+                first: i == 0,
+                all_constants: pieces.concat(),
+            };
             self.check_string(value, node, expr.range());
         }
         self.parents.pop();
@@ -235,7 +260,11 @@ impl<'a> Checker<'a, '_> {
         let (_, _, range) = self.position(stmt.range());
         let start = stmt_start(stmt);
         let line = self.index.line(start);
-        (line, self.index.column(start), range.into_iter().filter(|l| *l >= line).collect())
+        (
+            line,
+            self.index.column(start),
+            range.into_iter().filter(|l| *l >= line).collect(),
+        )
     }
 }
 
@@ -293,12 +322,11 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
         }
         match expr {
             Expr::Call(call) => self.check_call(call),
-            Expr::StringLiteral(string) => {
+            Expr::StringLiteral(string)
                 // Bandit skips a string whose parent is an expression statement (docstrings and the like).
-                if !matches!(self.parents.last(), Some(Parent::Stmt(Stmt::Expr(_)))) {
+                if !matches!(self.parents.last(), Some(Parent::Stmt(Stmt::Expr(_)))) => {
                     self.check_string(string.value.to_str(), StrNode::Constant(expr), expr.range());
                 }
-            }
             Expr::FString(fstring) => self.check_fstring(fstring, expr),
             _ => {}
         }
@@ -372,7 +400,9 @@ pub(crate) enum Lit {
     /// A dict literal with its number of entries.
     Dict(usize),
     /// Bytes, complex numbers and `...`: literals no rule compares, all truthy unless empty bytes.
-    Other { truthy: bool },
+    Other {
+        truthy: bool,
+    },
     Unknown,
 }
 
@@ -440,9 +470,13 @@ pub(crate) fn literal_value(expr: &Expr) -> Lit {
         Expr::NumberLiteral(n) => match &n.value {
             Number::Int(i) => Lit::Int(i.as_i64().map(i128::from).or_else(|| i.to_string().parse().ok())),
             Number::Float(f) => Lit::Float(*f),
-            Number::Complex { real, imag } => Lit::Other { truthy: *real != 0.0 || *imag != 0.0 },
+            Number::Complex { real, imag } => Lit::Other {
+                truthy: *real != 0.0 || *imag != 0.0,
+            },
         },
-        Expr::BytesLiteral(b) => Lit::Other { truthy: b.value.bytes().next().is_some() },
+        Expr::BytesLiteral(b) => Lit::Other {
+            truthy: b.value.bytes().next().is_some(),
+        },
         Expr::EllipsisLiteral(_) => Lit::Other { truthy: true },
         Expr::List(l) => Lit::List(l.elts.iter().map(literal_value).collect()),
         Expr::Tuple(t) => Lit::Tuple(t.elts.iter().map(literal_value).collect()),
@@ -508,7 +542,10 @@ impl<'a> CallContext<'a, '_> {
 
     /// The last keyword argument called `name` (a later duplicate overwrote earlier ones in Bandit's dict).
     pub(crate) fn keyword(&self, name: &str) -> Option<&'a Keyword> {
-        self.keywords().iter().rev().find(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == name))
+        self.keywords()
+            .iter()
+            .rev()
+            .find(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == name))
     }
 
     /// `context.get_call_arg_value(name)`: `Unknown` when absent or not a literal.

@@ -17,12 +17,12 @@ mod semantic;
 mod source;
 mod syntax;
 
-pub use bandit::{BanditWorker, BANDIT_ENV};
+pub use bandit::{BANDIT_ENV, BanditWorker};
 pub use finding::{Confidence, Finding, ScanReport, Severity};
 pub use parse_thread::MAX_SOURCE_BYTES;
+pub use report::{FileReport, to_bandit_json, to_sarif};
 pub use rules::implemented_test_ids;
-pub use report::{to_bandit_json, to_sarif, FileReport};
-pub use syntax::{check_syntax, PythonVersion, SyntaxError};
+pub use syntax::{PythonVersion, SyntaxError, check_syntax};
 
 /// Errors of this crate, each naming what went wrong and where.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +42,11 @@ pub enum ScanError {
         "Bandit is not available: tried {tried}: {reason}. Install it with scripts/setup-test-env \
          (creates .venv with bandit==1.9.4) and set {env}=.venv/bin/bandit or pass --bandit PATH"
     )]
-    BanditMissing { tried: String, reason: String, env: &'static str },
+    BanditMissing {
+        tried: String,
+        reason: String,
+        env: &'static str,
+    },
     #[error("the Bandit worker ({bandit}) failed: {reason}")]
     BanditWorker { bandit: String, reason: String },
 }
@@ -50,7 +54,10 @@ pub enum ScanError {
 /// Scans with the native rules. Source over [`MAX_SOURCE_BYTES`] yields an empty, unparsed report; use
 /// [`Scanner::scan`] to get that as an error instead.
 pub fn scan(source: &str) -> ScanReport {
-    checker::scan_guarded(source).unwrap_or(ScanReport { findings: Vec::new(), parsed: false })
+    checker::scan_guarded(source).unwrap_or(ScanReport {
+        findings: Vec::new(),
+        parsed: false,
+    })
 }
 
 /// Which implementation answers a scan: the native rules, or real Bandit in a warm worker process.

@@ -14,12 +14,12 @@ pub const MAX_SOURCE_BYTES: usize = 2 * 1024 * 1024;
 const PARSE_STACK_BYTES: usize = 256 * 1024 * 1024;
 
 /// Checks the size cap, then runs `job` on a fresh thread with a [`PARSE_STACK_BYTES`] stack.
-pub(crate) fn run_guarded<T: Send>(
-    source: &str,
-    job: impl FnOnce() -> T + Send,
-) -> Result<T, PyCheckError> {
+pub(crate) fn run_guarded<T: Send>(source: &str, job: impl FnOnce() -> T + Send) -> Result<T, PyCheckError> {
     if source.len() > MAX_SOURCE_BYTES {
-        return Err(PyCheckError::SourceTooLarge { bytes: source.len(), limit: MAX_SOURCE_BYTES });
+        return Err(PyCheckError::SourceTooLarge {
+            bytes: source.len(),
+            limit: MAX_SOURCE_BYTES,
+        });
     }
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new()
@@ -27,6 +27,8 @@ pub(crate) fn run_guarded<T: Send>(
             .stack_size(PARSE_STACK_BYTES)
             .spawn_scoped(scope, job)
             .map_err(|e| PyCheckError::ParseThread(e.to_string()))?;
-        handle.join().map_err(|_| PyCheckError::ParseThread("the parse thread panicked".into()))
+        handle
+            .join()
+            .map_err(|_| PyCheckError::ParseThread("the parse thread panicked".into()))
     })
 }

@@ -1,7 +1,7 @@
 //! Output formats for scan results: Bandit's JSON layout (so tools reading `bandit -f json` keep working)
 //! and SARIF 2.1.0. Knows nothing about how findings were produced.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::finding::{Finding, ScanReport, Severity};
 
@@ -44,8 +44,16 @@ pub fn to_sarif(files: &[FileReport]) -> Value {
     let mut rule_ids: Vec<(&str, &str)> = Vec::new();
     let mut results = Vec::new();
     for file in files {
-        for Finding { test_id, test_name, issue_severity, issue_confidence, line_number, col_offset, issue_text, .. } in
-            &file.report.findings
+        for Finding {
+            test_id,
+            test_name,
+            issue_severity,
+            issue_confidence,
+            line_number,
+            col_offset,
+            issue_text,
+            ..
+        } in &file.report.findings
         {
             if !rule_ids.iter().any(|(id, _)| id == test_id) {
                 rule_ids.push((test_id, test_name));
@@ -65,7 +73,10 @@ pub fn to_sarif(files: &[FileReport]) -> Value {
         }
     }
     rule_ids.sort_unstable();
-    let rules: Vec<Value> = rule_ids.iter().map(|(id, name)| json!({ "id": id, "name": name })).collect();
+    let rules: Vec<Value> = rule_ids
+        .iter()
+        .map(|(id, name)| json!({ "id": id, "name": name }))
+        .collect();
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

@@ -41,9 +41,17 @@ impl std::fmt::Display for PythonVersion {
 impl std::str::FromStr for PythonVersion {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (major, minor) = s.split_once('.').ok_or_else(|| format!("expected MAJOR.MINOR, got {s:?}"))?;
-        let parse = |part: &str| part.parse::<u32>().map_err(|_| format!("expected MAJOR.MINOR, got {s:?}"));
-        Ok(Self { major: parse(major)?, minor: parse(minor)? })
+        let (major, minor) = s
+            .split_once('.')
+            .ok_or_else(|| format!("expected MAJOR.MINOR, got {s:?}"))?;
+        let parse = |part: &str| {
+            part.parse::<u32>()
+                .map_err(|_| format!("expected MAJOR.MINOR, got {s:?}"))
+        };
+        Ok(Self {
+            major: parse(major)?,
+            minor: parse(minor)?,
+        })
     }
 }
 
@@ -89,7 +97,11 @@ pub(crate) const MAX_AST_DEPTH: usize = 2_995;
 pub fn check_syntax(source: &str, target: PythonVersion) -> Result<(), SyntaxError> {
     match run_guarded(source, || check_on_this_thread(source, target)) {
         Ok(result) => result,
-        Err(err) => Err(SyntaxError { message: err.to_string(), line: 0, column: 0 }),
+        Err(err) => Err(SyntaxError {
+            message: err.to_string(),
+            line: 0,
+            column: 0,
+        }),
     }
 }
 
@@ -98,7 +110,12 @@ fn check_on_this_thread(source: &str, target: PythonVersion) -> Result<(), Synta
     let parsed = ruff_python_parser::parse_unchecked(source, options);
     let mut errors: Vec<(TextRange, String)> = Vec::new();
     errors.extend(parsed.errors().iter().map(|e| (e.location, e.error.to_string())));
-    errors.extend(parsed.unsupported_syntax_errors().iter().map(|e| (e.range(), e.to_string())));
+    errors.extend(
+        parsed
+            .unsupported_syntax_errors()
+            .iter()
+            .map(|e| (e.range(), e.to_string())),
+    );
     if let Some(range) = bracket_depth_error(parsed.tokens(), target) {
         errors.push((range, "too many nested parentheses".to_string()));
     }
@@ -106,16 +123,29 @@ fn check_on_this_thread(source: &str, target: PythonVersion) -> Result<(), Synta
         let mut visitor = ScopeVisitor::new(source, target.to_ruff());
         visitor.visit_body(&module.body);
         if let Some(range) = visitor.too_deep {
-            errors.push((range, "too deeply nested: CPython's compiler raises RecursionError".to_string()));
+            errors.push((
+                range,
+                "too deeply nested: CPython's compiler raises RecursionError".to_string(),
+            ));
         }
-        errors.extend(visitor.errors.into_inner().into_iter().map(|e| (e.range, e.to_string())));
+        errors.extend(
+            visitor
+                .errors
+                .into_inner()
+                .into_iter()
+                .map(|e| (e.range, e.to_string())),
+        );
     }
     match errors.into_iter().min_by_key(|(range, _)| range.start()) {
         None => Ok(()),
         Some((range, message)) => {
             let index = LineIndex::new(source);
             let start = range.start().to_u32();
-            Err(SyntaxError { message, line: index.line(start), column: index.column(start) + 1 })
+            Err(SyntaxError {
+                message,
+                line: index.line(start),
+                column: index.column(start) + 1,
+            })
         }
     }
 }
@@ -320,9 +350,12 @@ impl SemanticSyntaxContext for ScopeVisitor<'_> {
     }
 
     fn in_sync_comprehension(&self) -> bool {
-        self.scopes
-            .iter()
-            .any(|s| matches!(s, Scope::Comprehension { is_async: false } | Scope::Generator { is_async: false }))
+        self.scopes.iter().any(|s| {
+            matches!(
+                s,
+                Scope::Comprehension { is_async: false } | Scope::Generator { is_async: false }
+            )
+        })
     }
 
     fn in_class_body_comprehension(&self) -> bool {
@@ -361,7 +394,9 @@ impl SemanticSyntaxContext for ScopeVisitor<'_> {
     }
 
     fn is_bound_parameter(&self, name: &str) -> bool {
-        self.parameters.last().is_some_and(|names| names.iter().any(|n| n == name))
+        self.parameters
+            .last()
+            .is_some_and(|names| names.iter().any(|n| n == name))
     }
 }
 
@@ -400,7 +435,9 @@ impl<'a> ScopeVisitor<'_> {
                     self.visit_annotation(returns);
                 }
                 let scope = Scope::Function { is_async: def.is_async };
-                self.in_new_scope(scope, Some(parameter_names(&def.parameters)), |this| this.visit_body(&def.body));
+                self.in_new_scope(scope, Some(parameter_names(&def.parameters)), |this| {
+                    this.visit_body(&def.body)
+                });
             }
             Stmt::ClassDef(class) => {
                 for decorator in &class.decorator_list {
@@ -446,15 +483,23 @@ impl<'a> ScopeVisitor<'_> {
             }
             Expr::ListComp(ast::ExprListComp { elt, generators, .. })
             | Expr::SetComp(ast::ExprSetComp { elt, generators, .. }) => {
-                let scope = Scope::Comprehension { is_async: generators.iter().any(|g| g.is_async) };
+                let scope = Scope::Comprehension {
+                    is_async: generators.iter().any(|g| g.is_async),
+                };
                 self.visit_comprehension_scope(generators, scope, &[elt]);
             }
             Expr::Generator(ast::ExprGenerator { elt, generators, .. }) => {
-                let scope = Scope::Generator { is_async: generators.iter().any(|g| g.is_async) };
+                let scope = Scope::Generator {
+                    is_async: generators.iter().any(|g| g.is_async),
+                };
                 self.visit_comprehension_scope(generators, scope, &[elt]);
             }
-            Expr::DictComp(ast::ExprDictComp { key, value, generators, .. }) => {
-                let scope = Scope::Comprehension { is_async: generators.iter().any(|g| g.is_async) };
+            Expr::DictComp(ast::ExprDictComp {
+                key, value, generators, ..
+            }) => {
+                let scope = Scope::Comprehension {
+                    is_async: generators.iter().any(|g| g.is_async),
+                };
                 match key {
                     Some(key) => self.visit_comprehension_scope(generators, scope, &[key, value]),
                     None => self.visit_comprehension_scope(generators, scope, &[value]),

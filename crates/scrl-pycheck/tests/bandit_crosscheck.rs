@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use scrl_pycheck::{scan, BanditWorker, ScanReport, BANDIT_ENV};
+use scrl_pycheck::{BANDIT_ENV, BanditWorker, ScanReport, scan};
 
 const STDLIB: &str = "/usr/lib/python3.11";
 
@@ -21,7 +21,11 @@ fn worker() -> BanditWorker {
 }
 
 fn keys(report: &ScanReport) -> BTreeSet<(String, u32)> {
-    report.findings.iter().map(|f| (f.test_id.clone(), f.line_number)).collect()
+    report
+        .findings
+        .iter()
+        .map(|f| (f.test_id.clone(), f.line_number))
+        .collect()
 }
 
 #[derive(Default)]
@@ -67,7 +71,11 @@ impl Tally {
         for d in &self.disagreements {
             println!("  {d}");
         }
-        assert!(self.disagreements.is_empty(), "{corpus}: {} disagreements (listed above)", self.disagreements.len());
+        assert!(
+            self.disagreements.is_empty(),
+            "{corpus}: {} disagreements (listed above)",
+            self.disagreements.len()
+        );
     }
 }
 
@@ -88,16 +96,29 @@ fn python_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn trigger_programs_agree_with_bandit() {
     let worker = worker();
     let mut files = Vec::new();
-    python_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/triggers"), &mut files);
-    assert!(files.len() >= 57, "expected a trigger file per rule, found {}", files.len());
+    python_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/triggers"),
+        &mut files,
+    );
+    assert!(
+        files.len() >= 57,
+        "expected a trigger file per rule, found {}",
+        files.len()
+    );
     let mut tally = Tally::default();
     for path in &files {
         let source = std::fs::read_to_string(path).expect("trigger files are UTF-8");
         tally.compare(&worker, &path.display().to_string(), &source);
     }
-    let missing: Vec<&str> =
-        scrl_pycheck::implemented_test_ids().into_iter().filter(|id| !tally.ids.contains(*id)).collect();
-    assert_eq!(scrl_pycheck::implemented_test_ids().len(), 57, "one native rule per MEDIUM/HIGH Bandit test");
+    let missing: Vec<&str> = scrl_pycheck::implemented_test_ids()
+        .into_iter()
+        .filter(|id| !tally.ids.contains(*id))
+        .collect();
+    assert_eq!(
+        scrl_pycheck::implemented_test_ids().len(),
+        57,
+        "one native rule per MEDIUM/HIGH Bandit test"
+    );
     assert!(missing.is_empty(), "the triggers do not make Bandit report {missing:?}");
     tally.finish("triggers");
 }
@@ -107,11 +128,16 @@ fn cpython_stdlib_agrees_with_bandit() {
     let worker = worker();
     let mut files = Vec::new();
     python_files(Path::new(STDLIB), &mut files);
-    assert!(files.len() > 100, "the CPython 3.11 standard library is expected under {STDLIB}");
+    assert!(
+        files.len() > 100,
+        "the CPython 3.11 standard library is expected under {STDLIB}"
+    );
     let mut tally = Tally::default();
     for path in &files {
         // A few test files are deliberately not UTF-8; Bandit's worker takes text, so they are skipped.
-        let Ok(source) = std::fs::read_to_string(path) else { continue };
+        let Ok(source) = std::fs::read_to_string(path) else {
+            continue;
+        };
         if source.len() > scrl_pycheck::MAX_SOURCE_BYTES {
             continue;
         }
@@ -135,6 +161,10 @@ fn reference_solutions_agree_with_bandit() {
             }
         }
     }
-    assert!(tally.files > 300, "expected the reference solutions of ../shared/data, compared {}", tally.files);
+    assert!(
+        tally.files > 300,
+        "expected the reference solutions of ../shared/data, compared {}",
+        tally.files
+    );
     tally.finish("reference solutions");
 }

@@ -3,10 +3,14 @@
 //! aliases, `from x import y as z`, `__import__`/`importlib`, and `# nosec` comments, which never hide a
 //! finding.
 
-use scrl_pycheck::{scan, Confidence, Severity};
+use scrl_pycheck::{Confidence, Severity, scan};
 
 fn found(source: &str) -> Vec<(String, u32)> {
-    let mut v: Vec<(String, u32)> = scan(source).findings.iter().map(|f| (f.test_id.clone(), f.line_number)).collect();
+    let mut v: Vec<(String, u32)> = scan(source)
+        .findings
+        .iter()
+        .map(|f| (f.test_id.clone(), f.line_number))
+        .collect();
     v.sort();
     v
 }
@@ -20,14 +24,23 @@ fn expect(source: &str, expected: &[(&str, u32)]) {
 #[test]
 fn exec_and_eval() {
     expect("exec(code)\neval(expr)\n", &[("B102", 1), ("B307", 2)]);
-    expect("exec(code)  # nosec\neval(expr)  # nosec B307\n", &[("B102", 1), ("B307", 2)]);
+    expect(
+        "exec(code)  # nosec\neval(expr)  # nosec B307\n",
+        &[("B102", 1), ("B307", 2)],
+    );
     expect("obj.exec(code)\nobj.eval(x)\nimport ast\nast.literal_eval(s)\n", &[]);
 }
 
 #[test]
 fn input_and_low_findings_are_never_reported() {
-    expect("n = int(input())\nimport random, subprocess, pickle\nrandom.random()\nassert n\nos.system('ls')\n", &[]);
-    expect("import subprocess\nsubprocess.run(['ls'])\nsubprocess.run('ls', shell=True)\n", &[]);
+    expect(
+        "n = int(input())\nimport random, subprocess, pickle\nrandom.random()\nassert n\nos.system('ls')\n",
+        &[],
+    );
+    expect(
+        "import subprocess\nsubprocess.run(['ls'])\nsubprocess.run('ls', shell=True)\n",
+        &[],
+    );
 }
 
 #[test]
@@ -62,9 +75,18 @@ fn blacklist_first_match_wins_like_bandit() {
 
 #[test]
 fn deserialization_and_crypto() {
-    expect("import pickle as p\np.loads(b)\nimport marshal\nmarshal.load(f)\n", &[("B301", 2), ("B302", 4)]);
-    expect("import hashlib\nhashlib.md5(x)\nhashlib.md5(x, usedforsecurity=False)\nhashlib.new('sha1')\n", &[("B324", 2), ("B324", 4)]);
-    expect("import yaml\nyaml.load(s)\nyaml.load(s, Loader=yaml.SafeLoader)\n", &[("B506", 2)]);
+    expect(
+        "import pickle as p\np.loads(b)\nimport marshal\nmarshal.load(f)\n",
+        &[("B301", 2), ("B302", 4)],
+    );
+    expect(
+        "import hashlib\nhashlib.md5(x)\nhashlib.md5(x, usedforsecurity=False)\nhashlib.new('sha1')\n",
+        &[("B324", 2), ("B324", 4)],
+    );
+    expect(
+        "import yaml\nyaml.load(s)\nyaml.load(s, Loader=yaml.SafeLoader)\n",
+        &[("B506", 2)],
+    );
     expect("yaml.load(s)\n", &[]);
     expect(
         "from cryptography.hazmat.primitives.asymmetric import rsa\nrsa.generate_private_key(65537, 1024)\nrsa.generate_private_key(65537, 4096)\n",
@@ -74,7 +96,10 @@ fn deserialization_and_crypto() {
 
 #[test]
 fn strings_tmp_bind_and_sql() {
-    expect("open('/tmp/x')\n'/tmp/doc'\ns.bind(('0.0.0.0', 1))\n", &[("B108", 1), ("B104", 3)]);
+    expect(
+        "open('/tmp/x')\n'/tmp/doc'\ns.bind(('0.0.0.0', 1))\n",
+        &[("B108", 1), ("B104", 3)],
+    );
     expect("p = f'/tmp/{n}'\n", &[("B108", 1)]);
     expect("cur.execute('SELECT * FROM t WHERE a = %s' % a)\n", &[("B608", 1)]);
     expect("q = ('SELECT a '\n     'FROM t WHERE b = ' + b)\n", &[("B608", 1)]);
@@ -86,13 +111,22 @@ fn strings_tmp_bind_and_sql() {
 
 #[test]
 fn file_permissions_and_requests() {
-    expect("import os\nos.chmod(p, 0o777)\nos.chmod(p, 0o750)\nos.chmod(p, 0o600)\n", &[("B103", 2), ("B103", 3)]);
-    expect("import requests\nrequests.get(u)\nrequests.get(u, timeout=3)\nrequests.get(u, timeout=3,\n  verify=False)\n", &[("B113", 2), ("B501", 5)]);
+    expect(
+        "import os\nos.chmod(p, 0o777)\nos.chmod(p, 0o750)\nos.chmod(p, 0o600)\n",
+        &[("B103", 2), ("B103", 3)],
+    );
+    expect(
+        "import requests\nrequests.get(u)\nrequests.get(u, timeout=3)\nrequests.get(u, timeout=3,\n  verify=False)\n",
+        &[("B113", 2), ("B501", 5)],
+    );
 }
 
 #[test]
 fn function_defaults_and_decorated_defs() {
-    expect("import ssl\n@dec\ndef f(v=ssl.PROTOCOL_SSLv3):\n    pass\n", &[("B503", 3)]);
+    expect(
+        "import ssl\n@dec\ndef f(v=ssl.PROTOCOL_SSLv3):\n    pass\n",
+        &[("B503", 3)],
+    );
     expect("import ssl\nasync def f(v=ssl.PROTOCOL_SSLv3):\n    pass\n", &[]);
 }
 
@@ -106,16 +140,28 @@ fn trojan_source_line_and_column() {
 #[test]
 fn django_mark_safe_follows_assignments() {
     let head = "from django.utils.safestring import mark_safe\n";
-    expect(&format!("{head}def v(r):\n    return mark_safe(r.GET['x'])\n"), &[("B703", 3), ("B308", 3)]);
-    expect(&format!("{head}def v():\n    t = '<b>'\n    return mark_safe(t)\n"), &[("B308", 4)]);
-    expect(&format!("{head}def v(t):\n    return mark_safe(t)\n"), &[("B703", 3), ("B308", 3)]);
+    expect(
+        &format!("{head}def v(r):\n    return mark_safe(r.GET['x'])\n"),
+        &[("B703", 3), ("B308", 3)],
+    );
+    expect(
+        &format!("{head}def v():\n    t = '<b>'\n    return mark_safe(t)\n"),
+        &[("B308", 4)],
+    );
+    expect(
+        &format!("{head}def v(t):\n    return mark_safe(t)\n"),
+        &[("B703", 3), ("B308", 3)],
+    );
 }
 
 #[test]
 fn unparsable_code_is_scanned_partially_and_flagged() {
     let report = scan("import os\nos.system(cmd)\ndef broken(:\n");
     assert!(!report.parsed);
-    assert_eq!(report.findings.iter().map(|f| f.test_id.as_str()).collect::<Vec<_>>(), vec!["B605"]);
+    assert_eq!(
+        report.findings.iter().map(|f| f.test_id.as_str()).collect::<Vec<_>>(),
+        vec!["B605"]
+    );
     assert!(scan("print(1)\n").parsed);
 }
 
@@ -131,7 +177,12 @@ fn scanner_enum_native_agrees_with_scan() {
 
 #[test]
 fn bandit_worker_reports_a_clear_error_when_missing() {
-    let err = scrl_pycheck::BanditWorker::start(Some(std::path::Path::new("/nonexistent/bandit"))).err().expect("no bandit there");
+    let err = scrl_pycheck::BanditWorker::start(Some(std::path::Path::new("/nonexistent/bandit")))
+        .err()
+        .expect("no bandit there");
     let message = err.to_string();
-    assert!(message.contains("/nonexistent/bandit") && message.contains("setup-test-env"), "{message}");
+    assert!(
+        message.contains("/nonexistent/bandit") && message.contains("setup-test-env"),
+        "{message}"
+    );
 }

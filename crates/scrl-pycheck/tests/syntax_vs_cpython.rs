@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use scrl_pycheck::{check_syntax, scan, PythonVersion};
+use scrl_pycheck::{PythonVersion, check_syntax, scan};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -39,7 +39,11 @@ fn acceptance_matches_cpython_311() {
         .unwrap_or_else(|e| panic!("cannot run {PYTHON}: {e}"));
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let cpython: BTreeMap<String, Option<String>> = serde_json::from_slice(&output.stdout).expect("JSON from python");
-    assert!(cpython.len() >= 60, "expected the snippet corpus, got {}", cpython.len());
+    assert!(
+        cpython.len() >= 60,
+        "expected the snippet corpus, got {}",
+        cpython.len()
+    );
 
     let version = PythonVersion { major: 3, minor: 11 };
     let mut agree = 0;
@@ -54,7 +58,11 @@ fn acceptance_matches_cpython_311() {
             (Ok(()), Some(v)) => v.clone(),
             (Ok(()), None) => String::new(),
         };
-        println!("{name:<40} {:<8} {:<8} {note}", if theirs_ok { "ok" } else { "reject" }, if ours_ok { "ok" } else { "reject" });
+        println!(
+            "{name:<40} {:<8} {:<8} {note}",
+            if theirs_ok { "ok" } else { "reject" },
+            if ours_ok { "ok" } else { "reject" }
+        );
         if theirs_ok == ours_ok {
             agree += 1;
         } else if !KNOWN_MISSES.contains(&name.as_str()) {
@@ -62,16 +70,30 @@ fn acceptance_matches_cpython_311() {
         }
     }
     println!("agreement with CPython 3.11 compile(): {agree}/{}", cpython.len());
-    assert!(disagreements.is_empty(), "unexpected disagreements with CPython: {disagreements:?}");
+    assert!(
+        disagreements.is_empty(),
+        "unexpected disagreements with CPython: {disagreements:?}"
+    );
 }
 
 #[test]
 fn newer_syntax_is_accepted_for_a_newer_target() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/syntax");
-    for name in ["type_alias_312", "generic_def_312", "fstring_nested_same_quotes_312", "fstring_backslash_in_expr_312"] {
+    for name in [
+        "type_alias_312",
+        "generic_def_312",
+        "fstring_nested_same_quotes_312",
+        "fstring_backslash_in_expr_312",
+    ] {
         let source = std::fs::read_to_string(dir.join(format!("{name}.py"))).expect("snippet");
-        assert!(check_syntax(&source, PythonVersion { major: 3, minor: 11 }).is_err(), "{name} on 3.11");
-        assert!(check_syntax(&source, PythonVersion { major: 3, minor: 12 }).is_ok(), "{name} on 3.12");
+        assert!(
+            check_syntax(&source, PythonVersion { major: 3, minor: 11 }).is_err(),
+            "{name} on 3.11"
+        );
+        assert!(
+            check_syntax(&source, PythonVersion { major: 3, minor: 12 }).is_ok(),
+            "{name} on 3.12"
+        );
     }
 }
 
@@ -81,17 +103,30 @@ fn adversarial_inputs_do_not_crash() {
         ("1M unary minus", format!("x = {}1\n", "-".repeat(1_000_000))),
         ("300k-term + chain", format!("x = {}1\n", "1+".repeat(300_000))),
         ("100k nested [", format!("x = {}\n", "[".repeat(100_000))),
-        ("100k nested [ closed", format!("x = {}{}\n", "[".repeat(100_000), "]".repeat(100_000))),
+        (
+            "100k nested [ closed",
+            format!("x = {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+        ),
     ];
     for (name, source) in &inputs {
         // CPython rejects all of these (nesting limits); what matters is that we answer at all.
         let verdict = check_syntax(source, PythonVersion::default());
         assert!(verdict.is_err(), "{name}: CPython rejects it, so must we");
         let report = scan(source);
-        println!("{name}: {} bytes, syntax: {}, scan parsed: {}", source.len(), verdict.unwrap_err(), report.parsed);
+        println!(
+            "{name}: {} bytes, syntax: {}, scan parsed: {}",
+            source.len(),
+            verdict.unwrap_err(),
+            report.parsed
+        );
     }
     let huge = "x = 1\n".repeat(scrl_pycheck::MAX_SOURCE_BYTES / 6 + 1);
-    assert!(check_syntax(&huge, PythonVersion::default()).unwrap_err().message.contains("cap"));
+    assert!(
+        check_syntax(&huge, PythonVersion::default())
+            .unwrap_err()
+            .message
+            .contains("cap")
+    );
     assert!(!scan(&huge).parsed);
 }
 
@@ -123,7 +158,11 @@ fn reference_solutions_get_cpythons_verdict() {
             }
         }
     }
-    assert!(solutions.len() > 300, "expected the reference solutions, found {}", solutions.len());
+    assert!(
+        solutions.len() > 300,
+        "expected the reference solutions, found {}",
+        solutions.len()
+    );
     let mut child = Command::new(PYTHON)
         .args(["-S", "-I", "-E", "-B", "-c", COMPILE_JSONL])
         .stdin(std::process::Stdio::piped())
@@ -141,6 +180,14 @@ fn reference_solutions_get_cpythons_verdict() {
     let mismatches: Vec<usize> = (0..solutions.len())
         .filter(|&i| check_syntax(&solutions[i], PythonVersion::default()).is_ok() != cpython[i])
         .collect();
-    println!("{} reference solutions, {} rejected by CPython, {} mismatches", solutions.len(), cpython.iter().filter(|v| !**v).count(), mismatches.len());
-    assert!(mismatches.is_empty(), "check_syntax disagrees with CPython on solutions {mismatches:?}");
+    println!(
+        "{} reference solutions, {} rejected by CPython, {} mismatches",
+        solutions.len(),
+        cpython.iter().filter(|v| !**v).count(),
+        mismatches.len()
+    );
+    assert!(
+        mismatches.is_empty(),
+        "check_syntax disagrees with CPython on solutions {mismatches:?}"
+    );
 }

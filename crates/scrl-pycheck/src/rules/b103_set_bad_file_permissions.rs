@@ -30,10 +30,18 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     if mode & (S_IWOTH | S_IWGRP | S_IXGRP | S_IXOTH) == 0 {
         return None;
     }
-    let severity = if mode & S_IWOTH != 0 { Severity::High } else { Severity::Medium };
+    let severity = if mode & S_IWOTH != 0 {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
     let file = match ctx.arg_at(0) {
         Lit::Unknown => "NOT PARSED".to_string(),
         other => other.py_str(),
     };
-    Some(Issue::new(severity, Confidence::High, format!("chmod sets the permissive mode {mode:#o} on {file}.")))
+    Some(Issue::new(
+        severity,
+        Confidence::High,
+        format!("chmod sets the permissive mode {mode:#o} on {file}."),
+    ))
 }

@@ -15,6 +15,11 @@ use crate::checker::{Issue, StrContext};
 use crate::finding::{Confidence, Severity};
 
 pub(crate) fn check(ctx: &StrContext) -> Option<Issue> {
-    (ctx.value == "0.0.0.0")
-        .then(|| Issue::new(Severity::Medium, Confidence::Medium, "Possible binding to all interfaces."))
+    (ctx.value == "0.0.0.0").then(|| {
+        Issue::new(
+            Severity::Medium,
+            Confidence::Medium,
+            "Possible binding to all interfaces.",
+        )
+    })
 }

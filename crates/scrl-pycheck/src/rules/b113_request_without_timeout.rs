@@ -27,10 +27,18 @@ pub(crate) fn is_http_call(ctx: &CallContext, module: &str) -> bool {
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     let module = ctx.qualname.split('.').next().unwrap_or_default();
     if module == "requests" && HTTP_VERBS.contains(&ctx.name.as_str()) && ctx.keyword_is("timeout", &[]).is_none() {
-        return Some(Issue::new(Severity::Medium, Confidence::Low, format!("Call to {module} without timeout")));
+        return Some(Issue::new(
+            Severity::Medium,
+            Confidence::Low,
+            format!("Call to {module} without timeout"),
+        ));
     }
     if is_http_call(ctx, module) && ctx.keyword_is("timeout", &["None"]) == Some(true) {
-        return Some(Issue::new(Severity::Medium, Confidence::Low, format!("Call to {module} with timeout set to None")));
+        return Some(Issue::new(
+            Severity::Medium,
+            Confidence::Low,
+            format!("Call to {module} with timeout set to None"),
+        ));
     }
     None
 }

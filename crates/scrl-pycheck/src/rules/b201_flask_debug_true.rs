@@ -15,10 +15,17 @@ use crate::checker::{CallContext, Issue};
 use crate::finding::{Confidence, Severity};
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
-    if ctx.imports.imported_like("flask") && ctx.qualname.ends_with(".run") && ctx.keyword_is("debug", &["True"]) == Some(true) {
+    if ctx.imports.imported_like("flask")
+        && ctx.qualname.ends_with(".run")
+        && ctx.keyword_is("debug", &["True"]) == Some(true)
+    {
         return Some(
-            Issue::new(Severity::High, Confidence::Medium, "A Flask app is run with debug=True, exposing the Werkzeug debugger.")
-                .at_line(ctx.keyword_line("debug")),
+            Issue::new(
+                Severity::High,
+                Confidence::Medium,
+                "A Flask app is run with debug=True, exposing the Werkzeug debugger.",
+            )
+            .at_line(ctx.keyword_line("debug")),
         );
     }
     None

@@ -18,9 +18,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B302",
     severity: Severity::Medium,
-    qualnames: &[
-        "marshal.load",
-        "marshal.loads",
-    ],
+    qualnames: &["marshal.load", "marshal.loads"],
     message: "Deserializing with marshal ({name}) is unsafe on untrusted data.",
 };

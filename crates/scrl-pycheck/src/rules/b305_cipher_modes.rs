@@ -18,8 +18,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B305",
     severity: Severity::Medium,
-    qualnames: &[
-        "cryptography.hazmat.primitives.ciphers.modes.ECB",
-    ],
+    qualnames: &["cryptography.hazmat.primitives.ciphers.modes.ECB"],
     message: "{name} is an insecure cipher mode.",
 };

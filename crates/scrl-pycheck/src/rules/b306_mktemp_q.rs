@@ -18,8 +18,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B306",
     severity: Severity::Medium,
-    qualnames: &[
-        "tempfile.mktemp",
-    ],
+    qualnames: &["tempfile.mktemp"],
     message: "tempfile.mktemp is deprecated and racy; use mkstemp or NamedTemporaryFile.",
 };

@@ -17,8 +17,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B307",
     severity: Severity::Medium,
-    qualnames: &[
-        "eval",
-    ],
+    qualnames: &["eval"],
     message: "eval runs arbitrary code; ast.literal_eval is the safe way to read literals.",
 };

@@ -18,8 +18,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B308",
     severity: Severity::Medium,
-    qualnames: &[
-        "django.utils.safestring.mark_safe",
-    ],
+    qualnames: &["django.utils.safestring.mark_safe"],
     message: "mark_safe turns off HTML escaping and can open a cross-site scripting hole.",
 };

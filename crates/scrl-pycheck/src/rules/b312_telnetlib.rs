@@ -18,8 +18,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B312",
     severity: Severity::High,
-    qualnames: &[
-        "telnetlib.Telnet",
-    ],
+    qualnames: &["telnetlib.Telnet"],
     message: "Telnet sends everything in clear text; use SSH.",
 };

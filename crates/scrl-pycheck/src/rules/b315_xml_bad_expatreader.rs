@@ -18,8 +18,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B315",
     severity: Severity::Medium,
-    qualnames: &[
-        "xml.sax.expatreader.create_parser",
-    ],
+    qualnames: &["xml.sax.expatreader.create_parser"],
     message: "{name} is open to XML attacks on untrusted data; use defusedxml.",
 };

@@ -18,9 +18,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B318",
     severity: Severity::Medium,
-    qualnames: &[
-        "xml.dom.minidom.parse",
-        "xml.dom.minidom.parseString",
-    ],
+    qualnames: &["xml.dom.minidom.parse", "xml.dom.minidom.parseString"],
     message: "{name} is open to XML attacks on untrusted data; use defusedxml.",
 };

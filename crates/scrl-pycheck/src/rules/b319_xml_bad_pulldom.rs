@@ -18,9 +18,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B319",
     severity: Severity::Medium,
-    qualnames: &[
-        "xml.dom.pulldom.parse",
-        "xml.dom.pulldom.parseString",
-    ],
+    qualnames: &["xml.dom.pulldom.parse", "xml.dom.pulldom.parseString"],
     message: "{name} is open to XML attacks on untrusted data; use defusedxml.",
 };

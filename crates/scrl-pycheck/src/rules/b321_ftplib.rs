@@ -18,8 +18,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B321",
     severity: Severity::High,
-    qualnames: &[
-        "ftplib.FTP",
-    ],
+    qualnames: &["ftplib.FTP"],
     message: "FTP sends everything in clear text; use SFTP or SCP.",
 };

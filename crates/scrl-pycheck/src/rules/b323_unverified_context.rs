@@ -18,8 +18,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B323",
     severity: Severity::Medium,
-    qualnames: &[
-        "ssl._create_unverified_context",
-    ],
+    qualnames: &["ssl._create_unverified_context"],
     message: "ssl._create_unverified_context disables certificate and host name checks.",
 };

@@ -42,23 +42,43 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     if parts.contains(&"hashlib") {
         if WEAK_HASHES.contains(&func) {
             return used_for_security(ctx).then(|| {
-                Issue::new(Severity::High, Confidence::High, format!("Use of weak {} hash for security.", func.to_uppercase()))
+                Issue::new(
+                    Severity::High,
+                    Confidence::High,
+                    format!("Use of weak {} hash for security.", func.to_uppercase()),
+                )
             });
         }
         if func == "new" {
-            let name = if ctx.args().is_empty() { ctx.keyword_value("name") } else { ctx.arg_at(0) };
+            let name = if ctx.args().is_empty() {
+                ctx.keyword_value("name")
+            } else {
+                ctx.arg_at(0)
+            };
             let Lit::Str(name) = name else { return None };
             if WEAK_HASHES.contains(&name.to_lowercase().as_str()) && used_for_security(ctx) {
-                return Some(Issue::new(Severity::High, Confidence::High, format!("Use of weak {} hash for security.", name.to_uppercase())));
+                return Some(Issue::new(
+                    Severity::High,
+                    Confidence::High,
+                    format!("Use of weak {} hash for security.", name.to_uppercase()),
+                ));
             }
         }
         return None;
     }
     if parts.contains(&"crypt") && (func == "crypt" || func == "mksalt") {
-        let method = if func == "crypt" { arg_or_keyword(ctx, 1, "salt") } else { arg_or_keyword(ctx, 0, "method") };
+        let method = if func == "crypt" {
+            arg_or_keyword(ctx, 1, "salt")
+        } else {
+            arg_or_keyword(ctx, 0, "method")
+        };
         let Lit::Str(method) = method else { return None };
         if WEAK_CRYPT_METHODS.contains(&method.as_str()) {
-            return Some(Issue::new(Severity::Medium, Confidence::High, format!("Use of insecure crypt.{method} hash method.")));
+            return Some(Issue::new(
+                Severity::Medium,
+                Confidence::High,
+                format!("Use of insecure crypt.{method} hash method."),
+            ));
         }
     }
     None

@@ -17,8 +17,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B401",
     severity: Severity::High,
-    qualnames: &[
-        "telnetlib",
-    ],
+    qualnames: &["telnetlib"],
     message: "The telnet module ({name}) is imported; telnet is unencrypted, use SSH.",
 };

@@ -17,8 +17,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B402",
     severity: Severity::High,
-    qualnames: &[
-        "ftplib",
-    ],
+    qualnames: &["ftplib"],
     message: "The FTP module ({name}) is imported; FTP is unencrypted, use SFTP or SCP.",
 };

@@ -17,8 +17,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B411",
     severity: Severity::High,
-    qualnames: &[
-        "xmlrpc",
-    ],
+    qualnames: &["xmlrpc"],
     message: "{name} parses untrusted XML unsafely; call defusedxml.xmlrpc.monkey_patch().",
 };

@@ -17,8 +17,6 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B415",
     severity: Severity::High,
-    qualnames: &[
-        "pyghmi",
-    ],
+    qualnames: &["pyghmi"],
     message: "The IPMI module ({name}) is imported; IPMI is insecure.",
 };

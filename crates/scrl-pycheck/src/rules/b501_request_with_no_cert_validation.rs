@@ -19,8 +19,12 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     let module = ctx.qualname.split('.').next().unwrap_or_default();
     if is_http_call(ctx, module) && ctx.keyword_is("verify", &["False"]) == Some(true) {
         return Some(
-            Issue::new(Severity::High, Confidence::High, format!("Call to {module} with verify=False disables certificate checks."))
-                .at_line(ctx.keyword_line("verify")),
+            Issue::new(
+                Severity::High,
+                Confidence::High,
+                format!("Call to {module} with verify=False disables certificate checks."),
+            )
+            .at_line(ctx.keyword_line("verify")),
         );
     }
     None

@@ -32,16 +32,28 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     let bad = |keyword: &str| ctx.keyword_is(keyword, BAD_PROTOCOL_VERSIONS) == Some(true);
     match ctx.qualname.as_str() {
         "ssl.wrap_socket" => bad("ssl_version").then(|| {
-            Issue::new(Severity::High, Confidence::High, "ssl.wrap_socket with an insecure SSL/TLS protocol version.")
-                .at_line(ctx.keyword_line("ssl_version"))
+            Issue::new(
+                Severity::High,
+                Confidence::High,
+                "ssl.wrap_socket with an insecure SSL/TLS protocol version.",
+            )
+            .at_line(ctx.keyword_line("ssl_version"))
         }),
         "pyOpenSSL.SSL.Context" => bad("method").then(|| {
-            Issue::new(Severity::High, Confidence::High, "SSL.Context with an insecure SSL/TLS protocol version.")
-                .at_line(ctx.keyword_line("method"))
+            Issue::new(
+                Severity::High,
+                Confidence::High,
+                "SSL.Context with an insecure SSL/TLS protocol version.",
+            )
+            .at_line(ctx.keyword_line("method"))
         }),
         _ => (bad("method") || bad("ssl_version")).then(|| {
-            Issue::new(Severity::Medium, Confidence::Medium, "Call with an insecure SSL/TLS protocol version.")
-                .at_line(ctx.keyword_line("method").or_else(|| ctx.keyword_line("ssl_version")))
+            Issue::new(
+                Severity::Medium,
+                Confidence::Medium,
+                "Call with an insecure SSL/TLS protocol version.",
+            )
+            .at_line(ctx.keyword_line("method").or_else(|| ctx.keyword_line("ssl_version")))
         }),
     }
 }

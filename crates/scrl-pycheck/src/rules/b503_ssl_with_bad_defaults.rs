@@ -21,7 +21,11 @@ use crate::semantic::Imports;
 
 pub(crate) fn check(def: &StmtFunctionDef, imports: &Imports) -> Option<Issue> {
     let parameters = &def.parameters;
-    let defaults = parameters.posonlyargs.iter().chain(&parameters.args).filter_map(|p| p.default());
+    let defaults = parameters
+        .posonlyargs
+        .iter()
+        .chain(&parameters.args)
+        .filter_map(|p| p.default());
     for default in defaults {
         let qualname = imports.default_qualname(default);
         let last = qualname.rsplit('.').next().unwrap_or_default();

@@ -62,7 +62,11 @@ fn classify(key_type: KeyType, size: &Lit) -> Option<Issue> {
     };
     let (name, levels) = thresholds(key_type);
     levels.iter().find(|(limit, _)| size < *limit).map(|(limit, severity)| {
-        Issue::new(*severity, Confidence::High, format!("{name} key sizes below {limit} bits are considered breakable."))
+        Issue::new(
+            *severity,
+            Confidence::High,
+            format!("{name} key sizes below {limit} bits are considered breakable."),
+        )
     })
 }
 
@@ -80,7 +84,11 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     };
     match cryptography {
         Some((KeyType::Ec, position)) => {
-            let positional = if ctx.args().len() > position { ctx.arg_at(position) } else { Lit::Unknown };
+            let positional = if ctx.args().len() > position {
+                ctx.arg_at(position)
+            } else {
+                Lit::Unknown
+            };
             let curve = first_truthy([ctx.keyword_value("curve"), positional], Lit::Unknown);
             let size = match curve {
                 Lit::Str(name) => EC_CURVES.iter().find(|(c, _)| *c == name).map_or(224, |(_, s)| *s),
@@ -89,7 +97,10 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
             return classify(KeyType::Ec, &Lit::Int(Some(size)));
         }
         Some((key_type, position)) => {
-            let size = first_truthy([ctx.keyword_value("key_size"), ctx.arg_at(position)], Lit::Int(Some(2048)));
+            let size = first_truthy(
+                [ctx.keyword_value("key_size"), ctx.arg_at(position)],
+                Lit::Int(Some(2048)),
+            );
             return classify(key_type, &size);
         }
         None => {}

@@ -27,6 +27,10 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     let safe_keyword = ctx.keyword_is("Loader", SAFE_LOADERS) == Some(true);
     let safe_positional = ctx.arg_at(1).as_str().is_some_and(|s| SAFE_LOADERS.contains(&s));
     (!safe_keyword && !safe_positional).then(|| {
-        Issue::new(Severity::Medium, Confidence::High, "Unsafe yaml load; use yaml.safe_load().")
+        Issue::new(
+            Severity::Medium,
+            Confidence::High,
+            "Unsafe yaml load; use yaml.safe_load().",
+        )
     })
 }

@@ -36,6 +36,10 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     }
     let policy = policy_name(ctx.args().first()?)?;
     matches!(policy, "AutoAddPolicy" | "WarningPolicy").then(|| {
-        Issue::new(Severity::High, Confidence::Medium, "Paramiko trusts unknown host keys automatically.")
+        Issue::new(
+            Severity::High,
+            Confidence::Medium,
+            "Paramiko trusts unknown host keys automatically.",
+        )
     })
 }

@@ -19,6 +19,11 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         return None;
     }
     let model = ctx.keyword_value("mpModel");
-    (model.eq_int(0) || model.eq_int(1))
-        .then(|| Issue::new(Severity::Medium, Confidence::High, "SNMPv1 and SNMPv2 are insecure; use SNMPv3."))
+    (model.eq_int(0) || model.eq_int(1)).then(|| {
+        Issue::new(
+            Severity::Medium,
+            Confidence::High,
+            "SNMPv1 and SNMPv2 are insecure; use SNMPv3.",
+        )
+    })
 }

@@ -15,6 +15,11 @@ use crate::checker::{CallContext, Issue};
 use crate::finding::{Confidence, Severity};
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
-    (ctx.qualname == "pysnmp.hlapi.UsmUserData" && ctx.args().len() < 3)
-        .then(|| Issue::new(Severity::Medium, Confidence::High, "SNMPv3 without encryption is insecure."))
+    (ctx.qualname == "pysnmp.hlapi.UsmUserData" && ctx.args().len() < 3).then(|| {
+        Issue::new(
+            Severity::Medium,
+            Confidence::High,
+            "SNMPv3 without encryption is insecure.",
+        )
+    })
 }

@@ -16,6 +16,10 @@ use crate::finding::{Confidence, Severity};
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     (ctx.imports.imported_like("paramiko") && ctx.name == "exec_command").then(|| {
-        Issue::new(Severity::Medium, Confidence::Medium, "Possible shell injection through a paramiko call.")
+        Issue::new(
+            Severity::Medium,
+            Confidence::Medium,
+            "Possible shell injection through a paramiko call.",
+        )
     })
 }

@@ -13,7 +13,7 @@
 //! subprocess.Popen("ls " + user_dir, shell=True)
 //! ```
 
-use super::shell::{command_is_literal, has_shell, SUBPROCESS};
+use super::shell::{SUBPROCESS, command_is_literal, has_shell};
 use crate::checker::{CallContext, Issue};
 use crate::finding::{Confidence, Severity};
 
@@ -22,9 +22,17 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         return None;
     }
     let issue = if command_is_literal(ctx) {
-        Issue::new(Severity::Low, Confidence::High, "subprocess call with shell=True and a literal command.")
+        Issue::new(
+            Severity::Low,
+            Confidence::High,
+            "subprocess call with shell=True and a literal command.",
+        )
     } else {
-        Issue::new(Severity::High, Confidence::High, "subprocess call with shell=True identified, security issue.")
+        Issue::new(
+            Severity::High,
+            Confidence::High,
+            "subprocess call with shell=True identified, security issue.",
+        )
     };
     Some(issue.at_line(ctx.keyword_line("shell")))
 }

@@ -12,13 +12,17 @@
 //! run_command(cmd, shell=True)
 //! ```
 
-use super::shell::{has_shell, SUBPROCESS};
+use super::shell::{SUBPROCESS, has_shell};
 use crate::checker::{CallContext, Issue};
 use crate::finding::{Confidence, Severity};
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     (!SUBPROCESS.contains(&ctx.qualname.as_str()) && has_shell(ctx)).then(|| {
-        Issue::new(Severity::Medium, Confidence::Low, "Function call with shell=True, possible security issue.")
-            .at_line(ctx.keyword_line("shell"))
+        Issue::new(
+            Severity::Medium,
+            Confidence::Low,
+            "Function call with shell=True, possible security issue.",
+        )
+        .at_line(ctx.keyword_line("shell"))
     })
 }

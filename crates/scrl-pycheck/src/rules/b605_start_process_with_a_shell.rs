@@ -13,7 +13,7 @@
 //! os.system("rm " + name)
 //! ```
 
-use super::shell::{command_is_literal, SHELL};
+use super::shell::{SHELL, command_is_literal};
 use crate::checker::{CallContext, Issue};
 use crate::finding::{Confidence, Severity};
 
@@ -22,8 +22,16 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         return None;
     }
     Some(if command_is_literal(ctx) {
-        Issue::new(Severity::Low, Confidence::High, "Starting a process with a shell and a literal command.")
+        Issue::new(
+            Severity::Low,
+            Confidence::High,
+            "Starting a process with a shell and a literal command.",
+        )
     } else {
-        Issue::new(Severity::High, Confidence::High, "Starting a process with a shell, possible injection detected.")
+        Issue::new(
+            Severity::High,
+            Confidence::High,
+            "Starting a process with a shell, possible injection detected.",
+        )
     })
 }

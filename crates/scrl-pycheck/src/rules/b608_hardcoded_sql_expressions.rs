@@ -47,18 +47,28 @@ fn looks_like_sql(text: &str) -> bool {
             .collect()
     };
     let followed_by = |from: usize, b: &str, follow: &dyn Fn(char) -> bool| -> bool {
-        lower[from..].match_indices(b).any(|(i, _)| lower[from + i + b.len()..].chars().next().is_some_and(follow))
+        lower[from..]
+            .match_indices(b)
+            .any(|(i, _)| lower[from + i + b.len()..].chars().next().is_some_and(follow))
     };
-    if ends("select", None).first().is_some_and(|&e| followed_by(e, "from", &ws)) {
+    if ends("select", None)
+        .first()
+        .is_some_and(|&e| followed_by(e, "from", &ws))
+    {
         return true;
     }
     if !ends("delete", Some("from")).is_empty() {
         return true;
     }
-    if ends("insert", Some("into")).first().is_some_and(|&e| followed_by(e, "values", &|c| c.is_whitespace() || c == '(')) {
+    if ends("insert", Some("into"))
+        .first()
+        .is_some_and(|&e| followed_by(e, "values", &|c| c.is_whitespace() || c == '('))
+    {
         return true;
     }
-    ends("update", None).first().is_some_and(|&e| followed_by(e, "set", &ws))
+    ends("update", None)
+        .first()
+        .is_some_and(|&e| followed_by(e, "set", &ws))
 }
 
 /// The string values Bandit's `concat_string` collects: the string itself, then the constants of the `+`/`%`
@@ -118,9 +128,15 @@ pub(crate) fn check(ctx: &StrContext) -> Option<Issue> {
                     }
                     i -= 1;
                 }
-                (concat_statement(node, &chain), i.checked_sub(1).map(|w| &parents[w]), false)
+                (
+                    concat_statement(node, &chain),
+                    i.checked_sub(1).map(|w| &parents[w]),
+                    false,
+                )
             }
-            Some(Parent::Expr(Expr::Attribute(attribute))) if matches!(attribute.attr.as_str(), "format" | "replace") => {
+            Some(Parent::Expr(Expr::Attribute(attribute)))
+                if matches!(attribute.attr.as_str(), "format" | "replace") =>
+            {
                 let wrapper = n.checked_sub(3).map(|w| &parents[w]);
                 (ctx.value.to_string(), wrapper, attribute.attr.as_str() == "replace")
             }
@@ -136,8 +152,16 @@ pub(crate) fn check(ctx: &StrContext) -> Option<Issue> {
     if !looks_like_sql(&statement) {
         return None;
     }
-    let confidence = if is_execute_call(wrapper) && !replace { Confidence::Medium } else { Confidence::Low };
-    Some(Issue::new(Severity::Medium, confidence, "Possible SQL injection through string-based query construction."))
+    let confidence = if is_execute_call(wrapper) && !replace {
+        Confidence::Medium
+    } else {
+        Confidence::Low
+    };
+    Some(Issue::new(
+        Severity::Medium,
+        confidence,
+        "Possible SQL injection through string-based query construction.",
+    ))
 }
 
 #[cfg(test)]

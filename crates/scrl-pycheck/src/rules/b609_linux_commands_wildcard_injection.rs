@@ -31,7 +31,11 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         _ => String::new(),
     };
     (!command.is_empty() && command.contains('*') && VULNERABLE.iter().any(|v| command.contains(v))).then(|| {
-        Issue::new(Severity::High, Confidence::Medium, format!("Possible wildcard injection in call: {qualname}"))
-            .at_line(ctx.keyword_line("shell"))
+        Issue::new(
+            Severity::High,
+            Confidence::Medium,
+            format!("Possible wildcard injection in call: {qualname}"),
+        )
+        .at_line(ctx.keyword_line("shell"))
     })
 }

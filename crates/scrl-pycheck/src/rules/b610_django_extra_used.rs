@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use ruff_python_ast::Expr;
 
-use crate::checker::{is_str_constant, CallContext, Issue};
+use crate::checker::{CallContext, Issue, is_str_constant};
 use crate::finding::{Confidence, Severity};
 
 const POSITIONS: &[&str] = &["select", "where", "params", "tables", "order_by", "select_params"];
@@ -50,15 +50,20 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
             }
         }
     }
-    if !insecure {
-        if let Some(select) = kwargs.get("select") {
-            insecure = match select {
-                Expr::Dict(dict) => dict.items.iter().any(|item| {
-                    !item.key.as_ref().is_some_and(is_str_constant) || !is_str_constant(&item.value)
-                }),
-                _ => true,
-            };
-        }
+    if !insecure && let Some(select) = kwargs.get("select") {
+        insecure = match select {
+            Expr::Dict(dict) => dict
+                .items
+                .iter()
+                .any(|item| !item.key.as_ref().is_some_and(is_str_constant) || !is_str_constant(&item.value)),
+            _ => true,
+        };
     }
-    insecure.then(|| Issue::new(Severity::Medium, Confidence::Medium, "Use of extra: potential SQL injection vector."))
+    insecure.then(|| {
+        Issue::new(
+            Severity::Medium,
+            Confidence::Medium,
+            "Use of extra: potential SQL injection vector.",
+        )
+    })
 }

@@ -11,7 +11,7 @@
 //! RawSQL("select id from t where name = '%s'" % name, ())
 //! ```
 
-use crate::checker::{is_str_constant, CallContext, Issue};
+use crate::checker::{CallContext, Issue, is_str_constant};
 use crate::finding::{Confidence, Severity};
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
@@ -23,6 +23,11 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         Some(first) => first,
         None => &ctx.keyword("sql")?.value,
     };
-    (!is_str_constant(sql))
-        .then(|| Issue::new(Severity::Medium, Confidence::Medium, "Use of RawSQL: potential SQL injection vector."))
+    (!is_str_constant(sql)).then(|| {
+        Issue::new(
+            Severity::Medium,
+            Confidence::Medium,
+            "Use of RawSQL: potential SQL injection vector.",
+        )
+    })
 }

@@ -15,6 +15,11 @@ use crate::checker::{CallContext, Issue};
 use crate::finding::{Confidence, Severity};
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
-    (ctx.qualname == "logging.config.listen" && !ctx.has_keyword("verify"))
-        .then(|| Issue::new(Severity::Medium, Confidence::High, "Use of insecure logging.config.listen."))
+    (ctx.qualname == "logging.config.listen" && !ctx.has_keyword("verify")).then(|| {
+        Issue::new(
+            Severity::Medium,
+            Confidence::High,
+            "Use of insecure logging.config.listen.",
+        )
+    })
 }

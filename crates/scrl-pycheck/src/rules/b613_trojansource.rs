@@ -17,8 +17,10 @@ use crate::checker::Issue;
 use crate::finding::{Confidence, Severity};
 use crate::source::python_splitlines;
 
-const BIDI_CHARACTERS: &[char] =
-    &['\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}', '\u{200f}'];
+const BIDI_CHARACTERS: &[char] = &[
+    '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    '\u{200f}',
+];
 
 pub(crate) fn check(source: &str) -> Option<Issue> {
     for (i, line) in python_splitlines(source).into_iter().enumerate() {
@@ -29,7 +31,10 @@ pub(crate) fn check(source: &str) -> Option<Issue> {
                 let mut issue = Issue::new(
                     Severity::High,
                     Confidence::Medium,
-                    format!("The source contains the bidirectional control character U+{:04X}.", *bidi as u32),
+                    format!(
+                        "The source contains the bidirectional control character U+{:04X}.",
+                        *bidi as u32
+                    ),
                 );
                 issue.line = Some(lineno);
                 issue.col = Some(column);

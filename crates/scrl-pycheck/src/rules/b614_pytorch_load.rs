@@ -24,5 +24,9 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     if ctx.keyword_value("weights_only").as_str() == Some("True") {
         return None;
     }
-    Some(Issue::new(Severity::Medium, Confidence::High, "Use of unsafe PyTorch load."))
+    Some(Issue::new(
+        Severity::Medium,
+        Confidence::High,
+        "Use of unsafe PyTorch load.",
+    ))
 }

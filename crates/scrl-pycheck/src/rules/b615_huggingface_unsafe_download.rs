@@ -13,7 +13,7 @@
 //! AutoModel.from_pretrained("org/model")
 //! ```
 
-use crate::checker::{is_constant, CallContext, Issue, Lit};
+use crate::checker::{CallContext, Issue, Lit, is_constant};
 use crate::finding::{Confidence, Severity};
 
 const PATTERNS: &[(&str, &str)] = &[
@@ -25,7 +25,10 @@ const PATTERNS: &[(&str, &str)] = &[
 ];
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
-    if !["transformers", "datasets", "huggingface_hub"].iter().any(|m| ctx.imports.imported_like(m)) {
+    if !["transformers", "datasets", "huggingface_hub"]
+        .iter()
+        .any(|m| ctx.imports.imported_like(m))
+    {
         return None;
     }
     let parts: Vec<&str> = ctx.qualname.split('.').collect();
@@ -35,22 +38,31 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         return None;
     }
     let computed_revision = ctx.keywords().iter().any(|k| {
-        k.arg.as_ref().is_some_and(|a| a.as_str() == "revision" || a.as_str() == "commit_id") && !is_constant(&k.value)
+        k.arg
+            .as_ref()
+            .is_some_and(|a| a.as_str() == "revision" || a.as_str() == "commit_id")
+            && !is_constant(&k.value)
     });
     if computed_revision {
         return None;
     }
-    let revision = [ctx.keyword_value("revision"), ctx.keyword_value("commit_id")].into_iter().find(Lit::truthy);
+    let revision = [ctx.keyword_value("revision"), ctx.keyword_value("commit_id")]
+        .into_iter()
+        .find(Lit::truthy);
     if let Some(Lit::Str(revision)) = revision {
         let revision = revision.trim_matches(|c| c == '"' || c == '\'');
         if revision.len() >= 7 && revision.chars().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
     }
-    if let Lit::Str(first) = ctx.arg_at(0) {
-        if ["./", "/", "../"].iter().any(|p| first.starts_with(p)) {
-            return None;
-        }
+    if let Lit::Str(first) = ctx.arg_at(0)
+        && ["./", "/", "../"].iter().any(|p| first.starts_with(p))
+    {
+        return None;
     }
-    Some(Issue::new(Severity::Medium, Confidence::High, format!("Unsafe Hugging Face Hub download without revision pinning in {func}()")))
+    Some(Issue::new(
+        Severity::Medium,
+        Confidence::High,
+        format!("Unsafe Hugging Face Hub download without revision pinning in {func}()"),
+    ))
 }

@@ -47,7 +47,10 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     if !parts.contains(&"jinja2") || parts.last() != Some(&"Environment") {
         return None;
     }
-    let mut keywords = AutoescapeKeywords { depth: 0, found: Vec::new() };
+    let mut keywords = AutoescapeKeywords {
+        depth: 0,
+        found: Vec::new(),
+    };
     for arg in ctx.args() {
         keywords.visit_expr(arg);
     }
@@ -56,15 +59,23 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     }
     let first = keywords.found.iter().min_by_key(|(depth, _)| *depth).map(|(_, k)| *k);
     let Some(keyword) = first else {
-        return Some(Issue::new(Severity::High, Confidence::High, "jinja2 autoescapes nothing by default; pass autoescape=True."));
+        return Some(Issue::new(
+            Severity::High,
+            Confidence::High,
+            "jinja2 autoescapes nothing by default; pass autoescape=True.",
+        ));
     };
     match &keyword.value {
-        Expr::BooleanLiteral(b) if !b.value => {
-            Some(Issue::new(Severity::High, Confidence::High, "jinja2 with autoescape=False is open to XSS."))
-        }
-        Expr::Name(n) if n.id.as_str() == "False" => {
-            Some(Issue::new(Severity::High, Confidence::High, "jinja2 with autoescape=False is open to XSS."))
-        }
+        Expr::BooleanLiteral(b) if !b.value => Some(Issue::new(
+            Severity::High,
+            Confidence::High,
+            "jinja2 with autoescape=False is open to XSS.",
+        )),
+        Expr::Name(n) if n.id.as_str() == "False" => Some(Issue::new(
+            Severity::High,
+            Confidence::High,
+            "jinja2 with autoescape=False is open to XSS.",
+        )),
         Expr::BooleanLiteral(_) => None,
         Expr::Name(n) if n.id.as_str() == "True" => None,
         Expr::Call(call)
@@ -73,6 +84,10 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         {
             None
         }
-        _ => Some(Issue::new(Severity::High, Confidence::Medium, "jinja2 autoescape may be off; use True or select_autoescape().")),
+        _ => Some(Issue::new(
+            Severity::High,
+            Confidence::Medium,
+            "jinja2 autoescape may be off; use True or select_autoescape().",
+        )),
     }
 }

@@ -18,6 +18,10 @@ use crate::finding::{Confidence, Severity};
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     let parts: Vec<&str> = ctx.qualname.split('.').collect();
     (parts.contains(&"mako") && parts.last() == Some(&"Template")).then(|| {
-        Issue::new(Severity::Medium, Confidence::High, "Mako templates do not escape HTML by default (XSS).")
+        Issue::new(
+            Severity::Medium,
+            Confidence::High,
+            "Mako templates do not escape HTML by default (XSS).",
+        )
     })
 }

@@ -17,7 +17,7 @@
 use ruff_python_ast::{Expr, ExprName, Operator, Stmt, StmtFunctionDef};
 use ruff_text_size::Ranged;
 
-use crate::checker::{is_constant, is_str_constant, CallContext, Issue, Parent};
+use crate::checker::{CallContext, Issue, Parent, is_constant, is_str_constant};
 use crate::finding::{Confidence, Severity};
 
 const AFFECTED: &[&str] = &["mark_safe", "SafeText", "SafeUnicode", "SafeString", "SafeBytes"];
@@ -100,7 +100,11 @@ impl<'a> Analysis<'a, '_, '_> {
                 let mut result = Assigned::Nothing;
                 for item in &with.items {
                     let binds = matches!(item.optional_vars.as_deref(), Some(Expr::Name(n)) if n.id.as_str() == var);
-                    result = if binds { Assigned::With } else { Assigned::List(self.assigned_in(&with.body, var)?) };
+                    result = if binds {
+                        Assigned::With
+                    } else {
+                        Assigned::List(self.assigned_in(&with.body, var)?)
+                    };
                 }
                 result
             }
@@ -180,7 +184,9 @@ impl<'a> Analysis<'a, '_, '_> {
             }
             match to {
                 Assigned::Value(value) if is_str_constant(value) => secure = true,
-                Assigned::Value(Expr::Name(other)) => secure = self.evaluate_var(other, self.ctx.line_of(other.range()))?,
+                Assigned::Value(Expr::Name(other)) => {
+                    secure = self.evaluate_var(other, self.ctx.line_of(other.range()))?
+                }
                 Assigned::Value(call @ Expr::Call(_)) => secure = self.evaluate_call(call)?,
                 Assigned::List(items) => {
                     let mut num_secure = 0;
@@ -268,10 +274,10 @@ impl<'a> Analysis<'a, '_, '_> {
 /// The nearest enclosing (non-async) function, else the module.
 fn enclosing_scope<'a>(ctx: &CallContext<'a, '_>) -> Scope<'a> {
     for parent in ctx.parents.iter().rev() {
-        if let Parent::Stmt(Stmt::FunctionDef(def)) = parent {
-            if !def.is_async {
-                return Scope::Function(def);
-            }
+        if let Parent::Stmt(Stmt::FunctionDef(def)) = parent
+            && !def.is_async
+        {
+            return Scope::Function(def);
         }
     }
     Scope::Module(ctx.module_body)
@@ -285,7 +291,11 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     if is_str_constant(xss) {
         return None;
     }
-    let mut analysis = Analysis { ctx, scope: enclosing_scope(ctx), depth: 0 };
+    let mut analysis = Analysis {
+        ctx,
+        scope: enclosing_scope(ctx),
+        depth: 0,
+    };
     let call_line = ctx.line_of(ctx.call.range());
     let secure = match xss {
         Expr::Name(name) => {
@@ -306,7 +316,11 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         _ => Ok(false),
     };
     match secure {
-        Ok(false) => Some(Issue::new(Severity::Medium, Confidence::High, "Potential XSS on mark_safe function.")),
+        Ok(false) => Some(Issue::new(
+            Severity::Medium,
+            Confidence::High,
+            "Potential XSS on mark_safe function.",
+        )),
         Ok(true) | Err(Abort) => None,
     }
 }

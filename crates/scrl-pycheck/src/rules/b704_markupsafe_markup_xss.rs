@@ -11,7 +11,7 @@
 //! Markup(f"<b>{name}</b>")
 //! ```
 
-use crate::checker::{is_constant, CallContext, Issue};
+use crate::checker::{CallContext, Issue, is_constant};
 use crate::finding::{Confidence, Severity};
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
@@ -20,6 +20,10 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     }
     let first = ctx.args().first()?;
     (!is_constant(first)).then(|| {
-        Issue::new(Severity::Medium, Confidence::High, format!("Potential XSS with {} on untrusted data.", ctx.qualname))
+        Issue::new(
+            Severity::Medium,
+            Confidence::High,
+            format!("Potential XSS with {} on untrusted data.", ctx.qualname),
+        )
     })
 }

@@ -6,7 +6,7 @@
 
 use ruff_python_ast::{Alias, Expr};
 
-use crate::checker::{argument_value, CallContext, Issue, Lit};
+use crate::checker::{CallContext, Issue, Lit, argument_value};
 use crate::finding::{Confidence, Severity};
 
 /// One blacklist entry.
@@ -39,13 +39,48 @@ const B311_RANDOM: Entry = Entry {
 };
 
 const LOW_IMPORTS: &[Entry] = &[
-    Entry { id: "B403", severity: Severity::Low, qualnames: &["pickle", "cPickle", "dill", "shelve"], message: "" },
-    Entry { id: "B404", severity: Severity::Low, qualnames: &["subprocess"], message: "" },
-    Entry { id: "B405", severity: Severity::Low, qualnames: &["xml.etree.cElementTree", "xml.etree.ElementTree"], message: "" },
-    Entry { id: "B406", severity: Severity::Low, qualnames: &["xml.sax"], message: "" },
-    Entry { id: "B407", severity: Severity::Low, qualnames: &["xml.dom.expatbuilder"], message: "" },
-    Entry { id: "B408", severity: Severity::Low, qualnames: &["xml.dom.minidom"], message: "" },
-    Entry { id: "B409", severity: Severity::Low, qualnames: &["xml.dom.pulldom"], message: "" },
+    Entry {
+        id: "B403",
+        severity: Severity::Low,
+        qualnames: &["pickle", "cPickle", "dill", "shelve"],
+        message: "",
+    },
+    Entry {
+        id: "B404",
+        severity: Severity::Low,
+        qualnames: &["subprocess"],
+        message: "",
+    },
+    Entry {
+        id: "B405",
+        severity: Severity::Low,
+        qualnames: &["xml.etree.cElementTree", "xml.etree.ElementTree"],
+        message: "",
+    },
+    Entry {
+        id: "B406",
+        severity: Severity::Low,
+        qualnames: &["xml.sax"],
+        message: "",
+    },
+    Entry {
+        id: "B407",
+        severity: Severity::Low,
+        qualnames: &["xml.dom.expatbuilder"],
+        message: "",
+    },
+    Entry {
+        id: "B408",
+        severity: Severity::Low,
+        qualnames: &["xml.dom.minidom"],
+        message: "",
+    },
+    Entry {
+        id: "B409",
+        severity: Severity::Low,
+        qualnames: &["xml.dom.pulldom"],
+        message: "",
+    },
 ];
 
 /// Call entries in Bandit's order: the call blacklist, then the import blacklist (which also applies to
@@ -94,20 +129,24 @@ fn import_entries() -> impl Iterator<Item = &'static Entry> {
 fn report(entry: &'static Entry, matched: &str) -> (&'static str, &'static str, Issue) {
     let text = entry.message.replace("{name}", matched);
     // Bandit reports every blacklist hit under the test name "blacklist".
-    (entry.id, "blacklist", Issue::new(entry.severity, Confidence::High, text))
+    (
+        entry.id,
+        "blacklist",
+        Issue::new(entry.severity, Confidence::High, text),
+    )
 }
 
 /// The name a call is matched under: the resolved function name, or the module named by the first argument
 /// of `__import__` / `importlib.import_module` / `importlib.__import__`.
 fn blacklisted_call_name(ctx: &CallContext) -> Option<String> {
-    if let Expr::Name(name) = ctx.call.func.as_ref() {
-        if name.id.as_str() == "__import__" {
-            return Some(match ctx.args().first() {
-                Some(Expr::StringLiteral(s)) => s.value.to_str().to_string(),
-                Some(_) => "UNKNOWN".to_string(),
-                None => String::new(),
-            });
-        }
+    if let Expr::Name(name) = ctx.call.func.as_ref()
+        && name.id.as_str() == "__import__"
+    {
+        return Some(match ctx.args().first() {
+            Some(Expr::StringLiteral(s)) => s.value.to_str().to_string(),
+            Some(_) => "UNKNOWN".to_string(),
+            None => String::new(),
+        });
     }
     if ctx.qualname == "importlib.import_module" || ctx.qualname == "importlib.__import__" {
         let value = match ctx.args().first() {
@@ -126,7 +165,9 @@ fn blacklisted_call_name(ctx: &CallContext) -> Option<String> {
 /// The blacklist entry a call hits, if any.
 pub(crate) fn check_call(ctx: &CallContext) -> Option<(&'static str, &'static str, Issue)> {
     let name = blacklisted_call_name(ctx)?;
-    call_entries().find(|entry| entry.qualnames.contains(&name.as_str())).map(|entry| report(entry, &name))
+    call_entries()
+        .find(|entry| entry.qualnames.contains(&name.as_str()))
+        .map(|entry| report(entry, &name))
 }
 
 /// The blacklist entry an `import` (prefix "") or `from module import` (prefix "module.") hits: a prefix
@@ -145,5 +186,8 @@ pub(crate) fn check_import(names: &[Alias], prefix: &str) -> Option<(&'static st
 
 /// Ids of the blacklist entries that can be reported (MEDIUM/HIGH).
 pub(crate) fn reported_ids() -> Vec<&'static str> {
-    call_entries().filter(|e| e.severity != Severity::Low).map(|e| e.id).collect()
+    call_entries()
+        .filter(|e| e.severity != Severity::Low)
+        .map(|e| e.id)
+        .collect()
 }

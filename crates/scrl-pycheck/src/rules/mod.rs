@@ -81,7 +81,11 @@ pub(crate) type FileRule = Rule<fn(&str) -> Option<Issue>>;
 
 macro_rules! rule {
     ($id:literal, $name:literal, $module:ident) => {
-        Rule { id: $id, name: $name, check: $module::check }
+        Rule {
+            id: $id,
+            name: $name,
+            check: $module::check,
+        }
     };
 }
 
@@ -93,21 +97,45 @@ pub(crate) const CALL_RULES: &[CallRule] = &[
     rule!("B201", "flask_debug_true", b201_flask_debug_true),
     rule!("B202", "tarfile_unsafe_members", b202_tarfile_unsafe_members),
     rule!("B324", "hashlib", b324_hashlib_insecure_functions),
-    rule!("B501", "request_with_no_cert_validation", b501_request_with_no_cert_validation),
+    rule!(
+        "B501",
+        "request_with_no_cert_validation",
+        b501_request_with_no_cert_validation
+    ),
     rule!("B502", "ssl_with_bad_version", b502_ssl_with_bad_version),
     rule!("B505", "weak_cryptographic_key", b505_weak_cryptographic_key),
     rule!("B506", "yaml_load", b506_yaml_load),
-    rule!("B507", "ssh_no_host_key_verification", b507_ssh_no_host_key_verification),
+    rule!(
+        "B507",
+        "ssh_no_host_key_verification",
+        b507_ssh_no_host_key_verification
+    ),
     rule!("B508", "snmp_insecure_version_check", b508_snmp_insecure_version),
     rule!("B509", "snmp_crypto_check", b509_snmp_weak_cryptography),
     rule!("B601", "paramiko_calls", b601_paramiko_calls),
-    rule!("B602", "subprocess_popen_with_shell_equals_true", b602_subprocess_popen_with_shell_equals_true),
-    rule!("B604", "any_other_function_with_shell_equals_true", b604_any_other_function_with_shell_equals_true),
+    rule!(
+        "B602",
+        "subprocess_popen_with_shell_equals_true",
+        b602_subprocess_popen_with_shell_equals_true
+    ),
+    rule!(
+        "B604",
+        "any_other_function_with_shell_equals_true",
+        b604_any_other_function_with_shell_equals_true
+    ),
     rule!("B605", "start_process_with_a_shell", b605_start_process_with_a_shell),
-    rule!("B609", "linux_commands_wildcard_injection", b609_linux_commands_wildcard_injection),
+    rule!(
+        "B609",
+        "linux_commands_wildcard_injection",
+        b609_linux_commands_wildcard_injection
+    ),
     rule!("B610", "django_extra_used", b610_django_extra_used),
     rule!("B611", "django_rawsql_used", b611_django_rawsql_used),
-    rule!("B612", "logging_config_insecure_listen", b612_logging_config_insecure_listen),
+    rule!(
+        "B612",
+        "logging_config_insecure_listen",
+        b612_logging_config_insecure_listen
+    ),
     rule!("B614", "pytorch_load", b614_pytorch_load),
     rule!("B615", "huggingface_unsafe_download", b615_huggingface_unsafe_download),
     rule!("B701", "jinja2_autoescape_false", b701_jinja2_autoescape_false),
@@ -118,7 +146,11 @@ pub(crate) const CALL_RULES: &[CallRule] = &[
 
 /// Rules run on every `str` constant that is not an expression statement.
 pub(crate) const STR_RULES: &[StrRule] = &[
-    rule!("B104", "hardcoded_bind_all_interfaces", b104_hardcoded_bind_all_interfaces),
+    rule!(
+        "B104",
+        "hardcoded_bind_all_interfaces",
+        b104_hardcoded_bind_all_interfaces
+    ),
     rule!("B108", "hardcoded_tmp_directory", b108_hardcoded_tmp_directory),
     rule!("B608", "hardcoded_sql_expressions", b608_hardcoded_sql_expressions),
 ];

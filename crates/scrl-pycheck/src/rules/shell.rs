@@ -6,8 +6,13 @@ use ruff_python_ast::{Expr, Number};
 use crate::checker::CallContext;
 
 /// Functions that start a process and take `shell=`.
-pub(crate) const SUBPROCESS: &[&str] =
-    &["subprocess.Popen", "subprocess.call", "subprocess.check_call", "subprocess.check_output", "subprocess.run"];
+pub(crate) const SUBPROCESS: &[&str] = &[
+    "subprocess.Popen",
+    "subprocess.call",
+    "subprocess.check_call",
+    "subprocess.check_output",
+    "subprocess.run",
+];
 
 /// Functions that always run their command through a shell.
 pub(crate) const SHELL: &[&str] = &[
