@@ -73,7 +73,15 @@ const SECCOMP_SET_MODE_FILTER: c_ulong = 1;
 /// supervisor never leaves a zygote (and its pid namespace) behind.
 #[unsafe(no_mangle)]
 pub extern "C" fn scrl_die_with_parent() -> c_int {
-    unsafe { prctl(PR_SET_PDEATHSIG, SIGKILL, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong) }
+    unsafe {
+        prctl(
+            PR_SET_PDEATHSIG,
+            SIGKILL,
+            0 as c_ulong,
+            0 as c_ulong,
+            0 as c_ulong,
+        )
+    }
 }
 
 /// Locks the calling (freshly forked, single-threaded) child down. Returns 0, or a negative step code
@@ -108,13 +116,35 @@ pub unsafe extern "C" fn scrl_lockdown(req: *const LockdownRequest) -> c_int {
             return STEP_UID;
         }
     }
-    if unsafe { prctl(PR_SET_NO_NEW_PRIVS, 1 as c_ulong, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong) } != 0
-        || unsafe { prctl(PR_SET_DUMPABLE, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong) } != 0
+    if unsafe {
+        prctl(
+            PR_SET_NO_NEW_PRIVS,
+            1 as c_ulong,
+            0 as c_ulong,
+            0 as c_ulong,
+            0 as c_ulong,
+        )
+    } != 0
+        || unsafe {
+            prctl(
+                PR_SET_DUMPABLE,
+                0 as c_ulong,
+                0 as c_ulong,
+                0 as c_ulong,
+                0 as c_ulong,
+            )
+        } != 0
     {
         return STEP_NNP;
     }
     if r.ruleset_fd != u64::MAX
-        && unsafe { syscall(SYS_LANDLOCK_RESTRICT_SELF, r.ruleset_fd as c_int, 0 as c_uint) } != 0
+        && unsafe {
+            syscall(
+                SYS_LANDLOCK_RESTRICT_SELF,
+                r.ruleset_fd as c_int,
+                0 as c_uint,
+            )
+        } != 0
     {
         return STEP_LANDLOCK;
     }
@@ -132,8 +162,19 @@ pub unsafe extern "C" fn scrl_lockdown(req: *const LockdownRequest) -> c_int {
     if r.flags & FLAG_SECCOMP != 0 {
         let pid = unsafe { getpid() } as u32;
         let filter = build_filter(pid);
-        let prog = SockFprog { len: filter.len() as u16, filter: filter.as_ptr() };
-        if unsafe { syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, 0 as c_ulong, &prog as *const SockFprog) } != 0 {
+        let prog = SockFprog {
+            len: filter.len() as u16,
+            filter: filter.as_ptr(),
+        };
+        if unsafe {
+            syscall(
+                SYS_SECCOMP,
+                SECCOMP_SET_MODE_FILTER,
+                0 as c_ulong,
+                &prog as *const SockFprog,
+            )
+        } != 0
+        {
             return STEP_SECCOMP;
         }
     }
@@ -180,12 +221,12 @@ const OFF_ARG0_LO: u32 = 16;
 /// Syscalls an ordinary stdin/stdout program (and CPython's threads) needs. Everything not named here
 /// fails with ENOSYS, so harmless probes (e.g. `os.cpu_count` fallbacks) degrade instead of dying.
 const ALLOW: &[u32] = &[
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
-    27, 28, 32, 33, 34, 35, 36, 39, 60, 61, 63, 72, 73, 74, 75, 77, 78, 79, 80, 81, 89, 95, 96, 97, 98,
-    99, 100, 102, 104, 107, 108, 110, 111, 115, 118, 120, 121, 124, 127, 128, 130, 131, 137, 138, 140,
-    143, 145, 146, 147, 158, 160, 186, 201, 202, 204, 217, 218, 219, 221, 228, 229, 230, 231, 232,
-    233, 247, 257, 262, 267, 269, 270, 271, 273, 281, 290, 291, 292, 293, 309, 318, 332, 334, 436,
-    439,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+    26, 27, 28, 32, 33, 34, 35, 36, 39, 60, 61, 63, 72, 73, 74, 75, 77, 78, 79, 80, 81, 89, 95, 96,
+    97, 98, 99, 100, 102, 104, 107, 108, 110, 111, 115, 118, 120, 121, 124, 127, 128, 130, 131,
+    137, 138, 140, 143, 145, 146, 147, 158, 160, 186, 201, 202, 204, 217, 218, 219, 221, 228, 229,
+    230, 231, 232, 233, 247, 257, 262, 267, 269, 270, 271, 273, 281, 290, 291, 292, 293, 309, 318,
+    332, 334, 436, 439,
 ];
 
 /// Syscalls that only an escape attempt makes: the process is killed with SIGSYS so the supervisor can
@@ -206,7 +247,12 @@ const SYS_PRLIMIT64: u32 = 302;
 const SYS_CLONE3: u32 = 435;
 
 fn stmt(code: u16, k: u32) -> SockFilter {
-    SockFilter { code, jt: 0, jf: 0, k }
+    SockFilter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 
 fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
@@ -281,7 +327,6 @@ fn emit_search(f: &mut Vec<SockFilter>, table: &[(u32, u32)]) {
     emit_search(f, right);
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,7 +342,10 @@ mod tests {
             let i = prog[pc];
             pc += 1;
             match i.code {
-                LD_ABS_W => acc = u32::from_le_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap()),
+                LD_ABS_W => {
+                    acc =
+                        u32::from_le_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap())
+                }
                 JA => pc += i.k as usize,
                 JEQ | JGE | JSET => {
                     let taken = match i.code {
@@ -327,7 +375,10 @@ mod tests {
             };
             assert_eq!(eval(&prog, nr, AUDIT_ARCH_X86_64, 0), want, "syscall {nr}");
         }
-        assert!(ALLOW.iter().all(|nr| !KILL.contains(nr)), "a syscall is both allowed and killed");
+        assert!(
+            ALLOW.iter().all(|nr| !KILL.contains(nr)),
+            "a syscall is both allowed and killed"
+        );
     }
 
     #[test]
@@ -335,7 +386,11 @@ mod tests {
         let pid = 7;
         let prog = build_filter(pid);
         let run = |nr, arg| eval(&prog, nr, AUDIT_ARCH_X86_64, arg);
-        assert_eq!(run(SYS_CLONE, u64::from(CLONE_THREAD) | 0x3d0f00), RET_ALLOW, "pthread_create");
+        assert_eq!(
+            run(SYS_CLONE, u64::from(CLONE_THREAD) | 0x3d0f00),
+            RET_ALLOW,
+            "pthread_create"
+        );
         assert_eq!(run(SYS_CLONE, 0x01200011), RET_KILL_PROCESS, "fork");
         assert_eq!(run(SYS_KILL, 7), RET_ALLOW);
         assert_eq!(run(SYS_KILL, 1), RET_KILL_PROCESS);
@@ -351,7 +406,15 @@ mod tests {
     #[test]
     fn other_abis_are_killed() {
         let prog = build_filter(7);
-        assert_eq!(eval(&prog, 20, 0x4000_0003, 0), RET_KILL_PROCESS, "i386 via int 0x80");
-        assert_eq!(eval(&prog, X32_SYSCALL_BIT | 1, AUDIT_ARCH_X86_64, 0), RET_KILL_PROCESS, "x32");
+        assert_eq!(
+            eval(&prog, 20, 0x4000_0003, 0),
+            RET_KILL_PROCESS,
+            "i386 via int 0x80"
+        );
+        assert_eq!(
+            eval(&prog, X32_SYSCALL_BIT | 1, AUDIT_ARCH_X86_64, 0),
+            RET_KILL_PROCESS,
+            "x32"
+        );
     }
 }

@@ -33,7 +33,9 @@
 use serde::{Deserialize, Serialize};
 
 /// How a program's output is compared with the expected output.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CompareMode {
     /// APPS-style tolerance: per-line strip, blank lines ignored, whitespace tokens, float tolerance.
@@ -66,7 +68,9 @@ fn exact_lines(text: &str) -> Vec<&str> {
 }
 
 fn token_lines(text: &str) -> impl Iterator<Item = Vec<&str>> {
-    text.split('\n').map(|l| l.split_whitespace().collect::<Vec<_>>()).filter(|t| !t.is_empty())
+    text.split('\n')
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|t| !t.is_empty())
 }
 
 fn apps_match(actual: &str, expected: &str) -> bool {
@@ -104,7 +108,7 @@ fn tokens_match(actual: &str, expected: &str) -> bool {
 }
 
 fn is_non_integer_number(token: &str) -> bool {
-    parse_float(token).is_some() && token.contains(|c: char| matches!(c, '.' | 'e' | 'E' | 'i' | 'I' | 'n' | 'N'))
+    parse_float(token).is_some() && token.contains(['.', 'e', 'E', 'i', 'I', 'n', 'N'])
 }
 
 /// Python's `float()` accepts what Rust's parser accepts for the tokens a judge sees (digits, sign,
@@ -147,7 +151,10 @@ mod tests {
     #[test]
     fn apps_whitespace_tokens_but_line_structure_kept() {
         assert!(apps("1    2  3", "1 2 3"));
-        assert!(!apps("1 2\n3", "1\n2 3"), "tokens may not move across lines");
+        assert!(
+            !apps("1 2\n3", "1\n2 3"),
+            "tokens may not move across lines"
+        );
         assert!(!apps("1 2 3", "1 2"));
         assert!(!apps("1 2", "1 2\n3"));
     }
@@ -157,13 +164,25 @@ mod tests {
         assert!(apps("0.3333333", "0.33333334"));
         assert!(apps("1", "1.0"));
         assert!(apps("100000", "1e5"));
-        assert!(!apps("1.0", "1"), "an integer answer must be printed as an integer");
+        assert!(
+            !apps("1.0", "1"),
+            "an integer answer must be printed as an integer"
+        );
         assert!(apps("YES 2.0000001", "YES 2.0"));
         assert!(!apps("0.334", "0.333"));
-        assert!(!apps("1000001", "1000000"), "no float tolerance on integer answers");
-        assert!(apps("1000001", "1000000.0"), "relative tolerance on a float answer");
+        assert!(
+            !apps("1000001", "1000000"),
+            "no float tolerance on integer answers"
+        );
+        assert!(
+            apps("1000001", "1000000.0"),
+            "relative tolerance on a float answer"
+        );
         assert!(apps("nan", "nan"), "identical text always matches");
-        assert!(!apps("NaN", "nan"), "numerically, NaN never matches, as with numpy");
+        assert!(
+            !apps("NaN", "nan"),
+            "numerically, NaN never matches, as with numpy"
+        );
         assert!(apps("inf", "inf"));
         assert!(!apps("inf", "1e308"));
     }
@@ -179,7 +198,10 @@ mod tests {
     fn apps_case_and_order_matter() {
         assert!(!apps("yes", "YES"));
         assert!(!apps("NO\nYES", "YES\nNO"));
-        assert!(!apps("NO\nYES", "YES\nYES\nNO"), "APPS set rules (6, 7) are not applied");
+        assert!(
+            !apps("NO\nYES", "YES\nYES\nNO"),
+            "APPS set rules (6, 7) are not applied"
+        );
     }
 
     #[test]
@@ -213,13 +235,23 @@ mod tests {
     fn invalid_utf8_is_decoded_lossily() {
         assert!(!outputs_match(b"\xff", "x", CompareMode::Exact));
         assert!(outputs_match(b"\xff", "\u{fffd}", CompareMode::Exact));
-        assert!(outputs_match(b"\xffa 1", "\u{fffd}a 1.0", CompareMode::Apps));
+        assert!(outputs_match(
+            b"\xffa 1",
+            "\u{fffd}a 1.0",
+            CompareMode::Apps
+        ));
     }
 
     #[test]
     fn default_mode_is_apps_and_serializes_snake_case() {
         assert_eq!(CompareMode::default(), CompareMode::Apps);
-        assert_eq!(serde_json::to_string(&CompareMode::Exact).unwrap(), "\"exact\"");
-        assert_eq!(serde_json::from_str::<CompareMode>("\"apps\"").unwrap(), CompareMode::Apps);
+        assert_eq!(
+            serde_json::to_string(&CompareMode::Exact).unwrap(),
+            "\"exact\""
+        );
+        assert_eq!(
+            serde_json::from_str::<CompareMode>("\"apps\"").unwrap(),
+            CompareMode::Apps
+        );
     }
 }

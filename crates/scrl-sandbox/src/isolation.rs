@@ -37,14 +37,28 @@ pub struct IsolationReport {
 impl fmt::Display for IsolationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let yes = |b: bool| if b { "on" } else { "OFF" };
-        writeln!(f, "namespaces (pid, net, mount, ipc, uts): {}", yes(self.namespaces))?;
-        writeln!(f, "landlock ABI {}: filesystem {}, tcp {}, scopes {}", self.landlock_abi,
-            yes(self.landlock_fs), yes(self.landlock_tcp), yes(self.landlock_scopes))?;
+        writeln!(
+            f,
+            "namespaces (pid, net, mount, ipc, uts): {}",
+            yes(self.namespaces)
+        )?;
+        writeln!(
+            f,
+            "landlock ABI {}: filesystem {}, tcp {}, scopes {}",
+            self.landlock_abi,
+            yes(self.landlock_fs),
+            yes(self.landlock_tcp),
+            yes(self.landlock_scopes)
+        )?;
         writeln!(f, "seccomp allowlist: {}", yes(self.seccomp))?;
         writeln!(f, "unprivileged uid: {}", yes(self.unprivileged_uid))?;
         write!(f, "rlimits: {}", yes(self.rlimits))?;
         if self.weak {
-            write!(f, "\nWEAK MODE (allow_weak): missing {}", self.missing.join("; "))?;
+            write!(
+                f,
+                "\nWEAK MODE (allow_weak): missing {}",
+                self.missing.join("; ")
+            )?;
         }
         Ok(())
     }
@@ -65,7 +79,12 @@ const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
 pub(crate) fn landlock_abi() -> u32 {
     // SAFETY: the version query takes no pointer and returns the ABI number or -1.
     let v = unsafe {
-        libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<u8>(), 0usize, LANDLOCK_CREATE_RULESET_VERSION)
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
     };
     if v < 0 { 0 } else { v as u32 }
 }
@@ -74,9 +93,13 @@ fn seccomp_available() -> Result<(), String> {
     // PR_GET_SECCOMP fails with EINVAL when the kernel lacks CONFIG_SECCOMP.
     // SAFETY: plain prctl query.
     if unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) } < 0 {
-        return Err(format!("prctl(PR_GET_SECCOMP): {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "prctl(PR_GET_SECCOMP): {}",
+            std::io::Error::last_os_error()
+        ));
     }
-    let actions = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
+    let actions =
+        std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
     if !actions.split_whitespace().any(|a| a == "kill_process") {
         return Err("the kernel does not offer SECCOMP_RET_KILL_PROCESS".into());
     }
@@ -85,11 +108,15 @@ fn seccomp_available() -> Result<(), String> {
 
 fn namespaces_available(root: bool) -> Result<(), String> {
     if !root {
-        return Err("creating pid/net/mount namespaces needs root here (no user-namespace mode yet)".into());
+        return Err(
+            "creating pid/net/mount namespaces needs root here (no user-namespace mode yet)".into(),
+        );
     }
     for ns in ["pid", "net", "mnt", "ipc", "uts"] {
         if !Path::new("/proc/self/ns").join(ns).exists() {
-            return Err(format!("the kernel has no {ns} namespaces (/proc/self/ns/{ns} missing)"));
+            return Err(format!(
+                "the kernel has no {ns} namespaces (/proc/self/ns/{ns} missing)"
+            ));
         }
     }
     Ok(())
@@ -103,7 +130,11 @@ pub(crate) fn probe() -> Probe {
         landlock_abi: landlock_abi(),
         seccomp: seccomp_available(),
         root,
-        x86_64: cfg!(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")),
+        x86_64: cfg!(all(
+            target_arch = "x86_64",
+            target_os = "linux",
+            target_env = "gnu"
+        )),
     }
 }
 
@@ -136,7 +167,11 @@ struct PathBeneathAttr {
 /// Builds the ruleset every child enters: every filesystem right the ABI knows is handled, and only
 /// reading `read_dirs` (directories) and `read_files` is granted back; TCP bind/connect and the scopes
 /// are handled with nothing granted. Paths that do not exist are skipped.
-pub(crate) fn landlock_ruleset(abi: u32, read_dirs: &[&Path], read_files: &[&Path]) -> std::io::Result<OwnedFd> {
+pub(crate) fn landlock_ruleset(
+    abi: u32,
+    read_dirs: &[&Path],
+    read_files: &[&Path],
+) -> std::io::Result<OwnedFd> {
     let mut fs = (1u64 << 13) - 1; // ABI 1: execute .. make_sym
     if abi >= 2 {
         fs |= FS_REFER;
@@ -149,8 +184,16 @@ pub(crate) fn landlock_ruleset(abi: u32, read_dirs: &[&Path], read_files: &[&Pat
     }
     let attr = RulesetAttr {
         handled_access_fs: fs,
-        handled_access_net: if abi >= 4 { NET_BIND_TCP | NET_CONNECT_TCP } else { 0 },
-        scoped: if abi >= 6 { SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL } else { 0 },
+        handled_access_net: if abi >= 4 {
+            NET_BIND_TCP | NET_CONNECT_TCP
+        } else {
+            0
+        },
+        scoped: if abi >= 6 {
+            SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
+        } else {
+            0
+        },
     };
     let size = match abi {
         0..=3 => 8,
@@ -158,7 +201,14 @@ pub(crate) fn landlock_ruleset(abi: u32, read_dirs: &[&Path], read_files: &[&Pat
         _ => 24,
     };
     // SAFETY: attr is a valid ruleset_attr prefix of `size` bytes.
-    let fd = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, &attr as *const RulesetAttr, size as usize, 0u32) };
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            &attr as *const RulesetAttr,
+            size as usize,
+            0u32,
+        )
+    };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -167,7 +217,9 @@ pub(crate) fn landlock_ruleset(abi: u32, read_dirs: &[&Path], read_files: &[&Pat
     let dir_rights = FS_READ_FILE | FS_READ_DIR;
     for (paths, rights) in [(read_dirs, dir_rights), (read_files, FS_READ_FILE)] {
         for path in paths {
-            let Ok(c) = CString::new(path.as_os_str().as_bytes()) else { continue };
+            let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+                continue;
+            };
             // SAFETY: c is NUL-terminated; O_PATH opens nothing but a reference.
             let pfd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
             if pfd < 0 {
@@ -177,13 +229,22 @@ pub(crate) fn landlock_ruleset(abi: u32, read_dirs: &[&Path], read_files: &[&Pat
             let pfd = unsafe { OwnedFd::from_raw_fd(pfd) };
             let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false);
             let rule = PathBeneathAttr {
-                allowed_access: if is_dir { rights } else { rights & !FS_READ_DIR & !FS_EXECUTE },
+                allowed_access: if is_dir {
+                    rights
+                } else {
+                    rights & !FS_READ_DIR & !FS_EXECUTE
+                },
                 parent_fd: std::os::fd::AsRawFd::as_raw_fd(&pfd),
             };
             // SAFETY: rule is a valid path_beneath_attr; both fds are open.
             let rc = unsafe {
-                libc::syscall(libc::SYS_landlock_add_rule, std::os::fd::AsRawFd::as_raw_fd(&ruleset), RULE_PATH_BENEATH,
-                    &rule as *const PathBeneathAttr, 0u32)
+                libc::syscall(
+                    libc::SYS_landlock_add_rule,
+                    std::os::fd::AsRawFd::as_raw_fd(&ruleset),
+                    RULE_PATH_BENEATH,
+                    &rule as *const PathBeneathAttr,
+                    0u32,
+                )
             };
             if rc != 0 {
                 return Err(std::io::Error::other(format!(

@@ -48,13 +48,27 @@ pub(crate) const FLAG_LANDLOCK: u64 = 4;
 /// itertools 14, random 10, threading 8, ...); every preloaded module makes each fork a little dearer,
 /// so rarely used ones with many dependencies (typing, re, string, fractions, decimal) are left out.
 pub const DEFAULT_PRELOAD: &[&str] = &[
-    "array", "bisect", "collections", "functools", "heapq", "itertools", "math", "operator", "random",
+    "array",
+    "bisect",
+    "collections",
+    "functools",
+    "heapq",
+    "itertools",
+    "math",
+    "operator",
+    "random",
     "threading",
 ];
 
 /// Library directories a child may read besides the interpreter's own `sys.path` (the shared objects
 /// that stdlib extension modules such as `_decimal` or `_ctypes` link against).
-const LIBRARY_DIRS: &[&str] = &["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/etc/ld.so.cache"];
+const LIBRARY_DIRS: &[&str] = &[
+    "/usr/lib",
+    "/usr/lib64",
+    "/lib",
+    "/lib64",
+    "/etc/ld.so.cache",
+];
 
 /// Each sandbox gets its own block of this many uids; worker slot `i` runs as `uid_base + i`.
 const UID_BLOCK: u32 = 256;
@@ -114,7 +128,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { cpu_time_ms: 2000, wall_time_ms: 10_000, memory_bytes: 512 << 20, output_bytes: 8 << 20 }
+        Limits {
+            cpu_time_ms: 2000,
+            wall_time_ms: 10_000,
+            memory_bytes: 512 << 20,
+            output_bytes: 8 << 20,
+        }
     }
 }
 
@@ -131,14 +150,26 @@ pub enum SandboxError {
     #[error("interpreter {python}: {detail}")]
     Interpreter { python: PathBuf, detail: String },
     #[error("cannot start zygote {python}: {source}")]
-    Spawn { python: PathBuf, source: std::io::Error },
+    Spawn {
+        python: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{what}: {source}")]
-    Os { what: &'static str, source: std::io::Error },
+    Os {
+        what: &'static str,
+        source: std::io::Error,
+    },
     #[error("invalid limits: {field} = {value}: {why}")]
-    InvalidLimits { field: &'static str, value: u64, why: &'static str },
+    InvalidLimits {
+        field: &'static str,
+        value: u64,
+        why: &'static str,
+    },
     #[error("zygote in worker slot {slot} failed twice: {detail}")]
     Worker { slot: usize, detail: String },
-    #[error("the child's lockdown failed at the {step} step (exit status {status}); nothing was run")]
+    #[error(
+        "the child's lockdown failed at the {step} step (exit status {status}); nothing was run"
+    )]
     Lockdown { step: &'static str, status: i32 },
     #[error("self-test failed: {0}")]
     SelfTest(String),
@@ -176,7 +207,10 @@ struct InterpreterInfo {
 }
 
 fn inspect_interpreter(python: &Path) -> Result<InterpreterInfo, SandboxError> {
-    let err = |detail: String| SandboxError::Interpreter { python: python.to_path_buf(), detail };
+    let err = |detail: String| SandboxError::Interpreter {
+        python: python.to_path_buf(),
+        detail,
+    };
     let out = std::process::Command::new(python)
         .args(["-S", "-I", "-E", "-B", "-c"])
         .arg("import sys\nprint(*sys.version_info[:2])\nfor p in sys.path:\n    print(p)")
@@ -184,17 +218,28 @@ fn inspect_interpreter(python: &Path) -> Result<InterpreterInfo, SandboxError> {
         .output()
         .map_err(|e| err(format!("cannot run it: {e}")))?;
     if !out.status.success() {
-        return Err(err(format!("exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr))));
+        return Err(err(format!(
+            "exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
-    let mut nums = lines.next().unwrap_or("").split_whitespace().map(str::parse::<u32>);
+    let mut nums = lines
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::parse::<u32>);
     let version = match (nums.next(), nums.next()) {
         (Some(Ok(a)), Some(Ok(b))) => (a, b),
         _ => return Err(err(format!("unexpected version output {text:?}"))),
     };
     if version < (3, 9) {
-        return Err(err(format!("Python {}.{} is too old (the zygote needs 3.9+ for os.pidfd_open)", version.0, version.1)));
+        return Err(err(format!(
+            "Python {}.{} is too old (the zygote needs 3.9+ for os.pidfd_open)",
+            version.0, version.1
+        )));
     }
     let paths = lines.filter(|l| !l.is_empty()).map(PathBuf::from).collect();
     Ok(InterpreterInfo { version, paths })
@@ -212,7 +257,10 @@ impl Sandbox {
             missing.push(format!("namespaces ({e})"));
         }
         if probe.landlock_abi == 0 {
-            missing.push("Landlock (landlock_create_ruleset reports no ABI; is `landlock` in the LSM list?)".into());
+            missing.push(
+                "Landlock (landlock_create_ruleset reports no ABI; is `landlock` in the LSM list?)"
+                    .into(),
+            );
         }
         if let Err(e) = &probe.seccomp {
             missing.push(format!("seccomp ({e})"));
@@ -227,10 +275,14 @@ impl Sandbox {
         let ruleset: Option<OwnedFd> = if probe.landlock_abi > 0 {
             let mut readable: Vec<&Path> = info.paths.iter().map(PathBuf::as_path).collect();
             readable.extend(LIBRARY_DIRS.iter().map(Path::new));
-            Some(isolation::landlock_ruleset(probe.landlock_abi, &readable, &[]).map_err(|source| SandboxError::Os {
-                what: "building the Landlock ruleset",
-                source,
-            })?)
+            Some(
+                isolation::landlock_ruleset(probe.landlock_abi, &readable, &[]).map_err(
+                    |source| SandboxError::Os {
+                        what: "building the Landlock ruleset",
+                        source,
+                    },
+                )?,
+            )
         } else {
             None
         };
@@ -245,7 +297,12 @@ impl Sandbox {
             flags |= FLAG_SETUID;
         }
         let mut helper = zygote::memfd(c"scrl-lockdown.so")?;
-        helper.write_all(HELPER_SO).map_err(|source| SandboxError::Os { what: "writing the lockdown helper", source })?;
+        helper
+            .write_all(HELPER_SO)
+            .map_err(|source| SandboxError::Os {
+                what: "writing the lockdown helper",
+                source,
+            })?;
         let isolation = IsolationReport {
             namespaces: probe.namespaces.is_ok(),
             landlock_abi: probe.landlock_abi,
@@ -268,7 +325,10 @@ impl Sandbox {
         let workers = cfg.workers.clamp(1, UID_BLOCK as usize);
         let mut slots = Vec::with_capacity(workers);
         for index in 0..workers {
-            slots.push(Slot { index, worker: Some(Worker::spawn(&shared)?) });
+            slots.push(Slot {
+                index,
+                worker: Some(Worker::spawn(&shared)?),
+            });
         }
         let sandbox = Sandbox {
             uid_base: cfg.uid_base.unwrap_or_else(default_uid_base),
@@ -326,22 +386,57 @@ impl Sandbox {
     }
 
     fn checkin(&self, slot: Slot) {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(slot);
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(slot);
         self.available.notify_one();
     }
 
     /// Runs `program` with `stdin` under `limits`. `Err` means the sandbox failed, not the program.
-    pub fn run(&self, program: &str, stdin: &[u8], limits: &Limits) -> Result<Execution, SandboxError> {
+    pub fn run(
+        &self,
+        program: &str,
+        stdin: &[u8],
+        limits: &Limits,
+    ) -> Result<Execution, SandboxError> {
         if self.isolation.weak {
-            eprintln!("WARNING: scrl-sandbox runs in WEAK mode, missing: {}", self.isolation.missing.join("; "));
+            eprintln!(
+                "WARNING: scrl-sandbox runs in WEAK mode, missing: {}",
+                self.isolation.missing.join("; ")
+            );
         }
         let check = |field, value: u64, ok: bool, why| {
-            if ok { Ok(()) } else { Err(SandboxError::InvalidLimits { field, value, why }) }
+            if ok {
+                Ok(())
+            } else {
+                Err(SandboxError::InvalidLimits { field, value, why })
+            }
         };
-        check("cpu_time_ms", limits.cpu_time_ms, limits.cpu_time_ms > 0, "must be positive")?;
-        check("wall_time_ms", limits.wall_time_ms, limits.wall_time_ms > 0, "must be positive")?;
-        check("memory_bytes", limits.memory_bytes, limits.memory_bytes >= 32 << 20, "CPython needs at least 32 MiB")?;
-        check("output_bytes", limits.output_bytes, limits.output_bytes > 0, "must be positive")?;
+        check(
+            "cpu_time_ms",
+            limits.cpu_time_ms,
+            limits.cpu_time_ms > 0,
+            "must be positive",
+        )?;
+        check(
+            "wall_time_ms",
+            limits.wall_time_ms,
+            limits.wall_time_ms > 0,
+            "must be positive",
+        )?;
+        check(
+            "memory_bytes",
+            limits.memory_bytes,
+            limits.memory_bytes >= 32 << 20,
+            "CPython needs at least 32 MiB",
+        )?;
+        check(
+            "output_bytes",
+            limits.output_bytes,
+            limits.output_bytes > 0,
+            "must be positive",
+        )?;
         let cpu_soft_s = limits.cpu_time_ms.div_ceil(1000);
         let mut slot = self.checkout();
         let req = Request {
@@ -399,7 +494,11 @@ impl Sandbox {
     }
 
     /// Runs on the slot's zygote, replacing it (and retrying once) when it misbehaves or is due.
-    fn run_in_slot(&self, slot: &mut Slot, req: &Request<'_>) -> Result<zygote::RawRun, SandboxError> {
+    fn run_in_slot(
+        &self,
+        slot: &mut Slot,
+        req: &Request<'_>,
+    ) -> Result<zygote::RawRun, SandboxError> {
         let mut last_fault = String::new();
         for _attempt in 0..2 {
             if slot.worker.is_none() {
@@ -416,7 +515,10 @@ impl Sandbox {
                 }
                 Ok(raw) => {
                     slot.worker = None;
-                    return Err(SandboxError::Lockdown { step: lockdown_step(raw.status), status: raw.status });
+                    return Err(SandboxError::Lockdown {
+                        step: lockdown_step(raw.status),
+                        status: raw.status,
+                    });
                 }
                 Err(fault) => {
                     last_fault = format!("{fault}; zygote log: {}", worker.log().trim());
@@ -424,7 +526,10 @@ impl Sandbox {
                 }
             }
         }
-        Err(SandboxError::Worker { slot: slot.index, detail: last_fault })
+        Err(SandboxError::Worker {
+            slot: slot.index,
+            detail: last_fault,
+        })
     }
 }
 
@@ -475,7 +580,15 @@ mod tests {
     #[test]
     fn default_limits_and_config() {
         let l = Limits::default();
-        assert_eq!((l.cpu_time_ms, l.wall_time_ms, l.memory_bytes, l.output_bytes), (2000, 10_000, 512 << 20, 8 << 20));
+        assert_eq!(
+            (
+                l.cpu_time_ms,
+                l.wall_time_ms,
+                l.memory_bytes,
+                l.output_bytes
+            ),
+            (2000, 10_000, 512 << 20, 8 << 20)
+        );
         let c = SandboxConfig::default();
         assert_eq!(c.python, PathBuf::from("/usr/bin/python3"));
         assert!(c.workers >= 1 && !c.allow_weak);

@@ -19,7 +19,12 @@ pub struct PlainRun {
 }
 
 /// Runs `python program_path` with `stdin`, killing it after `wall_limit`.
-pub fn run_plain(python: &Path, program_path: &Path, stdin: &[u8], wall_limit: Duration) -> std::io::Result<PlainRun> {
+pub fn run_plain(
+    python: &Path,
+    program_path: &Path,
+    stdin: &[u8],
+    wall_limit: Duration,
+) -> std::io::Result<PlainRun> {
     let start = Instant::now();
     let mut child = Command::new(python)
         .arg(program_path)
@@ -56,7 +61,11 @@ pub fn run_plain(python: &Path, program_path: &Path, stdin: &[u8], wall_limit: D
         let _ = err.read_to_end(&mut b);
         b
     });
-    let mut p = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let mut p = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
     let ms = wall_limit.as_millis().min(i32::MAX as u128) as libc::c_int;
     // SAFETY: one valid pollfd.
     let timed_out = unsafe { libc::poll(&mut p, 1, ms) } == 0;

@@ -112,7 +112,10 @@ pub(crate) fn classify(f: &RunFacts<'_>) -> Outcome {
 
 fn last_error_is_memory_error(stderr: &[u8]) -> bool {
     let text = String::from_utf8_lossy(stderr);
-    text.lines().rev().find(|l| !l.trim().is_empty()).is_some_and(|l| l.starts_with("MemoryError"))
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| l.starts_with("MemoryError"))
 }
 
 #[cfg(test)]
@@ -155,47 +158,103 @@ mod tests {
 
     #[test]
     fn nonzero_exit_and_signals_are_runtime_errors() {
-        assert_eq!(classify(&RunFacts { exit_code: Some(3), ..facts() }), Outcome::RuntimeError);
         assert_eq!(
-            classify(&RunFacts { exit_code: None, signal: Some(libc::SIGABRT), ..facts() }),
+            classify(&RunFacts {
+                exit_code: Some(3),
+                ..facts()
+            }),
+            Outcome::RuntimeError
+        );
+        assert_eq!(
+            classify(&RunFacts {
+                exit_code: None,
+                signal: Some(libc::SIGABRT),
+                ..facts()
+            }),
             Outcome::RuntimeError
         );
     }
 
     #[test]
     fn sigsys_is_a_violation_even_when_slow() {
-        let f = RunFacts { exit_code: None, signal: Some(libc::SIGSYS), cpu_time_ms: 5000, ..facts() };
+        let f = RunFacts {
+            exit_code: None,
+            signal: Some(libc::SIGSYS),
+            cpu_time_ms: 5000,
+            ..facts()
+        };
         assert_eq!(classify(&f), Outcome::SandboxViolation);
     }
 
     #[test]
     fn time_limit_from_sigxcpu_wall_kill_or_measured_cpu() {
-        let xcpu = RunFacts { exit_code: None, signal: Some(libc::SIGXCPU), ..facts() };
+        let xcpu = RunFacts {
+            exit_code: None,
+            signal: Some(libc::SIGXCPU),
+            ..facts()
+        };
         assert_eq!(classify(&xcpu), Outcome::TimeLimit);
-        let wall = RunFacts { exit_code: None, signal: Some(libc::SIGKILL), wall_killed: true, ..facts() };
+        let wall = RunFacts {
+            exit_code: None,
+            signal: Some(libc::SIGKILL),
+            wall_killed: true,
+            ..facts()
+        };
         assert_eq!(classify(&wall), Outcome::TimeLimit);
-        let slow_but_finished = RunFacts { cpu_time_ms: 1001, ..facts() };
+        let slow_but_finished = RunFacts {
+            cpu_time_ms: 1001,
+            ..facts()
+        };
         assert_eq!(classify(&slow_but_finished), Outcome::TimeLimit);
-        let at_limit = RunFacts { cpu_time_ms: 1000, ..facts() };
+        let at_limit = RunFacts {
+            cpu_time_ms: 1000,
+            ..facts()
+        };
         assert_eq!(classify(&at_limit), Outcome::Exited);
     }
 
     #[test]
     fn output_cap_is_output_limit_even_with_clean_exit() {
-        assert_eq!(classify(&RunFacts { output_hit_cap: true, ..facts() }), Outcome::OutputLimit);
+        assert_eq!(
+            classify(&RunFacts {
+                output_hit_cap: true,
+                ..facts()
+            }),
+            Outcome::OutputLimit
+        );
     }
 
     #[test]
     fn memory_error_text_or_signal_near_limit() {
         let tb = b"Traceback (most recent call last):\n  File \"main.py\", line 1\nMemoryError\n";
-        assert_eq!(classify(&RunFacts { exit_code: Some(1), stderr: tb, ..facts() }), Outcome::MemoryLimit);
-        let segv = RunFacts { exit_code: None, signal: Some(libc::SIGSEGV), max_rss_kb: 500 << 10, ..facts() };
+        assert_eq!(
+            classify(&RunFacts {
+                exit_code: Some(1),
+                stderr: tb,
+                ..facts()
+            }),
+            Outcome::MemoryLimit
+        );
+        let segv = RunFacts {
+            exit_code: None,
+            signal: Some(libc::SIGSEGV),
+            max_rss_kb: 500 << 10,
+            ..facts()
+        };
         assert_eq!(classify(&segv), Outcome::MemoryLimit);
-        let small_segv = RunFacts { exit_code: None, signal: Some(libc::SIGSEGV), ..facts() };
+        let small_segv = RunFacts {
+            exit_code: None,
+            signal: Some(libc::SIGSEGV),
+            ..facts()
+        };
         assert_eq!(classify(&small_segv), Outcome::RuntimeError);
         let mentioned = b"MemoryError\nValueError: bad\n";
         assert_eq!(
-            classify(&RunFacts { exit_code: Some(1), stderr: mentioned, ..facts() }),
+            classify(&RunFacts {
+                exit_code: Some(1),
+                stderr: mentioned,
+                ..facts()
+            }),
             Outcome::RuntimeError,
             "only the final error line counts"
         );
@@ -203,9 +262,18 @@ mod tests {
 
     #[test]
     fn judge_maps_outcomes_and_compares_only_clean_exits() {
-        assert_eq!(judge(&exec(Outcome::Exited, "3\n"), "3", CompareMode::Apps), Verdict::Accepted);
-        assert_eq!(judge(&exec(Outcome::Exited, "4\n"), "3", CompareMode::Apps), Verdict::WrongAnswer);
-        assert_eq!(judge(&exec(Outcome::Exited, " 3"), "3", CompareMode::Exact), Verdict::WrongAnswer);
+        assert_eq!(
+            judge(&exec(Outcome::Exited, "3\n"), "3", CompareMode::Apps),
+            Verdict::Accepted
+        );
+        assert_eq!(
+            judge(&exec(Outcome::Exited, "4\n"), "3", CompareMode::Apps),
+            Verdict::WrongAnswer
+        );
+        assert_eq!(
+            judge(&exec(Outcome::Exited, " 3"), "3", CompareMode::Exact),
+            Verdict::WrongAnswer
+        );
         let pairs = [
             (Outcome::RuntimeError, Verdict::RuntimeError),
             (Outcome::TimeLimit, Verdict::TimeLimit),
@@ -214,13 +282,23 @@ mod tests {
             (Outcome::SandboxViolation, Verdict::SandboxViolation),
         ];
         for (o, v) in pairs {
-            assert_eq!(judge(&exec(o, "3"), "3", CompareMode::Apps), v, "correct output never rescues {o:?}");
+            assert_eq!(
+                judge(&exec(o, "3"), "3", CompareMode::Apps),
+                v,
+                "correct output never rescues {o:?}"
+            );
         }
     }
 
     #[test]
     fn serializes_snake_case() {
-        assert_eq!(serde_json::to_string(&Verdict::WrongAnswer).unwrap(), "\"wrong_answer\"");
-        assert_eq!(serde_json::to_string(&Outcome::SandboxViolation).unwrap(), "\"sandbox_violation\"");
+        assert_eq!(
+            serde_json::to_string(&Verdict::WrongAnswer).unwrap(),
+            "\"wrong_answer\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Outcome::SandboxViolation).unwrap(),
+            "\"sandbox_violation\""
+        );
     }
 }

@@ -76,13 +76,23 @@ const REPLY_WORDS: usize = 8;
 const REPLY_GRACE: Duration = Duration::from_secs(10);
 
 fn cvt(rc: libc::c_int, what: &'static str) -> Result<libc::c_int, SandboxError> {
-    if rc < 0 { Err(SandboxError::Os { what, source: std::io::Error::last_os_error() }) } else { Ok(rc) }
+    if rc < 0 {
+        Err(SandboxError::Os {
+            what,
+            source: std::io::Error::last_os_error(),
+        })
+    } else {
+        Ok(rc)
+    }
 }
 
 pub(crate) fn memfd(name: &std::ffi::CStr) -> Result<File, SandboxError> {
     // No MFD_ALLOW_SEALING: a child must not be able to seal a buffer the supervisor reuses.
     // SAFETY: name is NUL-terminated.
-    let fd = cvt(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) }, "memfd_create")?;
+    let fd = cvt(
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) },
+        "memfd_create",
+    )?;
     // SAFETY: fresh descriptor we own.
     Ok(unsafe { File::from_raw_fd(fd) })
 }
@@ -90,7 +100,10 @@ pub(crate) fn memfd(name: &std::ffi::CStr) -> Result<File, SandboxError> {
 fn pipe() -> Result<(File, File), SandboxError> {
     let mut fds = [0; 2];
     // SAFETY: fds has room for two descriptors.
-    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, "pipe2")?;
+    cvt(
+        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) },
+        "pipe2",
+    )?;
     // SAFETY: fresh descriptors we own.
     Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
 }
@@ -98,7 +111,10 @@ fn pipe() -> Result<(File, File), SandboxError> {
 /// A close-on-exec copy numbered >= 64, so that `pre_exec`'s dup2 onto 3..=10 never clobbers a source.
 fn high_copy(fd: RawFd) -> Result<OwnedFd, SandboxError> {
     // SAFETY: fd is open; F_DUPFD_CLOEXEC returns a new descriptor we own.
-    let n = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 64) }, "fcntl(F_DUPFD_CLOEXEC)")?;
+    let n = cvt(
+        unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 64) },
+        "fcntl(F_DUPFD_CLOEXEC)",
+    )?;
     // SAFETY: as above.
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
@@ -113,7 +129,11 @@ impl Worker {
         let stderr = memfd(c"scrl-stderr")?;
         let log = memfd(c"scrl-zygote-log")?;
         let mut sources: Vec<OwnedFd> = Vec::with_capacity(8);
-        for fd in [req_r.as_raw_fd(), rep_w.as_raw_fd(), shared.helper.as_raw_fd()] {
+        for fd in [
+            req_r.as_raw_fd(),
+            rep_w.as_raw_fd(),
+            shared.helper.as_raw_fd(),
+        ] {
             sources.push(high_copy(fd)?);
         }
         let ruleset = match &shared.ruleset {
@@ -144,7 +164,12 @@ impl Worker {
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::from(log.try_clone().map_err(|source| SandboxError::Os { what: "dup zygote log", source })?));
+            .stderr(Stdio::from(log.try_clone().map_err(|source| {
+                SandboxError::Os {
+                    what: "dup zygote log",
+                    source,
+                }
+            })?));
         // SAFETY: the closure only makes async-signal-safe syscalls (dup2, prctl, unshare, mount) and
         // builds io::Error from errno, which does not allocate.
         unsafe {
@@ -154,7 +179,14 @@ impl Worker {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                if libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ) != 0
+                {
                     return Err(std::io::Error::last_os_error());
                 }
                 if namespaces {
@@ -181,15 +213,31 @@ impl Worker {
                 Ok(())
             });
         }
-        let child = cmd.spawn().map_err(|source| SandboxError::Spawn { python: shared.python.clone(), source })?;
+        let child = cmd.spawn().map_err(|source| SandboxError::Spawn {
+            python: shared.python.clone(),
+            source,
+        })?;
         drop((req_r, rep_w, sources, ruleset, rest));
-        Ok(Worker { child, req: Some(req_w), rep: rep_r, src, stdin, stdout, stderr, log, runs: 0 })
+        Ok(Worker {
+            child,
+            req: Some(req_w),
+            rep: rep_r,
+            src,
+            stdin,
+            stdout,
+            stderr,
+            log,
+            runs: 0,
+        })
     }
 
     /// Runs one test. An `Err` is a fault of the worker (it must be replaced), never of the program.
     pub fn run(&mut self, r: &Request<'_>) -> Result<RawRun, String> {
         let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
-        for (f, data, what) in [(&self.src, r.program, "program memfd"), (&self.stdin, r.stdin, "stdin memfd")] {
+        for (f, data, what) in [
+            (&self.src, r.program, "program memfd"),
+            (&self.stdin, r.stdin, "stdin memfd"),
+        ] {
             f.set_len(0).map_err(|e| io(what, e))?;
             f.write_all_at(data, 0).map_err(|e| io(what, e))?;
         }
@@ -204,7 +252,11 @@ impl Worker {
             r.processes,
             r.stack_bytes,
             u64::from(r.uid),
-            if r.flags & crate::FLAG_LANDLOCK != 0 { 6 } else { NO_RULESET },
+            if r.flags & crate::FLAG_LANDLOCK != 0 {
+                6
+            } else {
+                NO_RULESET
+            },
             r.flags & (crate::FLAG_SETUID | crate::FLAG_SECCOMP),
             r.wall_ms,
             r.program.len() as u64,
@@ -220,10 +272,15 @@ impl Worker {
             return Err(format!("no reply within {} ms", deadline.as_millis()));
         }
         let mut buf = [0u8; REPLY_WORDS * 8];
-        self.rep.read_exact(&mut buf).map_err(|e| io("reply pipe", e))?;
-        let w = |i: usize| i64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().expect("8-byte slice"));
-        let (stdout, stdout_size) = read_capped(&self.stdout, r.output_cap).map_err(|e| io("stdout memfd", e))?;
-        let (stderr, stderr_size) = read_capped(&self.stderr, r.output_cap).map_err(|e| io("stderr memfd", e))?;
+        self.rep
+            .read_exact(&mut buf)
+            .map_err(|e| io("reply pipe", e))?;
+        let w =
+            |i: usize| i64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().expect("8-byte slice"));
+        let (stdout, stdout_size) =
+            read_capped(&self.stdout, r.output_cap).map_err(|e| io("stdout memfd", e))?;
+        let (stderr, stderr_size) =
+            read_capped(&self.stderr, r.output_cap).map_err(|e| io("stderr memfd", e))?;
         Ok(RawRun {
             status: w(0) as i32,
             cpu_us: (w(1) + w(2)).max(0) as u64,
@@ -275,7 +332,11 @@ fn wait_readable(fd: RawFd, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = left.as_millis().min(i32::MAX as u128) as libc::c_int;
         // SAFETY: one valid pollfd.
         let rc = unsafe { libc::poll(&mut p, 1, ms) };

@@ -13,11 +13,15 @@ struct Problem {
 }
 
 fn load() -> Vec<Problem> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/codecontests_cc300.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/codecontests_cc300.jsonl"
+    );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{path}:{}: {e}", i + 1));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{path}:{}: {e}", i + 1));
         if v["ref_passes_exact_all"] != serde_json::Value::Bool(true) {
             continue;
         }
@@ -25,7 +29,12 @@ fn load() -> Vec<Problem> {
             .as_array()
             .expect("tests")
             .iter()
-            .map(|t| (t["input"].as_str().unwrap().to_string(), t["output"].as_str().unwrap().to_string()))
+            .map(|t| {
+                (
+                    t["input"].as_str().unwrap().to_string(),
+                    t["output"].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
         out.push(Problem {
             id: v["id"].as_str().unwrap().to_string(),
@@ -41,7 +50,12 @@ fn references_pass_and_broken_copies_fail() {
     let problems = load();
     assert_eq!(problems.len(), 232, "problems with ref_passes_exact_all");
     let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let limits = Limits { cpu_time_ms: 10_000, wall_time_ms: 30_000, memory_bytes: 1 << 30, output_bytes: 8 << 20 };
+    let limits = Limits {
+        cpu_time_ms: 10_000,
+        wall_time_ms: 30_000,
+        memory_bytes: 1 << 30,
+        output_bytes: 8 << 20,
+    };
     let failures = Mutex::new(Vec::new());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let executions = std::sync::atomic::AtomicUsize::new(0);

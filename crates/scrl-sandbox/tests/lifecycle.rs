@@ -21,7 +21,11 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn killed_zygotes_are_replaced_and_drop_leaves_nothing() {
-    let sb = Sandbox::new(SandboxConfig { workers: 2, ..SandboxConfig::default() }).expect("sandbox");
+    let sb = Sandbox::new(SandboxConfig {
+        workers: 2,
+        ..SandboxConfig::default()
+    })
+    .expect("sandbox");
     // Each worker is an anchor process plus PID 1 of its namespace.
     assert_eq!(zygotes().len(), 4, "{:?}", zygotes());
     for pid in zygotes() {
@@ -30,8 +34,17 @@ fn killed_zygotes_are_replaced_and_drop_leaves_nothing() {
     }
     wait_until("the killed zygotes are gone", || zygotes().is_empty());
     for i in 0..4 {
-        let e = sb.run("print(int(input()) + 1)", format!("{i}\n").as_bytes(), &Limits::default()).expect("replaced worker");
-        assert_eq!((e.outcome, e.stdout), (Outcome::Exited, format!("{}\n", i + 1).into_bytes()));
+        let e = sb
+            .run(
+                "print(int(input()) + 1)",
+                format!("{i}\n").as_bytes(),
+                &Limits::default(),
+            )
+            .expect("replaced worker");
+        assert_eq!(
+            (e.outcome, e.stdout),
+            (Outcome::Exited, format!("{}\n", i + 1).into_bytes())
+        );
     }
     assert!(!zygotes().is_empty());
     let uids = sb.uids();
