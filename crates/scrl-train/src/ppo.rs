@@ -579,7 +579,7 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
             None
         };
         let row = serde_json::json!({
-            "episode": ep, "reward_kind": kind, "reward_mean": reward_mean,
+            "episode": ep, "step": ep, "reward_kind": kind, "reward_mean": reward_mean,
             "r_func_mean": mean(&|x| x.r_func), "r_sec_mean": mean(&|x| x.r_sec),
             "stage_counts": stage_counts,
             "all_tests_passed_rate": mean(&|x| f64::from(u8::from(x.tests_total > 0 && x.tests_passed == x.tests_total))),

@@ -17,6 +17,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The built-in default end to end on CPU: task suite, tiny model, SFT, three PPO variants, report.
+    Quickstart(cmd::sweep::QuickstartArgs),
+    /// Table 3: SFT, PPO-simple, PPO-fresh and PPO-continue, all evaluated on the same problems.
+    Sweep(cmd::sweep::SweepArgs),
     /// Score one program against one problem, or a batch of completions against a problems file.
     Score(cmd::score::ScoreArgs),
     /// Scan Python files for Bandit-compatible MEDIUM/HIGH security findings.
@@ -54,6 +58,8 @@ enum BenchCommand {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Quickstart(a) => cmd::sweep::run_quickstart(a),
+        Command::Sweep(a) => cmd::sweep::run_sweep(a),
         Command::Score(a) => cmd::score::run(a),
         Command::Scan(a) => cmd::scan::run(a),
         Command::Data(c) => cmd::data::run(c),

@@ -11,4 +11,5 @@ pub mod pretrain;
 pub mod reward_opts;
 pub mod scan;
 pub mod score;
+pub mod sweep;
 pub mod train;
