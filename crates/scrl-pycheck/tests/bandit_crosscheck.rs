@@ -1,5 +1,6 @@
 //! The cross-check: the native rules and real Bandit 1.9.4 (`bandit -ll --ignore-nosec`, in the warm
-//! worker) must report identical (test id, line) sets of MEDIUM/HIGH findings on the same corpus: the
+//! worker) must report identical (test id, line) sets of MEDIUM/HIGH findings on the same corpus (and we
+//! also require the same severity and confidence for each): the
 //! trigger programs in tests/fixtures/triggers, every Python file of the local CPython 3.11 standard library,
 //! and the reference solutions in ../shared/data. Disagreements are printed. Needs `$SCRL_BANDIT`.
 
@@ -20,11 +21,14 @@ fn worker() -> BanditWorker {
     BanditWorker::start(None).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn keys(report: &ScanReport) -> BTreeSet<(String, u32)> {
+/// What must agree: test id and line (the brief's criterion), and also severity and confidence.
+type Key = (String, u32, String, String);
+
+fn keys(report: &ScanReport) -> BTreeSet<Key> {
     report
         .findings
         .iter()
-        .map(|f| (f.test_id.clone(), f.line_number))
+        .map(|f| (f.test_id.clone(), f.line_number, f.issue_severity.to_string(), f.issue_confidence.to_string()))
         .collect()
 }
 
@@ -51,12 +55,12 @@ impl Tally {
         let native = keys(&scan(source));
         let bandit = keys(&reference);
         self.findings += bandit.len();
-        self.ids.extend(bandit.iter().map(|(id, _)| id.clone()));
-        for (id, line) in bandit.difference(&native) {
-            self.disagreements.push(format!("{name}:{line}: {id} only in Bandit"));
+        self.ids.extend(bandit.iter().map(|(id, ..)| id.clone()));
+        for (id, line, severity, confidence) in bandit.difference(&native) {
+            self.disagreements.push(format!("{name}:{line}: {id} {severity}/{confidence} only in Bandit"));
         }
-        for (id, line) in native.difference(&bandit) {
-            self.disagreements.push(format!("{name}:{line}: {id} only native"));
+        for (id, line, severity, confidence) in native.difference(&bandit) {
+            self.disagreements.push(format!("{name}:{line}: {id} {severity}/{confidence} only native"));
         }
     }
 
