@@ -5,6 +5,7 @@
 //! reports when driven by the scope-tracking visitor below. Knows nothing about execution or security rules.
 
 use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use ruff_python_ast::token::TokenKind;
 use ruff_python_ast::visitor::{self, Visitor};
@@ -91,8 +92,8 @@ const MAX_BRACKET_DEPTH: usize = 200;
 pub(crate) const MAX_AST_DEPTH: usize = 2_995;
 
 /// Accepts `source` iff CPython `target`'s `compile(source, "<string>", "exec")` is expected to accept it.
-/// Known misses (documented in docs/scanner.md): `global x` after a use of `x` in the same scope, and
-/// `nonlocal x` without a binding of `x` in an enclosing function, both need CPython's full symbol table.
+/// The symbol-table checks (`global` after use, `nonlocal` without a binding) use a per-scope summary of
+/// declarations and bindings (see [`Frame`]), not CPython's full symbol table.
 /// A NUL byte is rejected (CPython raises `ValueError`, which is a rejection too).
 pub fn check_syntax(source: &str, target: PythonVersion) -> Result<(), SyntaxError> {
     match run_guarded(source, || check_on_this_thread(source, target)) {
@@ -120,7 +121,7 @@ fn check_on_this_thread(source: &str, target: PythonVersion) -> Result<(), Synta
         errors.push((range, "too many nested parentheses".to_string()));
     }
     if let Some(module) = parsed.syntax().as_module() {
-        let mut visitor = ScopeVisitor::new(source, target.to_ruff());
+        let mut visitor = ScopeVisitor::new(source, target.to_ruff(), &module.body);
         visitor.visit_body(&module.body);
         if let Some(range) = visitor.too_deep {
             errors.push((
@@ -192,8 +193,8 @@ struct ScopeVisitor<'s> {
     source: &'s str,
     version: ast::PythonVersion,
     scopes: Vec<Scope>,
-    /// Parameter names of each enclosing function or lambda, innermost last.
-    parameters: Vec<Vec<String>>,
+    /// What each scope in `scopes` declares and binds, innermost last.
+    frames: Vec<Frame>,
     /// Loop nesting inside the current function body; saved and reset at every function or class.
     loop_depth: usize,
     in_try: bool,
@@ -203,14 +204,14 @@ struct ScopeVisitor<'s> {
 }
 
 impl<'s> ScopeVisitor<'s> {
-    fn new(source: &'s str, version: ast::PythonVersion) -> Self {
+    fn new(source: &'s str, version: ast::PythonVersion, module_body: &[Stmt]) -> Self {
         Self {
             checker: SemanticSyntaxChecker::new(),
             errors: RefCell::default(),
             source,
             version,
             scopes: vec![Scope::Module],
-            parameters: Vec::new(),
+            frames: vec![Frame { globals: ScopeFacts::of(module_body).globals, ..Frame::default() }],
             loop_depth: 0,
             in_try: false,
             depth: 0,
@@ -240,17 +241,12 @@ impl<'s> ScopeVisitor<'s> {
         self.checker = checker;
     }
 
-    fn in_new_scope(&mut self, scope: Scope, parameters: Option<Vec<String>>, f: impl FnOnce(&mut Self)) {
+    fn in_new_scope(&mut self, scope: Scope, frame: Frame, f: impl FnOnce(&mut Self)) {
         let saved_loops = std::mem::take(&mut self.loop_depth);
         self.scopes.push(scope);
-        let has_parameters = parameters.is_some();
-        if let Some(names) = parameters {
-            self.parameters.push(names);
-        }
+        self.frames.push(frame);
         f(self);
-        if has_parameters {
-            self.parameters.pop();
-        }
+        self.frames.pop();
         self.scopes.pop();
         self.loop_depth = saved_loops;
     }
@@ -266,7 +262,7 @@ impl<'s> ScopeVisitor<'s> {
         if let Some(first) = generators.first() {
             self.visit_expr(&first.iter);
         }
-        self.in_new_scope(scope, None, |this| {
+        self.in_new_scope(scope, Frame::default(), |this| {
             for (i, generator) in generators.iter().enumerate() {
                 this.visit_expr(&generator.target);
                 if i > 0 {
@@ -283,8 +279,133 @@ impl<'s> ScopeVisitor<'s> {
     }
 }
 
-fn parameter_names(parameters: &ast::Parameters) -> Vec<String> {
-    parameters.iter().map(|p| p.name().to_string()).collect()
+/// What one scope declares and binds: enough of CPython's symbol table for `global` after use and
+/// `nonlocal` without a binding.
+#[derive(Default)]
+struct Frame {
+    /// Parameters of a function or lambda.
+    parameters: Vec<String>,
+    /// Names declared `global` anywhere in the scope's own body, with the first declaration.
+    globals: HashMap<String, TextRange>,
+    /// Names bound in a function scope (parameters included, globals excluded); `None` for other scopes.
+    bound: Option<HashSet<String>>,
+}
+
+impl Frame {
+    fn function(body: &[Stmt], parameters: Option<&ast::Parameters>) -> Self {
+        let facts = ScopeFacts::of(body);
+        let parameters: Vec<String> =
+            parameters.map(|p| p.iter().map(|p| p.name().to_string()).collect()).unwrap_or_default();
+        let mut bound = facts.bound;
+        bound.extend(parameters.iter().cloned());
+        bound.retain(|name| !facts.globals.contains_key(name));
+        Self { parameters, globals: facts.globals, bound: Some(bound) }
+    }
+}
+
+/// Collects the `global` declarations and the bound names of one scope's body, without entering nested
+/// scopes (whose names are bound here, but not their contents). Comprehension variables belong to the
+/// comprehension, but a walrus inside a comprehension binds in the enclosing scope.
+#[derive(Default)]
+struct ScopeFacts {
+    globals: HashMap<String, TextRange>,
+    bound: HashSet<String>,
+    in_comprehension: usize,
+    /// Nesting depth, bounded like [`ScopeVisitor`]'s (deeper trees are rejected there).
+    depth: usize,
+}
+
+impl ScopeFacts {
+    fn of(body: &[Stmt]) -> Self {
+        let mut facts = Self::default();
+        facts.visit_body(body);
+        facts
+    }
+}
+
+impl<'a> Visitor<'a> for ScopeFacts {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if self.depth >= MAX_AST_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                self.bound.insert(def.name.to_string());
+            }
+            Stmt::ClassDef(class) => {
+                self.bound.insert(class.name.to_string());
+            }
+            Stmt::Global(global) => {
+                for name in &global.names {
+                    self.globals.entry(name.to_string()).or_insert(name.range);
+                }
+            }
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let local = match &alias.asname {
+                        Some(asname) => asname.to_string(),
+                        None => alias.name.split('.').next().unwrap_or_default().to_string(),
+                    };
+                    self.bound.insert(local);
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                for alias in &import.names {
+                    self.bound.insert(alias.asname.as_ref().unwrap_or(&alias.name).to_string());
+                }
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+        self.depth -= 1;
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if self.depth >= MAX_AST_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        match expr {
+            Expr::Name(name) if self.in_comprehension == 0 && !name.ctx.is_load() => {
+                self.bound.insert(name.id.to_string());
+            }
+            Expr::Named(named) => {
+                if let Expr::Name(target) = named.target.as_ref() {
+                    self.bound.insert(target.id.to_string());
+                }
+                self.visit_expr(&named.value);
+            }
+            Expr::Lambda(_) => {}
+            Expr::ListComp(_) | Expr::SetComp(_) | Expr::DictComp(_) | Expr::Generator(_) => {
+                self.in_comprehension += 1;
+                visitor::walk_expr(self, expr);
+                self.in_comprehension -= 1;
+            }
+            _ => visitor::walk_expr(self, expr),
+        }
+        self.depth -= 1;
+    }
+
+    fn visit_pattern(&mut self, pattern: &'a ast::Pattern) {
+        let name = match pattern {
+            ast::Pattern::MatchAs(p) => p.name.as_ref(),
+            ast::Pattern::MatchStar(p) => p.name.as_ref(),
+            ast::Pattern::MatchMapping(p) => p.rest.as_ref(),
+            _ => None,
+        };
+        if let Some(name) = name {
+            self.bound.insert(name.to_string());
+        }
+        visitor::walk_pattern(self, pattern);
+    }
+
+    fn visit_except_handler(&mut self, handler: &'a ast::ExceptHandler) {
+        let ast::ExceptHandler::ExceptHandler(h) = handler;
+        if let Some(name) = &h.name {
+            self.bound.insert(name.to_string());
+        }
+        visitor::walk_except_handler(self, handler);
+    }
 }
 
 impl SemanticSyntaxContext for ScopeVisitor<'_> {
@@ -309,14 +430,14 @@ impl SemanticSyntaxContext for ScopeVisitor<'_> {
         self.source
     }
 
-    fn global(&self, _name: &str) -> Option<TextRange> {
-        // Needs a symbol table (use-before-global); a documented known miss.
-        None
+    fn global(&self, name: &str) -> Option<TextRange> {
+        self.frames.last().and_then(|frame| frame.globals.get(name).copied())
     }
 
-    fn has_nonlocal_binding(&self, _name: &str) -> bool {
-        // Needs a symbol table; answering "bound" accepts rather than wrongly rejects.
-        true
+    fn has_nonlocal_binding(&self, name: &str) -> bool {
+        // CPython looks for a binding in the enclosing function scopes only (not classes, not the module).
+        let enclosing = &self.frames[..self.frames.len().saturating_sub(1)];
+        enclosing.iter().rev().any(|frame| frame.bound.as_ref().is_some_and(|bound| bound.contains(name)))
     }
 
     fn in_async_context(&self) -> bool {
@@ -394,9 +515,7 @@ impl SemanticSyntaxContext for ScopeVisitor<'_> {
     }
 
     fn is_bound_parameter(&self, name: &str) -> bool {
-        self.parameters
-            .last()
-            .is_some_and(|names| names.iter().any(|n| n == name))
+        self.frames.last().is_some_and(|frame| frame.parameters.iter().any(|n| n == name))
     }
 }
 
@@ -435,7 +554,8 @@ impl<'a> ScopeVisitor<'_> {
                     self.visit_annotation(returns);
                 }
                 let scope = Scope::Function { is_async: def.is_async };
-                self.in_new_scope(scope, Some(parameter_names(&def.parameters)), |this| {
+                let frame = Frame::function(&def.body, Some(&def.parameters));
+                self.in_new_scope(scope, frame, |this| {
                     this.visit_body(&def.body)
                 });
             }
@@ -449,7 +569,8 @@ impl<'a> ScopeVisitor<'_> {
                 if let Some(arguments) = &class.arguments {
                     self.visit_arguments(arguments);
                 }
-                self.in_new_scope(Scope::Class, None, |this| this.visit_body(&class.body));
+                let frame = Frame { globals: ScopeFacts::of(&class.body).globals, ..Frame::default() };
+                self.in_new_scope(Scope::Class, frame, |this| this.visit_body(&class.body));
             }
             Stmt::For(stmt_for) => {
                 self.visit_expr(&stmt_for.target);
@@ -478,8 +599,8 @@ impl<'a> ScopeVisitor<'_> {
                 if let Some(parameters) = &lambda.parameters {
                     self.visit_parameters(parameters);
                 }
-                let names = lambda.parameters.as_deref().map(parameter_names).unwrap_or_default();
-                self.in_new_scope(Scope::Lambda, Some(names), |this| this.visit_expr(&lambda.body));
+                let frame = Frame::function(&[], lambda.parameters.as_deref());
+                self.in_new_scope(Scope::Lambda, frame, |this| this.visit_expr(&lambda.body));
             }
             Expr::ListComp(ast::ExprListComp { elt, generators, .. })
             | Expr::SetComp(ast::ExprSetComp { elt, generators, .. }) => {

@@ -1,7 +1,7 @@
 //! The syntax check against the real interpreter: every snippet in tests/fixtures/syntax is compiled by
 //! Debian's CPython 3.11 (`compile(bytes, name, "exec")` as for a file, run in this test) and by `check_syntax` with target
-//! 3.11; accept/reject must agree except for the documented known misses. Also: adversarial inputs must not
-//! crash the process.
+//! 3.11; accept/reject must agree. The same holds for every file of the CPython standard library and every
+//! reference solution in ../shared/data. Also: adversarial inputs must not crash the process.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,9 +10,6 @@ use std::process::Command;
 use scrl_pycheck::{PythonVersion, check_syntax, scan};
 
 const PYTHON: &str = "/usr/bin/python3";
-
-/// Snippets CPython rejects from its symbol table, which ruff's checker cannot see (docs/scanner.md).
-const KNOWN_MISSES: &[&str] = &["global_after_use", "nonlocal_without_binding"];
 
 const COMPILE_ALL: &str = r#"
 import json, os, sys, warnings
@@ -65,7 +62,7 @@ fn acceptance_matches_cpython_311() {
         );
         if theirs_ok == ours_ok {
             agree += 1;
-        } else if !KNOWN_MISSES.contains(&name.as_str()) {
+        } else {
             disagreements.push(name.clone());
         }
     }
@@ -190,4 +187,65 @@ fn reference_solutions_get_cpythons_verdict() {
         mismatches.is_empty(),
         "check_syntax disagrees with CPython on solutions {mismatches:?}"
     );
+}
+
+const COMPILE_PATHS: &str = r#"
+import json, sys, warnings
+warnings.simplefilter("ignore")
+verdicts = []
+for line in sys.stdin:
+    with open(line.rstrip("\n"), "rb") as f:
+        data = f.read()
+    try:
+        compile(data, "<file>", "exec")
+        verdicts.append(True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        verdicts.append(False)
+print(json.dumps(verdicts))
+"#;
+
+fn python_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() && !path.is_symlink() {
+            python_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "py") {
+            out.push(path);
+        }
+    }
+}
+
+/// Real code at scale: every UTF-8 file of the local CPython 3.11 standard library.
+#[test]
+fn stdlib_files_get_cpythons_verdict() {
+    use std::io::Write;
+    let mut files = Vec::new();
+    python_files(Path::new("/usr/lib/python3.11"), &mut files);
+    let files: Vec<(std::path::PathBuf, String)> =
+        files.into_iter().filter_map(|p| std::fs::read_to_string(&p).ok().map(|s| (p, s))).collect();
+    assert!(files.len() > 100, "expected the CPython 3.11 standard library under /usr/lib/python3.11");
+    let mut child = Command::new(PYTHON)
+        .args(["-S", "-I", "-E", "-B", "-c", COMPILE_PATHS])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for (path, _) in &files {
+            writeln!(stdin, "{}", path.display()).expect("write");
+        }
+    }
+    let output = child.wait_with_output().expect("python finishes");
+    let cpython: Vec<bool> = serde_json::from_slice(&output.stdout).expect("JSON verdicts");
+    let mismatches: Vec<String> = files
+        .iter()
+        .zip(&cpython)
+        .filter(|((_, source), verdict)| check_syntax(source, PythonVersion::default()).is_ok() != **verdict)
+        .map(|((path, source), _)| format!("{}: {:?}", path.display(), check_syntax(source, PythonVersion::default())))
+        .collect();
+    println!("{} stdlib files, {} mismatches", files.len(), mismatches.len());
+    assert!(mismatches.is_empty(), "check_syntax disagrees with CPython on {mismatches:#?}");
 }
