@@ -88,6 +88,8 @@ pub struct PpoConfig {
     /// Validate every N episodes (and at the end); 0 = only at the end.
     pub val_every: u64,
     pub save_every: u64,
+    /// End the run after this episode with a checkpoint, as an interruption would (`--resume` continues).
+    pub stop_at: Option<u64>,
     pub seed: u64,
     /// LoRA shape when no SFT adapter is given.
     pub lora: LoraSettings,
@@ -133,6 +135,7 @@ impl Default for PpoConfig {
             val_prompts: 32,
             val_every: 50,
             save_every: 50,
+            stop_at: None,
             seed: 42,
             lora: LoraSettings::default(),
             prompt_style: PromptStyle::Auto,
@@ -425,7 +428,8 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
     let schedule = cfg.schedule();
     let (mut first_mean, mut last_mean) = (None, 0.0);
 
-    while state.episode < cfg.episodes {
+    let stop = cfg.stop_at.map_or(cfg.episodes, |s| s.min(cfg.episodes));
+    while state.episode < stop {
         let ep = state.episode;
         let kind = schedule.kind_at(ep);
         let t_ep = Instant::now();
@@ -601,7 +605,7 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
             kind,
             val_reward.map(|v| format!(" val {v:.3}")).unwrap_or_default()
         ));
-        if state.episode % cfg.save_every.max(1) == 0 || last {
+        if state.episode % cfg.save_every.max(1) == 0 || last || state.episode == stop {
             write_dir(&ckpt, |d| {
                 save_policy(d, &policy, &value, &base_name)?;
                 opt.save(&d.join("optimizer.safetensors"))?;
@@ -609,7 +613,9 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
             })?;
         }
     }
-    write_dir(&cfg.out.join("final"), |d| save_policy(d, &policy, &value, &base_name))?;
+    if state.episode == cfg.episodes {
+        write_dir(&cfg.out.join("final"), |d| save_policy(d, &policy, &value, &base_name))?;
+    }
     let summary = PpoSummary {
         episodes: state.episode,
         train_prompts: train.len(),

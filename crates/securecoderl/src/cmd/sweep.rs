@@ -369,3 +369,31 @@ pub fn run_quickstart(a: QuickstartArgs) -> anyhow::Result<i32> {
     outcome.seconds = started.elapsed().as_secs_f64();
     Ok(print_outcome(&outcome))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_config_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let cfg: SweepConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                cfg.sft.validate().unwrap();
+                cfg.ppo.validate().unwrap();
+                n += 1;
+            }
+        }
+        assert!(n >= 2, "configs/ holds the paper's setting and more");
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_that_names_it() {
+        let err = toml::from_str::<SweepConfig>("model = 'm'\n[ppo]\nepisodez = 3\n").unwrap_err().to_string();
+        assert!(err.contains("episodez"), "{err}");
+    }
+}

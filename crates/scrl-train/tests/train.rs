@@ -1,0 +1,192 @@
+//! The trainers on a tiny model built here from scratch (a tokenizer and a 2-layer decoder pretrained for
+//! a few seconds on the built-in task suite), with the real sandboxed reward.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use scrl_model::pretrain::{PretrainCorpus, PretrainSettings, pretrain};
+use scrl_pycheck::Scanner;
+use scrl_reward::{RewardConfig, RewardModel};
+use scrl_sandbox::{Sandbox, SandboxConfig};
+use scrl_train::{LoraSettings, PpoConfig, PromptStyle, SftConfig, run_ppo, run_sft};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    model: PathBuf,
+    data: PathBuf,
+}
+
+/// One tiny model and one problems file per test binary.
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let problems = scrl_data::builtin::suite(7, 3);
+        let data = dir.path().join("problems.jsonl");
+        scrl_data::write_problems(&data, &problems).unwrap();
+        let texts = problems
+            .iter()
+            .map(|p| format!("{}{}", scrl_data::completion_prompt(p), p.reference_solution.clone().unwrap_or_default()))
+            .collect();
+        let settings = PretrainSettings {
+            vocab_size: 400,
+            hidden_size: 48,
+            intermediate_size: 96,
+            num_layers: 2,
+            num_heads: 4,
+            num_kv_heads: 2,
+            seq_len: 128,
+            batch_size: 8,
+            steps: 40,
+            lr: 3e-3,
+            warmup_steps: 5,
+            weight_decay: 0.0,
+            seed: 1,
+            extra_fraction: 0.7,
+        };
+        let model = dir.path().join("tiny");
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        for (i, p) in problems.iter().enumerate() {
+            std::fs::write(src.join(format!("ref_{i}.py")), p.reference_solution.clone().unwrap_or_default()).unwrap();
+        }
+        let corpus = PretrainCorpus { source_dirs: vec![src], extra_texts: texts };
+        pretrain(&model, &settings, &corpus, 40, None, &mut |_| {}).unwrap();
+        Fixture { _dir: dir, model, data }
+    })
+}
+
+fn reward() -> &'static RewardModel {
+    static R: OnceLock<RewardModel> = OnceLock::new();
+    R.get_or_init(|| {
+        let sandbox = Arc::new(Sandbox::new(SandboxConfig::default()).unwrap());
+        RewardModel::new(RewardConfig { cpu_time_ms: 1000, ..RewardConfig::default() }, sandbox, Scanner::Native).unwrap()
+    })
+}
+
+fn lora() -> LoraSettings {
+    LoraSettings { r: 4, alpha: 8.0, dropout: 0.0, ..LoraSettings::default() }
+}
+
+fn sft_config(out: &Path) -> SftConfig {
+    let f = fixture();
+    SftConfig {
+        model: f.model.clone(),
+        data: f.data.clone(),
+        out: out.to_path_buf(),
+        epochs: 2,
+        batch_size: 8,
+        lr: 5e-3,
+        max_seq_len: 384,
+        val_fraction: 0.15,
+        lora: lora(),
+        prompt_style: PromptStyle::Completion,
+        ..SftConfig::default()
+    }
+}
+
+fn ppo_config(out: &Path, adapter: Option<PathBuf>) -> PpoConfig {
+    let f = fixture();
+    PpoConfig {
+        model: f.model.clone(),
+        adapter,
+        data: f.data.clone(),
+        out: out.to_path_buf(),
+        episodes: 4,
+        batch_size: 4,
+        lr: 1e-3,
+        ppo_epochs: 2,
+        max_new_tokens: 24,
+        max_prompt_tokens: 512,
+        val_prompts: 4,
+        val_every: 2,
+        save_every: 2,
+        lora: lora(),
+        prompt_style: PromptStyle::Completion,
+        ..PpoConfig::default()
+    }
+}
+
+fn metrics(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The metrics that must match exactly between runs (timings and throughput are left out).
+fn deterministic(rows: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    rows.iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let o = r.as_object_mut().unwrap();
+            o.retain(|k, _| !k.starts_with("seconds") && !k.ends_with("per_s"));
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn sft_lowers_the_validation_loss_and_writes_a_peft_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = run_sft(&sft_config(dir.path()), false, &|_| {}).unwrap();
+    assert!(s.final_val_loss < s.first_val_loss, "{} -> {}", s.first_val_loss, s.final_val_loss);
+    for f in ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "best/adapter_model.safetensors", "checkpoint/state.json", "config.toml"] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    let rows = metrics(&dir.path().join("metrics.jsonl"));
+    assert_eq!(rows.len() as u64, s.steps);
+}
+
+#[test]
+fn kl_is_zero_at_step_zero_and_old_logprobs_match_the_sampler() {
+    let dir = tempfile::tempdir().unwrap();
+    let sft = run_sft(&SftConfig { epochs: 1, ..sft_config(&dir.path().join("sft")) }, false, &|_| {}).unwrap();
+    let cfg = PpoConfig { episodes: 1, ..ppo_config(&dir.path().join("ppo"), Some(sft.adapter)) };
+    run_ppo(&cfg, reward(), false, &|_| {}).unwrap();
+    let row = &metrics(&dir.path().join("ppo/metrics.jsonl"))[0];
+    assert_eq!(row["kl_mean"].as_f64().unwrap(), 0.0, "the policy starts equal to its SFT reference");
+    assert!(row["logprob_mismatch"].as_f64().unwrap() < 1e-4, "{row}");
+    assert_eq!(row["clip_fraction"].as_f64().unwrap(), 0.0);
+}
+
+#[test]
+fn an_interrupted_and_resumed_run_repeats_the_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = ppo_config(&dir.path().join("whole"), None);
+    run_ppo(&whole, reward(), false, &|_| {}).unwrap();
+    let parts = ppo_config(&dir.path().join("parts"), None);
+    let first = run_ppo(&PpoConfig { stop_at: Some(2), ..parts.clone() }, reward(), false, &|_| {}).unwrap();
+    assert_eq!(first.episodes, 2);
+    assert!(!dir.path().join("parts/final").exists(), "an interrupted run has no final policy");
+    run_ppo(&parts, reward(), true, &|_| {}).unwrap();
+    let a = deterministic(&metrics(&dir.path().join("whole/metrics.jsonl")));
+    let b = deterministic(&metrics(&dir.path().join("parts/metrics.jsonl")));
+    assert_eq!(a.len(), 4);
+    assert_eq!(a, b);
+    let bytes = |p: &str| std::fs::read(dir.path().join(p)).unwrap();
+    assert_eq!(bytes("whole/final/adapter/adapter_model.safetensors"), bytes("parts/final/adapter/adapter_model.safetensors"));
+}
+
+#[test]
+fn resuming_with_another_configuration_or_a_missing_adapter_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = PpoConfig { episodes: 1, ..ppo_config(&dir.path().join("run"), None) };
+    run_ppo(&cfg, reward(), false, &|_| {}).unwrap();
+    let err = run_ppo(&PpoConfig { seed: 7, ..cfg.clone() }, reward(), true, &|_| {}).unwrap_err().to_string();
+    assert!(err.contains("seed"), "{err}");
+    let missing = PpoConfig { adapter: Some(dir.path().join("no-such-adapter")), ..cfg.clone() };
+    let err = run_ppo(&missing, reward(), false, &|_| {}).unwrap_err().to_string();
+    assert!(err.contains("no-such-adapter"), "{err}");
+    let bad_init = PpoConfig { init_from: Some(dir.path().to_path_buf()), ..cfg };
+    let err = run_ppo(&bad_init, reward(), false, &|_| {}).unwrap_err().to_string();
+    assert!(err.contains("adapter"), "{err}");
+}
+
+#[test]
+fn ppo_with_partial_credit_raises_the_mean_reward() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = PpoConfig { episodes: 24, batch_size: 8, lr: 5e-3, ppo_epochs: 4, val_every: 0, save_every: 24, ..ppo_config(dir.path(), None) };
+    run_ppo(&cfg, reward(), false, &|_| {}).unwrap();
+    let rows = metrics(&dir.path().join("metrics.jsonl"));
+    let mean = |rs: &[serde_json::Value]| rs.iter().map(|r| r["reward_mean"].as_f64().unwrap()).sum::<f64>() / rs.len() as f64;
+    let (early, late) = (mean(&rows[..6]), mean(&rows[rows.len() - 6..]));
+    assert!(late > early + 0.02, "mean reward {early:.3} (first 6 episodes) -> {late:.3} (last 6)");
+}

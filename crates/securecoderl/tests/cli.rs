@@ -1,0 +1,57 @@
+//! The command line as a user meets it: the README's commands, JSON output, and clear errors on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scrl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_securecoderl")).current_dir(repo()).args(args).env("RAYON_NUM_THREADS", "1").output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn the_readme_score_command_gives_full_reward_to_a_correct_program() {
+    let o = scrl(&["score", "--problems", "examples/problems.jsonl", "--id", "sum-two", "--program", "examples/sum_two.py"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("tests passed 5/5") && out.contains("reward    1.0000"), "{out}");
+}
+
+#[test]
+fn batch_scoring_prints_one_json_object_per_completion() {
+    let o = scrl(&["score", "--batch", "examples/completions.jsonl", "--problems", "examples/problems.jsonl", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 5);
+    for r in &rows {
+        for key in ["id", "r_func", "r_sec", "reward", "stage", "verdicts", "findings"] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+    }
+    assert_eq!(rows[0]["reward"], 1.0);
+    assert_eq!(rows[2]["stage_number"], 0, "the unparseable completion");
+    assert_eq!(rows[3]["findings"][0]["test_id"], "B605");
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_a_nonzero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"id\": \"sum-two\", \"completion\": \"print(3)\"}\n{\"id\": 7}\n").unwrap();
+    let o = scrl(&["score", "--batch", bad.to_str().unwrap(), "--problems", "examples/problems.jsonl"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("bad.jsonl:2"), "{}", text(&o));
+    let o = scrl(&["score", "--problems", "examples/problems.jsonl", "--id", "nope", "--program", "examples/sum_two.py"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no problem with id \"nope\""), "{}", text(&o));
+    let o = scrl(&["eval", "--model", "/nonexistent/model", "--data", "examples/problems.jsonl", "--all"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o).contains("/nonexistent/model"), "{}", text(&o));
+}
