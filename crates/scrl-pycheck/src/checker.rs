@@ -311,7 +311,30 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
             _ => {}
         }
         self.parents.push(Parent::Stmt(stmt));
-        visitor::walk_stmt(self, stmt);
+        // Bandit visits CPython's fields in order, so a definition's body comes before its decorators;
+        // that order decides which imports a decorator's call sees.
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                self.visit_parameters(&def.parameters);
+                if let Some(returns) = &def.returns {
+                    self.visit_annotation(returns);
+                }
+                self.visit_body(&def.body);
+                for decorator in &def.decorator_list {
+                    self.visit_decorator(decorator);
+                }
+            }
+            Stmt::ClassDef(class) => {
+                if let Some(arguments) = &class.arguments {
+                    self.visit_arguments(arguments);
+                }
+                self.visit_body(&class.body);
+                for decorator in &class.decorator_list {
+                    self.visit_decorator(decorator);
+                }
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
         self.parents.pop();
     }
 

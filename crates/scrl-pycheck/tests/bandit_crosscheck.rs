@@ -127,6 +127,23 @@ fn trigger_programs_agree_with_bandit() {
     tally.finish("triggers");
 }
 
+/// Edge cases of name resolution and visiting order (aliases before/after imports, imports inside bodies
+/// seen by decorators, relative imports), strings in patterns, annotations and f-string specs, SQL chains,
+/// and the assignment analysis of B703.
+#[test]
+fn edge_cases_agree_with_bandit() {
+    let worker = worker();
+    let mut files = Vec::new();
+    python_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/edge_cases"), &mut files);
+    assert!(!files.is_empty(), "edge case fixtures missing");
+    let mut tally = Tally::default();
+    for path in &files {
+        let source = std::fs::read_to_string(path).expect("edge case files are UTF-8");
+        tally.compare(&worker, &path.display().to_string(), &source);
+    }
+    tally.finish("edge cases");
+}
+
 #[test]
 fn cpython_stdlib_agrees_with_bandit() {
     let worker = worker();
@@ -171,4 +188,25 @@ fn reference_solutions_agree_with_bandit() {
         tally.files
     );
     tally.finish("reference solutions");
+}
+
+/// More corpora on demand: `SCRL_CROSSCHECK_EXTRA=dir1:dir2` cross-checks every `*.py` under them too
+/// (e.g. a virtual environment's site-packages). Without the variable this test checks nothing.
+#[test]
+fn extra_corpora_agree_with_bandit() {
+    let Some(dirs) = std::env::var_os("SCRL_CROSSCHECK_EXTRA") else { return };
+    let worker = worker();
+    let mut tally = Tally::default();
+    for dir in std::env::split_paths(&dirs) {
+        let mut files = Vec::new();
+        python_files(&dir, &mut files);
+        for path in &files {
+            let Ok(source) = std::fs::read_to_string(path) else { continue };
+            if source.len() > scrl_pycheck::MAX_SOURCE_BYTES {
+                continue;
+            }
+            tally.compare(&worker, &path.display().to_string(), &source);
+        }
+    }
+    tally.finish("extra corpora");
 }
