@@ -11,7 +11,10 @@ fn main() {
         std::process::exit(2);
     };
     // `cargo bench` passes `--bench`; positional arguments are the corpus and the file count.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let corpus = args.first().map_or("/usr/lib/python3.11", String::as_str);
     let files = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100);
     match scrl_pycheck::bench::run_scan_benchmark(

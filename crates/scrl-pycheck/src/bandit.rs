@@ -88,7 +88,10 @@ impl BanditWorker {
 
     /// Bandit's MEDIUM/HIGH findings for `source`. A worker that died is restarted once.
     pub fn scan(&self, source: &str) -> Result<ScanReport, ScanError> {
-        let mut guard = self.process.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .process
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if guard.is_none() {
             *guard = Some(spawn(&self.bandit, &self.python)?.0);
         }
@@ -116,7 +119,8 @@ impl BanditWorker {
         if n == 0 {
             return Err(self.failure("the worker exited (see its stderr above)"));
         }
-        let reply: Reply = serde_json::from_str(&line).map_err(|e| self.failure(format!("bad reply {line:?}: {e}")))?;
+        let reply: Reply = serde_json::from_str(&line)
+            .map_err(|e| self.failure(format!("bad reply {line:?}: {e}")))?;
         Ok(ScanReport {
             findings: reply.results,
             parsed: reply.parsed,
@@ -177,10 +181,13 @@ fn spawn(bandit: &Path, python: &Path) -> Result<(Process, String), ScanError> {
         .stdout
         .read_line(&mut line)
         .map_err(|e| missing(format!("reading its first line: {e}")))?;
-    let ready: Ready = serde_json::from_str(&line).map_err(|_| missing(format!("unexpected first line {line:?}")))?;
+    let ready: Ready = serde_json::from_str(&line)
+        .map_err(|_| missing(format!("unexpected first line {line:?}")))?;
     if !ready.ready {
         return Err(missing(
-            ready.error.unwrap_or_else(|| "the worker refused to start".into()),
+            ready
+                .error
+                .unwrap_or_else(|| "the worker refused to start".into()),
         ));
     }
     Ok((process, ready.version.unwrap_or_default()))

@@ -13,11 +13,17 @@ use crate::{BanditWorker, ScanError, scan};
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error("cannot read the corpus {path}: {source}")]
-    Corpus { path: PathBuf, source: std::io::Error },
+    Corpus {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no *.py files in {0}")]
     EmptyCorpus(PathBuf),
     #[error("cannot run {bandit}: {source}")]
-    Spawn { bandit: PathBuf, source: std::io::Error },
+    Spawn {
+        bandit: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{what} exited with {status}")]
     BanditFailed {
         what: String,
@@ -159,7 +165,10 @@ impl std::fmt::Display for ScanBenchmark {
             self.native_findings, self.bandit_findings
         )?;
         writeln!(f)?;
-        writeln!(f, "| scanner | seconds for the corpus | files/s | native speed-up |")?;
+        writeln!(
+            f,
+            "| scanner | seconds for the corpus | files/s | native speed-up |"
+        )?;
         writeln!(f, "|---|---|---|---|")?;
         for (name, seconds) in [
             ("native (1 thread)", self.native_s),

@@ -5,7 +5,9 @@
 //! string (its parents, for the SQL rule). Knows the rules only through `crate::rules`.
 
 use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{self as ast, Expr, ExprCall, InterpolatedStringElement, Keyword, Number, Stmt};
+use ruff_python_ast::{
+    self as ast, Expr, ExprCall, InterpolatedStringElement, Keyword, Number, Stmt,
+};
 use ruff_python_parser::{Mode, ParseOptions};
 use ruff_text_size::{Ranged, TextRange};
 
@@ -197,7 +199,9 @@ impl<'a> Checker<'a, '_> {
                 ast::FStringPart::FString(f) => {
                     for element in &f.elements {
                         match element {
-                            InterpolatedStringElement::Literal(literal) => current.push_str(&literal.value),
+                            InterpolatedStringElement::Literal(literal) => {
+                                current.push_str(&literal.value)
+                            }
                             InterpolatedStringElement::Interpolation(interpolation) => {
                                 if !current.is_empty() {
                                     top.push(std::mem::take(&mut current));
@@ -216,7 +220,11 @@ impl<'a> Checker<'a, '_> {
             top.push(current);
         }
         // Empty entries stand for the interpolations; only literal text is a Constant.
-        let constants: Vec<&str> = top.iter().filter(|s| !s.is_empty()).map(String::as_str).collect();
+        let constants: Vec<&str> = top
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(String::as_str)
+            .collect();
         self.parents.push(Parent::Expr(expr));
         for (i, value) in constants.iter().enumerate() {
             let node = StrNode::JoinedPart {
@@ -272,8 +280,12 @@ impl<'a> Checker<'a, '_> {
 /// range does not (it includes the decorators). The name is on the keyword's line.
 pub(crate) fn stmt_start(stmt: &Stmt) -> u32 {
     match stmt {
-        Stmt::FunctionDef(def) if !def.decorator_list.is_empty() => def.name.range().start().to_u32(),
-        Stmt::ClassDef(class) if !class.decorator_list.is_empty() => class.name.range().start().to_u32(),
+        Stmt::FunctionDef(def) if !def.decorator_list.is_empty() => {
+            def.name.range().start().to_u32()
+        }
+        Stmt::ClassDef(class) if !class.decorator_list.is_empty() => {
+            class.name.range().start().to_u32()
+        }
         _ => stmt.range().start().to_u32(),
     }
 }
@@ -294,8 +306,14 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
             }
             Stmt::ImportFrom(import) => {
                 self.imports.record_import_from(import);
-                let prefix = import.module.as_ref().map(|m| format!("{m}.")).unwrap_or_default();
-                if let Some((id, name, issue)) = rules::blacklist::check_import(&import.names, &prefix) {
+                let prefix = import
+                    .module
+                    .as_ref()
+                    .map(|m| format!("{m}."))
+                    .unwrap_or_default();
+                if let Some((id, name, issue)) =
+                    rules::blacklist::check_import(&import.names, &prefix)
+                {
                     let position = self.position(stmt.range());
                     self.push(id, name, issue, position);
                 }
@@ -491,7 +509,11 @@ pub(crate) fn literal_value(expr: &Expr) -> Lit {
         Expr::BooleanLiteral(b) => Lit::Str(if b.value { "True" } else { "False" }.to_string()),
         Expr::NoneLiteral(_) => Lit::Str("None".to_string()),
         Expr::NumberLiteral(n) => match &n.value {
-            Number::Int(i) => Lit::Int(i.as_i64().map(i128::from).or_else(|| i.to_string().parse().ok())),
+            Number::Int(i) => Lit::Int(
+                i.as_i64()
+                    .map(i128::from)
+                    .or_else(|| i.to_string().parse().ok()),
+            ),
             Number::Float(f) => Lit::Float(*f),
             Number::Complex { real, imag } => Lit::Other {
                 truthy: *real != 0.0 || *imag != 0.0,
@@ -573,7 +595,8 @@ impl<'a> CallContext<'a, '_> {
 
     /// `context.get_call_arg_value(name)`: `Unknown` when absent or not a literal.
     pub(crate) fn keyword_value(&self, name: &str) -> Lit {
-        self.keyword(name).map_or(Lit::Unknown, |k| argument_value(&k.value))
+        self.keyword(name)
+            .map_or(Lit::Unknown, |k| argument_value(&k.value))
     }
 
     /// `context.check_call_arg_value(name, values)`: `None` when absent or not a literal.

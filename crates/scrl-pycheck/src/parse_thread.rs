@@ -14,7 +14,10 @@ pub const MAX_SOURCE_BYTES: usize = 2 * 1024 * 1024;
 const PARSE_STACK_BYTES: usize = 256 * 1024 * 1024;
 
 /// Checks the size cap, then runs `job` on a fresh thread with a [`PARSE_STACK_BYTES`] stack.
-pub(crate) fn run_guarded<T: Send>(source: &str, job: impl FnOnce() -> T + Send) -> Result<T, PyCheckError> {
+pub(crate) fn run_guarded<T: Send>(
+    source: &str,
+    job: impl FnOnce() -> T + Send,
+) -> Result<T, PyCheckError> {
     if source.len() > MAX_SOURCE_BYTES {
         return Err(PyCheckError::SourceTooLarge {
             bytes: source.len(),

@@ -20,7 +20,8 @@ impl Imports {
     pub(crate) fn record_import(&mut self, stmt: &StmtImport) {
         for alias in &stmt.names {
             if let Some(asname) = &alias.asname {
-                self.aliases.insert(asname.to_string(), alias.name.to_string());
+                self.aliases
+                    .insert(asname.to_string(), alias.name.to_string());
             }
             self.imported.insert(alias.name.to_string());
         }
@@ -31,7 +32,8 @@ impl Imports {
         let Some(module) = &stmt.module else {
             for alias in &stmt.names {
                 if let Some(asname) = &alias.asname {
-                    self.aliases.insert(asname.to_string(), alias.name.to_string());
+                    self.aliases
+                        .insert(asname.to_string(), alias.name.to_string());
                 }
                 self.imported.insert(alias.name.to_string());
             }
@@ -60,7 +62,11 @@ impl Imports {
         match expr {
             Expr::Name(name) => self.resolve_alias(name.id.as_str()),
             Expr::Attribute(attribute) => {
-                let dotted = format!("{}.{}", self.attribute_qualname(&attribute.value), attribute.attr);
+                let dotted = format!(
+                    "{}.{}",
+                    self.attribute_qualname(&attribute.value),
+                    attribute.attr
+                );
                 self.aliases.get(&dotted).cloned().unwrap_or(dotted)
             }
             _ => String::new(),
@@ -68,7 +74,10 @@ impl Imports {
     }
 
     fn resolve_alias(&self, name: &str) -> String {
-        self.aliases.get(name).cloned().unwrap_or_else(|| name.to_string())
+        self.aliases
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
     }
 
     /// Bandit's `get_qual_attr`, used for function defaults: `prefix.attr` for an attribute whose value is a
@@ -123,8 +132,14 @@ mod tests {
 
     #[test]
     fn aliases_and_from_imports_resolve() {
-        assert_eq!(resolve("import subprocess as sp\nsp.Popen(x)\n"), "subprocess.Popen");
-        assert_eq!(resolve("from subprocess import Popen as P\nP(x)\n"), "subprocess.Popen");
+        assert_eq!(
+            resolve("import subprocess as sp\nsp.Popen(x)\n"),
+            "subprocess.Popen"
+        );
+        assert_eq!(
+            resolve("from subprocess import Popen as P\nP(x)\n"),
+            "subprocess.Popen"
+        );
         assert_eq!(resolve("from os import system\nsystem(x)\n"), "os.system");
         assert_eq!(resolve("import os.path as p\np.join(x)\n"), "os.path.join");
         assert_eq!(resolve("from .pkg import run\nrun(x)\n"), "pkg.run");
@@ -140,6 +155,9 @@ mod tests {
 
     #[test]
     fn an_alias_applies_only_after_its_import() {
-        assert_eq!(resolve("sp.Popen(x)\nimport subprocess as sp\n"), "sp.Popen");
+        assert_eq!(
+            resolve("sp.Popen(x)\nimport subprocess as sp\n"),
+            "sp.Popen"
+        );
     }
 }

@@ -53,7 +53,15 @@ pub(crate) fn python_splitlines(text: &str) -> Vec<&str> {
     while let Some((i, c)) = chars.next() {
         let is_break = matches!(
             c,
-            '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
         );
         if is_break {
             lines.push(&text[start..i]);
@@ -86,7 +94,10 @@ mod tests {
 
     #[test]
     fn splitlines_matches_python() {
-        assert_eq!(python_splitlines("a\x0cb\r\nc\u{2028}d\n"), vec!["a", "b", "c", "d"]);
+        assert_eq!(
+            python_splitlines("a\x0cb\r\nc\u{2028}d\n"),
+            vec!["a", "b", "c", "d"]
+        );
         assert_eq!(python_splitlines(""), Vec::<&str>::new());
     }
 }

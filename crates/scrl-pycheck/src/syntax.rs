@@ -21,7 +21,9 @@ use crate::parse_thread::run_guarded;
 use crate::source::LineIndex;
 
 /// A CPython version, e.g. 3.11: the version of the interpreter the sandbox runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 pub struct PythonVersion {
     pub major: u32,
     pub minor: u32,
@@ -29,7 +31,10 @@ pub struct PythonVersion {
 
 impl Default for PythonVersion {
     fn default() -> Self {
-        Self { major: 3, minor: 11 }
+        Self {
+            major: 3,
+            minor: 11,
+        }
     }
 }
 
@@ -110,7 +115,12 @@ fn check_on_this_thread(source: &str, target: PythonVersion) -> Result<(), Synta
     let options = ParseOptions::from(Mode::Module).with_target_version(target.to_ruff());
     let parsed = ruff_python_parser::parse_unchecked(source, options);
     let mut errors: Vec<(TextRange, String)> = Vec::new();
-    errors.extend(parsed.errors().iter().map(|e| (e.location, e.error.to_string())));
+    errors.extend(
+        parsed
+            .errors()
+            .iter()
+            .map(|e| (e.location, e.error.to_string())),
+    );
     errors.extend(
         parsed
             .unsupported_syntax_errors()
@@ -154,13 +164,19 @@ fn check_on_this_thread(source: &str, target: PythonVersion) -> Result<(), Synta
 /// The range of the first bracket that opens level 201. Before 3.12 an f-string is one token whose
 /// replacement fields are parsed separately, so brackets inside f-strings do not count there.
 fn bracket_depth_error(tokens: &ast::token::Tokens, target: PythonVersion) -> Option<TextRange> {
-    let fstrings_are_tokens = target < PythonVersion { major: 3, minor: 12 };
+    let fstrings_are_tokens = target
+        < PythonVersion {
+            major: 3,
+            minor: 12,
+        };
     let mut depth = 0usize;
     let mut fstring_depth = 0usize;
     for token in tokens {
         match token.kind() {
             TokenKind::FStringStart | TokenKind::TStringStart => fstring_depth += 1,
-            TokenKind::FStringEnd | TokenKind::TStringEnd => fstring_depth = fstring_depth.saturating_sub(1),
+            TokenKind::FStringEnd | TokenKind::TStringEnd => {
+                fstring_depth = fstring_depth.saturating_sub(1)
+            }
             _ if fstrings_are_tokens && fstring_depth > 0 => {}
             TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => {
                 depth += 1;
@@ -168,7 +184,9 @@ fn bracket_depth_error(tokens: &ast::token::Tokens, target: PythonVersion) -> Op
                     return Some(token.range());
                 }
             }
-            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => depth = depth.saturating_sub(1),
+            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => {
+                depth = depth.saturating_sub(1)
+            }
             _ => {}
         }
     }
@@ -211,7 +229,10 @@ impl<'s> ScopeVisitor<'s> {
             source,
             version,
             scopes: vec![Scope::Module],
-            frames: vec![Frame { globals: ScopeFacts::of(module_body).globals, ..Frame::default() }],
+            frames: vec![Frame {
+                globals: ScopeFacts::of(module_body).globals,
+                ..Frame::default()
+            }],
             loop_depth: 0,
             in_try: false,
             depth: 0,
@@ -257,7 +278,12 @@ impl<'s> ScopeVisitor<'s> {
         self.loop_depth -= 1;
     }
 
-    fn visit_comprehension_scope(&mut self, generators: &[ast::Comprehension], scope: Scope, elts: &[&Expr]) {
+    fn visit_comprehension_scope(
+        &mut self,
+        generators: &[ast::Comprehension],
+        scope: Scope,
+        elts: &[&Expr],
+    ) {
         // The first iterable is evaluated in the enclosing scope; everything else inside the new one.
         if let Some(first) = generators.first() {
             self.visit_expr(&first.iter);
@@ -294,12 +320,17 @@ struct Frame {
 impl Frame {
     fn function(body: &[Stmt], parameters: Option<&ast::Parameters>) -> Self {
         let facts = ScopeFacts::of(body);
-        let parameters: Vec<String> =
-            parameters.map(|p| p.iter().map(|p| p.name().to_string()).collect()).unwrap_or_default();
+        let parameters: Vec<String> = parameters
+            .map(|p| p.iter().map(|p| p.name().to_string()).collect())
+            .unwrap_or_default();
         let mut bound = facts.bound;
         bound.extend(parameters.iter().cloned());
         bound.retain(|name| !facts.globals.contains_key(name));
-        Self { parameters, globals: facts.globals, bound: Some(bound) }
+        Self {
+            parameters,
+            globals: facts.globals,
+            bound: Some(bound),
+        }
     }
 }
 
@@ -352,7 +383,8 @@ impl<'a> Visitor<'a> for ScopeFacts {
             }
             Stmt::ImportFrom(import) => {
                 for alias in &import.names {
-                    self.bound.insert(alias.asname.as_ref().unwrap_or(&alias.name).to_string());
+                    self.bound
+                        .insert(alias.asname.as_ref().unwrap_or(&alias.name).to_string());
                 }
             }
             _ => visitor::walk_stmt(self, stmt),
@@ -431,13 +463,20 @@ impl SemanticSyntaxContext for ScopeVisitor<'_> {
     }
 
     fn global(&self, name: &str) -> Option<TextRange> {
-        self.frames.last().and_then(|frame| frame.globals.get(name).copied())
+        self.frames
+            .last()
+            .and_then(|frame| frame.globals.get(name).copied())
     }
 
     fn has_nonlocal_binding(&self, name: &str) -> bool {
         // CPython looks for a binding in the enclosing function scopes only (not classes, not the module).
         let enclosing = &self.frames[..self.frames.len().saturating_sub(1)];
-        enclosing.iter().rev().any(|frame| frame.bound.as_ref().is_some_and(|bound| bound.contains(name)))
+        enclosing.iter().rev().any(|frame| {
+            frame
+                .bound
+                .as_ref()
+                .is_some_and(|bound| bound.contains(name))
+        })
     }
 
     fn in_async_context(&self) -> bool {
@@ -467,7 +506,10 @@ impl SemanticSyntaxContext for ScopeVisitor<'_> {
     }
 
     fn in_yield_allowed_context(&self) -> bool {
-        matches!(self.scopes.last(), Some(Scope::Function { .. } | Scope::Lambda))
+        matches!(
+            self.scopes.last(),
+            Some(Scope::Function { .. } | Scope::Lambda)
+        )
     }
 
     fn in_sync_comprehension(&self) -> bool {
@@ -495,11 +537,16 @@ impl SemanticSyntaxContext for ScopeVisitor<'_> {
     }
 
     fn in_function_scope(&self) -> bool {
-        matches!(self.scopes.last(), Some(Scope::Function { .. } | Scope::Lambda))
+        matches!(
+            self.scopes.last(),
+            Some(Scope::Function { .. } | Scope::Lambda)
+        )
     }
 
     fn in_generator_context(&self) -> bool {
-        self.scopes.iter().any(|s| matches!(s, Scope::Generator { .. }))
+        self.scopes
+            .iter()
+            .any(|s| matches!(s, Scope::Generator { .. }))
     }
 
     fn in_notebook(&self) -> bool {
@@ -515,7 +562,9 @@ impl SemanticSyntaxContext for ScopeVisitor<'_> {
     }
 
     fn is_bound_parameter(&self, name: &str) -> bool {
-        self.frames.last().is_some_and(|frame| frame.parameters.iter().any(|n| n == name))
+        self.frames
+            .last()
+            .is_some_and(|frame| frame.parameters.iter().any(|n| n == name))
     }
 }
 
@@ -553,11 +602,11 @@ impl<'a> ScopeVisitor<'_> {
                 if let Some(returns) = &def.returns {
                     self.visit_annotation(returns);
                 }
-                let scope = Scope::Function { is_async: def.is_async };
+                let scope = Scope::Function {
+                    is_async: def.is_async,
+                };
                 let frame = Frame::function(&def.body, Some(&def.parameters));
-                self.in_new_scope(scope, frame, |this| {
-                    this.visit_body(&def.body)
-                });
+                self.in_new_scope(scope, frame, |this| this.visit_body(&def.body));
             }
             Stmt::ClassDef(class) => {
                 for decorator in &class.decorator_list {
@@ -569,7 +618,10 @@ impl<'a> ScopeVisitor<'_> {
                 if let Some(arguments) = &class.arguments {
                     self.visit_arguments(arguments);
                 }
-                let frame = Frame { globals: ScopeFacts::of(&class.body).globals, ..Frame::default() };
+                let frame = Frame {
+                    globals: ScopeFacts::of(&class.body).globals,
+                    ..Frame::default()
+                };
                 self.in_new_scope(Scope::Class, frame, |this| this.visit_body(&class.body));
             }
             Stmt::For(stmt_for) => {
@@ -602,21 +654,30 @@ impl<'a> ScopeVisitor<'_> {
                 let frame = Frame::function(&[], lambda.parameters.as_deref());
                 self.in_new_scope(Scope::Lambda, frame, |this| this.visit_expr(&lambda.body));
             }
-            Expr::ListComp(ast::ExprListComp { elt, generators, .. })
-            | Expr::SetComp(ast::ExprSetComp { elt, generators, .. }) => {
+            Expr::ListComp(ast::ExprListComp {
+                elt, generators, ..
+            })
+            | Expr::SetComp(ast::ExprSetComp {
+                elt, generators, ..
+            }) => {
                 let scope = Scope::Comprehension {
                     is_async: generators.iter().any(|g| g.is_async),
                 };
                 self.visit_comprehension_scope(generators, scope, &[elt]);
             }
-            Expr::Generator(ast::ExprGenerator { elt, generators, .. }) => {
+            Expr::Generator(ast::ExprGenerator {
+                elt, generators, ..
+            }) => {
                 let scope = Scope::Generator {
                     is_async: generators.iter().any(|g| g.is_async),
                 };
                 self.visit_comprehension_scope(generators, scope, &[elt]);
             }
             Expr::DictComp(ast::ExprDictComp {
-                key, value, generators, ..
+                key,
+                value,
+                generators,
+                ..
             }) => {
                 let scope = Scope::Comprehension {
                     is_async: generators.iter().any(|g| g.is_async),
@@ -641,7 +702,9 @@ mod tests {
 
     #[test]
     fn accepts_and_rejects_basic_programs() {
-        assert!(ok("import sys\nprint(sum(map(int, sys.stdin.read().split())))\n"));
+        assert!(ok(
+            "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n"
+        ));
         assert!(!ok("print 'x'\n"));
         assert!(!ok("return 1\n"));
         assert!(!ok("for x in y:\n    pass\nelse:\n    break\n"));
@@ -651,8 +714,26 @@ mod tests {
     #[test]
     fn target_version_gates_new_syntax() {
         let src = "type X = int\n";
-        assert!(check_syntax(src, PythonVersion { major: 3, minor: 11 }).is_err());
-        assert!(check_syntax(src, PythonVersion { major: 3, minor: 12 }).is_ok());
+        assert!(
+            check_syntax(
+                src,
+                PythonVersion {
+                    major: 3,
+                    minor: 11
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            check_syntax(
+                src,
+                PythonVersion {
+                    major: 3,
+                    minor: 12
+                }
+            )
+            .is_ok()
+        );
     }
 
     #[test]

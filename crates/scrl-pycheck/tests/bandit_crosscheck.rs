@@ -28,7 +28,14 @@ fn keys(report: &ScanReport) -> BTreeSet<Key> {
     report
         .findings
         .iter()
-        .map(|f| (f.test_id.clone(), f.line_number, f.issue_severity.to_string(), f.issue_confidence.to_string()))
+        .map(|f| {
+            (
+                f.test_id.clone(),
+                f.line_number,
+                f.issue_severity.to_string(),
+                f.issue_confidence.to_string(),
+            )
+        })
         .collect()
 }
 
@@ -44,7 +51,9 @@ struct Tally {
 
 impl Tally {
     fn compare(&mut self, worker: &BanditWorker, name: &str, source: &str) {
-        let reference = worker.scan(source).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let reference = worker
+            .scan(source)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         if !reference.parsed {
             // Bandit reports nothing for a file it cannot parse; the native scanner's partial-AST findings
             // are documented as a deliberate difference.
@@ -57,10 +66,14 @@ impl Tally {
         self.findings += bandit.len();
         self.ids.extend(bandit.iter().map(|(id, ..)| id.clone()));
         for (id, line, severity, confidence) in bandit.difference(&native) {
-            self.disagreements.push(format!("{name}:{line}: {id} {severity}/{confidence} only in Bandit"));
+            self.disagreements.push(format!(
+                "{name}:{line}: {id} {severity}/{confidence} only in Bandit"
+            ));
         }
         for (id, line, severity, confidence) in native.difference(&bandit) {
-            self.disagreements.push(format!("{name}:{line}: {id} {severity}/{confidence} only native"));
+            self.disagreements.push(format!(
+                "{name}:{line}: {id} {severity}/{confidence} only native"
+            ));
         }
     }
 
@@ -84,7 +97,9 @@ impl Tally {
 }
 
 fn python_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
@@ -123,7 +138,10 @@ fn trigger_programs_agree_with_bandit() {
         57,
         "one native rule per MEDIUM/HIGH Bandit test"
     );
-    assert!(missing.is_empty(), "the triggers do not make Bandit report {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "the triggers do not make Bandit report {missing:?}"
+    );
     tally.finish("triggers");
 }
 
@@ -134,7 +152,10 @@ fn trigger_programs_agree_with_bandit() {
 fn edge_cases_agree_with_bandit() {
     let worker = worker();
     let mut files = Vec::new();
-    python_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/edge_cases"), &mut files);
+    python_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/edge_cases"),
+        &mut files,
+    );
     assert!(!files.is_empty(), "edge case fixtures missing");
     let mut tally = Tally::default();
     for path in &files {
@@ -172,11 +193,17 @@ fn reference_solutions_agree_with_bandit() {
     let worker = worker();
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
     let mut tally = Tally::default();
-    for file in ["codecontests_cc300.jsonl", "mbpp.jsonl", "apps_plus_examples.jsonl"] {
+    for file in [
+        "codecontests_cc300.jsonl",
+        "mbpp.jsonl",
+        "apps_plus_examples.jsonl",
+    ] {
         let path = data.join(file);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for (i, line) in text.lines().enumerate() {
-            let row: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}:{}: {e}", i + 1));
+            let row: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}:{}: {e}", i + 1));
             if let Some(solution) = row.get("reference_solution").and_then(|s| s.as_str()) {
                 tally.compare(&worker, &format!("{file}:{}", i + 1), solution);
             }
@@ -194,14 +221,18 @@ fn reference_solutions_agree_with_bandit() {
 /// (e.g. a virtual environment's site-packages). Without the variable this test checks nothing.
 #[test]
 fn extra_corpora_agree_with_bandit() {
-    let Some(dirs) = std::env::var_os("SCRL_CROSSCHECK_EXTRA") else { return };
+    let Some(dirs) = std::env::var_os("SCRL_CROSSCHECK_EXTRA") else {
+        return;
+    };
     let worker = worker();
     let mut tally = Tally::default();
     for dir in std::env::split_paths(&dirs) {
         let mut files = Vec::new();
         python_files(&dir, &mut files);
         for path in &files {
-            let Ok(source) = std::fs::read_to_string(path) else { continue };
+            let Ok(source) = std::fs::read_to_string(path) else {
+                continue;
+            };
             if source.len() > scrl_pycheck::MAX_SOURCE_BYTES {
                 continue;
             }

@@ -16,7 +16,10 @@ fn found(source: &str) -> Vec<(String, u32)> {
 }
 
 fn expect(source: &str, expected: &[(&str, u32)]) {
-    let mut want: Vec<(String, u32)> = expected.iter().map(|(id, l)| (id.to_string(), *l)).collect();
+    let mut want: Vec<(String, u32)> = expected
+        .iter()
+        .map(|(id, l)| (id.to_string(), *l))
+        .collect();
     want.sort();
     assert_eq!(found(source), want, "source:\n{source}");
 }
@@ -28,7 +31,10 @@ fn exec_and_eval() {
         "exec(code)  # nosec\neval(expr)  # nosec B307\n",
         &[("B102", 1), ("B307", 2)],
     );
-    expect("obj.exec(code)\nobj.eval(x)\nimport ast\nast.literal_eval(s)\n", &[]);
+    expect(
+        "obj.exec(code)\nobj.eval(x)\nimport ast\nast.literal_eval(s)\n",
+        &[],
+    );
 }
 
 #[test]
@@ -59,7 +65,10 @@ fn shell_rules_follow_aliases_and_keyword_lines() {
 #[test]
 fn dynamic_imports_bandit_catches() {
     expect("__import__('telnetlib')\n", &[("B401", 1)]);
-    expect("import importlib\nimportlib.import_module('ftplib')\n", &[("B402", 2)]);
+    expect(
+        "import importlib\nimportlib.import_module('ftplib')\n",
+        &[("B402", 2)],
+    );
     // `__import__("os").system(x)` resolves to `.system`, which Bandit does not treat as os.system.
     expect("__import__('os').system(x)\n", &[]);
     expect("getattr(os, 'system')(x)\n", &[]);
@@ -101,10 +110,18 @@ fn strings_tmp_bind_and_sql() {
         &[("B108", 1), ("B104", 3)],
     );
     expect("p = f'/tmp/{n}'\n", &[("B108", 1)]);
-    expect("cur.execute('SELECT * FROM t WHERE a = %s' % a)\n", &[("B608", 1)]);
-    expect("q = ('SELECT a '\n     'FROM t WHERE b = ' + b)\n", &[("B608", 1)]);
+    expect(
+        "cur.execute('SELECT * FROM t WHERE a = %s' % a)\n",
+        &[("B608", 1)],
+    );
+    expect(
+        "q = ('SELECT a '\n     'FROM t WHERE b = ' + b)\n",
+        &[("B608", 1)],
+    );
     expect("cur.execute('SELECT * FROM t WHERE a = ?', (a,))\n", &[]);
-    let report = scan("cur.execute(f'SELECT * FROM t WHERE a = {a}')\nq = f'SELECT * FROM t WHERE a = {a}'\n");
+    let report = scan(
+        "cur.execute(f'SELECT * FROM t WHERE a = {a}')\nq = f'SELECT * FROM t WHERE a = {a}'\n",
+    );
     let confidences: Vec<Confidence> = report.findings.iter().map(|f| f.issue_confidence).collect();
     assert_eq!(confidences, vec![Confidence::Medium, Confidence::Low]);
 }
@@ -127,14 +144,20 @@ fn function_defaults_and_decorated_defs() {
         "import ssl\n@dec\ndef f(v=ssl.PROTOCOL_SSLv3):\n    pass\n",
         &[("B503", 3)],
     );
-    expect("import ssl\nasync def f(v=ssl.PROTOCOL_SSLv3):\n    pass\n", &[]);
+    expect(
+        "import ssl\nasync def f(v=ssl.PROTOCOL_SSLv3):\n    pass\n",
+        &[],
+    );
 }
 
 #[test]
 fn trojan_source_line_and_column() {
     let report = scan("x = 1\ns = 'a\u{202e}b'\n");
     let f = &report.findings[0];
-    assert_eq!((f.test_id.as_str(), f.line_number, f.col_offset), ("B613", 2, 7));
+    assert_eq!(
+        (f.test_id.as_str(), f.line_number, f.col_offset),
+        ("B613", 2, 7)
+    );
 }
 
 #[test]
@@ -159,7 +182,11 @@ fn unparsable_code_is_scanned_partially_and_flagged() {
     let report = scan("import os\nos.system(cmd)\ndef broken(:\n");
     assert!(!report.parsed);
     assert_eq!(
-        report.findings.iter().map(|f| f.test_id.as_str()).collect::<Vec<_>>(),
+        report
+            .findings
+            .iter()
+            .map(|f| f.test_id.as_str())
+            .collect::<Vec<_>>(),
         vec!["B605"]
     );
     assert!(scan("print(1)\n").parsed);
@@ -168,7 +195,9 @@ fn unparsable_code_is_scanned_partially_and_flagged() {
 #[test]
 fn scanner_enum_native_agrees_with_scan() {
     let source = "import os\nos.system(x)\n";
-    let report = scrl_pycheck::Scanner::Native.scan(source).expect("small source scans");
+    let report = scrl_pycheck::Scanner::Native
+        .scan(source)
+        .expect("small source scans");
     assert_eq!(report, scan(source));
     let huge = "x = 1\n".repeat(scrl_pycheck::MAX_SOURCE_BYTES / 6 + 1);
     let err = scrl_pycheck::Scanner::Native.scan(&huge).unwrap_err();

@@ -16,15 +16,25 @@ fn every_trigger_matches_its_snapshot() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let text = std::fs::read_to_string(dir.join("triggers.expected.json")).expect("snapshot file");
     let expected: BTreeMap<String, Vec<Row>> = serde_json::from_str(&text).expect("snapshot JSON");
-    assert_eq!(expected.len(), 57, "one trigger file per MEDIUM/HIGH Bandit test");
+    assert_eq!(
+        expected.len(),
+        57,
+        "one trigger file per MEDIUM/HIGH Bandit test"
+    );
     let mut failures = Vec::new();
     for (file, want) in &expected {
-        let source = std::fs::read_to_string(dir.join("triggers").join(file)).expect("trigger file");
+        let source =
+            std::fs::read_to_string(dir.join("triggers").join(file)).expect("trigger file");
         let mut got: Vec<Row> = scan(&source)
             .findings
             .iter()
             .map(|f| {
-                (f.test_id.clone(), f.line_number, f.issue_severity.to_string(), f.issue_confidence.to_string())
+                (
+                    f.test_id.clone(),
+                    f.line_number,
+                    f.issue_severity.to_string(),
+                    f.issue_confidence.to_string(),
+                )
             })
             .collect();
         got.sort();

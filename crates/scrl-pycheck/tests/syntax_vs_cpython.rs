@@ -34,20 +34,29 @@ fn acceptance_matches_cpython_311() {
         .arg(&dir)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {PYTHON}: {e}"));
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let cpython: BTreeMap<String, Option<String>> = serde_json::from_slice(&output.stdout).expect("JSON from python");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let cpython: BTreeMap<String, Option<String>> =
+        serde_json::from_slice(&output.stdout).expect("JSON from python");
     assert!(
         cpython.len() >= 60,
         "expected the snippet corpus, got {}",
         cpython.len()
     );
 
-    let version = PythonVersion { major: 3, minor: 11 };
+    let version = PythonVersion {
+        major: 3,
+        minor: 11,
+    };
     let mut agree = 0;
     let mut disagreements = Vec::new();
     println!("{:<40} {:<8} {:<8} notes", "snippet", "cpython", "ruff");
     for (name, verdict) in &cpython {
-        let source = std::fs::read_to_string(dir.join(format!("{name}.py"))).expect("UTF-8 snippet");
+        let source =
+            std::fs::read_to_string(dir.join(format!("{name}.py"))).expect("UTF-8 snippet");
         let ours = check_syntax(&source, version);
         let (theirs_ok, ours_ok) = (verdict.is_none(), ours.is_ok());
         let note = match (&ours, verdict) {
@@ -66,7 +75,10 @@ fn acceptance_matches_cpython_311() {
             disagreements.push(name.clone());
         }
     }
-    println!("agreement with CPython 3.11 compile(): {agree}/{}", cpython.len());
+    println!(
+        "agreement with CPython 3.11 compile(): {agree}/{}",
+        cpython.len()
+    );
     assert!(
         disagreements.is_empty(),
         "unexpected disagreements with CPython: {disagreements:?}"
@@ -84,11 +96,25 @@ fn newer_syntax_is_accepted_for_a_newer_target() {
     ] {
         let source = std::fs::read_to_string(dir.join(format!("{name}.py"))).expect("snippet");
         assert!(
-            check_syntax(&source, PythonVersion { major: 3, minor: 11 }).is_err(),
+            check_syntax(
+                &source,
+                PythonVersion {
+                    major: 3,
+                    minor: 11
+                }
+            )
+            .is_err(),
             "{name} on 3.11"
         );
         assert!(
-            check_syntax(&source, PythonVersion { major: 3, minor: 12 }).is_ok(),
+            check_syntax(
+                &source,
+                PythonVersion {
+                    major: 3,
+                    minor: 12
+                }
+            )
+            .is_ok(),
             "{name} on 3.12"
         );
     }
@@ -97,8 +123,14 @@ fn newer_syntax_is_accepted_for_a_newer_target() {
 #[test]
 fn adversarial_inputs_do_not_crash() {
     let inputs = [
-        ("1M unary minus", format!("x = {}1\n", "-".repeat(1_000_000))),
-        ("300k-term + chain", format!("x = {}1\n", "1+".repeat(300_000))),
+        (
+            "1M unary minus",
+            format!("x = {}1\n", "-".repeat(1_000_000)),
+        ),
+        (
+            "300k-term + chain",
+            format!("x = {}1\n", "1+".repeat(300_000)),
+        ),
         ("100k nested [", format!("x = {}\n", "[".repeat(100_000))),
         (
             "100k nested [ closed",
@@ -146,8 +178,13 @@ fn reference_solutions_get_cpythons_verdict() {
     use std::io::Write;
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
     let mut solutions = Vec::new();
-    for file in ["codecontests_cc300.jsonl", "mbpp.jsonl", "apps_plus_examples.jsonl"] {
-        let text = std::fs::read_to_string(data.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    for file in [
+        "codecontests_cc300.jsonl",
+        "mbpp.jsonl",
+        "apps_plus_examples.jsonl",
+    ] {
+        let text =
+            std::fs::read_to_string(data.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         for line in text.lines() {
             let row: serde_json::Value = serde_json::from_str(line).expect("JSONL row");
             if let Some(s) = row.get("reference_solution").and_then(|s| s.as_str()) {
@@ -205,7 +242,9 @@ print(json.dumps(verdicts))
 "#;
 
 fn python_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
@@ -223,9 +262,14 @@ fn stdlib_files_get_cpythons_verdict() {
     use std::io::Write;
     let mut files = Vec::new();
     python_files(Path::new("/usr/lib/python3.11"), &mut files);
-    let files: Vec<(std::path::PathBuf, String)> =
-        files.into_iter().filter_map(|p| std::fs::read_to_string(&p).ok().map(|s| (p, s))).collect();
-    assert!(files.len() > 100, "expected the CPython 3.11 standard library under /usr/lib/python3.11");
+    let files: Vec<(std::path::PathBuf, String)> = files
+        .into_iter()
+        .filter_map(|p| std::fs::read_to_string(&p).ok().map(|s| (p, s)))
+        .collect();
+    assert!(
+        files.len() > 100,
+        "expected the CPython 3.11 standard library under /usr/lib/python3.11"
+    );
     let mut child = Command::new(PYTHON)
         .args(["-S", "-I", "-E", "-B", "-c", COMPILE_PATHS])
         .stdin(std::process::Stdio::piped())
@@ -243,9 +287,24 @@ fn stdlib_files_get_cpythons_verdict() {
     let mismatches: Vec<String> = files
         .iter()
         .zip(&cpython)
-        .filter(|((_, source), verdict)| check_syntax(source, PythonVersion::default()).is_ok() != **verdict)
-        .map(|((path, source), _)| format!("{}: {:?}", path.display(), check_syntax(source, PythonVersion::default())))
+        .filter(|((_, source), verdict)| {
+            check_syntax(source, PythonVersion::default()).is_ok() != **verdict
+        })
+        .map(|((path, source), _)| {
+            format!(
+                "{}: {:?}",
+                path.display(),
+                check_syntax(source, PythonVersion::default())
+            )
+        })
         .collect();
-    println!("{} stdlib files, {} mismatches", files.len(), mismatches.len());
-    assert!(mismatches.is_empty(), "check_syntax disagrees with CPython on {mismatches:#?}");
+    println!(
+        "{} stdlib files, {} mismatches",
+        files.len(),
+        mismatches.len()
+    );
+    assert!(
+        mismatches.is_empty(),
+        "check_syntax disagrees with CPython on {mismatches:#?}"
+    );
 }

@@ -15,5 +15,11 @@ use crate::checker::{CallContext, Issue};
 use crate::finding::{Confidence, Severity};
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
-    (ctx.qualname == "exec").then(|| Issue::new(Severity::Medium, Confidence::High, "exec runs arbitrary code."))
+    (ctx.qualname == "exec").then(|| {
+        Issue::new(
+            Severity::Medium,
+            Confidence::High,
+            "exec runs arbitrary code.",
+        )
+    })
 }

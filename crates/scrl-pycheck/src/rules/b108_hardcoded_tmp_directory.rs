@@ -17,11 +17,14 @@ use crate::finding::{Confidence, Severity};
 const TMP_DIRS: &[&str] = &["/tmp", "/var/tmp", "/dev/shm"];
 
 pub(crate) fn check(ctx: &StrContext) -> Option<Issue> {
-    TMP_DIRS.iter().any(|dir| ctx.value.starts_with(dir)).then(|| {
-        Issue::new(
-            Severity::Medium,
-            Confidence::Medium,
-            "Probable insecure use of a shared temporary directory.",
-        )
-    })
+    TMP_DIRS
+        .iter()
+        .any(|dir| ctx.value.starts_with(dir))
+        .then(|| {
+            Issue::new(
+                Severity::Medium,
+                Confidence::Medium,
+                "Probable insecure use of a shared temporary directory.",
+            )
+        })
 }

@@ -15,18 +15,23 @@
 use crate::checker::{CallContext, Issue};
 use crate::finding::{Confidence, Severity};
 
-pub(crate) const HTTP_VERBS: &[&str] = &["get", "options", "head", "post", "put", "patch", "delete"];
+pub(crate) const HTTP_VERBS: &[&str] =
+    &["get", "options", "head", "post", "put", "patch", "delete"];
 pub(crate) const HTTPX_EXTRA: &[&str] = &["request", "stream", "Client", "AsyncClient"];
 
 /// Whether the call is a `requests` verb or an `httpx` verb/client (shared with B501).
 pub(crate) fn is_http_call(ctx: &CallContext, module: &str) -> bool {
     let verb = HTTP_VERBS.contains(&ctx.name.as_str());
-    (module == "requests" && verb) || (module == "httpx" && (verb || HTTPX_EXTRA.contains(&ctx.name.as_str())))
+    (module == "requests" && verb)
+        || (module == "httpx" && (verb || HTTPX_EXTRA.contains(&ctx.name.as_str())))
 }
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     let module = ctx.qualname.split('.').next().unwrap_or_default();
-    if module == "requests" && HTTP_VERBS.contains(&ctx.name.as_str()) && ctx.keyword_is("timeout", &[]).is_none() {
+    if module == "requests"
+        && HTTP_VERBS.contains(&ctx.name.as_str())
+        && ctx.keyword_is("timeout", &[]).is_none()
+    {
         return Some(Issue::new(
             Severity::Medium,
             Confidence::Low,

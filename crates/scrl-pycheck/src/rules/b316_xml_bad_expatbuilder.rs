@@ -18,6 +18,9 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B316",
     severity: Severity::Medium,
-    qualnames: &["xml.dom.expatbuilder.parse", "xml.dom.expatbuilder.parseString"],
+    qualnames: &[
+        "xml.dom.expatbuilder.parse",
+        "xml.dom.expatbuilder.parseString",
+    ],
     message: "{name} is open to XML attacks on untrusted data; use defusedxml.",
 };

@@ -18,6 +18,10 @@ use crate::finding::Severity;
 pub(crate) const ENTRY: Entry = Entry {
     id: "B317",
     severity: Severity::Medium,
-    qualnames: &["xml.sax.parse", "xml.sax.parseString", "xml.sax.make_parser"],
+    qualnames: &[
+        "xml.sax.parse",
+        "xml.sax.parseString",
+        "xml.sax.make_parser",
+    ],
     message: "{name} is open to XML attacks on untrusted data; use defusedxml.",
 };

@@ -72,7 +72,9 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         } else {
             arg_or_keyword(ctx, 0, "method")
         };
-        let Lit::Str(method) = method else { return None };
+        let Lit::Str(method) = method else {
+            return None;
+        };
         if WEAK_CRYPT_METHODS.contains(&method.as_str()) {
             return Some(Issue::new(
                 Severity::Medium,

@@ -53,7 +53,10 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
                 Confidence::Medium,
                 "Call with an insecure SSL/TLS protocol version.",
             )
-            .at_line(ctx.keyword_line("method").or_else(|| ctx.keyword_line("ssl_version")))
+            .at_line(
+                ctx.keyword_line("method")
+                    .or_else(|| ctx.keyword_line("ssl_version")),
+            )
         }),
     }
 }

@@ -25,8 +25,14 @@ enum KeyType {
 
 fn thresholds(key_type: KeyType) -> (&'static str, [(f64, Severity); 2]) {
     match key_type {
-        KeyType::Dsa => ("DSA", [(1024.0, Severity::High), (2048.0, Severity::Medium)]),
-        KeyType::Rsa => ("RSA", [(1024.0, Severity::High), (2048.0, Severity::Medium)]),
+        KeyType::Dsa => (
+            "DSA",
+            [(1024.0, Severity::High), (2048.0, Severity::Medium)],
+        ),
+        KeyType::Rsa => (
+            "RSA",
+            [(1024.0, Severity::High), (2048.0, Severity::Medium)],
+        ),
         KeyType::Ec => ("EC", [(160.0, Severity::High), (224.0, Severity::Medium)]),
     }
 }
@@ -61,13 +67,16 @@ fn classify(key_type: KeyType, size: &Lit) -> Option<Issue> {
         _ => return None,
     };
     let (name, levels) = thresholds(key_type);
-    levels.iter().find(|(limit, _)| size < *limit).map(|(limit, severity)| {
-        Issue::new(
-            *severity,
-            Confidence::High,
-            format!("{name} key sizes below {limit} bits are considered breakable."),
-        )
-    })
+    levels
+        .iter()
+        .find(|(limit, _)| size < *limit)
+        .map(|(limit, severity)| {
+            Issue::new(
+                *severity,
+                Confidence::High,
+                format!("{name} key sizes below {limit} bits are considered breakable."),
+            )
+        })
 }
 
 /// Python's `a or b or default`.
@@ -77,9 +86,15 @@ fn first_truthy(candidates: [Lit; 2], default: Lit) -> Lit {
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     let cryptography = match ctx.qualname.as_str() {
-        "cryptography.hazmat.primitives.asymmetric.dsa.generate_private_key" => Some((KeyType::Dsa, 0)),
-        "cryptography.hazmat.primitives.asymmetric.rsa.generate_private_key" => Some((KeyType::Rsa, 1)),
-        "cryptography.hazmat.primitives.asymmetric.ec.generate_private_key" => Some((KeyType::Ec, 0)),
+        "cryptography.hazmat.primitives.asymmetric.dsa.generate_private_key" => {
+            Some((KeyType::Dsa, 0))
+        }
+        "cryptography.hazmat.primitives.asymmetric.rsa.generate_private_key" => {
+            Some((KeyType::Rsa, 1))
+        }
+        "cryptography.hazmat.primitives.asymmetric.ec.generate_private_key" => {
+            Some((KeyType::Ec, 0))
+        }
         _ => None,
     };
     match cryptography {
@@ -91,7 +106,10 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
             };
             let curve = first_truthy([ctx.keyword_value("curve"), positional], Lit::Unknown);
             let size = match curve {
-                Lit::Str(name) => EC_CURVES.iter().find(|(c, _)| *c == name).map_or(224, |(_, s)| *s),
+                Lit::Str(name) => EC_CURVES
+                    .iter()
+                    .find(|(c, _)| *c == name)
+                    .map_or(224, |(_, s)| *s),
                 _ => 224,
             };
             return classify(KeyType::Ec, &Lit::Int(Some(size)));
@@ -110,6 +128,9 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         "Crypto.PublicKey.RSA.generate" | "Cryptodome.PublicKey.RSA.generate" => KeyType::Rsa,
         _ => return None,
     };
-    let size = first_truthy([ctx.keyword_value("bits"), ctx.arg_at(0)], Lit::Int(Some(2048)));
+    let size = first_truthy(
+        [ctx.keyword_value("bits"), ctx.arg_at(0)],
+        Lit::Int(Some(2048)),
+    );
     classify(key_type, &size)
 }

@@ -25,7 +25,10 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         return None;
     }
     let safe_keyword = ctx.keyword_is("Loader", SAFE_LOADERS) == Some(true);
-    let safe_positional = ctx.arg_at(1).as_str().is_some_and(|s| SAFE_LOADERS.contains(&s));
+    let safe_positional = ctx
+        .arg_at(1)
+        .as_str()
+        .is_some_and(|s| SAFE_LOADERS.contains(&s));
     (!safe_keyword && !safe_positional).then(|| {
         Issue::new(
             Severity::Medium,

@@ -47,9 +47,12 @@ fn looks_like_sql(text: &str) -> bool {
             .collect()
     };
     let followed_by = |from: usize, b: &str, follow: &dyn Fn(char) -> bool| -> bool {
-        lower[from..]
-            .match_indices(b)
-            .any(|(i, _)| lower[from + i + b.len()..].chars().next().is_some_and(follow))
+        lower[from..].match_indices(b).any(|(i, _)| {
+            lower[from + i + b.len()..]
+                .chars()
+                .next()
+                .is_some_and(follow)
+        })
     };
     if ends("select", None)
         .first()
@@ -138,15 +141,26 @@ pub(crate) fn check(ctx: &StrContext) -> Option<Issue> {
                 if matches!(attribute.attr.as_str(), "format" | "replace") =>
             {
                 let wrapper = n.checked_sub(3).map(|w| &parents[w]);
-                (ctx.value.to_string(), wrapper, attribute.attr.as_str() == "replace")
+                (
+                    ctx.value.to_string(),
+                    wrapper,
+                    attribute.attr.as_str() == "replace",
+                )
             }
             _ => return None,
         },
-        StrNode::JoinedPart { first, all_constants } => {
+        StrNode::JoinedPart {
+            first,
+            all_constants,
+        } => {
             if !first {
                 return None;
             }
-            (all_constants.clone(), n.checked_sub(2).map(|w| &parents[w]), false)
+            (
+                all_constants.clone(),
+                n.checked_sub(2).map(|w| &parents[w]),
+                false,
+            )
         }
     };
     if !looks_like_sql(&statement) {

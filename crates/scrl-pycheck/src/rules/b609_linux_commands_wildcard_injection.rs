@@ -26,16 +26,20 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         return None;
     }
     let command = match ctx.arg_at(0) {
-        Lit::List(items) => items.iter().map(|item| format!(" {}", item.py_str())).collect(),
+        Lit::List(items) => items
+            .iter()
+            .map(|item| format!(" {}", item.py_str()))
+            .collect(),
         Lit::Str(s) => s,
         _ => String::new(),
     };
-    (!command.is_empty() && command.contains('*') && VULNERABLE.iter().any(|v| command.contains(v))).then(|| {
-        Issue::new(
-            Severity::High,
-            Confidence::Medium,
-            format!("Possible wildcard injection in call: {qualname}"),
-        )
-        .at_line(ctx.keyword_line("shell"))
-    })
+    (!command.is_empty() && command.contains('*') && VULNERABLE.iter().any(|v| command.contains(v)))
+        .then(|| {
+            Issue::new(
+                Severity::High,
+                Confidence::Medium,
+                format!("Possible wildcard injection in call: {qualname}"),
+            )
+            .at_line(ctx.keyword_line("shell"))
+        })
 }

@@ -19,7 +19,14 @@ use ruff_python_ast::Expr;
 use crate::checker::{CallContext, Issue, is_str_constant};
 use crate::finding::{Confidence, Severity};
 
-const POSITIONS: &[&str] = &["select", "where", "params", "tables", "order_by", "select_params"];
+const POSITIONS: &[&str] = &[
+    "select",
+    "where",
+    "params",
+    "tables",
+    "order_by",
+    "select_params",
+];
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     if ctx.name != "extra" {
@@ -52,10 +59,9 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     }
     if !insecure && let Some(select) = kwargs.get("select") {
         insecure = match select {
-            Expr::Dict(dict) => dict
-                .items
-                .iter()
-                .any(|item| !item.key.as_ref().is_some_and(is_str_constant) || !is_str_constant(&item.value)),
+            Expr::Dict(dict) => dict.items.iter().any(|item| {
+                !item.key.as_ref().is_some_and(is_str_constant) || !is_str_constant(&item.value)
+            }),
             _ => true,
         };
     }

@@ -18,8 +18,8 @@ use crate::finding::{Confidence, Severity};
 use crate::source::python_splitlines;
 
 const BIDI_CHARACTERS: &[char] = &[
-    '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
-    '\u{200f}',
+    '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200f}',
 ];
 
 pub(crate) fn check(source: &str) -> Option<Issue> {

@@ -46,9 +46,12 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     if computed_revision {
         return None;
     }
-    let revision = [ctx.keyword_value("revision"), ctx.keyword_value("commit_id")]
-        .into_iter()
-        .find(Lit::truthy);
+    let revision = [
+        ctx.keyword_value("revision"),
+        ctx.keyword_value("commit_id"),
+    ]
+    .into_iter()
+    .find(Lit::truthy);
     if let Some(Lit::Str(revision)) = revision {
         let revision = revision.trim_matches(|c| c == '"' || c == '\'');
         if revision.len() >= 7 && revision.chars().all(|c| c.is_ascii_hexdigit()) {

@@ -34,7 +34,11 @@ impl<'a> Visitor<'a> for AutoescapeKeywords<'a> {
 
     fn visit_keyword(&mut self, keyword: &'a Keyword) {
         self.depth += 1;
-        if keyword.arg.as_ref().is_some_and(|a| a.as_str() == "autoescape") {
+        if keyword
+            .arg
+            .as_ref()
+            .is_some_and(|a| a.as_str() == "autoescape")
+        {
             self.found.push((self.depth, keyword));
         }
         visitor::walk_keyword(self, keyword);
@@ -57,7 +61,11 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
     for keyword in ctx.keywords() {
         keywords.visit_keyword(keyword);
     }
-    let first = keywords.found.iter().min_by_key(|(depth, _)| *depth).map(|(_, k)| *k);
+    let first = keywords
+        .found
+        .iter()
+        .min_by_key(|(depth, _)| *depth)
+        .map(|(_, k)| *k);
     let Some(keyword) = first else {
         return Some(Issue::new(
             Severity::High,

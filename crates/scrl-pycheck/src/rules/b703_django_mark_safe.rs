@@ -20,7 +20,13 @@ use ruff_text_size::Ranged;
 use crate::checker::{CallContext, Issue, Parent, is_constant, is_str_constant};
 use crate::finding::{Confidence, Severity};
 
-const AFFECTED: &[&str] = &["mark_safe", "SafeText", "SafeUnicode", "SafeString", "SafeBytes"];
+const AFFECTED: &[&str] = &[
+    "mark_safe",
+    "SafeText",
+    "SafeUnicode",
+    "SafeString",
+    "SafeBytes",
+];
 
 /// Bandit's analysis raises (and so reports nothing) on some shapes and on runaway recursion.
 struct Abort;
@@ -46,7 +52,11 @@ impl<'a> Scope<'a> {
     fn is_parameter(self, name: &str) -> bool {
         match self {
             Scope::Module(_) => false,
-            Scope::Function(def) => def.parameters.args.iter().any(|p| p.name().as_str() == name),
+            Scope::Function(def) => def
+                .parameters
+                .args
+                .iter()
+                .any(|p| p.name().as_str() == name),
         }
     }
 }
@@ -95,7 +105,9 @@ impl<'a> Analysis<'a, '_, '_> {
 
     fn assigned(&self, stmt: &'a Stmt, var: &str) -> Result<Assigned<'a>, Abort> {
         Ok(match stmt {
-            Stmt::FunctionDef(def) if !def.is_async => Assigned::List(self.assigned_in(&def.body, var)?),
+            Stmt::FunctionDef(def) if !def.is_async => {
+                Assigned::List(self.assigned_in(&def.body, var)?)
+            }
             Stmt::With(with) if !with.is_async => {
                 let mut result = Assigned::Nothing;
                 for item in &with.items {
@@ -144,7 +156,9 @@ impl<'a> Analysis<'a, '_, '_> {
                 (Some(Expr::Tuple(targets)), Expr::Tuple(values)) => {
                     let mut result = Assigned::Nothing;
                     for (pos, target) in targets.elts.iter().enumerate() {
-                        let Expr::Name(name) = target else { return Err(Abort) };
+                        let Expr::Name(name) = target else {
+                            return Err(Abort);
+                        };
                         if name.id.as_str() == var {
                             result = Assigned::Value(values.elts.get(pos).ok_or(Abort)?);
                             break;
@@ -219,7 +233,9 @@ impl<'a> Analysis<'a, '_, '_> {
 
     /// `"...".format(args)` (a constant receiver, no keywords) whose arguments are all secure.
     fn evaluate_call(&mut self, call: &'a Expr) -> Result<bool, Abort> {
-        let Expr::Call(call_expr) = call else { return Ok(false) };
+        let Expr::Call(call_expr) = call else {
+            return Ok(false);
+        };
         let formats_constant = matches!(
             call_expr.func.as_ref(),
             Expr::Attribute(a) if a.attr.as_str() == "format" && is_constant(&a.value)
@@ -231,7 +247,11 @@ impl<'a> Analysis<'a, '_, '_> {
         self.evaluate_format_args(args, self.line(call))
     }
 
-    fn evaluate_format_args(&mut self, mut args: Vec<&'a Expr>, call_line: u32) -> Result<bool, Abort> {
+    fn evaluate_format_args(
+        &mut self,
+        mut args: Vec<&'a Expr>,
+        call_line: u32,
+    ) -> Result<bool, Abort> {
         let mut num_secure = 0;
         let mut i = 0;
         while i < args.len() {
@@ -284,7 +304,9 @@ fn enclosing_scope<'a>(ctx: &CallContext<'a, '_>) -> Scope<'a> {
 }
 
 pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
-    if !ctx.imports.imported_like("django.utils.safestring") || !AFFECTED.contains(&ctx.name.as_str()) {
+    if !ctx.imports.imported_like("django.utils.safestring")
+        || !AFFECTED.contains(&ctx.name.as_str())
+    {
         return None;
     }
     let xss = ctx.args().first()?;

@@ -172,7 +172,10 @@ pub(crate) fn check_call(ctx: &CallContext) -> Option<(&'static str, &'static st
 
 /// The blacklist entry an `import` (prefix "") or `from module import` (prefix "module.") hits: a prefix
 /// match on the full dotted name, entries outermost, names inner.
-pub(crate) fn check_import(names: &[Alias], prefix: &str) -> Option<(&'static str, &'static str, Issue)> {
+pub(crate) fn check_import(
+    names: &[Alias],
+    prefix: &str,
+) -> Option<(&'static str, &'static str, Issue)> {
     for entry in import_entries() {
         for alias in names {
             let full = format!("{prefix}{}", alias.name);

@@ -92,10 +92,22 @@ macro_rules! rule {
 /// Rules run on every call (the blacklist is run separately, see [`blacklist`]).
 pub(crate) const CALL_RULES: &[CallRule] = &[
     rule!("B102", "exec_used", b102_exec_used),
-    rule!("B103", "set_bad_file_permissions", b103_set_bad_file_permissions),
-    rule!("B113", "request_without_timeout", b113_request_without_timeout),
+    rule!(
+        "B103",
+        "set_bad_file_permissions",
+        b103_set_bad_file_permissions
+    ),
+    rule!(
+        "B113",
+        "request_without_timeout",
+        b113_request_without_timeout
+    ),
     rule!("B201", "flask_debug_true", b201_flask_debug_true),
-    rule!("B202", "tarfile_unsafe_members", b202_tarfile_unsafe_members),
+    rule!(
+        "B202",
+        "tarfile_unsafe_members",
+        b202_tarfile_unsafe_members
+    ),
     rule!("B324", "hashlib", b324_hashlib_insecure_functions),
     rule!(
         "B501",
@@ -103,14 +115,22 @@ pub(crate) const CALL_RULES: &[CallRule] = &[
         b501_request_with_no_cert_validation
     ),
     rule!("B502", "ssl_with_bad_version", b502_ssl_with_bad_version),
-    rule!("B505", "weak_cryptographic_key", b505_weak_cryptographic_key),
+    rule!(
+        "B505",
+        "weak_cryptographic_key",
+        b505_weak_cryptographic_key
+    ),
     rule!("B506", "yaml_load", b506_yaml_load),
     rule!(
         "B507",
         "ssh_no_host_key_verification",
         b507_ssh_no_host_key_verification
     ),
-    rule!("B508", "snmp_insecure_version_check", b508_snmp_insecure_version),
+    rule!(
+        "B508",
+        "snmp_insecure_version_check",
+        b508_snmp_insecure_version
+    ),
     rule!("B509", "snmp_crypto_check", b509_snmp_weak_cryptography),
     rule!("B601", "paramiko_calls", b601_paramiko_calls),
     rule!(
@@ -123,7 +143,11 @@ pub(crate) const CALL_RULES: &[CallRule] = &[
         "any_other_function_with_shell_equals_true",
         b604_any_other_function_with_shell_equals_true
     ),
-    rule!("B605", "start_process_with_a_shell", b605_start_process_with_a_shell),
+    rule!(
+        "B605",
+        "start_process_with_a_shell",
+        b605_start_process_with_a_shell
+    ),
     rule!(
         "B609",
         "linux_commands_wildcard_injection",
@@ -137,8 +161,16 @@ pub(crate) const CALL_RULES: &[CallRule] = &[
         b612_logging_config_insecure_listen
     ),
     rule!("B614", "pytorch_load", b614_pytorch_load),
-    rule!("B615", "huggingface_unsafe_download", b615_huggingface_unsafe_download),
-    rule!("B701", "jinja2_autoescape_false", b701_jinja2_autoescape_false),
+    rule!(
+        "B615",
+        "huggingface_unsafe_download",
+        b615_huggingface_unsafe_download
+    ),
+    rule!(
+        "B701",
+        "jinja2_autoescape_false",
+        b701_jinja2_autoescape_false
+    ),
     rule!("B702", "use_of_mako_templates", b702_use_of_mako_templates),
     rule!("B703", "django_mark_safe", b703_django_mark_safe),
     rule!("B704", "markupsafe_markup_xss", b704_markupsafe_markup_xss),
@@ -151,13 +183,24 @@ pub(crate) const STR_RULES: &[StrRule] = &[
         "hardcoded_bind_all_interfaces",
         b104_hardcoded_bind_all_interfaces
     ),
-    rule!("B108", "hardcoded_tmp_directory", b108_hardcoded_tmp_directory),
-    rule!("B608", "hardcoded_sql_expressions", b608_hardcoded_sql_expressions),
+    rule!(
+        "B108",
+        "hardcoded_tmp_directory",
+        b108_hardcoded_tmp_directory
+    ),
+    rule!(
+        "B608",
+        "hardcoded_sql_expressions",
+        b608_hardcoded_sql_expressions
+    ),
 ];
 
 /// Rules run on every (non-async) function definition.
-pub(crate) const FUNCTION_DEF_RULES: &[FunctionDefRule] =
-    &[rule!("B503", "ssl_with_bad_defaults", b503_ssl_with_bad_defaults)];
+pub(crate) const FUNCTION_DEF_RULES: &[FunctionDefRule] = &[rule!(
+    "B503",
+    "ssl_with_bad_defaults",
+    b503_ssl_with_bad_defaults
+)];
 
 /// Rules run once on the whole source.
 pub(crate) const FILE_RULES: &[FileRule] = &[rule!("B613", "trojansource", b613_trojansource)];

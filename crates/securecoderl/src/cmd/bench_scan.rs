@@ -33,7 +33,12 @@ pub fn run(args: BenchScanArgs) -> anyhow::Result<i32> {
                 format!("set {BANDIT_ENV} or pass --bandit (scripts/setup-test-env installs Bandit in .venv)")
             })?,
     };
-    let table = scrl_pycheck::bench::run_scan_benchmark(&args.corpus, args.files, &bandit, args.native_seconds)?;
+    let table = scrl_pycheck::bench::run_scan_benchmark(
+        &args.corpus,
+        args.files,
+        &bandit,
+        args.native_seconds,
+    )?;
     println!("{table}");
     Ok(0)
 }

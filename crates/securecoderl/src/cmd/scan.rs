@@ -42,7 +42,10 @@ pub fn python_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         .with_context(|| format!("cannot list {}", dir.display()))?;
     entries.sort();
     for path in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if path.is_dir() {
             if !name.starts_with('.') && name != "__pycache__" {
                 python_files(&path, out)?;
@@ -57,7 +60,8 @@ pub fn python_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 fn read_source(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     // Python sources are UTF-8 unless they declare otherwise; other bytes only matter inside literals.
-    Ok(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
@@ -85,7 +89,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         })
     };
     let reports: Vec<FileReport> = match args.scanner {
-        ScannerKind::Native => files.par_iter().map(scan_one).collect::<anyhow::Result<_>>()?,
+        ScannerKind::Native => files
+            .par_iter()
+            .map(scan_one)
+            .collect::<anyhow::Result<_>>()?,
         // One worker process: scans take turns anyway.
         ScannerKind::Bandit => files.iter().map(scan_one).collect::<anyhow::Result<_>>()?,
     };
@@ -96,7 +103,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
             serde_json::to_string_pretty(&scrl_pycheck::to_bandit_json(&reports))?
         );
     } else if args.sarif {
-        println!("{}", serde_json::to_string_pretty(&scrl_pycheck::to_sarif(&reports))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&scrl_pycheck::to_sarif(&reports))?
+        );
     } else {
         print_text(&reports);
     }
