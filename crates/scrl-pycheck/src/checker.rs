@@ -4,11 +4,12 @@
 //! rule contexts: Bandit's view of a call (resolved name, literal values of arguments and keywords) and of a
 //! string (its parents, for the SQL rule). Knows the rules only through `crate::rules`.
 
+use ruff_python_ast::Mod;
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{
     self as ast, Expr, ExprCall, InterpolatedStringElement, Keyword, Number, Stmt,
 };
-use ruff_python_parser::{Mode, ParseOptions};
+use ruff_python_parser::{Mode, ParseOptions, Parsed};
 use ruff_text_size::{Ranged, TextRange};
 
 use crate::PyCheckError;
@@ -54,7 +55,14 @@ pub(crate) fn scan_guarded(source: &str) -> Result<ScanReport, PyCheckError> {
 }
 
 fn scan_on_this_thread(source: &str) -> ScanReport {
-    let parsed = ruff_python_parser::parse_unchecked(source, ParseOptions::from(Mode::Module));
+    scan_parsed(
+        source,
+        &ruff_python_parser::parse_unchecked(source, ParseOptions::from(Mode::Module)),
+    )
+}
+
+/// Scans an already parsed source (with any target version: the tree does not depend on it).
+pub(crate) fn scan_parsed(source: &str, parsed: &Parsed<Mod>) -> ScanReport {
     let parsed_ok = parsed.errors().is_empty();
     let Some(module) = parsed.syntax().as_module() else {
         return ScanReport {

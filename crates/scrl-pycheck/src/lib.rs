@@ -60,6 +60,38 @@ pub fn scan(source: &str) -> ScanReport {
     })
 }
 
+/// Both answers the reward needs for one program, from a single parse on a single guarded thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Analysis {
+    /// What [`check_syntax`] answers.
+    pub syntax: Result<(), SyntaxError>,
+    /// What [`scan`] answers.
+    pub security: ScanReport,
+}
+
+/// [`check_syntax`] and [`scan`] at the cost of one parse. A source over [`MAX_SOURCE_BYTES`] gets the
+/// size error as its syntax error and an empty, unparsed report.
+pub fn analyze(source: &str, target: PythonVersion) -> Analysis {
+    let both = parse_thread::run_guarded(source, || {
+        let parsed = syntax::parse(source, target);
+        Analysis {
+            syntax: syntax::check_parsed(source, &parsed, target),
+            security: checker::scan_parsed(source, &parsed),
+        }
+    });
+    both.unwrap_or_else(|err| Analysis {
+        syntax: Err(SyntaxError {
+            message: err.to_string(),
+            line: 0,
+            column: 0,
+        }),
+        security: ScanReport {
+            findings: Vec::new(),
+            parsed: false,
+        },
+    })
+}
+
 /// Which implementation answers a scan: the native rules, or real Bandit in a warm worker process.
 pub enum Scanner {
     Native,

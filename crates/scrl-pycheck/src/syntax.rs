@@ -7,13 +7,14 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
+use ruff_python_ast::Mod;
 use ruff_python_ast::token::TokenKind;
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 use ruff_python_parser::semantic_errors::{
     LazyImportContext, SemanticSyntaxChecker, SemanticSyntaxContext, SemanticSyntaxError,
 };
-use ruff_python_parser::{Mode, ParseOptions};
+use ruff_python_parser::{Mode, ParseOptions, Parsed};
 use ruff_text_size::{Ranged, TextRange};
 use serde::Serialize;
 
@@ -111,9 +112,22 @@ pub fn check_syntax(source: &str, target: PythonVersion) -> Result<(), SyntaxErr
     }
 }
 
-fn check_on_this_thread(source: &str, target: PythonVersion) -> Result<(), SyntaxError> {
+/// Parses `source` for `target` (the tree is the same for every target; the version only decides which
+/// newer syntax is reported as unsupported).
+pub(crate) fn parse(source: &str, target: PythonVersion) -> Parsed<Mod> {
     let options = ParseOptions::from(Mode::Module).with_target_version(target.to_ruff());
-    let parsed = ruff_python_parser::parse_unchecked(source, options);
+    ruff_python_parser::parse_unchecked(source, options)
+}
+
+fn check_on_this_thread(source: &str, target: PythonVersion) -> Result<(), SyntaxError> {
+    check_parsed(source, &parse(source, target), target)
+}
+
+pub(crate) fn check_parsed(
+    source: &str,
+    parsed: &Parsed<Mod>,
+    target: PythonVersion,
+) -> Result<(), SyntaxError> {
     let mut errors: Vec<(TextRange, String)> = Vec::new();
     errors.extend(
         parsed

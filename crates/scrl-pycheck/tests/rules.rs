@@ -215,3 +215,33 @@ fn bandit_worker_reports_a_clear_error_when_missing() {
         "{message}"
     );
 }
+
+#[test]
+fn analyze_equals_check_syntax_plus_scan() {
+    use scrl_pycheck::{PythonVersion, analyze, check_syntax};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut sources: Vec<String> = Vec::new();
+    for sub in ["triggers", "syntax", "edge_cases"] {
+        for entry in std::fs::read_dir(dir.join(sub)).expect("fixture dir") {
+            sources.push(
+                std::fs::read_to_string(entry.expect("entry").path()).expect("UTF-8 fixture"),
+            );
+        }
+    }
+    for version in [
+        PythonVersion {
+            major: 3,
+            minor: 11,
+        },
+        PythonVersion {
+            major: 3,
+            minor: 12,
+        },
+    ] {
+        for source in &sources {
+            let both = analyze(source, version);
+            assert_eq!(both.syntax, check_syntax(source, version), "{source}");
+            assert_eq!(both.security, scan(source), "{source}");
+        }
+    }
+}
