@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use rayon::prelude::*;
-use scrl_pycheck::{BanditWorker, FileReport, Scanner, Severity};
+use scrl_pycheck::{BanditWorker, FileReport, ScanError, ScanReport, Scanner, Severity};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum ScannerKind {
@@ -80,9 +80,17 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
     };
     let scan_one = |path: &PathBuf| -> anyhow::Result<FileReport> {
         let source = read_source(path)?;
-        let report = scanner
-            .scan(&source)
-            .with_context(|| format!("scanning {}", path.display()))?;
+        let report = match scanner.scan(&source) {
+            Ok(report) => report,
+            // Like a file Bandit cannot parse: reported as an error, not a failure of the whole scan.
+            Err(ScanError::Source(err)) => {
+                eprintln!("{}: not scanned: {err}", path.display());
+                ScanReport::default()
+            }
+            Err(err) => {
+                return Err(anyhow::Error::new(err).context(format!("scanning {}", path.display())));
+            }
+        };
         Ok(FileReport {
             filename: path.display().to_string(),
             report,
