@@ -170,24 +170,17 @@ impl Worker {
                     source,
                 }
             })?));
-        // SAFETY: the closure only makes async-signal-safe syscalls (dup2, prctl, unshare, mount) and
-        // builds io::Error from errno, which does not allocate.
+        // No PR_SET_PDEATHSIG here: it fires when the spawning *thread* exits (a finished test thread, a
+        // retired pool thread), not the process. A dead supervisor is noticed anyway: its end of the
+        // request pipe closes, the zygote reads EOF and exits, and its pid namespace goes with it.
+        // SAFETY: the closure only makes async-signal-safe syscalls (dup2, unshare, mount) and builds
+        // io::Error from errno, which does not allocate.
         unsafe {
             cmd.pre_exec(move || {
                 for (i, &fd) in map.iter().enumerate() {
                     if fd >= 0 && libc::dup2(fd, 3 + i as RawFd) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
-                }
-                if libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                ) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
                 }
                 if namespaces {
                     let flags = libc::CLONE_NEWPID
