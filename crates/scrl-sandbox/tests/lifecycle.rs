@@ -26,8 +26,8 @@ fn killed_zygotes_are_replaced_and_drop_leaves_nothing() {
         ..SandboxConfig::default()
     })
     .expect("sandbox");
-    // Each worker is an anchor process plus PID 1 of its namespace.
-    assert_eq!(zygotes().len(), 4, "{:?}", zygotes());
+    // Each worker is an anchor process plus PID 1 of its namespace (forked once its imports are done).
+    wait_until("both workers are up", || zygotes().len() == 4);
     for pid in zygotes() {
         // SAFETY: plain kill(2) of a process this test started.
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };
