@@ -35,7 +35,8 @@ pub enum BenchError {
 
 /// The measured corpus and timings (seconds for the whole corpus).
 pub struct ScanBenchmark {
-    pub corpus: PathBuf,
+    /// Which files were measured.
+    pub corpus: String,
     pub files: usize,
     pub bytes: usize,
     pub native_findings: usize,
@@ -44,6 +45,82 @@ pub struct ScanBenchmark {
     pub bandit_per_file_s: f64,
     pub bandit_all_files_s: f64,
     pub bandit_warm_s: f64,
+}
+
+/// A benchmark corpus on disk (Bandit reads files): the first `max_files` top-level `*.py` files of a
+/// directory in name order, or the first `max_files` `reference_solution`s of a problems JSONL, written to a
+/// temporary directory that is removed afterwards.
+struct Corpus {
+    description: String,
+    files: Vec<PathBuf>,
+    sources: Vec<String>,
+    temp_dir: Option<PathBuf>,
+}
+
+impl Drop for Corpus {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.temp_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Corpus {
+    fn load(path: &Path, max_files: usize) -> Result<Self, BenchError> {
+        let io = |source| BenchError::Corpus {
+            path: path.to_path_buf(),
+            source,
+        };
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            let text = std::fs::read_to_string(path).map_err(io)?;
+            let sources: Vec<String> = text
+                .lines()
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .filter_map(|row| row.get("reference_solution")?.as_str().map(str::to_string))
+                .take(max_files)
+                .collect();
+            if sources.is_empty() {
+                return Err(BenchError::EmptyCorpus(path.to_path_buf()));
+            }
+            let dir = std::env::temp_dir().join(format!("scrl-bench-scan-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            let mut corpus = Self {
+                description: format!(
+                    "first {} reference solutions of {}",
+                    sources.len(),
+                    path.display()
+                ),
+                files: Vec::new(),
+                sources,
+                temp_dir: Some(dir.clone()),
+            };
+            for (i, source) in corpus.sources.iter().enumerate() {
+                let file = dir.join(format!("solution_{i:05}.py"));
+                std::fs::write(&file, source).map_err(io)?;
+                corpus.files.push(file);
+            }
+            return Ok(corpus);
+        }
+        let files = corpus_files(path, max_files)?;
+        let sources = files
+            .iter()
+            .map(|p| {
+                std::fs::read(p)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .map_err(io)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            description: format!(
+                "first {} *.py files of {} in name order",
+                files.len(),
+                path.display()
+            ),
+            files,
+            sources,
+            temp_dir: None,
+        })
+    }
 }
 
 /// The first `max_files` top-level `*.py` files of `dir` in name order (a deterministic subset).
@@ -93,18 +170,8 @@ pub fn run_scan_benchmark(
     bandit: &Path,
     native_seconds: f64,
 ) -> Result<ScanBenchmark, BenchError> {
-    let files = corpus_files(corpus, max_files)?;
-    let sources: Vec<String> = files
-        .iter()
-        .map(|p| {
-            std::fs::read(p)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .map_err(|source| BenchError::Corpus {
-                    path: p.clone(),
-                    source,
-                })
-        })
-        .collect::<Result<_, _>>()?;
+    let loaded = Corpus::load(corpus, max_files)?;
+    let (files, sources) = (&loaded.files, &loaded.sources);
 
     let start = Instant::now();
     let (mut rounds, mut native_findings) = (0u32, 0);
@@ -115,7 +182,7 @@ pub fn run_scan_benchmark(
     let native_s = start.elapsed().as_secs_f64() / f64::from(rounds);
 
     let start = Instant::now();
-    for file in &files {
+    for file in files {
         run_bandit(
             bandit,
             std::slice::from_ref(file),
@@ -125,19 +192,19 @@ pub fn run_scan_benchmark(
     let bandit_per_file_s = start.elapsed().as_secs_f64();
 
     let start = Instant::now();
-    run_bandit(bandit, &files, "bandit on all files")?;
+    run_bandit(bandit, files, "bandit on all files")?;
     let bandit_all_files_s = start.elapsed().as_secs_f64();
 
     let worker = BanditWorker::start(Some(bandit))?;
     let start = Instant::now();
     let mut bandit_findings = 0;
-    for source in &sources {
+    for source in sources {
         bandit_findings += worker.scan(source)?.findings.len();
     }
     let bandit_warm_s = start.elapsed().as_secs_f64();
 
     Ok(ScanBenchmark {
-        corpus: corpus.to_path_buf(),
+        corpus: loaded.description.clone(),
         files: files.len(),
         bytes: sources.iter().map(String::len).sum(),
         native_findings,
@@ -154,9 +221,8 @@ impl std::fmt::Display for ScanBenchmark {
         let n = self.files as f64;
         writeln!(
             f,
-            "corpus: first {} *.py files of {} in name order, {:.1} MB",
-            self.files,
-            self.corpus.display(),
+            "corpus: {}, {:.2} MB",
+            self.corpus,
             self.bytes as f64 / 1e6
         )?;
         writeln!(

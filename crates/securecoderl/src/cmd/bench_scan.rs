@@ -9,7 +9,8 @@ use scrl_pycheck::BANDIT_ENV;
 
 #[derive(clap::Args)]
 pub struct BenchScanArgs {
-    /// Corpus directory; its top-level `*.py` files, sorted by name, are the benchmark corpus.
+    /// Corpus: a directory (its top-level `*.py` files, sorted by name) or a problems JSONL (its
+    /// `reference_solution`s).
     #[arg(long, default_value = "/usr/lib/python3.11")]
     pub corpus: PathBuf,
     /// Use at most this many files (the first ones in name order).
