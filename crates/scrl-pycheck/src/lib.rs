@@ -4,6 +4,7 @@
 //! * [`check_syntax`]: does CPython `compile()` of a given version accept the source?
 //! * [`scan`]: native re-implementation of every Bandit 1.9.4 test that can report MEDIUM or HIGH, with
 //!   Bandit's test ids, severities, confidences and line numbers, `# nosec` ignored, LOW findings dropped.
+//! * [`analyze`]: both answers from one parse (the call the reward makes per completion).
 //! * [`Scanner::Bandit`]: the reference tool itself, kept warm in one Python process.
 
 mod bandit;
