@@ -295,7 +295,14 @@ impl RewardModel {
     fn score_uncached(&self, program: &str, tests: &TestSpec) -> Result<RewardBreakdown, RewardError> {
         let c = &self.config;
         let t = tests.len();
-        let syntax = scrl_pycheck::check_syntax(program, self.target).err();
+        // The native scanner answers both questions from one parse; real Bandit scans on its own.
+        let (syntax, scan) = match &self.scanner {
+            Scanner::Native => {
+                let a = scrl_pycheck::analyze(program, self.target);
+                (a.syntax.err(), a.security)
+            }
+            other => (scrl_pycheck::check_syntax(program, self.target).err(), other.scan(program)?),
+        };
         let (func, runs) = match syntax {
             Some(_) => (ladder::syntax_error(t), Vec::new()),
             None => {
@@ -304,7 +311,6 @@ impl RewardModel {
                 (ladder::score_runs(&obs, t, c.kind), runs.into_iter().map(|(r, _)| r).collect())
             }
         };
-        let scan = self.scanner.scan(program)?;
         let r_sec = if syntax.is_some() && c.unparseable_security == UnparseableSecurity::Zero {
             0.0
         } else {

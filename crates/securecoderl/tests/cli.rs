@@ -55,3 +55,16 @@ fn bad_input_is_a_clear_error_and_a_nonzero_exit() {
     assert_ne!(o.status.code(), Some(0));
     assert!(text(&o).contains("/nonexistent/model"), "{}", text(&o));
 }
+
+#[test]
+fn scan_reports_bandit_fields_and_exit_codes() {
+    let o = scrl(&["scan", "--json", "examples/sum_two_insecure.py"]);
+    assert_eq!(o.status.code(), Some(1), "a MEDIUM finding exits 1: {}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let found = v["results"].as_array().unwrap();
+    assert!(found.iter().any(|f| f["test_id"] == "B307" && f["line_number"] == 5 && f["issue_severity"] == "MEDIUM"), "{v}");
+    let clean = scrl(&["scan", "examples/sum_two.py"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+    let missing = scrl(&["scan", "examples/does-not-exist.py"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
