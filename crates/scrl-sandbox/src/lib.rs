@@ -443,15 +443,16 @@ impl Sandbox {
             program: program.as_bytes(),
             stdin,
             cpu_soft_s,
-            cpu_hard_s: cpu_soft_s + 1,
+            cpu_hard_s: cpu_soft_s.saturating_add(1),
             address_space_bytes: limits.memory_bytes,
-            file_size_bytes: limits.output_bytes + 1,
+            file_size_bytes: limits.output_bytes.saturating_add(1),
             open_files: self.cfg.open_files,
             processes: self.cfg.processes,
             stack_bytes: self.cfg.stack_bytes.min(limits.memory_bytes),
             uid: self.uid_base + slot.index as u32,
             flags: self.flags,
-            wall_ms: limits.wall_time_ms,
+            // poll(2) takes an i32 of milliseconds (about 24 days): longer is the same as unlimited.
+            wall_ms: limits.wall_time_ms.min(i32::MAX as u64),
             output_cap: limits.output_bytes,
         };
         let result = self.run_in_slot(&mut slot, &req);

@@ -260,7 +260,7 @@ impl Worker {
         }
         let req = self.req.as_mut().ok_or("worker already shut down")?;
         req.write_all(&msg).map_err(|e| io("request pipe", e))?;
-        let deadline = Duration::from_millis(r.wall_ms) + REPLY_GRACE;
+        let deadline = Duration::from_millis(r.wall_ms).saturating_add(REPLY_GRACE);
         if !wait_readable(self.rep.as_raw_fd(), deadline) {
             return Err(format!("no reply within {} ms", deadline.as_millis()));
         }

@@ -151,6 +151,16 @@ fn bad_configuration_is_a_typed_error() {
     };
     let err = sb.run("print(1)", b"", &bad).unwrap_err();
     assert!(err.to_string().contains("cpu_time_ms"), "{err}");
+    let huge = Limits {
+        cpu_time_ms: u64::MAX,
+        wall_time_ms: u64::MAX,
+        memory_bytes: u64::MAX,
+        output_bytes: u64::MAX,
+    };
+    let e = sb
+        .run("print(1)", b"", &huge)
+        .expect("extreme limits are clamped, not a panic");
+    assert_eq!(e.outcome, Outcome::Exited);
     assert_eq!(sb.python_version().0, 3);
     let report = sb.isolation().to_string();
     assert!(
