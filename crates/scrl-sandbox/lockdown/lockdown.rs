@@ -63,6 +63,7 @@ const RLIMIT_AS: c_int = 9;
 const PR_SET_PDEATHSIG: c_int = 1;
 const PR_SET_DUMPABLE: c_int = 4;
 const PR_SET_NO_NEW_PRIVS: c_int = 38;
+const PR_SET_CHILD_SUBREAPER: c_int = 36;
 const SIGKILL: c_ulong = 9;
 const SYS_SECCOMP: c_long = 317;
 const SYS_LANDLOCK_RESTRICT_SELF: c_long = 446;
@@ -82,6 +83,13 @@ pub extern "C" fn scrl_die_with_parent() -> c_int {
             0 as c_ulong,
         )
     }
+}
+
+/// Called by a zygote that has no pid namespace of its own (weak mode): orphans of a test then come
+/// back to it instead of init, so its process-group kill and reaping can find them.
+#[unsafe(no_mangle)]
+pub extern "C" fn scrl_become_subreaper() -> c_int {
+    unsafe { prctl(PR_SET_CHILD_SUBREAPER, 1 as c_ulong, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong) }
 }
 
 /// Locks the calling (freshly forked, single-threaded) child down. Returns 0, or a negative step code

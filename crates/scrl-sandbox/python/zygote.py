@@ -247,6 +247,8 @@ def main():
             os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
         if lib.scrl_die_with_parent() != 0:
             os._exit(3)
+    elif lib.scrl_become_subreaper() != 0:
+        os._exit(3)
     serve(lockdown, pidns)
 
 
