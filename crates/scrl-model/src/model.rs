@@ -15,7 +15,7 @@ use candle_nn::kv_cache::KvCache;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{Arch, ModelConfig, RopeScaling};
+use crate::config::{ModelConfig, RopeScaling};
 use crate::error::{ModelError, Result, read_json};
 use crate::lora::{LoraBranch, LoraConfig};
 
@@ -684,10 +684,6 @@ impl Decoder {
 
     pub(crate) fn with_lora(&mut self, cfg: LoraConfig, vars: Vec<(String, Var)>) {
         self.lora = Some((cfg, vars));
-    }
-
-    pub fn arch(&self) -> Arch {
-        self.cfg.arch
     }
 }
 

@@ -191,23 +191,6 @@ pub fn train_byte_level_bpe(texts: &[String], vocab_size: usize, out: &Path) -> 
     std::fs::rename(&tmp, out).map_err(crate::error::io_err(out))
 }
 
-/// Copies the tokenizer files a checkpoint folder may have (`tokenizer.json`, `tokenizer_config.json`,
-/// `generation_config.json`, `special_tokens_map.json`) from `from` to `to`.
-pub fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<()> {
-    for f in [
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "generation_config.json",
-        "special_tokens_map.json",
-    ] {
-        let src = from.join(f);
-        if src.exists() {
-            std::fs::copy(&src, to.join(f)).map_err(crate::error::io_err(&src))?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
