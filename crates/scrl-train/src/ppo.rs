@@ -190,6 +190,8 @@ struct PpoState {
     base_fingerprint: String,
     reference: Option<PathBuf>,
     kl: KlController,
+    /// Validation reward of the starting policy, the baseline the run is judged against.
+    initial_val_reward: f64,
     best_val_reward: Option<f64>,
 }
 
@@ -201,6 +203,9 @@ pub struct PpoSummary {
     pub skipped_prompts: usize,
     pub first_reward_mean: f64,
     pub last_reward_mean: f64,
+    /// Validation reward before the first update and after the last one.
+    pub initial_val_reward: f64,
+    pub final_val_reward: Option<f64>,
     pub best_val_reward: Option<f64>,
     pub final_dir: PathBuf,
     pub best_dir: PathBuf,
@@ -355,7 +360,9 @@ fn validate(policy: &Policy, reward: &RewardModel, cfg: &PpoConfig, val: &[&Prom
     Ok(total / val.len().max(1) as f64)
 }
 
-pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &dyn Fn(&str)) -> Result<PpoSummary, TrainError> {
+/// Runs PPO (or GRPO/RLOO) as configured; `progress` hears (episodes done, a one-line status) after each
+/// episode. With `resume`, continues from `out/checkpoint` exactly.
+pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &dyn Fn(u64, &str)) -> Result<PpoSummary, TrainError> {
     cfg.validate()?;
     let started = Instant::now();
     let (mut policy, value, reference) = build_policy(cfg)?;
@@ -408,8 +415,13 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
         base_fingerprint: fingerprint.clone(),
         reference: cfg.adapter.clone(),
         kl: cfg.kl_controller(),
+        initial_val_reward: 0.0,
         best_val_reward: None,
     };
+    if !resume {
+        state.initial_val_reward = validate(&policy, reward, cfg, &val)?;
+        progress(0, &format!("validation reward of the starting policy {:.3}", state.initial_val_reward));
+    }
     if resume {
         let saved: PpoState = read_json(&ckpt.join("state.json"))?;
         if saved.base_fingerprint != fingerprint || saved.seed != cfg.seed || saved.algo != cfg.algo || saved.reference != cfg.adapter {
@@ -426,7 +438,7 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
     }
     let mut log = MetricsLog::open(&cfg.out.join("metrics.jsonl"), "episode", state.episode)?;
     let schedule = cfg.schedule();
-    let (mut first_mean, mut last_mean) = (None, 0.0);
+    let (mut first_mean, mut last_mean, mut final_val) = (None, 0.0, None);
 
     let stop = cfg.stop_at.map_or(cfg.episodes, |s| s.min(cfg.episodes));
     while state.episode < stop {
@@ -578,6 +590,7 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
                 state.best_val_reward = Some(v);
                 write_dir(&cfg.out.join("best"), |d| save_policy(d, &policy, &value, &base_name))?;
             }
+            final_val = Some(v);
             Some(v)
         } else {
             None
@@ -598,10 +611,8 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
             "val_reward": val_reward,
         });
         log.write(&row)?;
-        progress(&format!(
-            "episode {}/{} [{:?}] reward {reward_mean:.3} stages {stage_counts:?} kl {kl_mean:.4}{}",
-            state.episode,
-            cfg.episodes,
+        progress(state.episode, &format!(
+            "[{:?}] reward {reward_mean:.3} stages {stage_counts:?} kl {kl_mean:.4}{}",
             kind,
             val_reward.map(|v| format!(" val {v:.3}")).unwrap_or_default()
         ));
@@ -623,6 +634,8 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
         skipped_prompts: skipped,
         first_reward_mean: first_mean.unwrap_or(last_mean),
         last_reward_mean: last_mean,
+        initial_val_reward: state.initial_val_reward,
+        final_val_reward: final_val,
         best_val_reward: state.best_val_reward,
         final_dir: cfg.out.join("final"),
         best_dir: cfg.out.join("best"),

@@ -140,7 +140,7 @@ fn kl_is_zero_at_step_zero_and_old_logprobs_match_the_sampler() {
     let dir = tempfile::tempdir().unwrap();
     let sft = run_sft(&SftConfig { epochs: 1, ..sft_config(&dir.path().join("sft")) }, false, &|_| {}).unwrap();
     let cfg = PpoConfig { episodes: 1, ..ppo_config(&dir.path().join("ppo"), Some(sft.adapter)) };
-    run_ppo(&cfg, reward(), false, &|_| {}).unwrap();
+    run_ppo(&cfg, reward(), false, &|_, _| {}).unwrap();
     let row = &metrics(&dir.path().join("ppo/metrics.jsonl"))[0];
     assert_eq!(row["kl_mean"].as_f64().unwrap(), 0.0, "the policy starts equal to its SFT reference");
     assert!(row["logprob_mismatch"].as_f64().unwrap() < 1e-4, "{row}");
@@ -151,42 +151,81 @@ fn kl_is_zero_at_step_zero_and_old_logprobs_match_the_sampler() {
 fn an_interrupted_and_resumed_run_repeats_the_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     let whole = ppo_config(&dir.path().join("whole"), None);
-    run_ppo(&whole, reward(), false, &|_| {}).unwrap();
+    run_ppo(&whole, reward(), false, &|_, _| {}).unwrap();
     let parts = ppo_config(&dir.path().join("parts"), None);
-    let first = run_ppo(&PpoConfig { stop_at: Some(2), ..parts.clone() }, reward(), false, &|_| {}).unwrap();
+    let first = run_ppo(&PpoConfig { stop_at: Some(2), ..parts.clone() }, reward(), false, &|_, _| {}).unwrap();
     assert_eq!(first.episodes, 2);
     assert!(!dir.path().join("parts/final").exists(), "an interrupted run has no final policy");
-    run_ppo(&parts, reward(), true, &|_| {}).unwrap();
+    run_ppo(&parts, reward(), true, &|_, _| {}).unwrap();
     let a = deterministic(&metrics(&dir.path().join("whole/metrics.jsonl")));
     let b = deterministic(&metrics(&dir.path().join("parts/metrics.jsonl")));
     assert_eq!(a.len(), 4);
     assert_eq!(a, b);
-    let bytes = |p: &str| std::fs::read(dir.path().join(p)).unwrap();
-    assert_eq!(bytes("whole/final/adapter/adapter_model.safetensors"), bytes("parts/final/adapter/adapter_model.safetensors"));
+    let tensors = |p: &str| {
+        let map = candle_core::safetensors::load(dir.path().join(p), &candle_core::Device::Cpu).unwrap();
+        let mut v: Vec<(String, Vec<f32>)> =
+            map.into_iter().map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1::<f32>().unwrap())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let final_adapter = "final/adapter/adapter_model.safetensors";
+    assert_eq!(tensors(&format!("whole/{final_adapter}")), tensors(&format!("parts/{final_adapter}")), "bit-identical weights");
 }
 
 #[test]
 fn resuming_with_another_configuration_or_a_missing_adapter_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = PpoConfig { episodes: 1, ..ppo_config(&dir.path().join("run"), None) };
-    run_ppo(&cfg, reward(), false, &|_| {}).unwrap();
-    let err = run_ppo(&PpoConfig { seed: 7, ..cfg.clone() }, reward(), true, &|_| {}).unwrap_err().to_string();
+    run_ppo(&cfg, reward(), false, &|_, _| {}).unwrap();
+    let err = run_ppo(&PpoConfig { seed: 7, ..cfg.clone() }, reward(), true, &|_, _| {}).unwrap_err().to_string();
     assert!(err.contains("seed"), "{err}");
     let missing = PpoConfig { adapter: Some(dir.path().join("no-such-adapter")), ..cfg.clone() };
-    let err = run_ppo(&missing, reward(), false, &|_| {}).unwrap_err().to_string();
+    let err = run_ppo(&missing, reward(), false, &|_, _| {}).unwrap_err().to_string();
     assert!(err.contains("no-such-adapter"), "{err}");
     let bad_init = PpoConfig { init_from: Some(dir.path().to_path_buf()), ..cfg };
-    let err = run_ppo(&bad_init, reward(), false, &|_| {}).unwrap_err().to_string();
+    let err = run_ppo(&bad_init, reward(), false, &|_, _| {}).unwrap_err().to_string();
     assert!(err.contains("adapter"), "{err}");
 }
 
+/// The committed tiny default model: reinforcement learning needs a policy that already writes some
+/// programs, which a few seconds of pretraining cannot give.
+fn default_model() -> PathBuf {
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/tiny");
+    assert!(m.join("config.json").is_file(), "{} is part of the repository", m.display());
+    m
+}
+
 #[test]
-fn ppo_with_partial_credit_raises_the_mean_reward() {
+fn ppo_with_partial_credit_raises_the_validation_reward() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = PpoConfig { episodes: 24, batch_size: 8, lr: 5e-3, ppo_epochs: 4, val_every: 0, save_every: 24, ..ppo_config(dir.path(), None) };
-    run_ppo(&cfg, reward(), false, &|_| {}).unwrap();
-    let rows = metrics(&dir.path().join("metrics.jsonl"));
-    let mean = |rs: &[serde_json::Value]| rs.iter().map(|r| r["reward_mean"].as_f64().unwrap()).sum::<f64>() / rs.len() as f64;
-    let (early, late) = (mean(&rows[..6]), mean(&rows[rows.len() - 6..]));
-    assert!(late > early + 0.02, "mean reward {early:.3} (first 6 episodes) -> {late:.3} (last 6)");
+    let data = dir.path().join("problems.jsonl");
+    scrl_data::write_problems(&data, &scrl_data::builtin::suite(11, 4)).unwrap();
+    let model = default_model();
+    let sft = SftConfig {
+        model: model.clone(),
+        data: data.clone(),
+        out: dir.path().join("sft"),
+        epochs: 1,
+        lr: 2e-3,
+        lora: LoraSettings { r: 8, alpha: 16.0, ..LoraSettings::default() },
+        ..sft_config(dir.path())
+    };
+    let adapter = run_sft(&sft, false, &|_| {}).unwrap().adapter;
+    let cfg = PpoConfig {
+        model,
+        data,
+        episodes: 16,
+        batch_size: 8,
+        lr: 1e-3,
+        ppo_epochs: 4,
+        max_new_tokens: 96,
+        val_prompts: 24,
+        val_every: 16,
+        save_every: 16,
+        ..ppo_config(&dir.path().join("ppo"), Some(adapter))
+    };
+    let s = run_ppo(&cfg, reward(), false, &|_, _| {}).unwrap();
+    let after = s.final_val_reward.unwrap();
+    // Seeded on CPU, so this is one fixed outcome (measured: 0.470 -> 0.555), not a coin toss.
+    assert!(after > s.initial_val_reward + 0.03, "validation reward {:.3} -> {after:.3}", s.initial_val_reward);
 }

@@ -130,16 +130,18 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
         stage(name);
         let c = PpoConfig { out: out.join(dir), reward: reward_kind, init_from, ..ppo_base.clone() };
         let pb = bar(c.episodes, "episodes");
-        let s = scrl_train::run_ppo(&c, reward, false, &|m| {
-            pb.inc(1);
-            pb.set_message(m.split(']').nth(1).unwrap_or("").trim().to_string());
+        let s = scrl_train::run_ppo(&c, reward, false, &|done, m| {
+            pb.set_position(done);
+            pb.set_message(m.to_string());
         })?;
         pb.finish_and_clear();
         eprintln!(
-            "    reward {:.3} (first episode) -> {:.3} (last); best validation reward {} in {:.0} s",
+            "    validation reward {:.3} (start) -> {} (end), best {}; batch reward {:.3} (first episode) -> {:.3} (last); {:.0} s",
+            s.initial_val_reward,
+            s.final_val_reward.map_or("-".into(), |v| format!("{v:.3}")),
+            s.best_val_reward.map_or("-".into(), |v| format!("{v:.3}")),
             s.first_reward_mean,
             s.last_reward_mean,
-            s.best_val_reward.map_or("-".into(), |v| format!("{v:.3}")),
             s.seconds
         );
         Ok(c.out)

@@ -261,8 +261,8 @@ pub fn run_ppo(a: PpoArgs) -> anyhow::Result<i32> {
     // The trainer switches kinds per episode itself: the reward model always computes partial credit.
     let reward = RewardOpts { binary: false, ..a.reward.clone() }.build()?;
     let bar = progress_bar(cfg.episodes, "episodes");
-    let s = scrl_train::run_ppo(&cfg, &reward, a.common.resume, &|m| {
-        bar.set_position(m.split_whitespace().nth(1).and_then(|x| x.split('/').next()).and_then(|x| x.parse().ok()).unwrap_or(0));
+    let s = scrl_train::run_ppo(&cfg, &reward, a.common.resume, &|done, m| {
+        bar.set_position(done);
         bar.set_message(m.to_string());
     })
     .with_context(|| format!("PPO into {}", cfg.out.display()))?;
