@@ -54,12 +54,12 @@ impl Default for PretrainSettings {
             num_kv_heads: 2,
             seq_len: 256,
             batch_size: 8,
-            steps: 600,
+            steps: 800,
             lr: 3e-3,
             warmup_steps: 30,
             weight_decay: 0.01,
             seed: 0,
-            extra_fraction: 0.5,
+            extra_fraction: 0.85,
         }
     }
 }
