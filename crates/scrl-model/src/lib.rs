@@ -3,7 +3,7 @@
 //! API for the trainers (SFT, PPO with a value head, GRPO):
 //! - `Decoder::load(dir, dtype, &device)` reads `config.json` + (sharded) safetensors once; the base
 //!   weights are frozen tensors. `Decoder::attach_lora(LoraConfig, seed)` or `load_adapter(dir)` adds
-//!   LoRA; `forward_train(&ids, Some(&mask), LoraMode::On | LoraMode::Off | LoraMode::Train { seed })`
+//!   LoRA; `forward_train(&ids, Some(&mask), LoraMode::On | Off | Train { seed } | Reference)`
 //!   is the policy (LoRA on) or the reference (LoRA off) over the same base tensors, differentiable,
 //!   returning `ForwardOutput { logits, hidden }` (hidden = final normed states, for a value head).
 //! - `token_logprobs(&logits, &targets, temperature)` = `log_softmax(logits / T)` gathered at targets.

@@ -343,10 +343,8 @@ impl RewardModel {
         match tests {
             TestSpec::Stdin(cases) if cases.is_empty() => {
                 let exec = self.sandbox.run(program, b"", &limits)?;
-                // Nothing to compare against: judged against an impossible expectation only for the verdict
-                // label; `passed` is forced false by the ladder's no-test rule.
-                let verdict = no_test_verdict(&exec);
-                Ok(vec![observe(&exec, verdict, false)])
+                // Nothing to compare against: a clean exit is labelled a wrong answer, never accepted.
+                Ok(vec![observe(&exec, Verdict::of(exec.outcome, false), false)])
             }
             TestSpec::Stdin(cases) => cases
                 .par_iter()
@@ -358,7 +356,7 @@ impl RewardModel {
                 .collect(),
             TestSpec::Asserts { asserts, .. } if asserts.is_empty() => {
                 let exec = self.sandbox.run(program, b"", &limits)?;
-                Ok(vec![observe(&exec, no_test_verdict(&exec), false)])
+                Ok(vec![observe(&exec, Verdict::of(exec.outcome, false), false)])
             }
             TestSpec::Asserts { setup, asserts } => asserts
                 .par_iter()
@@ -367,28 +365,11 @@ impl RewardModel {
                     let exec = self.sandbox.run(&full, b"", &limits)?;
                     let failed_assert = exec.outcome == Outcome::RuntimeError
                         && last_stderr_line(&exec.stderr).starts_with("AssertionError");
-                    let verdict = match exec.outcome {
-                        Outcome::Exited => Verdict::Accepted,
-                        _ if failed_assert => Verdict::WrongAnswer,
-                        _ => no_test_verdict(&exec),
-                    };
+                    let verdict = if failed_assert { Verdict::WrongAnswer } else { Verdict::of(exec.outcome, true) };
                     Ok(observe(&exec, verdict, failed_assert))
                 })
                 .collect(),
         }
-    }
-}
-
-/// The verdict of a run that has no expected output: its outcome, with a clean exit called a wrong answer
-/// (it cannot be accepted without a check).
-fn no_test_verdict(exec: &Execution) -> Verdict {
-    match exec.outcome {
-        Outcome::Exited => Verdict::WrongAnswer,
-        Outcome::RuntimeError => Verdict::RuntimeError,
-        Outcome::TimeLimit => Verdict::TimeLimit,
-        Outcome::MemoryLimit => Verdict::MemoryLimit,
-        Outcome::OutputLimit => Verdict::OutputLimit,
-        Outcome::SandboxViolation => Verdict::SandboxViolation,
     }
 }
 

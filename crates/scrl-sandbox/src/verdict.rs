@@ -60,14 +60,23 @@ fn lossy<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
 
 /// The verdict of a run against one expected output.
 pub fn judge(exec: &Execution, expected_output: &str, mode: CompareMode) -> Verdict {
-    match exec.outcome {
-        Outcome::Exited if outputs_match(&exec.stdout, expected_output, mode) => Verdict::Accepted,
-        Outcome::Exited => Verdict::WrongAnswer,
-        Outcome::RuntimeError => Verdict::RuntimeError,
-        Outcome::TimeLimit => Verdict::TimeLimit,
-        Outcome::MemoryLimit => Verdict::MemoryLimit,
-        Outcome::OutputLimit => Verdict::OutputLimit,
-        Outcome::SandboxViolation => Verdict::SandboxViolation,
+    let matches = exec.outcome == Outcome::Exited && outputs_match(&exec.stdout, expected_output, mode);
+    Verdict::of(exec.outcome, matches)
+}
+
+impl Verdict {
+    /// The verdict of a run with this outcome whose output did (`true`) or did not match: a clean exit is
+    /// accepted or a wrong answer, every other outcome is its own verdict whatever the output.
+    pub fn of(outcome: Outcome, output_matches: bool) -> Verdict {
+        match outcome {
+            Outcome::Exited if output_matches => Verdict::Accepted,
+            Outcome::Exited => Verdict::WrongAnswer,
+            Outcome::RuntimeError => Verdict::RuntimeError,
+            Outcome::TimeLimit => Verdict::TimeLimit,
+            Outcome::MemoryLimit => Verdict::MemoryLimit,
+            Outcome::OutputLimit => Verdict::OutputLimit,
+            Outcome::SandboxViolation => Verdict::SandboxViolation,
+        }
     }
 }
 

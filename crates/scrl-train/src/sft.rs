@@ -221,9 +221,8 @@ pub fn run_sft(cfg: &SftConfig, resume: bool, progress: &dyn Fn(&str)) -> Result
     checkpoint::write_atomic(&cfg.out.join("config.toml"), toml::to_string(cfg).expect("config serialises").as_bytes())?;
 
     policy.decoder.attach_lora(cfg.lora.to_model(), derive_seed(cfg.seed, 0x10A, 0))?;
-    let vars = policy.decoder.trainable_vars();
     let params = AdamWParams { weight_decay: cfg.weight_decay, max_grad_norm: Some(cfg.max_grad_norm), ..Default::default() };
-    let mut opt = AdamW::new(vars.clone(), params)?;
+    let mut opt = AdamW::new(policy.decoder.trainable_vars(), params)?;
     let per_step = cfg.batch_size * cfg.grad_accum;
     let steps_per_epoch = train.len().div_ceil(per_step) as u64;
     let total_steps = steps_per_epoch * cfg.epochs as u64;
@@ -247,6 +246,7 @@ pub fn run_sft(cfg: &SftConfig, resume: bool, progress: &dyn Fn(&str)) -> Result
         opt.load(&ckpt.join("optimizer.safetensors"))?;
         state = saved;
     }
+    // After a resume these are the adapter's new Vars, the ones the optimizer now holds.
     let vars = policy.decoder.trainable_vars();
     let mut log = MetricsLog::open(&cfg.out.join("metrics.jsonl"), "step", state.step)?;
     let first_val = mean_loss(&policy, &val, cfg.batch_size)?;

@@ -53,6 +53,8 @@ enum BenchCommand {
     Scan(cmd::bench_scan::BenchScanArgs),
     /// Training and decoding tokens per second.
     Model(cmd::bench_model::BenchModelArgs),
+    /// Seconds per PPO episode, per phase, and an estimate for the paper's 1.3B run.
+    Ppo(cmd::bench_ppo::BenchPpoArgs),
 }
 
 fn main() {
@@ -72,6 +74,7 @@ fn main() {
         Command::Bench(BenchCommand::Reward(a)) => cmd::bench_reward::run(a),
         Command::Bench(BenchCommand::Scan(a)) => cmd::bench_scan::run(a),
         Command::Bench(BenchCommand::Model(a)) => cmd::bench_model::run(a),
+        Command::Bench(BenchCommand::Ppo(a)) => cmd::bench_ppo::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -2,6 +2,7 @@
 //! where the integer is the process exit code.
 
 pub mod bench_model;
+pub mod bench_ppo;
 pub mod bench_reward;
 pub mod bench_scan;
 pub mod data;

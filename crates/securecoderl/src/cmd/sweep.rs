@@ -3,8 +3,9 @@
 //!
 //! The pipeline, in order: problems -> a seeded evaluation set and a disjoint training set -> LoRA SFT ->
 //! PPO-simple (binary reward), PPO-fresh (partial credit), PPO-continue (partial credit from PPO-simple's
-//! final policy; the KL reference stays the SFT adapter) -> every model evaluated on the same problems with
-//! the same sampling seed -> a Markdown/JSON/CSV report with CIs, paired tests against SFT and the paper's
+//! best policy; the KL reference stays the SFT adapter) -> every model evaluated on the same problems with
+//! the same sampling seed (each PPO variant at its best held-out validation checkpoint, never chosen on the
+//! evaluation problems) -> a Markdown/JSON/CSV report with CIs, paired tests against SFT and the paper's
 //! numbers, and plots. Every stage writes into one run folder, which also holds the resolved config.
 
 use std::path::{Path, PathBuf};
@@ -148,13 +149,13 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     };
     let simple = run_ppo("PPO-simple (binary reward)", "ppo-simple", RewardKind::Binary, None)?;
     let fresh = run_ppo("PPO-fresh (partial credit)", "ppo-fresh", RewardKind::Partial, None)?;
-    let cont = run_ppo("PPO-continue (binary, then partial credit)", "ppo-continue", RewardKind::Partial, Some(simple.join("final")))?;
+    let cont = run_ppo("PPO-continue (binary, then partial credit)", "ppo-continue", RewardKind::Partial, Some(simple.join("best")))?;
 
     let variants = [
         Variant { name: "SFT", paper: PaperVariant::Sft, adapter: sft_adapter, metrics: None },
-        Variant { name: "PPO-simple", paper: PaperVariant::PpoSimple, adapter: simple.join("final/adapter"), metrics: Some(simple.join("metrics.jsonl")) },
-        Variant { name: "PPO-fresh", paper: PaperVariant::PpoFresh, adapter: fresh.join("final/adapter"), metrics: Some(fresh.join("metrics.jsonl")) },
-        Variant { name: "PPO-continue", paper: PaperVariant::PpoContinue, adapter: cont.join("final/adapter"), metrics: Some(cont.join("metrics.jsonl")) },
+        Variant { name: "PPO-simple", paper: PaperVariant::PpoSimple, adapter: simple.join("best/adapter"), metrics: Some(simple.join("metrics.jsonl")) },
+        Variant { name: "PPO-fresh", paper: PaperVariant::PpoFresh, adapter: fresh.join("best/adapter"), metrics: Some(fresh.join("metrics.jsonl")) },
+        Variant { name: "PPO-continue", paper: PaperVariant::PpoContinue, adapter: cont.join("best/adapter"), metrics: Some(cont.join("metrics.jsonl")) },
     ];
 
     let opts = EvalOptions {
@@ -194,7 +195,8 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
         title: "SecureCodeRL sweep: SFT and the three PPO variants (Table 3)".into(),
         setting: format!(
             "model {}; data {} ({} training problems, {} evaluation problems, split seed {}); SFT {} epochs; \
-             PPO {} episodes x batch {}, lr {}, KL {} to the SFT adapter; eval {} sample(s) at T = {}; \
+             PPO {} episodes x batch {}, lr {}, KL {} to the SFT adapter, each variant at its best validation \
+             checkpoint ({} held-out training prompts); eval {} sample(s) at T = {}; \
              reward {} R_func + {} R_sec, T capped at {}",
             cfg.model.display(),
             cfg.data.display(),
@@ -206,6 +208,7 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
             ppo_base.batch_size,
             ppo_base.lr,
             ppo_base.kl_coef,
+            ppo_base.val_prompts,
             cfg.eval_samples,
             cfg.eval_temperature,
             c.alpha,
@@ -356,14 +359,14 @@ pub fn run_quickstart(a: QuickstartArgs) -> anyhow::Result<i32> {
         ..SftConfig::default()
     };
     cfg.ppo = PpoConfig {
-        episodes: if a.smoke { 4 } else { 60 },
+        episodes: if a.smoke { 4 } else { 40 },
         batch_size: if a.smoke { 2 } else { 8 },
-        lr: 2e-4,
+        lr: 1e-4,
         max_new_tokens: if a.smoke { 64 } else { 160 },
         max_prompt_tokens: 384,
         val_prompts: if a.smoke { 4 } else { 24 },
-        val_every: if a.smoke { 2 } else { 20 },
-        save_every: if a.smoke { 2 } else { 20 },
+        val_every: if a.smoke { 2 } else { 10 },
+        save_every: if a.smoke { 2 } else { 10 },
         ..PpoConfig::default()
     };
     let reward = a.reward.build()?;

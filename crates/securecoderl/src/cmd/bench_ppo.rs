@@ -1,0 +1,94 @@
+//! `securecoderl bench ppo`: seconds per PPO episode and the throughput of each phase (generation,
+//! reward, forward passes, update) on a short seeded run, and what that implies for the paper's 500-episode
+//! run on DeepSeek-Coder-1.3B on the same hardware (costs scaled by parameter count; the reward phase does
+//! not depend on the model and is not scaled).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use scrl_train::{LoraSettings, PpoConfig, PromptStyle};
+
+use super::reward_opts::RewardOpts;
+
+#[derive(clap::Args, Debug)]
+pub struct BenchPpoArgs {
+    /// The model to measure (default: the committed tiny model).
+    #[arg(long, default_value = "models/tiny")]
+    model: PathBuf,
+    #[arg(long, default_value_t = 6)]
+    episodes: u64,
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 128)]
+    max_new_tokens: usize,
+    /// Parameters of the model to extrapolate to (DeepSeek-Coder-1.3B by default).
+    #[arg(long, default_value_t = 1.35e9)]
+    target_params: f64,
+    #[command(flatten)]
+    reward: RewardOpts,
+}
+
+pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
+    let dir = std::env::temp_dir().join(format!("scrl-bench-ppo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let data = dir.join("problems.jsonl");
+    scrl_data::write_problems(&data, &scrl_data::builtin::suite(3, 4))?;
+    let cfg = PpoConfig {
+        model: a.model.clone(),
+        data,
+        out: dir.join("run"),
+        episodes: a.episodes,
+        batch_size: a.batch_size,
+        lr: 1e-4,
+        max_new_tokens: a.max_new_tokens,
+        val_prompts: 0,
+        val_every: 0,
+        save_every: a.episodes,
+        lora: LoraSettings { r: 8, alpha: 16.0, ..LoraSettings::default() },
+        prompt_style: PromptStyle::Completion,
+        ..PpoConfig::default()
+    };
+    let reward = a.reward.build()?;
+    let params = scrl_model::ModelConfig::from_file(&a.model.join("config.json"))?.num_params() as f64;
+    scrl_train::run_ppo(&cfg, &reward, false, &|_, _| {})?;
+    let text = std::fs::read_to_string(cfg.out.join("metrics.jsonl"))?;
+    let rows: Vec<serde_json::Value> = text.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    // The first episode pays for warm-up (zygotes, page cache): report the rest when there is a rest.
+    let rows = if rows.len() > 1 { &rows[1..] } else { &rows[..] };
+    let mean = |k: &str| rows.iter().map(|r| r[k].as_f64().unwrap_or(0.0)).sum::<f64>() / rows.len() as f64;
+    let tokens = mean("response_length_mean") * a.batch_size as f64;
+    let (generate, rew, fwd, upd, ep) =
+        (mean("seconds_generate"), mean("seconds_reward"), mean("seconds_forward"), mean("seconds_update"), mean("seconds_episode"));
+    let scale = a.target_params / params;
+    println!(
+        "PPO on {} ({:.2}M parameters), {} episodes measured, batch {}, up to {} new tokens, {} PPO epochs",
+        a.model.display(),
+        params / 1e6,
+        rows.len(),
+        a.batch_size,
+        a.max_new_tokens,
+        cfg.ppo_epochs
+    );
+    println!("{:<34} {:>12} {:>16} {:>22}", "phase", "s / episode", "tokens / s", format!("s / episode at {:.2}B", a.target_params / 1e9));
+    let line = |name: &str, s: f64, scaled: bool| {
+        let est = if scaled { s * scale } else { s };
+        println!("{:<34} {:>12.3} {:>16.0} {:>22.1}", name, s, tokens / s.max(1e-9), est);
+        est
+    };
+    let g = line("generation (sampling, KV cache)", generate, true);
+    let r = line("reward (sandbox + scanner)*", rew, false);
+    let f = line("old-policy, value and reference passes", fwd, true);
+    let u = line("update (4 epochs of PPO)", upd, true);
+    // The reward runs on its own thread during the forward passes, so the episode takes the longer of the two.
+    let est_episode = g + r.max(f) + u;
+    println!("{:<34} {:>12.3} {:>16.0} {:>22.1}", "whole episode", ep, tokens / ep.max(1e-9), est_episode);
+    println!(
+        "estimate for the paper's run (500 episodes, batch {}): {:.1} h on this hardware (compute scaled by {:.0}x in \
+         parameters; * the reward is not scaled; overlapped phases counted once)",
+        a.batch_size,
+        500.0 * est_episode / 3600.0,
+        scale
+    );
+    Ok(0)
+}
