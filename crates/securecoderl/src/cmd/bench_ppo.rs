@@ -70,10 +70,10 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
         a.max_new_tokens,
         cfg.ppo_epochs
     );
-    println!("{:<34} {:>12} {:>16} {:>22}", "phase", "s / episode", "tokens / s", format!("s / episode at {:.2}B", a.target_params / 1e9));
+    println!("{:<40} {:>12} {:>16} {:>22}", "phase", "s / episode", "tokens / s", format!("s / episode at {:.2}B", a.target_params / 1e9));
     let line = |name: &str, s: f64, scaled: bool| {
         let est = if scaled { s * scale } else { s };
-        println!("{:<34} {:>12.3} {:>16.0} {:>22.1}", name, s, tokens / s.max(1e-9), est);
+        println!("{:<40} {:>12.3} {:>16.0} {:>22.1}", name, s, tokens / s.max(1e-9), est);
         est
     };
     let g = line("generation (sampling, KV cache)", generate, true);
@@ -82,7 +82,7 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
     let u = line("update (4 epochs of PPO)", upd, true);
     // The reward runs on its own thread during the forward passes, so the episode takes the longer of the two.
     let est_episode = g + r.max(f) + u;
-    println!("{:<34} {:>12.3} {:>16.0} {:>22.1}", "whole episode", ep, tokens / ep.max(1e-9), est_episode);
+    println!("{:<40} {:>12.3} {:>16.0} {:>22.1}", "whole episode", ep, tokens / ep.max(1e-9), est_episode);
     println!(
         "estimate for the paper's run (500 episodes, batch {}): {:.1} h on this hardware (compute scaled by {:.0}x in \
          parameters; * the reward is not scaled; overlapped phases counted once)",
