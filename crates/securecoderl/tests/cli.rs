@@ -68,3 +68,30 @@ fn scan_reports_bandit_fields_and_exit_codes() {
     let missing = scrl(&["scan", "examples/does-not-exist.py"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn eval_and_bench_models_write_reports_on_the_same_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eval");
+    let common = ["--data", "examples/problems.jsonl", "--all", "--max-new-tokens", "24", "--resamples", "1000"];
+    let mut args = vec!["eval", "--model", "models/tiny", "--name", "tiny", "--out", out.to_str().unwrap()];
+    args.extend(common);
+    let o = scrl(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("| tiny | 3 |"), "{}", text(&o));
+    let records = out.join("records.jsonl");
+    assert_eq!(scrl_eval::read_records(&records).unwrap().len(), 3);
+    // A second evaluation compared with the first: paired tests on the same problems.
+    let out2 = dir.path().join("eval2");
+    let mut args = vec!["eval", "--model", "models/tiny", "--seed", "1", "--out", out2.to_str().unwrap(), "--compare-with", records.to_str().unwrap()];
+    args.extend(common);
+    let o = scrl(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read_to_string(out2.join("report.md")).unwrap().contains("Paired comparisons"));
+    let bench = dir.path().join("bench");
+    let mut args = vec!["bench-models", "--model", "models/tiny", "--model", "models/tiny", "--out", bench.to_str().unwrap()];
+    args.extend(common);
+    let o = scrl(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Sec. Clean %"), "{}", text(&o));
+}
