@@ -43,8 +43,8 @@ impl std::error::Error for FieldError {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("{path}: {at}: not valid JSON: {message}")]
     Json { path: PathBuf, at: RowAt, message: String },
     #[error("{path}: {at}: {error}")]
@@ -61,6 +61,6 @@ pub enum DataError {
 
 impl DataError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        DataError::Io { path: path.to_path_buf(), source }
+        DataError::Io { path: path.to_path_buf(), error: source }
     }
 }

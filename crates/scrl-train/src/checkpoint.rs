@@ -16,7 +16,7 @@ use crate::TrainError;
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
-        move |e| TrainError::Io { path: p, source: e }
+        move |e| TrainError::Io { path: p, error: e }
     };
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.tmp"));
@@ -31,14 +31,14 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), TrainError>
 }
 
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::Io { path: path.to_path_buf(), source: e })?;
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::Io { path: path.to_path_buf(), error: e })?;
     serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), message: e.to_string() })
 }
 
 /// Builds a checkpoint folder at `dir` atomically: `fill` writes into a fresh temporary folder, which then
 /// replaces `dir` (the previous version is removed only after the new one is in place).
 pub fn write_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<(), TrainError>) -> Result<(), TrainError> {
-    let io = |p: PathBuf| move |e| TrainError::Io { path: p, source: e };
+    let io = |p: PathBuf| move |e| TrainError::Io { path: p, error: e };
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("checkpoint").to_string();
     let tmp = dir.with_file_name(format!(".{name}.tmp"));
     let old = dir.with_file_name(format!(".{name}.old"));

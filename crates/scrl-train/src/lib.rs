@@ -35,8 +35,8 @@ pub enum TrainError {
     Reward(#[from] scrl_reward::RewardError),
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
 }

@@ -367,7 +367,7 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
     let started = Instant::now();
     let (mut policy, value, reference) = build_policy(cfg)?;
     let dev = policy.decoder.device().clone();
-    std::fs::create_dir_all(&cfg.out).map_err(|e| TrainError::Io { path: cfg.out.clone(), source: e })?;
+    std::fs::create_dir_all(&cfg.out).map_err(|e| TrainError::Io { path: cfg.out.clone(), error: e })?;
     write_atomic(&cfg.out.join("config.toml"), toml::to_string(cfg).expect("config serialises").as_bytes())?;
 
     // Prompts: problems with tests and a prompt that fits; a seeded hold-out for validation.

@@ -217,7 +217,7 @@ pub fn run_sft(cfg: &SftConfig, resume: bool, progress: &dyn Fn(&str)) -> Result
     let mut policy = Policy::load(&cfg.model, cfg.prompt_style, dtype(&cfg.dtype)?, &dev)?;
     let problems = scrl_data::load_problems(&cfg.data)?;
     let (train, val, skipped) = examples(&policy, &problems, cfg)?;
-    std::fs::create_dir_all(&cfg.out).map_err(|e| TrainError::Io { path: cfg.out.clone(), source: e })?;
+    std::fs::create_dir_all(&cfg.out).map_err(|e| TrainError::Io { path: cfg.out.clone(), error: e })?;
     checkpoint::write_atomic(&cfg.out.join("config.toml"), toml::to_string(cfg).expect("config serialises").as_bytes())?;
 
     policy.decoder.attach_lora(cfg.lora.to_model(), derive_seed(cfg.seed, 0x10A, 0))?;
