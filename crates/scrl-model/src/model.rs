@@ -188,16 +188,6 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
     })
 }
 
-const MODULES: [&str; 7] = [
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "o_proj",
-    "gate_proj",
-    "up_proj",
-    "down_proj",
-];
-
 /// Names and shapes of every base parameter, in a fixed order.
 pub(crate) fn param_shapes(cfg: &ModelConfig) -> Vec<(String, Vec<usize>)> {
     let h = cfg.hidden_size;
@@ -212,7 +202,7 @@ pub(crate) fn param_shapes(cfg: &ModelConfig) -> Vec<(String, Vec<usize>)> {
         let p = format!("model.layers.{l}");
         out.push((format!("{p}.input_layernorm.weight"), vec![h]));
         out.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
-        for (n, (m, shape)) in MODULES
+        for (n, (m, shape)) in crate::lora::TARGETABLE
             .iter()
             .zip([[q, h], [kv, h], [kv, h], [h, q], [i, h], [i, h], [h, i]])
             .enumerate()
