@@ -168,9 +168,30 @@ impl AdamW {
     }
 }
 
+/// The learning rate at `step`: linear warmup over `warmup` steps to `peak`, then cosine decay to
+/// `min_ratio * peak` at step `total` (and flat after it). Shared by pretraining and the trainers.
+pub fn warmup_cosine_lr(step: u64, total: u64, warmup: u64, peak: f64, min_ratio: f64) -> f64 {
+    if step < warmup {
+        return peak * (step + 1) as f64 / warmup as f64;
+    }
+    let span = total.saturating_sub(warmup).max(1) as f64;
+    let t = ((step - warmup) as f64 / span).min(1.0);
+    peak * (min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn learning_rate_warms_up_then_decays_to_the_floor() {
+        assert!((warmup_cosine_lr(0, 100, 10, 1.0, 0.1) - 0.1).abs() < 1e-12);
+        assert!((warmup_cosine_lr(9, 100, 10, 1.0, 0.1) - 1.0).abs() < 1e-12);
+        assert!((warmup_cosine_lr(10, 100, 10, 1.0, 0.1) - 1.0).abs() < 1e-12);
+        assert!((warmup_cosine_lr(55, 100, 10, 1.0, 0.1) - 0.55).abs() < 1e-12);
+        assert!((warmup_cosine_lr(100, 100, 10, 1.0, 0.1) - 0.1).abs() < 1e-12);
+        assert!((warmup_cosine_lr(500, 100, 0, 2.0, 0.0)).abs() < 1e-12);
+    }
     use candle_core::Device;
 
     /// One step against PyTorch's AdamW formula computed by hand for a scalar.

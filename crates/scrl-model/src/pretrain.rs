@@ -89,13 +89,8 @@ impl PretrainSettings {
     }
 
     fn lr_at(&self, step: u64) -> f64 {
-        if step < self.warmup_steps {
-            return self.lr * (step + 1) as f64 / self.warmup_steps as f64;
-        }
-        let span = self.steps.saturating_sub(self.warmup_steps).max(1) as f64;
-        let t = ((step - self.warmup_steps) as f64 / span).min(1.0);
         // Cosine decay to 10% of the peak.
-        self.lr * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+        crate::optim::warmup_cosine_lr(step, self.steps, self.warmup_steps, self.lr, 0.1)
     }
 }
 

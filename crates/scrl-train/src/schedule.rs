@@ -1,6 +1,5 @@
 //! The reward schedule of the paper's curriculum: binary reward for the first N episodes, then partial
-//! credit, in one job (PPO-continue as one run) or as two jobs (`--init-from` a PPO-simple checkpoint),
-//! and the learning-rate schedule.
+//! credit, in one job (PPO-continue as one run) or as two jobs (`--init-from` a PPO-simple checkpoint).
 
 use scrl_reward::RewardKind;
 
@@ -23,30 +22,9 @@ impl RewardSchedule {
     }
 }
 
-/// Linear warmup to the peak rate, then cosine decay to `min_ratio` of it at `total` steps.
-pub fn lr_at(step: u64, total: u64, warmup: u64, peak: f64, min_ratio: f64) -> f64 {
-    if warmup > 0 && step < warmup {
-        return peak * (step + 1) as f64 / warmup as f64;
-    }
-    let span = total.saturating_sub(warmup).max(1) as f64;
-    let progress = ((step.saturating_sub(warmup)) as f64 / span).min(1.0);
-    let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
-    peak * (min_ratio + (1.0 - min_ratio) * cosine)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn schedule_warms_up_then_decays() {
-        assert!((lr_at(0, 100, 10, 1.0, 0.1) - 0.1).abs() < 1e-12);
-        assert!((lr_at(9, 100, 10, 1.0, 0.1) - 1.0).abs() < 1e-12);
-        assert!((lr_at(10, 100, 10, 1.0, 0.1) - 1.0).abs() < 1e-12);
-        assert!((lr_at(100, 100, 10, 1.0, 0.1) - 0.1).abs() < 1e-12);
-        assert!(lr_at(50, 100, 10, 1.0, 0.1) < 1.0);
-    }
-
 
     #[test]
     fn curriculum_switches_at_the_boundary() {

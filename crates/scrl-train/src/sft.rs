@@ -8,13 +8,13 @@ use std::time::Instant;
 
 use candle_core::{DType, Tensor};
 use scrl_data::Problem;
+use scrl_model::optim::warmup_cosine_lr;
 use scrl_model::{AdamW, AdamWParams, LoraMode, token_logprobs};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, read_json, write_dir, write_json};
 use crate::metrics::MetricsLog;
 use crate::policy::{LoraSettings, Policy, PromptStyle, device, dtype};
-use crate::schedule::lr_at;
 use crate::{TrainError, derive_seed, permutation};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -292,7 +292,7 @@ pub fn run_sft(cfg: &SftConfig, resume: bool, progress: &dyn Fn(&str)) -> Result
                 grads.insert(v.as_tensor(), g);
             }
         }
-        let lr = lr_at(step, total_steps, warmup, cfg.lr, cfg.min_lr_ratio);
+        let lr = warmup_cosine_lr(step, total_steps, warmup, cfg.lr, cfg.min_lr_ratio);
         let grad_norm = opt.step(&grads, lr)?;
         state.step += 1;
         let train_loss = loss_sum / n_tokens.max(1) as f64;
