@@ -212,7 +212,8 @@ fn run_batch(a: &ScoreArgs, batch: &Path, problems_path: &Path) -> anyhow::Resul
         lines.push((row.id.as_str(), b));
     }
     if let Some(out) = &a.out {
-        write_jsonl_atomic(out, lines.iter().map(|(id, b)| result_json(Some(id), b)))?;
+        let body: String = lines.iter().map(|(id, b)| format!("{}\n", result_json(Some(id), b))).collect();
+        scrl_eval::write_atomic(out, body.as_bytes())?;
     }
     let stdout = std::io::stdout();
     let mut w = BufWriter::new(stdout.lock());
@@ -249,21 +250,4 @@ fn run_batch(a: &ScoreArgs, batch: &Path, problems_path: &Path) -> anyhow::Resul
     let (hits, misses) = model.cache_stats();
     eprintln!("sandbox: {}\ncache: {hits} hits, {misses} scored", one_line(&model.sandbox().isolation().to_string()));
     Ok(0)
-}
-
-/// Writes JSON Lines to a temp file in the same folder, fsyncs, then renames over `path`.
-pub fn write_jsonl_atomic(path: &Path, rows: impl Iterator<Item = serde_json::Value>) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
-    {
-        let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut w = BufWriter::new(f);
-        for r in rows {
-            writeln!(w, "{}", serde_json::to_string(&r)?)?;
-        }
-        w.flush()?;
-        w.get_ref().sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
-    Ok(())
 }
