@@ -1,35 +1,34 @@
 //! Every accepted CodeContests reference whose output the data marks as exactly checkable scores
 //! R_func = 1.0 on all its tests through the full reward; a deliberately broken copy of each does not.
+//! References whose measured CPU time comes within a factor of `MARGIN` of the CPU limit are left out
+//! (and counted), so a loaded machine cannot turn a slow reference's tests into time limits.
 
-use std::path::Path;
+#[path = "../../scrl-sandbox/tests/common/cc300.rs"]
+mod cc300;
+
 use std::sync::Arc;
 
 use scrl_pycheck::Scanner;
 use scrl_reward::{RewardConfig, RewardModel, StdinCase, TestSpec};
 use scrl_sandbox::{Sandbox, SandboxConfig};
 
+const CPU_LIMIT_MS: u64 = 5000;
+
 #[test]
 fn references_score_full_functional_reward_and_broken_copies_do_not() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/codecontests_cc300.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (the shared data must sit beside the repo)", path.display()));
-    let mut items: Vec<(String, String, TestSpec)> = Vec::new();
-    for line in text.lines() {
-        let row: serde_json::Value = serde_json::from_str(line).unwrap();
-        if row["ref_passes_exact_all"] != true {
-            continue;
-        }
-        let tests = row["tests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| StdinCase { input: t["input"].as_str().unwrap().into(), output: t["output"].as_str().unwrap().into() })
-            .collect();
-        items.push((row["id"].as_str().unwrap().into(), row["reference_solution"].as_str().unwrap().into(), TestSpec::Stdin(tests)));
-    }
+    let (refs, left_out) = cc300::within_margin(cc300::load(), CPU_LIMIT_MS);
+    println!("{} references within {}x of the {CPU_LIMIT_MS} ms CPU limit left out: {left_out:?}", left_out.len(), cc300::MARGIN);
+    let items: Vec<(String, String, TestSpec)> = refs
+        .into_iter()
+        .map(|r| {
+            let tests = r.tests.into_iter().map(|(input, output)| StdinCase { input, output }).collect();
+            (r.id, r.code, TestSpec::Stdin(tests))
+        })
+        .collect();
     assert!(items.len() > 150, "{} exactly checkable references", items.len());
     let sandbox = Arc::new(Sandbox::new(SandboxConfig::default()).unwrap());
     let model = RewardModel::new(
-        RewardConfig { test_cap: None, cpu_time_ms: 5000, wall_time_ms: 20_000, ..RewardConfig::default() },
+        RewardConfig { test_cap: None, cpu_time_ms: CPU_LIMIT_MS, wall_time_ms: 20_000, ..RewardConfig::default() },
         sandbox,
         Scanner::Native,
     )
