@@ -56,7 +56,7 @@ pub use record::{
     write_records,
 };
 pub use report::{
-    PAPER_TABLE3, PaperRow, PaperVariant, Report, ReportFiles, ReportRow, paper_comparison,
+    PAPER_TABLE3, PaperRow, PaperVariant, Report, ReportFiles, ReportRow, ReportSection, paper_comparison,
     render_csv, render_markdown, render_table2, render_table3, verify_report, write_report,
 };
 pub use stats::{McNemar, PairedComparison, compare_paired, mcnemar_exact};

@@ -86,6 +86,17 @@ pub struct Report {
     pub bootstrap: BootstrapConfig,
     pub rows: Vec<ReportRow>,
     pub comparisons: Vec<PairedComparison>,
+    /// Further Markdown sections the caller writes (how checkpoints were chosen, spread across seeds,
+    /// which findings of the paper a run reproduces), printed before the comparison with the paper.
+    #[serde(default)]
+    pub sections: Vec<ReportSection>,
+}
+
+/// A titled Markdown section of a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportSection {
+    pub title: String,
+    pub markdown: String,
 }
 
 /// The files [`write_report`] wrote.
@@ -384,6 +395,9 @@ pub fn render_markdown(report: &Report) -> String {
             out.push('\n');
         }
     }
+    for sec in &report.sections {
+        let _ = write!(out, "## {}\n\n{}\n\n", sec.title, sec.markdown.trim_end());
+    }
     out.push_str("## Comparison with the paper\n\n");
     out.push_str(&paper_comparison(&report.rows, &report.setting));
     out
@@ -570,6 +584,7 @@ mod tests {
             bootstrap: cfg,
             rows,
             comparisons,
+            sections: Vec::new(),
         }
     }
 

@@ -90,6 +90,23 @@ mod tests {
     }
 
     #[test]
+    fn lambda_one_gives_every_token_the_return_to_go_minus_its_value() {
+        // Reward 1 on the last of four tokens, KL 0.1 per token at coefficient 0.5: token rewards
+        // [-0.05, -0.05, -0.05, 0.95]. With gamma 1 and lambda 1, A_t = (sum of rewards from t) - V_t:
+        // returns-to-go [0.8, 0.85, 0.9, 0.95], minus values [0.5, 0.5, 0.6, 0.7].
+        let tr = token_rewards(1.0, &[0.1, 0.1, 0.1, 0.1], 0.5);
+        let (adv, ret) = gae(&tr, &[0.5, 0.5, 0.6, 0.7], 1.0, 1.0);
+        assert!(close(&adv, &[0.3, 0.35, 0.3, 0.25]), "{adv:?}");
+        assert!(close(&ret, &[0.8, 0.85, 0.9, 0.95]), "{ret:?}");
+        // The first token of a 300-token program gets the whole reward minus its value; with lambda 0.95
+        // and a zero value head it would get 0.95^299 of it.
+        let long = token_rewards(1.0, &[0.0; 300], 0.1);
+        let (a1, _) = gae(&long, &[0.0; 300], 1.0, 1.0);
+        let (a95, _) = gae(&long, &[0.0; 300], 1.0, 0.95);
+        assert!((a1[0] - 1.0).abs() < 1e-6 && a95[0] < 1e-6, "{} {}", a1[0], a95[0]);
+    }
+
+    #[test]
     fn whitening_gives_zero_mean_unit_variance() {
         let mut b = vec![vec![1.0, 2.0], vec![3.0, 4.0, 5.0]];
         whiten(&mut b);

@@ -36,8 +36,12 @@ pub struct SftConfig {
     pub max_grad_norm: f64,
     /// Examples longer than this (prompt + target tokens) are skipped and counted.
     pub max_seq_len: usize,
-    /// Share of the problems held out for the validation loss (at least one problem).
+    /// Share of the problems held out for the validation loss (at least one problem), when no
+    /// `val_data` is given.
     pub val_fraction: f64,
+    /// Validation problems (JSONL) for the validation loss, kept out of training; then every problem of
+    /// `data` trains.
+    pub val_data: Option<PathBuf>,
     /// Validation every this many optimizer steps (0: at the end of each epoch only).
     pub eval_every: u64,
     pub seed: u64,
@@ -65,6 +69,7 @@ impl Default for SftConfig {
             max_grad_norm: 1.0,
             max_seq_len: 1024,
             val_fraction: 0.1,
+            val_data: None,
             eval_every: 0,
             seed: 42,
             lora: LoraSettings::default(),
@@ -172,15 +177,20 @@ fn mean_loss(policy: &Policy, examples: &[Example], batch: usize) -> Result<f64,
 
 /// Splits problems with references into train and validation examples (validation by a seeded hash,
 /// so it does not move when problems are added).
-fn examples(policy: &Policy, problems: &[Problem], cfg: &SftConfig) -> Result<(Vec<Example>, Vec<Example>, usize), TrainError> {
+fn examples(policy: &Policy, problems: &[Problem], val_problems: Option<&[Problem]>, cfg: &SftConfig) -> Result<(Vec<Example>, Vec<Example>, usize), TrainError> {
     let mut with_ref: Vec<&Problem> = problems.iter().filter(|p| p.reference_solution.is_some()).collect();
     if with_ref.is_empty() {
         return Err(TrainError::Config(format!("{}: no problem has a reference_solution to train on", cfg.data.display())));
     }
     let order = permutation(with_ref.len(), derive_seed(cfg.seed, 0x5F7, 0));
     with_ref = order.iter().map(|&i| with_ref[i]).collect();
-    let n_val = ((with_ref.len() as f64 * cfg.val_fraction).round() as usize).max(usize::from(cfg.val_fraction > 0.0));
-    let (val_p, train_p) = with_ref.split_at(n_val.min(with_ref.len() - 1));
+    let given_val: Vec<&Problem> = val_problems.unwrap_or_default().iter().filter(|p| p.reference_solution.is_some()).collect();
+    let (val_p, train_p) = if val_problems.is_some() {
+        (given_val.as_slice(), with_ref.as_slice())
+    } else {
+        let n_val = ((with_ref.len() as f64 * cfg.val_fraction).round() as usize).max(usize::from(cfg.val_fraction > 0.0));
+        with_ref.split_at(n_val.min(with_ref.len() - 1))
+    };
     let train_p = match cfg.max_problems {
         Some(m) => &train_p[..m.min(train_p.len())],
         None => train_p,
@@ -216,7 +226,8 @@ pub fn run_sft(cfg: &SftConfig, resume: bool, progress: &dyn Fn(&str)) -> Result
     let dev = device(&cfg.device)?;
     let mut policy = Policy::load(&cfg.model, cfg.prompt_style, dtype(&cfg.dtype)?, &dev)?;
     let problems = scrl_data::load_problems(&cfg.data)?;
-    let (train, val, skipped) = examples(&policy, &problems, cfg)?;
+    let val_problems = cfg.val_data.as_deref().map(scrl_data::load_problems).transpose()?;
+    let (train, val, skipped) = examples(&policy, &problems, val_problems.as_deref(), cfg)?;
     std::fs::create_dir_all(&cfg.out).map_err(|e| TrainError::Io { path: cfg.out.clone(), error: e })?;
     checkpoint::write_atomic(&cfg.out.join("config.toml"), toml::to_string(cfg).expect("config serialises").as_bytes())?;
 

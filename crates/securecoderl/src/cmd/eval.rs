@@ -151,6 +151,7 @@ pub fn run_eval(a: EvalArgs) -> anyhow::Result<i32> {
         bootstrap: cfg,
         rows,
         comparisons,
+        sections: Vec::new(),
     };
     let files = scrl_eval::write_report(&a.out, &report)?;
     let summaries: Vec<_> = report.rows.iter().map(|r| r.summary.clone()).collect();
@@ -203,6 +204,7 @@ pub fn run_bench_models(a: BenchModelsArgs) -> anyhow::Result<i32> {
         bootstrap: cfg,
         rows,
         comparisons: vec![],
+        sections: Vec::new(),
     };
     let files = scrl_eval::write_report(&a.out, &report)?;
     println!("{}", scrl_eval::render_table2(&report.rows));

@@ -205,10 +205,34 @@ pub struct PpoArgs {
     /// Binary for this many episodes, then partial credit (the curriculum in one job).
     #[arg(long)]
     binary_episodes: Option<u64>,
+    /// Validation problems (JSONL), kept out of training (default: `val_prompts` of --data held out).
+    #[arg(long)]
+    val_data: Option<PathBuf>,
     #[arg(long)]
     val_prompts: Option<usize>,
+    /// Samples per validation prompt, at the training temperature.
+    #[arg(long)]
+    val_samples: Option<usize>,
     #[arg(long)]
     val_every: Option<u64>,
+    /// GAE lambda of the policy's advantages (1: every token gets the return minus its value).
+    #[arg(long)]
+    lam: Option<f32>,
+    /// GAE lambda of the value head's targets.
+    #[arg(long)]
+    value_lam: Option<f32>,
+    /// The value head's learning rate (default 10x --lr).
+    #[arg(long)]
+    value_lr: Option<f64>,
+    /// Train only the value head for this many first episodes.
+    #[arg(long)]
+    value_warmup_episodes: Option<u64>,
+    /// Let the value loss train the policy's LoRA through the shared hidden states (default: detached).
+    #[arg(long)]
+    value_through_policy: bool,
+    /// Subtracted from the reward of a completion cut at --max-new-tokens (no EOS).
+    #[arg(long)]
+    truncation_penalty: Option<f64>,
     #[arg(long)]
     save_every: Option<u64>,
     #[command(flatten)]
@@ -222,7 +246,17 @@ pub fn resolve_ppo(a: &PpoArgs) -> anyhow::Result<PpoConfig> {
     set!(cfg, lr = c.lr, seed = c.seed, batch_size = c.batch_size, dtype = c.dtype.clone(), device = c.device.clone());
     set!(cfg, episodes = a.episodes, group_size = a.group_size, ppo_epochs = a.ppo_epochs, clip = a.clip, kl_coef = a.kl_coef);
     set!(cfg, temperature = a.temperature, max_new_tokens = a.max_new_tokens, val_prompts = a.val_prompts);
-    set!(cfg, val_every = a.val_every, save_every = a.save_every);
+    set!(cfg, val_every = a.val_every, save_every = a.save_every, val_samples = a.val_samples, lam = a.lam, value_lam = a.value_lam);
+    set!(cfg, value_warmup_episodes = a.value_warmup_episodes, truncation_penalty = a.truncation_penalty);
+    if a.value_lr.is_some() {
+        cfg.value_lr = a.value_lr;
+    }
+    if a.val_data.is_some() {
+        cfg.val_data = a.val_data.clone();
+    }
+    if a.value_through_policy {
+        cfg.value_detach = false;
+    }
     if let Some(s) = c.prompt_style {
         cfg.prompt_style = s.into();
     }
