@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use scrl_eval::{BootstrapConfig, EvalSet, Metric, PaperVariant, Report, ReportRow};
+use std::fmt::Write as _;
+
+use scrl_eval::{BootstrapConfig, EvalSet, Metric, PaperVariant, Report, ReportRow, ReportSection};
 use scrl_reward::{RewardKind, RewardModel};
 use scrl_train::evaluate::{EvalOptions, generate_records, load_policy};
-use scrl_train::{PpoConfig, SftConfig};
+use scrl_train::{PpoConfig, PpoSummary, SftConfig};
 use serde::{Deserialize, Serialize};
 
 use super::reward_opts::RewardOpts;
@@ -31,7 +33,14 @@ pub struct SweepConfig {
     pub data: PathBuf,
     pub out: PathBuf,
     pub eval_n: usize,
+    /// Validation problems carved once from the training pool, kept out of SFT and PPO training: SFT's
+    /// validation loss and PPO's checkpoint selection both use them.
+    pub val_n: usize,
     pub split_seed: u64,
+    /// Training seeds per variant: seed k of N is `train_seed + k`; every PPO variant derives its own
+    /// sampling stream from it. The evaluation set and its sampling seed stay the same for all.
+    pub seeds: usize,
+    pub train_seed: u64,
     /// At most this many training problems (the paper: about 1,000).
     pub train_n: Option<usize>,
     pub eval_samples: usize,
@@ -50,7 +59,10 @@ impl Default for SweepConfig {
             data: PathBuf::new(),
             out: PathBuf::from("runs/sweep"),
             eval_n: 100,
+            val_n: 32,
             split_seed: 42,
+            seeds: 1,
+            train_seed: 42,
             train_n: Some(1000),
             eval_samples: 1,
             eval_temperature: 0.7,
@@ -65,10 +77,14 @@ impl Default for SweepConfig {
 
 /// One trained model of the table.
 struct Variant {
-    name: &'static str,
+    name: String,
+    /// File stem of its records and plots.
+    stem: String,
     paper: PaperVariant,
     adapter: PathBuf,
-    metrics: Option<PathBuf>,
+    /// The PPO run folder (metrics, summary), none for SFT.
+    run: Option<PathBuf>,
+    summary: Option<PpoSummary>,
 }
 
 /// The outcome of a pipeline run, and the checks quickstart prints.
@@ -89,74 +105,134 @@ fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
     )
 }
 
-/// Runs the whole pipeline; returns the report path and every check that failed.
-pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<PipelineOutcome> {
-    let started = Instant::now();
-    let out = &cfg.out;
-    std::fs::create_dir_all(out.join("data")).with_context(|| format!("creating {}", out.display()))?;
-    scrl_eval::write_atomic(&out.join("sweep.toml"), toml::to_string(cfg)?.as_bytes())?;
-    let mut problems_found = Vec::new();
+/// The three problem sets of a sweep, carved once: a seeded evaluation set, then a validation set from
+/// what is left, then the training set; no problem (nor statement) is in two of them.
+pub struct Carved {
+    pub eval: Vec<scrl_data::Problem>,
+    pub val: Vec<scrl_data::Problem>,
+    pub train: Vec<scrl_data::Problem>,
+}
 
-    stage("data: seeded evaluation set and disjoint training set");
-    let all = scrl_data::load_problems(&cfg.data)?;
-    let split = scrl_data::split(
-        &all,
-        &scrl_data::SplitOptions { eval_n: cfg.eval_n, seed: cfg.split_seed, train_n: cfg.train_n, allow_overlap: false },
-    )?;
-    if !split.overlap.is_empty() {
-        bail!("training and evaluation sets overlap on {} problems", split.overlap.len());
+pub fn carve(all: &[scrl_data::Problem], cfg: &SweepConfig) -> anyhow::Result<Carved> {
+    let opts = |eval_n, seed, train_n| scrl_data::SplitOptions { eval_n, seed, train_n, allow_overlap: false };
+    let split = scrl_data::split(all, &opts(cfg.eval_n, cfg.split_seed, None))?;
+    let rest = scrl_data::split(&split.train, &opts(cfg.val_n, scrl_train::derive_seed(cfg.split_seed, 0x7A1, 0), cfg.train_n))?;
+    if !split.overlap.is_empty() || !rest.overlap.is_empty() {
+        bail!("the evaluation, validation and training sets overlap");
     }
-    let (train_path, eval_path) = (out.join("data/train.jsonl"), out.join("data/eval.jsonl"));
-    scrl_data::write_problems(&train_path, &split.train)?;
-    scrl_data::write_problems(&eval_path, &split.eval)?;
-    eprintln!("    {} evaluation problems, {} training problems", split.eval.len(), split.train.len());
+    Ok(Carved { eval: split.eval, val: rest.eval, train: rest.train })
+}
 
-    stage("SFT (LoRA)");
-    let sft = SftConfig { model: cfg.model.clone(), data: train_path.clone(), out: out.join("sft"), ..cfg.sft.clone() };
+fn kind_name(k: RewardKind) -> &'static str {
+    match k {
+        RewardKind::Binary => "binary",
+        RewardKind::Partial => "partial-credit",
+    }
+}
+
+/// Which PPO variant, how it starts and what it trains on.
+struct PpoVariant {
+    name: &'static str,
+    dir: &'static str,
+    paper: PaperVariant,
+    reward: RewardKind,
+    /// Starts from this variant's `best` (PPO-continue from PPO-simple).
+    continues: Option<&'static str>,
+    /// Purpose tag of its sampling stream.
+    stream: u64,
+}
+
+const PPO_VARIANTS: [PpoVariant; 3] = [
+    PpoVariant { name: "PPO-simple", dir: "ppo-simple", paper: PaperVariant::PpoSimple, reward: RewardKind::Binary, continues: None, stream: 1 },
+    PpoVariant { name: "PPO-fresh", dir: "ppo-fresh", paper: PaperVariant::PpoFresh, reward: RewardKind::Partial, continues: None, stream: 2 },
+    PpoVariant {
+        name: "PPO-continue",
+        dir: "ppo-continue",
+        paper: PaperVariant::PpoContinue,
+        reward: RewardKind::Partial,
+        continues: Some("ppo-simple"),
+        stream: 3,
+    },
+];
+
+/// Trains SFT and the three PPO variants with one training seed into `dir`.
+fn train_seed(cfg: &SweepConfig, reward: &RewardModel, dir: &Path, paths: (&Path, &Path), seed: u64, label: &dyn Fn(&str) -> (String, String)) -> anyhow::Result<Vec<Variant>> {
+    let (train_path, val_path) = paths;
+    stage(&format!("SFT (LoRA), seed {seed}"));
+    let sft = SftConfig { model: cfg.model.clone(), data: train_path.into(), val_data: Some(val_path.into()), out: dir.join("sft"), seed, ..cfg.sft.clone() };
     let pb = bar(0, "");
     let s = scrl_train::run_sft(&sft, false, &|m| pb.set_message(m.to_string()))?;
     pb.finish_and_clear();
     eprintln!("    val loss {:.4} -> {:.4} (best {:.4}) in {:.0} s", s.first_val_loss, s.final_val_loss, s.best_val_loss, s.seconds);
-    let sft_adapter = s.adapter.clone();
-
-    let ppo_base = PpoConfig {
-        model: cfg.model.clone(),
-        adapter: Some(sft_adapter.clone()),
-        data: train_path.clone(),
-        init_from: None,
-        binary_episodes: None,
-        ..cfg.ppo.clone()
-    };
-    let run_ppo = |name: &str, dir: &str, reward_kind: RewardKind, init_from: Option<PathBuf>| -> anyhow::Result<PathBuf> {
-        stage(name);
-        let c = PpoConfig { out: out.join(dir), reward: reward_kind, init_from, ..ppo_base.clone() };
+    let (name, stem) = label("SFT");
+    let mut out = vec![Variant { name, stem, paper: PaperVariant::Sft, adapter: s.adapter.clone(), run: None, summary: None }];
+    for v in &PPO_VARIANTS {
+        stage(&format!("{} ({} reward{}), seed {seed}", v.name, kind_name(v.reward), v.continues.map_or(String::new(), |c| format!(", from {c}"))));
+        let c = PpoConfig {
+            model: cfg.model.clone(),
+            adapter: Some(s.adapter.clone()),
+            init_from: v.continues.map(|c| dir.join(c).join("best")),
+            data: train_path.into(),
+            val_data: Some(val_path.into()),
+            val_prompts: cfg.val_n,
+            out: dir.join(v.dir),
+            reward: v.reward,
+            binary_episodes: None,
+            seed: scrl_train::derive_seed(seed, 0x5EED, v.stream),
+            ..cfg.ppo.clone()
+        };
         let pb = bar(c.episodes, "episodes");
-        let s = scrl_train::run_ppo(&c, reward, false, &|done, m| {
+        let sum = scrl_train::run_ppo(&c, reward, false, &|done, m| {
             pb.set_position(done);
             pb.set_message(m.to_string());
         })?;
         pb.finish_and_clear();
         eprintln!(
-            "    validation reward {:.3} (start) -> {} (end), best {}; batch reward {:.3} (first episode) -> {:.3} (last); {:.0} s",
-            s.initial_val_reward,
-            s.final_val_reward.map_or("-".into(), |v| format!("{v:.3}")),
-            s.best_val_reward.map_or("-".into(), |v| format!("{v:.3}")),
-            s.first_reward_mean,
-            s.last_reward_mean,
-            s.seconds
+            "    validation reward ({}) {:.3} (start) -> {} (end), best {} at episode {}{}; batch reward {:.3} (first episode) -> {:.3} (last); {:.0} s",
+            kind_name(sum.selection_reward),
+            sum.initial_val_reward,
+            sum.final_val_reward.map_or("-".into(), |v| format!("{v:.3}")),
+            sum.best_val_reward.map_or("-".into(), |v| format!("{v:.3}")),
+            sum.best_episode.map_or("-".into(), |e| e.to_string()),
+            if sum.beat_start { "" } else { " (no validation beat the starting policy)" },
+            sum.first_reward_mean,
+            sum.last_reward_mean,
+            sum.seconds
         );
-        Ok(c.out)
-    };
-    let simple = run_ppo("PPO-simple (binary reward)", "ppo-simple", RewardKind::Binary, None)?;
-    let fresh = run_ppo("PPO-fresh (partial credit)", "ppo-fresh", RewardKind::Partial, None)?;
-    let cont = run_ppo("PPO-continue (binary, then partial credit)", "ppo-continue", RewardKind::Partial, Some(simple.join("best")))?;
+        let (name, stem) = label(v.name);
+        out.push(Variant { name, stem, paper: v.paper, adapter: c.out.join("best/adapter"), run: Some(c.out), summary: Some(sum) });
+    }
+    Ok(out)
+}
 
-    let variants = [
-        Variant { name: "SFT", paper: PaperVariant::Sft, adapter: sft_adapter, metrics: None },
-        Variant { name: "PPO-simple", paper: PaperVariant::PpoSimple, adapter: simple.join("best/adapter"), metrics: Some(simple.join("metrics.jsonl")) },
-        Variant { name: "PPO-fresh", paper: PaperVariant::PpoFresh, adapter: fresh.join("best/adapter"), metrics: Some(fresh.join("metrics.jsonl")) },
-        Variant { name: "PPO-continue", paper: PaperVariant::PpoContinue, adapter: cont.join("best/adapter"), metrics: Some(cont.join("metrics.jsonl")) },
-    ];
+/// Runs the whole pipeline; returns the report path and every check that failed.
+pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<PipelineOutcome> {
+    let started = Instant::now();
+    let out = &cfg.out;
+    anyhow::ensure!(cfg.seeds >= 1, "seeds must be >= 1");
+    std::fs::create_dir_all(out.join("data")).with_context(|| format!("creating {}", out.display()))?;
+    scrl_eval::write_atomic(&out.join("sweep.toml"), toml::to_string(cfg)?.as_bytes())?;
+    let mut problems_found = Vec::new();
+
+    stage("data: seeded evaluation set, validation set and disjoint training set");
+    let all = scrl_data::load_problems(&cfg.data)?;
+    let sets = carve(&all, cfg)?;
+    let (train_path, val_path, eval_path) = (out.join("data/train.jsonl"), out.join("data/val.jsonl"), out.join("data/eval.jsonl"));
+    scrl_data::write_problems(&train_path, &sets.train)?;
+    scrl_data::write_problems(&val_path, &sets.val)?;
+    scrl_data::write_problems(&eval_path, &sets.eval)?;
+    eprintln!("    {} evaluation problems, {} validation problems, {} training problems", sets.eval.len(), sets.val.len(), sets.train.len());
+
+    let mut variants = Vec::new();
+    for k in 0..cfg.seeds {
+        let seed = cfg.train_seed + k as u64;
+        let (dir, label): (PathBuf, Box<dyn Fn(&str) -> (String, String)>) = if cfg.seeds == 1 {
+            (out.clone(), Box::new(|n: &str| (n.to_string(), n.to_lowercase())))
+        } else {
+            (out.join(format!("seed-{seed}")), Box::new(move |n: &str| (format!("{n} (seed {seed})"), format!("{}-seed{seed}", n.to_lowercase()))))
+        };
+        variants.extend(train_seed(cfg, reward, &dir, (&train_path, &val_path), seed, &*label)?);
+    }
 
     let opts = EvalOptions {
         samples: cfg.eval_samples,
@@ -167,55 +243,78 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     };
     let boot = BootstrapConfig { resamples: cfg.bootstrap_resamples, ..BootstrapConfig::default() };
     let ks: Vec<u32> = if cfg.eval_samples > 1 { vec![1, cfg.eval_samples as u32] } else { vec![] };
-    let mut sets = Vec::new();
+    let mut evals = Vec::new();
     let mut rows = Vec::new();
     for v in &variants {
         stage(&format!("evaluate {}", v.name));
-        let policy = load_policy(&cfg.model, Some(&v.adapter), sft.prompt_style, &sft.dtype, &sft.device)?;
-        let pb = bar((split.eval.len() * cfg.eval_samples) as u64, "samples");
-        let recs = generate_records(&policy, reward, &split.eval, &opts, &|d, _| pb.set_position(d as u64))?;
+        let policy = load_policy(&cfg.model, Some(&v.adapter), cfg.sft.prompt_style, &cfg.sft.dtype, &cfg.sft.device)?;
+        let pb = bar((sets.eval.len() * cfg.eval_samples) as u64, "samples");
+        let recs = generate_records(&policy, reward, &sets.eval, &opts, &|d, _| pb.set_position(d as u64))?;
         pb.finish_and_clear();
-        let path = out.join(format!("eval/{}.jsonl", v.name.to_lowercase()));
+        let path = out.join(format!("eval/{}.jsonl", v.stem));
         std::fs::create_dir_all(path.parent().expect("has a parent")).context("creating eval/")?;
         scrl_eval::write_records(&path, &recs)?;
-        let set = EvalSet::from_records(v.name, recs)?;
+        let set = EvalSet::from_records(&v.name, recs)?;
         rows.push(ReportRow { paper_variant: Some(v.paper), summary: scrl_eval::summarize(&set, &ks, &boot)? });
-        sets.push(set);
+        evals.push(set);
     }
+    // Paired comparisons within each seed: every PPO variant against SFT, partial against binary credit
+    // (PPO-fresh vs PPO-simple) and the curriculum against partial credit alone (PPO-continue vs PPO-fresh).
+    const METRICS: [Metric; 4] = [Metric::SyntaxValid, Metric::AnyTestPassed, Metric::AllTestsPassed, Metric::MeanReward];
     let mut comparisons = Vec::new();
-    for set in &sets[1..] {
-        for m in [Metric::SyntaxValid, Metric::AnyTestPassed, Metric::AllTestsPassed, Metric::MeanReward] {
-            comparisons.push(scrl_eval::compare_paired(&sets[0], set, m, &boot)?);
+    for group in evals.chunks(1 + PPO_VARIANTS.len()) {
+        for (a, b) in [(0, 1), (0, 2), (0, 3), (1, 2), (2, 3)] {
+            for m in METRICS {
+                comparisons.push(scrl_eval::compare_paired(&group[a], &group[b], m, &boot)?);
+            }
         }
     }
 
     stage("report and plots");
     let c = reward.config();
+    let p = &cfg.ppo;
     let report = Report {
         title: "SecureCodeRL sweep: SFT and the three PPO variants (Table 3)".into(),
         setting: format!(
-            "model {}; data {} ({} training problems, {} evaluation problems, split seed {}); SFT {} epochs; \
-             PPO {} episodes x batch {}, lr {}, KL {} to the SFT adapter, each variant at its best validation \
-             checkpoint ({} held-out training prompts); eval {} sample(s) at T = {}; \
-             reward {} R_func + {} R_sec, T capped at {}",
+            "model {}; data {} ({} training problems, {} validation problems, {} evaluation problems, split seed {}); \
+             {} training seed(s) from {}; SFT {} epochs at lr {}; PPO {} episodes x {} prompts x {} samples, lr {} (value head {}), \
+             T {}, KL {} to the SFT adapter, lambda {}, each variant at its best validation checkpoint ({} validation \
+             problems x {} samples); eval {} sample(s) at T = {} (seed {}); reward {} R_func + {} R_sec, T capped at {}",
             cfg.model.display(),
             cfg.data.display(),
-            split.train.len(),
-            split.eval.len(),
+            sets.train.len(),
+            sets.val.len(),
+            sets.eval.len(),
             cfg.split_seed,
-            sft.epochs,
-            ppo_base.episodes,
-            ppo_base.batch_size,
-            ppo_base.lr,
-            ppo_base.kl_coef,
-            ppo_base.val_prompts,
+            cfg.seeds,
+            cfg.train_seed,
+            cfg.sft.epochs,
+            cfg.sft.lr,
+            p.episodes,
+            p.batch_size,
+            p.group_size,
+            p.lr,
+            p.value_lr(),
+            p.temperature,
+            p.kl_coef,
+            p.lam,
+            sets.val.len(),
+            p.val_samples,
             cfg.eval_samples,
             cfg.eval_temperature,
+            cfg.eval_seed,
             c.alpha,
             c.beta,
             c.test_cap.map_or("none".into(), |t| t.to_string())
         ),
         bootstrap: boot,
+        sections: vec![
+            ReportSection { title: "Checkpoint selection".into(), markdown: selection_section(&variants) },
+            ReportSection { title: "Which of the paper's findings this run reproduces".into(), markdown: findings_section(&comparisons, cfg.seeds) },
+        ]
+        .into_iter()
+        .chain((cfg.seeds > 1).then(|| ReportSection { title: "Across training seeds".into(), markdown: seeds_section(&rows, cfg.seeds) }))
+        .collect(),
         rows,
         comparisons,
     };
@@ -225,16 +324,17 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     let summaries: Vec<_> = report.rows.iter().map(|r| r.summary.clone()).collect();
     let mut plot_files = vec![scrl_eval::plot_metric_bars(&report.title, &summaries, &plots.join("metrics"))?];
     let mut curves = Vec::new();
-    for v in variants.iter().filter(|v| v.metrics.is_some()) {
-        let rows = scrl_eval::read_training_rows(v.metrics.as_ref().expect("filtered"))?;
-        let stem = plots.join(format!("training-{}", v.name.to_lowercase()));
+    for v in &variants {
+        let Some(run) = &v.run else { continue };
+        let rows = scrl_eval::read_training_rows(&run.join("metrics.jsonl"))?;
+        let stem = plots.join(format!("training-{}", v.stem));
         plot_files.push(scrl_eval::plot_training_curves(&format!("{} training", v.name), &rows, &stem)?);
-        curves.push((v.name.to_string(), rows));
+        curves.push((v.name.clone(), rows));
     }
     plot_files.push(scrl_eval::plot_reward_comparison("Mean reward per episode", &curves, &plots.join("reward-curves"))?);
 
     // The checks: every stage ran and wrote what it should.
-    let names: Vec<&str> = variants.iter().map(|v| v.name).collect();
+    let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
     problems_found.extend(scrl_eval::verify_report(out, &names));
     for f in &plot_files {
         problems_found.extend(scrl_eval::verify_plot(f));
@@ -245,15 +345,106 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
                 problems_found.push(format!("{}: missing {}", v.name, v.adapter.join(file).display()));
             }
         }
-    }
-    for dir in [&simple, &fresh, &cont] {
+        let Some(run) = &v.run else { continue };
         for file in ["metrics.jsonl", "checkpoint/state.json", "final/value_head.safetensors", "summary.json"] {
-            if !dir.join(file).is_file() {
-                problems_found.push(format!("missing {}", dir.join(file).display()));
+            if !run.join(file).is_file() {
+                problems_found.push(format!("missing {}", run.join(file).display()));
             }
         }
     }
     Ok(PipelineOutcome { report: files.markdown, problems: problems_found, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// How each PPO variant's evaluated checkpoint was chosen, and whether it beat its starting policy.
+fn selection_section(variants: &[Variant]) -> String {
+    let mut md = String::from(
+        "Each PPO variant is evaluated at its `best` checkpoint: the validation with the highest mean reward on \
+         the validation problems (never the evaluation problems), a later validation winning a tie. \
+         Validation uses the reward the variant trains on (binary for PPO-simple, partial credit otherwise).\n\n\
+         | variant | selection reward | validation at start | best | at episode | final | beat the start |\n|---|---|---:|---:|---:|---:|---|\n",
+    );
+    for v in variants {
+        let Some(s) = &v.summary else { continue };
+        let f = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.3}"));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.3} | {} | {} | {} | {} |",
+            v.name,
+            kind_name(s.selection_reward),
+            s.initial_val_reward,
+            f(s.best_val_reward),
+            s.best_episode.map_or("-".into(), |e| e.to_string()),
+            f(s.final_val_reward),
+            if s.beat_start { "yes" } else { "**no**: no validation beat the starting policy" }
+        );
+    }
+    md
+}
+
+/// The paper's claims, each checked against this run's paired comparisons (per seed).
+fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -> String {
+    // (A, B, metric, the paper's direction of B - A, the claim in words)
+    let claims: [(&str, &str, Metric, f64, &str); 6] = [
+        ("SFT", "PPO-simple", Metric::SyntaxValid, -1.0, "binary reward alone lowers syntax validity below SFT (44% -> 18%)"),
+        ("PPO-simple", "PPO-fresh", Metric::SyntaxValid, 1.0, "partial credit keeps more syntax validity than binary reward (27% vs 18%)"),
+        ("PPO-fresh", "PPO-continue", Metric::SyntaxValid, 1.0, "binary-then-partial beats partial credit alone on syntax validity (63% vs 27%)"),
+        ("PPO-fresh", "PPO-continue", Metric::AnyTestPassed, 1.0, "binary-then-partial beats partial credit alone on >=1 test passed (9% vs 2%)"),
+        ("SFT", "PPO-continue", Metric::SyntaxValid, 1.0, "the curriculum beats SFT on syntax validity (63% vs 44%)"),
+        ("SFT", "PPO-continue", Metric::MeanReward, 1.0, "the curriculum beats SFT on mean reward (0.42 vs 0.40)"),
+    ];
+    let mut md = String::from(
+        "A finding counts as reproduced when the paired 95% interval of the difference lies on the paper's side of \
+         zero; an interval that contains zero does not reproduce it, whichever way the point estimate leans.\n\n\
+         | the paper's finding | seed | B − A [95% CI] | reproduced |\n|---|---|---:|---|\n",
+    );
+    let base = |name: &str| name.split(" (seed").next().unwrap_or(name).to_string();
+    let seed_of = |name: &str| name.split(" (seed ").nth(1).map_or("-".to_string(), |s| s.trim_end_matches(')').to_string());
+    for (a, b, m, dir, words) in claims {
+        for c in comparisons.iter().filter(|c| base(&c.a) == a && base(&c.b) == b && c.metric == m) {
+            let scale = if m.is_rate() { 100.0 } else { 1.0 };
+            let (lo, hi) = (dir * c.ci_low, dir * c.ci_high);
+            let verdict = if lo.min(hi) > 0.0 {
+                "yes"
+            } else if lo.max(hi) < 0.0 {
+                "no: the opposite holds"
+            } else {
+                "no: not distinguishable from zero"
+            };
+            let _ = writeln!(
+                md,
+                "| {words} | {} | {:+.3} [{:+.3}, {:+.3}] | {verdict} |",
+                seed_of(&c.b),
+                scale * c.difference,
+                scale * c.ci_low,
+                scale * c.ci_high
+            );
+        }
+    }
+    if seeds == 1 {
+        md.push_str("\nOne training seed: a finding that holds here may still be the seed's; `--seeds N` gives the spread.\n");
+    }
+    md
+}
+
+/// Mean and spread (sample standard deviation, min, max) of each variant's metrics across seeds.
+fn seeds_section(rows: &[ReportRow], seeds: usize) -> String {
+    let mut md = format!("Mean ± standard deviation over {seeds} training seeds [min, max]; the per-seed rows are in the tables above.\n\n| variant | Syn.% | ≥1-P% | All-P% | mean R |\n|---|---:|---:|---:|---:|\n");
+    for v in [PaperVariant::Sft, PaperVariant::PpoSimple, PaperVariant::PpoFresh, PaperVariant::PpoContinue] {
+        let of: Vec<&ReportRow> = rows.iter().filter(|r| r.paper_variant == Some(v)).collect();
+        let name = of.first().map_or(String::new(), |r| r.summary.label.split(" (seed").next().unwrap_or("").to_string());
+        let _ = write!(md, "| {name} |");
+        for m in [Metric::SyntaxValid, Metric::AnyTestPassed, Metric::AllTestsPassed, Metric::MeanReward] {
+            let scale = if m.is_rate() { 100.0 } else { 1.0 };
+            let xs: Vec<f64> = of.iter().filter_map(|r| r.summary.get(m)).map(|e| scale * e.value).collect();
+            let mean = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+            let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (xs.len().max(2) - 1) as f64).sqrt();
+            let (lo, hi) = xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+            let d = if m.is_rate() { 1 } else { 3 };
+            let _ = write!(md, " {mean:.d$} ± {sd:.d$} [{lo:.d$}, {hi:.d$}] |");
+        }
+        md.push('\n');
+    }
+    md
 }
 
 fn print_outcome(o: &PipelineOutcome) -> i32 {
@@ -275,6 +466,9 @@ pub struct SweepArgs {
     /// Override the config's run folder.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Training seeds per variant (overrides the config's `seeds`).
+    #[arg(long)]
+    seeds: Option<usize>,
     #[command(flatten)]
     reward: RewardOpts,
 }
@@ -284,6 +478,9 @@ pub fn run_sweep(a: SweepArgs) -> anyhow::Result<i32> {
     let mut cfg: SweepConfig = toml::from_str(&text).with_context(|| format!("{}: invalid sweep config", a.config.display()))?;
     if let Some(o) = a.out {
         cfg.out = o;
+    }
+    if let Some(n) = a.seeds {
+        cfg.seeds = n;
     }
     anyhow::ensure!(!cfg.model.as_os_str().is_empty() && !cfg.data.as_os_str().is_empty(), "the config must set `model` and `data`");
     let reward = a.reward.build()?;
@@ -299,11 +496,61 @@ pub struct QuickstartArgs {
     /// A model folder to start from instead of the tiny default (pretrained here when absent).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// The quickstart's settings (default: configs/quickstart.toml, built into this binary; with
+    /// --smoke, configs/quickstart-smoke.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Smaller settings through the same code path (what CI runs).
     #[arg(long)]
     smoke: bool,
+    /// Training seeds per variant (the report gives each variant's spread across them).
+    #[arg(long)]
+    seeds: Option<usize>,
     #[command(flatten)]
     reward: RewardOpts,
+}
+
+/// The quickstart: a slice of the built-in task suite and a sweep over it (`model`, `data` and `out`
+/// are set by the quickstart itself).
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuickstartConfig {
+    /// Seed the built-in problems are generated from.
+    pub suite_seed: u64,
+    pub per_family: usize,
+    /// The families to use (empty: all of them).
+    pub families: Vec<String>,
+    pub sweep: SweepConfig,
+}
+
+impl Default for QuickstartConfig {
+    fn default() -> Self {
+        QuickstartConfig { suite_seed: 42, per_family: 20, families: Vec::new(), sweep: SweepConfig::default() }
+    }
+}
+
+const QUICKSTART_TOML: &str = include_str!("../../../../configs/quickstart.toml");
+const QUICKSTART_SMOKE_TOML: &str = include_str!("../../../../configs/quickstart-smoke.toml");
+
+impl QuickstartConfig {
+    pub fn parse(text: &str, what: &str) -> anyhow::Result<QuickstartConfig> {
+        let cfg: QuickstartConfig = toml::from_str(text).with_context(|| format!("{what}: invalid quickstart config"))?;
+        for f in &cfg.families {
+            anyhow::ensure!(scrl_data::builtin::family(f).is_some(), "{what}: no built-in family is called `{f}`");
+        }
+        cfg.sweep.sft.validate()?;
+        cfg.sweep.ppo.validate()?;
+        Ok(cfg)
+    }
+
+    /// The problems: `per_family` of each chosen family, from `suite_seed`.
+    pub fn problems(&self) -> Vec<scrl_data::Problem> {
+        scrl_data::builtin::FAMILIES
+            .iter()
+            .filter(|f| self.families.is_empty() || self.families.iter().any(|n| n == f.name))
+            .flat_map(|f| f.problems(self.suite_seed, self.per_family))
+            .collect()
+    }
 }
 
 /// The committed tiny default model, if this binary runs from a checkout that has it.
@@ -314,13 +561,18 @@ fn default_model() -> Option<PathBuf> {
 
 pub fn run_quickstart(a: QuickstartArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
+    let mut qc = match &a.config {
+        Some(p) => QuickstartConfig::parse(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?, &p.display().to_string())?,
+        None if a.smoke => QuickstartConfig::parse(QUICKSTART_SMOKE_TOML, "configs/quickstart-smoke.toml")?,
+        None => QuickstartConfig::parse(QUICKSTART_TOML, "configs/quickstart.toml")?,
+    };
     std::fs::create_dir_all(a.out.join("data")).with_context(|| format!("creating {}", a.out.display()))?;
     stage("data: the built-in task suite");
-    let per_family = if a.smoke { 4 } else { 20 };
-    let suite = scrl_data::builtin::suite(42, per_family);
+    let suite = qc.problems();
     let data = a.out.join("data/suite.jsonl");
     scrl_data::write_problems(&data, &suite)?;
-    eprintln!("    {} problems ({} per family, seed 42)", suite.len(), per_family);
+    let families = if qc.families.is_empty() { scrl_data::builtin::FAMILIES.len() } else { qc.families.len() };
+    eprintln!("    {} problems ({families} families x {}, seed {})", suite.len(), qc.per_family, qc.suite_seed);
 
     let model = match a.model.clone().or_else(default_model) {
         Some(m) => m,
@@ -339,38 +591,14 @@ pub fn run_quickstart(a: QuickstartArgs) -> anyhow::Result<i32> {
             dir
         }
     };
-    let mut cfg = SweepConfig {
-        model,
-        data,
-        out: a.out.clone(),
-        eval_n: if a.smoke { 24 } else { 100 },
-        train_n: None,
-        eval_max_new_tokens: if a.smoke { 64 } else { 160 },
-        bootstrap_resamples: 1000,
-        ..SweepConfig::default()
-    };
-    cfg.sft = SftConfig {
-        epochs: if a.smoke { 1 } else { 3 },
-        batch_size: 8,
-        lr: 2e-3,
-        max_seq_len: 512,
-        lora: scrl_train::LoraSettings { r: 8, alpha: 16.0, dropout: 0.05, ..Default::default() },
-        max_problems: if a.smoke { Some(64) } else { None },
-        ..SftConfig::default()
-    };
-    cfg.ppo = PpoConfig {
-        episodes: if a.smoke { 4 } else { 40 },
-        batch_size: if a.smoke { 2 } else { 8 },
-        lr: 1e-4,
-        max_new_tokens: if a.smoke { 64 } else { 160 },
-        max_prompt_tokens: 384,
-        val_prompts: if a.smoke { 4 } else { 24 },
-        val_every: if a.smoke { 2 } else { 10 },
-        save_every: if a.smoke { 2 } else { 10 },
-        ..PpoConfig::default()
-    };
+    qc.sweep.model = model;
+    qc.sweep.data = data;
+    qc.sweep.out = a.out.clone();
+    if let Some(n) = a.seeds {
+        qc.sweep.seeds = n;
+    }
     let reward = a.reward.build()?;
-    let mut outcome = run_pipeline(&cfg, &reward)?;
+    let mut outcome = run_pipeline(&qc.sweep, &reward)?;
     outcome.seconds = started.elapsed().as_secs_f64();
     Ok(print_outcome(&outcome))
 }
@@ -394,6 +622,35 @@ mod tests {
             }
         }
         assert!(n >= 2, "configs/ holds the paper's setting and more");
+    }
+
+    #[test]
+    fn the_quickstart_configs_parse_and_name_real_families() {
+        for (text, what) in [(QUICKSTART_TOML, "quickstart"), (QUICKSTART_SMOKE_TOML, "smoke")] {
+            let qc = QuickstartConfig::parse(text, what).unwrap();
+            assert!(!qc.problems().is_empty(), "{what}");
+        }
+        let err = QuickstartConfig::parse("families = ['no_such_family']", "x").unwrap_err().to_string();
+        assert!(err.contains("no_such_family"), "{err}");
+    }
+
+    #[test]
+    fn evaluation_validation_and_training_sets_are_disjoint() {
+        let all = scrl_data::builtin::suite(42, 6);
+        let cfg = SweepConfig { eval_n: 40, val_n: 30, ..SweepConfig::default() };
+        let c = carve(&all, &cfg).unwrap();
+        assert_eq!((c.eval.len(), c.val.len()), (40, 30));
+        assert!(!c.train.is_empty());
+        let ids = |ps: &[scrl_data::Problem]| ps.iter().map(|p| p.id.clone()).collect::<std::collections::HashSet<_>>();
+        let stmts = |ps: &[scrl_data::Problem]| ps.iter().map(|p| p.statement.clone()).collect::<std::collections::HashSet<_>>();
+        for (a, b) in [(&c.eval, &c.val), (&c.eval, &c.train), (&c.val, &c.train)] {
+            assert!(ids(a).is_disjoint(&ids(b)));
+            assert!(stmts(a).is_disjoint(&stmts(b)), "a statement in two sets");
+        }
+        assert_eq!(c.eval.len() + c.val.len() + c.train.len() <= all.len(), true);
+        // The same config carves the same sets.
+        let again = carve(&all, &cfg).unwrap();
+        assert_eq!(ids(&again.val), ids(&c.val));
     }
 
     #[test]
