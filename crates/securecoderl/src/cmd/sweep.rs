@@ -410,9 +410,11 @@ fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -
             } else {
                 "no: not distinguishable from zero"
             };
+            let d = if m.is_rate() { 1 } else { 3 };
+            let unit = if m.is_rate() { " points" } else { "" };
             let _ = writeln!(
                 md,
-                "| {words} | {} | {:+.3} [{:+.3}, {:+.3}] | {verdict} |",
+                "| {words} | {} | {:+.d$}{unit} [{:+.d$}, {:+.d$}] | {verdict} |",
                 seed_of(&c.b),
                 scale * c.difference,
                 scale * c.ci_low,
