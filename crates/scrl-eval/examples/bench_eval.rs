@@ -38,6 +38,7 @@ fn records(problems: usize, k: u32, p_valid: f64, seed: u64) -> Vec<SampleRecord
                 r_func,
                 r_sec: 1.0,
                 reward: 0.6 * r_func + 0.4,
+                no_op: false,
                 security_findings: vec![],
                 exception_type: None,
             });

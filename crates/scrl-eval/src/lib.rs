@@ -14,7 +14,7 @@
 //!     problem_id: id.into(), sample_index: 0, completion: "print(input())".into(), syntax_valid,
 //!     stage: if !syntax_valid { 0 } else if tests_passed > 0 { 4 } else { 3 },
 //!     tests_passed, tests_total: 2, verdicts: vec![], r_func: 0.6, r_sec: 1.0, reward: 0.76,
-//!     security_findings: vec![], exception_type: None,
+//!     security_findings: vec![], exception_type: None, no_op: false,
 //! };
 //! let sft = EvalSet::from_records("SFT", vec![record("a", true, 2), record("b", false, 0)])?;
 //! let ppo = EvalSet::from_records("PPO-continue", vec![record("a", true, 2), record("b", true, 1)])?;

@@ -52,6 +52,10 @@ pub struct SampleRecord {
     /// Exception type of the first runtime error, e.g. "ZeroDivisionError"; see [`exception_type_from_stderr`].
     #[serde(default)]
     pub exception_type: Option<String>,
+    /// The completion parses but runs none of its own code (only definitions, imports, constants): on a
+    /// stdin problem the reward caps it at stage 1. Counted apart so that Syn.% can be read without it.
+    #[serde(default)]
+    pub no_op: bool,
 }
 
 impl SampleRecord {
@@ -227,6 +231,7 @@ pub(crate) mod tests {
             reward,
             security_findings: vec![],
             exception_type: None,
+            no_op: false,
         }
     }
 

@@ -25,6 +25,8 @@ pub enum FailureCategory {
     NoOutput,
     /// The problem has no tests, so the sample cannot pass or fail one.
     NoTests,
+    /// It parses but runs none of its own code (only definitions, imports, constants): a stub.
+    NoOp,
     /// A verdict string this taxonomy does not know, kept verbatim.
     Other(String),
 }
@@ -41,6 +43,7 @@ impl FailureCategory {
             FailureCategory::WrongAnswer => "wrong_answer".into(),
             FailureCategory::NoOutput => "no_output".into(),
             FailureCategory::NoTests => "no_tests".into(),
+            FailureCategory::NoOp => "no_op".into(),
             FailureCategory::Other(v) => format!("other:{v}"),
         }
     }
@@ -58,6 +61,9 @@ pub fn classify(r: &SampleRecord) -> FailureCategory {
     }
     if r.all_passed() {
         return FailureCategory::Passed;
+    }
+    if r.no_op {
+        return FailureCategory::NoOp;
     }
     if r.tests_total == 0 {
         return FailureCategory::NoTests;
@@ -170,6 +176,19 @@ mod tests {
         r.stage = stage;
         r.exception_type = exception.map(str::to_string);
         r
+    }
+
+    #[test]
+    fn no_op_samples_are_counted_apart() {
+        let mut r = with(&["wrong_answer"], 1, None);
+        r.no_op = true;
+        assert_eq!(classify(&r), FailureCategory::NoOp);
+        assert_eq!(
+            Taxonomy::from_records(&[r.clone(), with(&["wrong_answer"], 3, None)]).count("no_op"),
+            1
+        );
+        r.syntax_valid = false;
+        assert_eq!(classify(&r), FailureCategory::SyntaxError);
     }
 
     #[test]

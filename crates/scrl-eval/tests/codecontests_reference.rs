@@ -233,6 +233,7 @@ fn judge(dir: &Path) -> Judged {
                 reward: 0.6 * r_func + 0.4 * r_sec,
                 security_findings: file_findings.clone(),
                 exception_type: exception_type.clone(),
+                no_op: false,
             });
         }
     }

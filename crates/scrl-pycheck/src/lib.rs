@@ -15,6 +15,7 @@ mod parse_thread;
 mod report;
 pub(crate) mod rules;
 mod semantic;
+mod shape;
 mod source;
 mod syntax;
 
@@ -23,6 +24,7 @@ pub use finding::{Confidence, Finding, ScanReport, Severity};
 pub use parse_thread::MAX_SOURCE_BYTES;
 pub use report::{FileReport, to_bandit_json, to_sarif};
 pub use rules::implemented_test_ids;
+pub use shape::{ProgramShape, program_shape};
 pub use syntax::{PythonVersion, SyntaxError, check_syntax};
 
 /// Errors of this crate, each naming what went wrong and where.
@@ -68,6 +70,8 @@ pub struct Analysis {
     pub syntax: Result<(), SyntaxError>,
     /// What [`scan`] answers.
     pub security: ScanReport,
+    /// What [`program_shape`] answers.
+    pub shape: ProgramShape,
 }
 
 /// [`check_syntax`] and [`scan`] at the cost of one parse. A source over [`MAX_SOURCE_BYTES`] gets the
@@ -78,6 +82,7 @@ pub fn analyze(source: &str, target: PythonVersion) -> Analysis {
         Analysis {
             syntax: syntax::check_parsed(source, &parsed, target),
             security: checker::scan_parsed(source, &parsed),
+            shape: shape::shape_of(parsed.syntax().as_module().map_or(&[][..], |m| &m.body[..])),
         }
     });
     both.unwrap_or_else(|err| Analysis {
@@ -90,6 +95,7 @@ pub fn analyze(source: &str, target: PythonVersion) -> Analysis {
             findings: Vec::new(),
             parsed: false,
         },
+        shape: ProgramShape::Runs,
     })
 }
 

@@ -105,6 +105,15 @@ pub fn score_runs(runs: &[RunObservation], tests_total: usize, kind: RewardKind)
     FunctionalScore { stage, tests_passed, tests_total, r_func: r_func(stage, tests_passed, tests_total, kind) }
 }
 
+/// The same score with its stage lowered to at most `cap` (tests passed above the cap no longer count).
+pub fn capped(score: FunctionalScore, cap: Stage, kind: RewardKind) -> FunctionalScore {
+    if score.stage <= cap {
+        return score;
+    }
+    let tests_passed = if cap == Stage::PassesTests { score.tests_passed } else { 0 };
+    FunctionalScore { stage: cap, tests_passed, r_func: r_func(cap, tests_passed, score.tests_total, kind), ..score }
+}
+
 /// R_func of a program that reached `stage` and passed `tests_passed` of `tests_total` tests.
 pub fn r_func(stage: Stage, tests_passed: usize, tests_total: usize, kind: RewardKind) -> f64 {
     match kind {

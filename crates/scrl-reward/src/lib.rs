@@ -8,13 +8,15 @@
 //! Infrastructure failures (a sandbox that cannot run a program) are errors, never a score.
 
 mod cache;
+mod harness;
 pub mod ladder;
 pub mod security;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
-use scrl_pycheck::{Finding, PythonVersion, Scanner, SyntaxError};
+use scrl_pycheck::{Finding, ProgramShape, PythonVersion, Scanner, SyntaxError};
 use scrl_sandbox::{CompareMode, Execution, Limits, Outcome, Sandbox, Verdict};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +53,11 @@ pub struct RewardConfig {
     pub output_bytes: u64,
     pub severity: SeverityWeights,
     pub unparseable_security: UnparseableSecurity,
+    /// The paper's Table 1 read literally: a completion with no code in it is just text that parses
+    /// (stage 1 and up, as it runs cleanly), and a program that runs none of its code is not capped.
+    /// Off by default: then "no program" is stage 0 and a no-op earns at most stage 1 on stdin problems
+    /// (docs/reward.md, "No program, no-op programs").
+    pub literal_ladder: bool,
 }
 
 impl Default for RewardConfig {
@@ -68,6 +75,7 @@ impl Default for RewardConfig {
             output_bytes: l.output_bytes,
             severity: SeverityWeights::default(),
             unparseable_security: UnparseableSecurity::Analyse,
+            literal_ladder: false,
         }
     }
 }
@@ -114,9 +122,10 @@ pub struct StdinCase {
 pub enum TestSpec {
     /// Run the program on each input and compare its stdout with the expected output.
     Stdin(Vec<StdinCase>),
-    /// Function-call problems: each assert is appended (after `setup`) to the program and run on empty
-    /// stdin; the test passes when the run exits 0. A failing assert counts as a clean run for the ladder
-    /// (the program ran; its answer was wrong).
+    /// Function-call problems: for each assert the program runs (then `setup`) under the harness, which
+    /// evaluates the calls of the assert and reports their values as plain data; a separate process that
+    /// runs no candidate code decides whether the assert holds (docs/reward.md). A wrong value counts as
+    /// a clean run for the ladder (the program ran; its answer was wrong).
     Asserts { setup: Option<String>, asserts: Vec<String> },
 }
 
@@ -205,6 +214,11 @@ pub struct RewardBreakdown {
     pub syntax_error: Option<SyntaxError>,
     /// Whether the security scan saw a complete syntax tree.
     pub security_parsed: bool,
+    /// What the program does at module level ([`ProgramShape`]); `empty` is "no program" (stage 0).
+    pub shape: ProgramShape,
+    /// The program parses but runs none of its own code (only definitions, imports, constants); on a
+    /// stdin problem its stage is capped at 1 unless [`RewardConfig::literal_ladder`] is set.
+    pub no_op: bool,
     pub findings: Vec<Finding>,
     pub tests: Vec<TestRun>,
 }
@@ -228,6 +242,8 @@ pub enum RewardError {
     Scanner(#[from] scrl_pycheck::ScanError),
     #[error("could not start the scoring thread pool: {0}")]
     Pool(String),
+    #[error("the function-call harness failed (no reward was given): {0}")]
+    Harness(String),
 }
 
 /// Scores programs. `Send + Sync`: share one across threads.
@@ -237,6 +253,8 @@ pub struct RewardModel {
     scanner: Scanner,
     target: PythonVersion,
     cache: cache::ResultCache,
+    /// Plans of the function-call harness, by (setup, asserts): each problem is planned once.
+    plans: Mutex<HashMap<[u8; 32], Arc<Vec<harness::Plan>>>>,
     pool: rayon::ThreadPool,
 }
 
@@ -258,6 +276,7 @@ impl RewardModel {
             scanner,
             target: PythonVersion { major, minor },
             cache: cache::ResultCache::new(100_000),
+            plans: Mutex::new(HashMap::new()),
             pool,
         })
     }
@@ -296,14 +315,22 @@ impl RewardModel {
         let c = &self.config;
         let t = tests.len();
         // The native scanner answers both questions from one parse; real Bandit scans on its own.
-        let (syntax, scan) = match &self.scanner {
+        let (mut syntax, scan, shape) = match &self.scanner {
             Scanner::Native => {
                 let a = scrl_pycheck::analyze(program, self.target);
-                (a.syntax.err(), a.security)
+                (a.syntax.err(), a.security, a.shape)
             }
-            other => (scrl_pycheck::check_syntax(program, self.target).err(), other.scan(program)?),
+            other => (
+                scrl_pycheck::check_syntax(program, self.target).err(),
+                other.scan(program)?,
+                scrl_pycheck::program_shape(program, self.target),
+            ),
         };
-        let (func, runs) = match syntax {
+        if syntax.is_none() && shape == ProgramShape::Empty && !c.literal_ladder {
+            syntax = Some(SyntaxError { message: NO_PROGRAM.to_string(), line: 0, column: 0 });
+        }
+        let no_op = syntax.is_none() && shape == ProgramShape::NoOp;
+        let (mut func, runs) = match syntax {
             Some(_) => (ladder::syntax_error(t), Vec::new()),
             None => {
                 let runs = self.run_tests(program, tests)?;
@@ -311,6 +338,10 @@ impl RewardModel {
                 (ladder::score_runs(&obs, t, c.kind), runs.into_iter().map(|(r, _)| r).collect())
             }
         };
+        if no_op && matches!(tests, TestSpec::Stdin(_)) && !c.literal_ladder && func.stage > Stage::ValidSyntax {
+            // Nothing of it ran, so "executes without crash" and anything above says nothing about it.
+            func = ladder::capped(func, Stage::ValidSyntax, c.kind);
+        }
         let r_sec = if syntax.is_some() && c.unparseable_security == UnparseableSecurity::Zero {
             0.0
         } else {
@@ -328,6 +359,8 @@ impl RewardModel {
             tests_total: func.tests_total,
             syntax_error: syntax,
             security_parsed: scan.parsed,
+            shape,
+            no_op,
             findings: scan.findings,
             tests: runs,
         })
@@ -344,44 +377,110 @@ impl RewardModel {
             TestSpec::Stdin(cases) if cases.is_empty() => {
                 let exec = self.sandbox.run(program, b"", &limits)?;
                 // Nothing to compare against: a clean exit is labelled a wrong answer, never accepted.
-                Ok(vec![observe(&exec, Verdict::of(exec.outcome, false), false)])
+                Ok(vec![observe(&exec, Verdict::of(exec.outcome, false), exec.outcome == Outcome::Exited)])
             }
             TestSpec::Stdin(cases) => cases
                 .par_iter()
                 .map(|case| {
                     let exec = self.sandbox.run(program, case.input.as_bytes(), &limits)?;
                     let verdict = scrl_sandbox::judge(&exec, &case.output, compare);
-                    Ok(observe(&exec, verdict, false))
+                    Ok(observe(&exec, verdict, exec.outcome == Outcome::Exited))
                 })
                 .collect(),
             TestSpec::Asserts { asserts, .. } if asserts.is_empty() => {
                 let exec = self.sandbox.run(program, b"", &limits)?;
-                Ok(vec![observe(&exec, Verdict::of(exec.outcome, false), false)])
+                Ok(vec![observe(&exec, Verdict::of(exec.outcome, false), exec.outcome == Outcome::Exited)])
             }
-            TestSpec::Asserts { setup, asserts } => asserts
-                .par_iter()
-                .map(|a| {
-                    let full = format!("{program}\n\n{}\n{a}\n", setup.as_deref().unwrap_or(""));
-                    let exec = self.sandbox.run(&full, b"", &limits)?;
-                    let failed_assert = exec.outcome == Outcome::RuntimeError
-                        && last_stderr_line(&exec.stderr).starts_with("AssertionError");
-                    let verdict = if failed_assert { Verdict::WrongAnswer } else { Verdict::of(exec.outcome, true) };
-                    Ok(observe(&exec, verdict, failed_assert))
-                })
-                .collect(),
+            TestSpec::Asserts { setup, asserts } => self.run_asserts(program, setup.as_deref().unwrap_or(""), asserts),
         }
+    }
+
+    /// The plans of a problem's asserts, made once per (setup, asserts) by a trusted run.
+    fn plans(&self, setup: &str, asserts: &[String]) -> Result<Arc<Vec<harness::Plan>>, RewardError> {
+        let key = cache::key(setup, &TestSpec::Asserts { setup: None, asserts: asserts.to_vec() }, &RewardConfig::default());
+        if let Some(p) = self.plans.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(p.clone());
+        }
+        let planned = Arc::new(harness::plan(&self.sandbox, asserts, &self.trusted_limits()).map_err(RewardError::Harness)?);
+        self.plans.lock().unwrap_or_else(|e| e.into_inner()).insert(key, planned.clone());
+        Ok(planned)
+    }
+
+    /// Limits of the harness's own trusted runs (planning, verification): never tighter than the defaults.
+    fn trusted_limits(&self) -> Limits {
+        let (l, d) = (self.config.limits(), Limits::default());
+        Limits {
+            cpu_time_ms: l.cpu_time_ms.max(d.cpu_time_ms),
+            wall_time_ms: l.wall_time_ms.max(d.wall_time_ms),
+            memory_bytes: l.memory_bytes.max(d.memory_bytes),
+            output_bytes: l.output_bytes.max(d.output_bytes),
+        }
+    }
+
+    fn run_asserts(
+        &self,
+        program: &str,
+        setup: &str,
+        asserts: &[String],
+    ) -> Result<Vec<(TestRun, ladder::RunObservation)>, RewardError> {
+        let plans = self.plans(setup, asserts)?;
+        let limits = self.config.limits();
+        let no_probes = Vec::new();
+        let runs: Vec<(Execution, harness::Report)> = plans
+            .par_iter()
+            .map(|plan| {
+                let probes = match plan {
+                    harness::Plan::Checked { probes, .. } => probes,
+                    harness::Plan::Unjudgeable(_) => &no_probes,
+                };
+                harness::run_probes(&self.sandbox, program, setup, probes, &limits)
+            })
+            .collect::<Result<_, _>>()?;
+        // Every run that reported values is verified in one trusted run.
+        let mut pending: Vec<(usize, &str, &[u8])> = Vec::new();
+        for (i, ((exec, report), plan)) in runs.iter().zip(plans.iter()).enumerate() {
+            if let (Outcome::Exited, harness::Report::Values(v), harness::Plan::Checked { template, .. }) =
+                (exec.outcome, report, plan)
+            {
+                pending.push((i, template, v));
+            }
+        }
+        let items: Vec<(&str, &[u8])> = pending.iter().map(|(_, t, v)| (*t, *v)).collect();
+        let judged = harness::verify(&self.sandbox, &items, &self.trusted_limits()).map_err(RewardError::Harness)?;
+        let mut judgement = vec![None; runs.len()];
+        for ((i, _, _), j) in pending.iter().zip(judged) {
+            judgement[*i] = Some(j);
+        }
+        Ok(runs
+            .iter()
+            .zip(judgement)
+            .map(|((exec, report), j)| {
+                let (verdict, clean) = match (exec.outcome, report, j) {
+                    (Outcome::Exited, _, Some(harness::Judgement::Holds)) => (Verdict::Accepted, true),
+                    (Outcome::Exited, _, Some(harness::Judgement::Fails)) => (Verdict::WrongAnswer, true),
+                    // The assert itself raised on the reported values: a crash, as before the harness.
+                    (Outcome::Exited, _, Some(harness::Judgement::Raised)) => (Verdict::RuntimeError, false),
+                    // Exited with a report, but the problem's assert could not be planned.
+                    (Outcome::Exited, harness::Report::Values(_), None) => (Verdict::WrongAnswer, true),
+                    // Exit status 0 without the harness's report: the program ended the run early (or
+                    // forged or doubled the report). It did not complete the test.
+                    (Outcome::Exited, harness::Report::Missing, None) => (Verdict::RuntimeError, false),
+                    (outcome, _, _) => (Verdict::of(outcome, false), false),
+                };
+                observe(exec, verdict, clean)
+            })
+            .collect())
     }
 }
 
-fn last_stderr_line(stderr: &[u8]) -> String {
-    let s = String::from_utf8_lossy(stderr);
-    s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string()
-}
+/// The syntax error a completion with no code in it gets (stage 0).
+pub const NO_PROGRAM: &str =
+    "no program: the completion has no code (only whitespace, comments, docstrings, pass or ...)";
 
 /// "Produces output" means some non-whitespace byte on stdout: a bare newline is not an answer.
-fn observe(exec: &Execution, verdict: Verdict, clean_despite_error: bool) -> (TestRun, ladder::RunObservation) {
+fn observe(exec: &Execution, verdict: Verdict, exited_cleanly: bool) -> (TestRun, ladder::RunObservation) {
     let obs = ladder::RunObservation {
-        exited_cleanly: exec.outcome == Outcome::Exited || clean_despite_error,
+        exited_cleanly,
         wrote_stdout: exec.stdout.iter().any(|b| !b.is_ascii_whitespace()),
         passed: verdict == Verdict::Accepted,
     };

@@ -225,14 +225,18 @@ const CLONE_THREAD: u32 = 0x0001_0000;
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
 const OFF_ARG0_LO: u32 = 16;
+const OFF_ARG1_LO: u32 = 24;
 
 /// Syscalls an ordinary stdin/stdout program (and CPython's threads) needs. Everything not named here
 /// fails with ENOSYS, so harmless probes (e.g. `os.cpu_count` fallbacks) degrade instead of dying.
+/// Left out on purpose because they reach outside the run even on a read-only file: `flock` (73),
+/// `fsync` (74), `fdatasync` (75), `sync` (162), `syncfs` (306), `sync_file_range` (277), `readahead`
+/// (187) and `fadvise64` (221): locks that block host processes, disk flushes, page-cache eviction.
 const ALLOW: &[u32] = &[
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
-    26, 27, 28, 32, 33, 34, 35, 36, 39, 60, 61, 63, 72, 73, 74, 75, 77, 78, 79, 80, 81, 89, 95, 96,
+    26, 27, 28, 32, 33, 34, 35, 36, 39, 60, 61, 63, 72, 77, 78, 79, 80, 81, 89, 95, 96,
     97, 98, 99, 100, 102, 104, 107, 108, 110, 111, 115, 118, 120, 121, 124, 127, 128, 130, 131,
-    137, 138, 140, 143, 145, 146, 147, 158, 160, 186, 201, 202, 204, 217, 218, 219, 221, 228, 229,
+    137, 138, 140, 143, 145, 146, 147, 158, 160, 186, 201, 202, 204, 217, 218, 219, 228, 229,
     230, 231, 232, 233, 247, 257, 262, 267, 269, 270, 271, 273, 281, 290, 291, 292, 293, 309, 318,
     332, 334, 436, 439,
 ];
@@ -250,6 +254,9 @@ const KILL: &[u32] = &[
 
 const SYS_CLONE: u32 = 56;
 const SYS_KILL: u32 = 62;
+const SYS_FCNTL: u32 = 72;
+/// fcntl commands a program may use: F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC.
+const FCNTL_ALLOWED: [u32; 6] = [0, 1, 2, 3, 4, 1030];
 const SYS_TGKILL: u32 = 234;
 const SYS_PRLIMIT64: u32 = 302;
 const SYS_CLONE3: u32 = 435;
@@ -306,6 +313,15 @@ fn build_filter(pid: u32) -> Vec<SockFilter> {
         stmt(RET, RET_ALLOW),
         stmt(RET, RET_KILL_PROCESS),
     ]);
+    // fcntl: descriptor and status flags and duplication only. Record locks (F_SETLK, F_OFD_SETLK, ...),
+    // leases, owners, signals and notifications would act on files outside the run: ENOSYS.
+    f.extend([jump(JEQ, SYS_FCNTL, 0, 9), stmt(LD_ABS_W, OFF_ARG1_LO)]);
+    for (i, cmd) in FCNTL_ALLOWED.iter().enumerate() {
+        let last = i == FCNTL_ALLOWED.len() - 1;
+        let to_allow = (FCNTL_ALLOWED.len() - 1 - i) as u8;
+        f.push(jump(JEQ, *cmd, to_allow, if last { 1 } else { 0 }));
+    }
+    f.extend([stmt(RET, RET_ALLOW), stmt(RET, RET_ERRNO | ENOSYS)]);
     // The plain allow/kill decisions as a binary search: attaching a filter makes the kernel evaluate it
     // for every syscall number (its action cache), so a short average path keeps the per-test cost low.
     let mut table: Vec<(u32, u32)> = ALLOW.iter().map(|&nr| (nr, RET_ALLOW)).collect();
@@ -341,7 +357,12 @@ mod tests {
 
     /// A classic-BPF interpreter for the instructions `build_filter` emits, over a seccomp_data.
     fn eval(prog: &[SockFilter], nr: u32, arch: u32, arg0: u64) -> u32 {
+        eval2(prog, nr, arch, arg0, 0)
+    }
+
+    fn eval2(prog: &[SockFilter], nr: u32, arch: u32, arg0: u64, arg1: u64) -> u32 {
         let mut data = [0u8; 64];
+        data[24..32].copy_from_slice(&arg1.to_le_bytes());
         data[0..4].copy_from_slice(&nr.to_le_bytes());
         data[4..8].copy_from_slice(&arch.to_le_bytes());
         data[16..24].copy_from_slice(&arg0.to_le_bytes());
@@ -376,7 +397,7 @@ mod tests {
         for nr in 0..600u32 {
             let want = match nr {
                 SYS_CLONE3 => RET_ERRNO | ENOSYS,
-                SYS_CLONE | SYS_KILL | SYS_TGKILL | SYS_PRLIMIT64 => continue,
+                SYS_CLONE | SYS_KILL | SYS_TGKILL | SYS_PRLIMIT64 | SYS_FCNTL => continue,
                 _ if ALLOW.contains(&nr) => RET_ALLOW,
                 _ if KILL.contains(&nr) => RET_KILL_PROCESS,
                 _ => RET_ERRNO | ENOSYS,
@@ -409,6 +430,17 @@ mod tests {
         assert_eq!(run(SYS_PRLIMIT64, 0), RET_ALLOW);
         assert_eq!(run(SYS_PRLIMIT64, 7), RET_ALLOW);
         assert_eq!(run(SYS_PRLIMIT64, 1), RET_KILL_PROCESS);
+        let fcntl = |cmd| eval2(&prog, SYS_FCNTL, AUDIT_ARCH_X86_64, 3, cmd);
+        for cmd in FCNTL_ALLOWED {
+            assert_eq!(fcntl(u64::from(cmd)), RET_ALLOW, "fcntl {cmd}");
+        }
+        // F_GETLK, F_SETLK, F_SETLKW, F_SETOWN, F_SETSIG, F_OFD_SETLK(W), F_SETLEASE, F_NOTIFY.
+        for cmd in [5, 6, 7, 8, 10, 37, 38, 1024, 1026] {
+            assert_eq!(fcntl(cmd), RET_ERRNO | ENOSYS, "fcntl {cmd}");
+        }
+        for nr in [73, 74, 75, 162, 187, 221, 277, 306] {
+            assert_eq!(run(nr, 0), RET_ERRNO | ENOSYS, "syscall {nr} reaches outside the run");
+        }
     }
 
     #[test]

@@ -132,9 +132,12 @@ def child(lockdown, req, ok_w):
     try:
         os.setsid()
         src = os.pread(SRC, src_len, 0)
-        for fd, target in ((STDIN, 0), (STDOUT, 1), (STDERR, 2)):
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.dup2(fd, target)
+        # A fresh open file description per run (reopening the memfd through /proc): offsets, status
+        # flags, owners and locks set by this run die with it instead of living on in the zygote's.
+        for fd, target, mode in ((STDIN, 0, os.O_RDONLY), (STDOUT, 1, os.O_WRONLY), (STDERR, 2, os.O_WRONLY)):
+            fresh = os.open("/proc/self/fd/%d" % fd, mode)
+            os.dup2(fresh, target)
+            os.close(fresh)
         rc = lockdown(LOCKDOWN.pack(cpu_soft, cpu_hard, as_bytes, fsize, nofile, nproc, stack, uid, ruleset, ok_w, flags))
     except BaseException:
         rc = -99

@@ -11,7 +11,7 @@
 //!   3. **Tokens**: each remaining line is split on runs of whitespace; the two texts must have the same
 //!      number of lines and each pair of lines the same number of tokens — APPS step 5 (token lists).
 //!   4. **Token equality**: two tokens match when they are the same string, or when the expected token
-//!      is a non-integer number (it has a `.`, an exponent, or is `inf`/`nan`), the actual token parses
+//!      is a non-integer number (it has a `.` or an exponent), the actual token is a plain number
 //!      as a number, and `|a - b| <= 1e-8 + 1e-5 * |b|` (`b` expected), numpy `allclose`'s default
 //!      tolerances — APPS step 4. APPS applies the float rule only when every line (or every token of the
 //!      first line) is a number; here it applies per token, so `YES 0.3333333` matches `YES 0.33333334`
@@ -29,6 +29,17 @@
 //!
 //! Program output that is not valid UTF-8 is decoded lossily (invalid bytes become U+FFFD), so it can only
 //! match an expected text that contains U+FFFD at the same place.
+//!
+//! Hardening, both modes (a program must not pass by output that only *looks* right):
+//! * **Whitespace is ASCII only**: space, `\t`, `\r`, `\x0b`, `\x0c` separate tokens and are stripped;
+//!   `\n` alone ends a line. Unicode spaces and line separators (U+00A0, U+2028, U+3000, ...) are
+//!   characters like any other, so `3\u{2028}4` is one token, not two lines or two tokens.
+//! * **Control characters are characters**: a NUL byte, an ANSI escape (`\x1b[2K`) or a backspace inside
+//!   a line makes it differ from a line without it; only the ASCII whitespace above is ever ignored.
+//! * **Numbers** (APPS mode's float rule): the program's token must be a plain decimal number
+//!   (`[+-]digits[.digits][e[+-]digits]`, at most 400 exponent digits' worth of magnitude: |exponent|
+//!   <= 400) to get tolerance; `inf`, `nan`, `infinity` and friends match only as identical text, never
+//!   numerically, and a number whose magnitude overflows to infinity matches nothing numerically.
 
 use serde::{Deserialize, Serialize};
 
@@ -59,8 +70,16 @@ pub fn outputs_match(actual: &[u8], expected: &str, mode: CompareMode) -> bool {
     }
 }
 
+/// ASCII whitespace other than `\n`, which ends lines.
+fn is_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\x0b' | '\x0c')
+}
+
 fn exact_lines(text: &str) -> Vec<&str> {
-    let mut lines: Vec<&str> = text.split('\n').map(str::trim_end).collect();
+    let mut lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.trim_end_matches(is_blank))
+        .collect();
     while lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }
@@ -69,7 +88,11 @@ fn exact_lines(text: &str) -> Vec<&str> {
 
 fn token_lines(text: &str) -> impl Iterator<Item = Vec<&str>> {
     text.split('\n')
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .map(|l| {
+            l.split(is_blank)
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+        })
         .filter(|t| !t.is_empty())
 }
 
@@ -96,26 +119,41 @@ fn tokens_match(actual: &str, expected: &str) -> bool {
     if !is_non_integer_number(expected) {
         return false;
     }
-    match (parse_float(actual), parse_float(expected)) {
-        (Some(a), Some(b)) => {
-            if a.is_infinite() || b.is_infinite() {
-                return a == b;
-            }
+    match (plain_number(actual), plain_number(expected)) {
+        (Some(a), Some(b)) if a.is_finite() && b.is_finite() => {
             (a - b).abs() <= FLOAT_ATOL + FLOAT_RTOL * b.abs()
         }
         _ => false,
     }
 }
 
-fn is_non_integer_number(token: &str) -> bool {
-    parse_float(token).is_some() && token.contains(['.', 'e', 'E', 'i', 'I', 'n', 'N'])
+/// The value of a token written as a plain decimal number (`[+-]digits[.digits][e[+-]digits]`, or
+/// `.digits`), with an exponent of at most 400 in magnitude. `inf`, `nan`, hex and `_` are refused.
+fn plain_number(token: &str) -> Option<f64> {
+    let body = token.strip_prefix(['+', '-']).unwrap_or(token);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
+        return None;
+    }
+    if let Some(e) = exponent {
+        let e_digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+        if e_digits.is_empty() || !digits(e_digits) || e_digits.trim_start_matches('0').len() > 3 {
+            return None;
+        }
+        if e_digits.parse::<u32>().ok()? > 400 {
+            return None;
+        }
+    }
+    token.parse::<f64>().ok()
 }
 
-/// Python's `float()` accepts what Rust's parser accepts for the tokens a judge sees (digits, sign,
-/// exponent, `inf`, `nan`); Rust additionally rejects `_` separators, which Python accepts only
-/// between digits and which no expected output here uses.
-fn parse_float(token: &str) -> Option<f64> {
-    token.parse::<f64>().ok()
+fn is_non_integer_number(token: &str) -> bool {
+    plain_number(token).is_some() && token.contains(['.', 'e', 'E'])
 }
 
 #[cfg(test)]
@@ -185,6 +223,58 @@ mod tests {
         );
         assert!(apps("inf", "inf"));
         assert!(!apps("inf", "1e308"));
+    }
+
+    #[test]
+    fn hostile_outputs_do_not_match() {
+        for mode in [CompareMode::Apps, CompareMode::Exact] {
+            let m = |a: &str, e: &str| outputs_match(a.as_bytes(), e, mode);
+            assert!(!m("3\0", "3"), "NUL is a character ({mode:?})");
+            assert!(!m("\03", "3"));
+            assert!(
+                !m("4\r3", "3"),
+                "a carriage return does not erase ({mode:?})"
+            );
+            assert!(
+                !m("\x1b[2K3", "3"),
+                "ANSI escapes are characters ({mode:?})"
+            );
+            assert!(!m("\x1b[31m3\x1b[0m", "3"));
+            assert!(!m("4\x083", "3"), "backspace");
+            assert!(
+                !m("3\u{2028}4", "3\n4"),
+                "U+2028 does not end a line ({mode:?})"
+            );
+            assert!(
+                !m("3\u{a0}4", "3 4"),
+                "NBSP does not separate tokens ({mode:?})"
+            );
+            assert!(
+                !m("3\u{3000}", "3"),
+                "ideographic space is not stripped ({mode:?})"
+            );
+            assert!(!m("3\u{85}", "3"), "NEL is not stripped ({mode:?})");
+            assert!(m("3\r\n", "3\n"), "CRLF line ends still match ({mode:?})");
+        }
+        assert!(!apps("nan", "0.5"));
+        assert!(
+            !apps("INFINITY", "inf"),
+            "inf matches only as identical text"
+        );
+        assert!(!apps("inf", "1e999"));
+        assert!(
+            !apps("1e999", "1e998"),
+            "overflowing numbers match only as identical text"
+        );
+        assert!(!apps("1e-99999", "0.0"), "huge exponents get no tolerance");
+        assert!(!apps("0e99999999999999999999", "0.0"));
+        assert!(!apps("0x1p3", "8.0"), "hex floats are not plain numbers");
+        assert!(apps("1e-400", "0.0"), "exponent 400 is still a number");
+        assert!(apps("+0.5", "0.5") && apps(".5", "0.5") && apps("5e-1", "0.5"));
+        assert!(
+            apps("  3\t\x0b\x0c", "3"),
+            "ASCII whitespace is still whitespace"
+        );
     }
 
     #[test]

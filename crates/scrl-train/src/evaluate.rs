@@ -60,6 +60,7 @@ pub fn record(problem_id: &str, sample_index: u32, completion: &str, b: &RewardB
         sample_index,
         completion: completion.to_string(),
         syntax_valid: b.syntax_error.is_none(),
+        no_op: b.no_op,
         stage: b.stage.number(),
         tests_passed: b.tests_passed as u32,
         tests_total: b.tests_total as u32,

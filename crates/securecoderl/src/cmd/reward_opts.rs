@@ -56,6 +56,10 @@ pub struct RewardOpts {
     /// R_sec = 0 for code that does not parse (default: scan what the parser recovers, as the paper does).
     #[arg(long)]
     pub zero_sec_if_unparseable: bool,
+    /// The paper's Table 1 read literally: a completion without code runs like any program (stage 2 for
+    /// an empty one) and no-op programs are not capped at stage 1 (docs/reward.md).
+    #[arg(long)]
+    pub literal_ladder: bool,
     #[arg(long, value_enum, default_value_t = ScannerChoice::Native)]
     pub scanner: ScannerChoice,
     /// Path of the `bandit` executable for `--scanner bandit` (default: $SCRL_BANDIT, then PATH).
@@ -91,6 +95,7 @@ impl RewardOpts {
             } else {
                 UnparseableSecurity::Analyse
             },
+            literal_ladder: self.literal_ladder,
             ..RewardConfig::default()
         }
     }
