@@ -53,6 +53,11 @@ pub struct Problem {
     pub flags: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub starter_code: Option<String>,
+    /// Indices into `tests` of the stdin tests whose input and output both appear verbatim in the
+    /// statement (its worked examples): a program that prints a memorised example passes them. Set by
+    /// the importers ([`statement_example_tests`]); absent in older files, which then load with none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statement_example_tests: Vec<usize>,
     /// Every other field of the row, kept so that a load/write round trip loses nothing.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
@@ -73,8 +78,19 @@ impl Problem {
             difficulty: None,
             flags: Vec::new(),
             starter_code: None,
+            statement_example_tests: Vec::new(),
             extra: BTreeMap::new(),
         }
+    }
+
+    /// Records which stdin tests are statement examples (see [`statement_example_tests`]).
+    pub fn mark_statement_examples(&mut self) {
+        self.statement_example_tests = statement_example_tests(&self.statement, &self.tests);
+    }
+
+    /// The stdin tests that are not statement examples, in order.
+    pub fn hidden_tests(&self) -> impl Iterator<Item = &StdinTest> {
+        self.tests.iter().enumerate().filter(|(i, _)| !self.statement_example_tests.contains(i)).map(|(_, t)| t)
     }
 
     pub fn is_stdin(&self) -> bool {
@@ -120,10 +136,21 @@ impl Problem {
             None => meta_difficulty(&row)?,
         };
         let flags = row.opt_str_list("flags")?.unwrap_or_default();
+        let statement_example_tests: Vec<usize> = match row.map().get("statement_example_tests") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| FieldError::new("statement_example_tests", format!("{e} (expected test indices)")))?,
+        };
+        if let Some(bad) = statement_example_tests.iter().find(|&&i| i >= tests.len()) {
+            return Err(FieldError::new(
+                "statement_example_tests",
+                format!("index {bad} is out of range: the problem has {} stdin tests", tests.len()),
+            ));
+        }
         let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
         let known = [
             "id", "source", "statement", "kind", "tests", "assert_tests", "test_list", "test_setup_code",
-            "reference_solution", "difficulty", "flags", "starter_code",
+            "reference_solution", "difficulty", "flags", "starter_code", "statement_example_tests",
         ];
         let extra = row
             .map()
@@ -143,6 +170,7 @@ impl Problem {
             difficulty,
             flags,
             starter_code: non_empty(row.opt_str("starter_code")?),
+            statement_example_tests,
             extra,
         })
     }
@@ -277,4 +305,18 @@ mod tests {
         assert_eq!(called_function("assert not is_odd(2)").as_deref(), Some("is_odd"));
         assert_eq!(called_function("assert x == 1"), None);
     }
+}
+
+/// The indices of the tests whose input and output, each with surrounding whitespace trimmed and line
+/// endings as `\n`, both occur verbatim in the statement. An empty input or output never counts (it
+/// occurs in every statement).
+pub fn statement_example_tests(statement: &str, tests: &[StdinTest]) -> Vec<usize> {
+    let norm = |s: &str| s.replace("\r\n", "\n");
+    let statement = norm(statement);
+    let occurs = |text: &str| {
+        let text = norm(text);
+        let text = text.trim();
+        !text.is_empty() && statement.contains(text)
+    };
+    tests.iter().enumerate().filter(|(_, t)| occurs(&t.input) && occurs(&t.output)).map(|(i, _)| i).collect()
 }

@@ -17,6 +17,9 @@ pub struct Stats {
     pub tests_min: usize,
     pub tests_median: usize,
     pub tests_max: usize,
+    /// Stdin tests whose input and output appear verbatim in the statement, and the problems with any.
+    pub statement_example_tests: usize,
+    pub problems_with_statement_examples: usize,
     /// Problems with at least `cap` tests, for the given cap.
     pub at_least_cap: usize,
     pub cap: usize,
@@ -45,6 +48,8 @@ pub fn stats(problems: &[Problem], cap: usize) -> Stats {
             s.function_call += 1;
         }
         s.with_reference += usize::from(p.reference_solution.is_some());
+        s.statement_example_tests += p.statement_example_tests.len();
+        s.problems_with_statement_examples += usize::from(!p.statement_example_tests.is_empty());
         s.without_tests += usize::from(p.test_count() == 0);
         s.at_least_cap += usize::from(p.test_count() >= cap);
         *s.by_difficulty.entry(p.difficulty.clone().unwrap_or_else(|| "(none)".into())).or_default() += 1;
@@ -71,6 +76,11 @@ impl fmt::Display for Stats {
         writeln!(f, "| tests total | {} |", self.tests_total)?;
         writeln!(f, "| tests per problem min / median / max | {} / {} / {} |", self.tests_min, self.tests_median, self.tests_max)?;
         writeln!(f, "| problems without tests | {} |", self.without_tests)?;
+        writeln!(
+            f,
+            "| statement-example tests (problems) | {} ({}) |",
+            self.statement_example_tests, self.problems_with_statement_examples
+        )?;
         writeln!(f, "| problems with >= {} tests (the cap) | {} |", self.cap, self.at_least_cap)?;
         for (title, map) in [("difficulty", &self.by_difficulty), ("flag", &self.by_flag), ("source", &self.by_source)] {
             for (k, v) in map {

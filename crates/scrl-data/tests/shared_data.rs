@@ -73,3 +73,36 @@ fn shared_files_round_trip_through_our_jsonl() {
         assert_eq!(first, ps[0]);
     }
 }
+
+/// Statement examples in the real files: tests whose input and output both appear verbatim in the
+/// statement (what the importers mark, `statement_example_tests`). Counted on the rows as stored, so
+/// the numbers are those of the files, not of an earlier import.
+#[test]
+fn statement_examples_in_the_shared_files_are_counted() {
+    let count = |name: &str| {
+        let ps = load_problems(&shared(name)).unwrap();
+        let marked: Vec<Vec<usize>> = ps.iter().map(|p| scrl_data::statement_example_tests(&p.statement, &p.tests)).collect();
+        let tests = marked.iter().map(Vec::len).sum::<usize>();
+        let problems = marked.iter().filter(|m| !m.is_empty()).count();
+        println!("{name}: {tests} statement-example tests in {problems} of {} problems", ps.len());
+        (tests, problems)
+    };
+    // The APPS+ file holds the statements' own examples: all but 12 of its 730 tests.
+    assert_eq!(count("apps_plus_examples.jsonl"), (718, 381));
+    assert_eq!(count("codecontests_cc300.jsonl"), (646, 277));
+    // Importing marks them, loading keeps the marks, and `data stats` counts them.
+    let mut p = Problem::stdin("x", "test", "Example\nInput\n1 2\nOutput\n3\n");
+    p.tests = vec![scrl_data::StdinTest { input: "1 2\n".into(), output: "3\n".into() }, scrl_data::StdinTest { input: "5 5\n".into(), output: "10\n".into() }];
+    p.mark_statement_examples();
+    assert_eq!(p.statement_example_tests, vec![0]);
+    assert_eq!(p.hidden_tests().count(), 1);
+    let dir = std::env::temp_dir().join(format!("scrl-stmt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("p.jsonl");
+    write_problems(&path, std::slice::from_ref(&p)).unwrap();
+    let back = load_problems(&path).unwrap();
+    assert_eq!(back[0].statement_example_tests, vec![0]);
+    let stats = scrl_data::stats::stats(&back, 5);
+    assert_eq!((stats.statement_example_tests, stats.problems_with_statement_examples), (1, 1));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

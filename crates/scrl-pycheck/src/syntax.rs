@@ -100,7 +100,9 @@ pub(crate) const MAX_AST_DEPTH: usize = 2_995;
 /// Accepts `source` iff CPython `target`'s `compile(source, "<string>", "exec")` is expected to accept it.
 /// The symbol-table checks (`global` after use, `nonlocal` without a binding) use a per-scope summary of
 /// declarations and bindings (see [`Frame`]), not CPython's full symbol table.
-/// A NUL byte is rejected (CPython raises `ValueError`, which is a rejection too).
+/// A NUL byte is rejected (CPython raises `ValueError`, which is a rejection too). Some compile-time rules
+/// are not checked here (e.g. more than 20 statically nested blocks); the sandbox compiles every program
+/// before it runs and reports CPython's refusal itself, so the reward's verdict is the interpreter's.
 pub fn check_syntax(source: &str, target: PythonVersion) -> Result<(), SyntaxError> {
     match run_guarded(source, || check_on_this_thread(source, target)) {
         Ok(result) => result,
@@ -144,6 +146,7 @@ pub(crate) fn check_parsed(
     if let Some(range) = bracket_depth_error(parsed.tokens(), target) {
         errors.push((range, "too many nested parentheses".to_string()));
     }
+    errors.extend(token_limit_errors(source, parsed.tokens()));
     if let Some(module) = parsed.syntax().as_module() {
         let mut visitor = ScopeVisitor::new(source, target.to_ruff(), &module.body);
         visitor.visit_body(&module.body);
@@ -153,6 +156,7 @@ pub(crate) fn check_parsed(
                 "too deeply nested: CPython's compiler raises RecursionError".to_string(),
             ));
         }
+        errors.extend(std::mem::take(&mut visitor.own_errors));
         errors.extend(
             visitor
                 .errors
@@ -173,6 +177,63 @@ pub(crate) fn check_parsed(
             })
         }
     }
+}
+
+/// CPython's tokenizer refuses a 100th indentation level ("too many levels of indentation").
+const MAX_INDENT_LEVELS: usize = 100;
+
+/// CPython 3.11 converts a decimal integer literal with `int(text)`, which refuses more than 4,300 digits
+/// (`sys.int_info.default_max_str_digits`); binary, octal and hexadecimal literals have no limit.
+const MAX_INT_LITERAL_DIGITS: usize = 4_300;
+
+/// The compile-time limits of CPython's tokenizer and literal conversion that ruff's parser does not
+/// enforce: a NUL byte anywhere (`ValueError: source code string cannot contain null bytes`), the
+/// 100th indentation level, and a decimal integer literal of more than 4,300 digits (also inside an
+/// f-string's replacement field, which ruff tokenizes as code).
+fn token_limit_errors(source: &str, tokens: &ast::token::Tokens) -> Vec<(TextRange, String)> {
+    let mut errors = Vec::new();
+    if let Some(at) = source.find('\0') {
+        let at = ruff_text_size::TextSize::try_from(at).unwrap_or_default();
+        errors.push((
+            TextRange::empty(at),
+            "source code cannot contain null bytes".to_string(),
+        ));
+    }
+    let mut indent = 0usize;
+    let mut indent_reported = false;
+    for token in tokens {
+        match token.kind() {
+            TokenKind::Indent => {
+                indent += 1;
+                if indent >= MAX_INDENT_LEVELS && !indent_reported {
+                    indent_reported = true;
+                    errors.push((token.range(), "too many levels of indentation".to_string()));
+                }
+            }
+            TokenKind::Dedent => indent = indent.saturating_sub(1),
+            TokenKind::Int => {
+                let text = &source[token.range()];
+                let decimal = !text.starts_with("0x")
+                    && !text.starts_with("0X")
+                    && !text.starts_with("0o")
+                    && !text.starts_with("0O")
+                    && !text.starts_with("0b")
+                    && !text.starts_with("0B");
+                let digits = text.bytes().filter(u8::is_ascii_digit).count();
+                if decimal && digits > MAX_INT_LITERAL_DIGITS {
+                    errors.push((
+                        token.range(),
+                        format!(
+                            "Exceeds the limit ({MAX_INT_LITERAL_DIGITS} digits) for integer string \
+                             conversion: value has {digits} digits"
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    errors
 }
 
 /// The range of the first bracket that opens level 201. Before 3.12 an f-string is one token whose
@@ -233,6 +294,8 @@ struct ScopeVisitor<'s> {
     /// Current AST nesting, and the first node found deeper than [`MAX_AST_DEPTH`].
     depth: usize,
     too_deep: Option<TextRange>,
+    /// CPython compile-time errors ruff's checker does not report (`x.__debug__ = 1`, `f(__debug__=1)`).
+    own_errors: Vec<(TextRange, String)>,
 }
 
 impl<'s> ScopeVisitor<'s> {
@@ -251,6 +314,7 @@ impl<'s> ScopeVisitor<'s> {
             in_try: false,
             depth: 0,
             too_deep: None,
+            own_errors: Vec::new(),
         }
     }
 
@@ -661,6 +725,31 @@ impl<'a> ScopeVisitor<'_> {
     fn visit_expr_inner(&mut self, expr: &'a Expr) {
         self.check_expr(expr);
         match expr {
+            // CPython 3.11 refuses `__debug__` as an attribute store target and as a keyword argument.
+            Expr::Attribute(attr) if attr.attr.as_str() == "__debug__" && attr.ctx.is_store() => {
+                self.own_errors
+                    .push((attr.attr.range, "cannot assign to __debug__".to_string()));
+                visitor::walk_expr(self, expr);
+            }
+            Expr::Call(call)
+                if call
+                    .arguments
+                    .keywords
+                    .iter()
+                    .any(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == "__debug__")) =>
+            {
+                for keyword in call.arguments.keywords.iter() {
+                    if keyword
+                        .arg
+                        .as_ref()
+                        .is_some_and(|a| a.as_str() == "__debug__")
+                    {
+                        self.own_errors
+                            .push((keyword.range, "cannot assign to __debug__".to_string()));
+                    }
+                }
+                visitor::walk_expr(self, expr);
+            }
             Expr::Lambda(lambda) => {
                 if let Some(parameters) = &lambda.parameters {
                     self.visit_parameters(parameters);
@@ -757,6 +846,31 @@ mod tests {
         let err = check_syntax(&nested(201), PythonVersion::default()).unwrap_err();
         assert_eq!(err.message, "too many nested parentheses");
         assert_eq!((err.line, err.column), (1, 205));
+    }
+
+    #[test]
+    fn compile_time_limits_of_the_tokenizer_and_int_conversion() {
+        assert!(!ok("x = 1  # \0\n"));
+        assert!(ok(&format!("x = {}\n", "9".repeat(4300))));
+        assert!(!ok(&format!("x = {}\n", "9".repeat(4301))));
+        assert!(!ok(&format!("x = {}\n", vec!["9"; 4301].join("_"))));
+        assert!(ok(&format!("x = 0x{}\n", "f".repeat(5000))));
+        let nested = |n: usize| {
+            let mut s: String = (0..n)
+                .map(|i| format!("{}if x:\n", " ".repeat(i)))
+                .collect();
+            s.push_str(&format!("{}pass\n", " ".repeat(n)));
+            s
+        };
+        assert!(ok(&nested(99)));
+        let err = check_syntax(&nested(100), PythonVersion::default()).unwrap_err();
+        assert_eq!(
+            (err.message.as_str(), err.line),
+            ("too many levels of indentation", 101)
+        );
+        assert!(!ok("import os\nos.__debug__ = 1\n"));
+        assert!(!ok("f(__debug__=1)\n"));
+        assert!(ok("del x.__debug__\nprint(x.__debug__)\n"));
     }
 
     #[test]

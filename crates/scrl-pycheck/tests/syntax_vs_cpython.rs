@@ -26,12 +26,11 @@ for name in sorted(os.listdir(sys.argv[1])):
 print(json.dumps(out))
 "#;
 
-#[test]
-fn acceptance_matches_cpython_311() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/syntax");
+/// CPython's verdict on every snippet of `dir`: `None` when it compiles, else the error.
+fn cpython_verdicts(dir: &Path) -> BTreeMap<String, Option<String>> {
     let output = Command::new(PYTHON)
         .args(["-S", "-I", "-E", "-B", "-c", COMPILE_ALL])
-        .arg(&dir)
+        .arg(dir)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {PYTHON}: {e}"));
     assert!(
@@ -39,8 +38,13 @@ fn acceptance_matches_cpython_311() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let cpython: BTreeMap<String, Option<String>> =
-        serde_json::from_slice(&output.stdout).expect("JSON from python");
+    serde_json::from_slice(&output.stdout).expect("JSON from python")
+}
+
+#[test]
+fn acceptance_matches_cpython_311() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/syntax");
+    let cpython = cpython_verdicts(&dir);
     assert!(
         cpython.len() >= 60,
         "expected the snippet corpus, got {}",
@@ -83,6 +87,37 @@ fn acceptance_matches_cpython_311() {
         disagreements.is_empty(),
         "unexpected disagreements with CPython: {disagreements:?}"
     );
+}
+
+/// Compile-time rules the static check does not enforce (more than 20 statically nested blocks, the
+/// symbol table's `nonlocal` ordering rules, `except*` bodies, ...): every snippet in
+/// tests/fixtures/compile_time is refused by CPython, and the reward still gives each stage 0 because
+/// the sandbox compiles every program before running it (scrl-reward's red-team suite asserts that end
+/// to end). The table shows which of them the static check catches too.
+#[test]
+fn compile_time_rules_left_to_the_interpreter_are_refused_by_cpython() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compile_time");
+    let cpython = cpython_verdicts(&dir);
+    assert!(
+        cpython.len() >= 20,
+        "expected the compile-time corpus, got {}",
+        cpython.len()
+    );
+    let mut caught = 0;
+    for (name, verdict) in &cpython {
+        let source =
+            std::fs::read_to_string(dir.join(format!("{name}.py"))).expect("UTF-8 snippet");
+        let verdict = verdict.as_deref().unwrap_or_else(|| {
+            panic!("{name}: CPython 3.11 compiles it; it belongs in fixtures/syntax")
+        });
+        let ours = check_syntax(&source, PythonVersion::default());
+        caught += usize::from(ours.is_err());
+        println!(
+            "{name:<40} static {:<7} {verdict}",
+            if ours.is_ok() { "misses" } else { "rejects" }
+        );
+    }
+    println!("the static check catches {caught} of {}", cpython.len());
 }
 
 #[test]

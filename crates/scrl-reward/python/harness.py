@@ -12,6 +12,11 @@ import sys
 import types
 
 MARK = b"\x00SCRL-RESULT\x00"
+# Written first thing on fd 1 when CPython refuses to compile the candidate (none of it ran). The
+# candidate could print it too, but that only claims a worse verdict (stage 0) than it has.
+REFUSED = b"\x00SCRL-COMPILE-REFUSED\x00"
+# What `python3 main.py` refuses before running a line (as python/zygote.py of scrl-sandbox).
+COMPILE_REFUSALS = (SyntaxError, ValueError, OverflowError, RecursionError)
 MAX_DEPTH = 100
 MAX_NODES = 1_000_000
 
@@ -101,7 +106,16 @@ def main():
     g["__builtins__"] = builtins
     g["__file__"] = "main.py"
     sys.modules["__main__"] = main_module
-    exec(compile(program, "main.py", "exec"), g)
+    try:
+        # As bytes, as the interpreter reads a file: a coding declaration applies.
+        code = compile(program.encode("utf-8", "surrogatepass"), "main.py", "exec")
+    except COMPILE_REFUSALS:
+        t, v, _ = sys.exc_info()
+        write(flush_fd, REFUSED)
+        sys.excepthook(t, v.with_traceback(None), None)
+        sys.stderr.flush()
+        os._exit(1)
+    exec(code, g)
     if setup:
         exec(compile(setup, "setup.py", "exec"), g)
     encoded = []

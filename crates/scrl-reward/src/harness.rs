@@ -14,6 +14,8 @@ pub(crate) const HARNESS_PY: &str = include_str!("../python/harness.py");
 pub(crate) const JUDGE_PY: &str = include_str!("../python/judge.py");
 
 const RESULT_MARK: &[u8] = b"\x00SCRL-RESULT\x00";
+/// What harness.py writes before anything else when CPython refuses to compile the candidate.
+const REFUSED_MARK: &[u8] = b"\x00SCRL-COMPILE-REFUSED\x00";
 const JUDGE_MARK: &[u8] = b"\x00SCRL-JUDGE\x00\n";
 
 /// How one assert is checked: the template judges `__scrl_v[i]`, the value of probe `i`.
@@ -101,6 +103,9 @@ pub(crate) enum Report {
     /// No report, several, or a broken one: the run ended before the harness finished (an early exit, a
     /// signal) or printed the marker itself.
     Missing,
+    /// CPython refused to compile the candidate, so none of it ran (harness.py says so before anything
+    /// else is written; a candidate that prints the same only claims a worse verdict than it earned).
+    CompileRefused,
 }
 
 /// Runs the candidate and the probes of one assert. The returned execution's stdout is the program's
@@ -114,6 +119,11 @@ pub(crate) fn run_probes(
 ) -> Result<(Execution, Report), SandboxError> {
     let fields = [program.as_bytes(), setup.as_bytes()].into_iter().chain(probes.iter().map(|p| p.as_bytes()));
     let mut exec = sandbox.run(HARNESS_PY, &frame(fields), limits)?;
+    if exec.stdout == REFUSED_MARK && exec.exit_code == Some(1) {
+        exec.outcome = Outcome::CompileError;
+        exec.stdout.clear();
+        return Ok((exec, Report::CompileRefused));
+    }
     let (report, stdout) = split_report(&exec.stdout);
     exec.stdout = stdout;
     Ok((exec, report))

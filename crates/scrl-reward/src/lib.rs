@@ -190,6 +190,21 @@ impl TestRun {
         }
     }
 
+    /// The error of a run CPython refused to compile, from what the interpreter printed: the last line
+    /// (`SyntaxError: too many statically nested blocks`) and the line of `File "main.py", line N`
+    /// (0 when it is not in the excerpt; the column is not recovered and is 0).
+    pub fn compile_error(&self) -> SyntaxError {
+        let last = self.stderr_tail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        let line = self
+            .stderr_tail
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("File \"main.py\", line "))
+            .find_map(|n| n.split(|ch: char| !ch.is_ascii_digit()).next()?.parse().ok())
+            .unwrap_or(0);
+        let message = if last.is_empty() { "CPython refused to compile the program".to_string() } else { last.to_string() };
+        SyntaxError { message: format!("{message} (CPython compile())"), line, column: 0 }
+    }
+
     /// The exception type named by the last line of a Python traceback, e.g. `ZeroDivisionError`.
     pub fn exception_type(&self) -> Option<&str> {
         let last = self.stderr_tail.lines().rev().find(|l| !l.trim().is_empty())?;
@@ -329,15 +344,24 @@ impl RewardModel {
         if syntax.is_none() && shape == ProgramShape::Empty && !c.literal_ladder {
             syntax = Some(SyntaxError { message: NO_PROGRAM.to_string(), line: 0, column: 0 });
         }
-        let no_op = syntax.is_none() && shape == ProgramShape::NoOp;
         let (mut func, runs) = match syntax {
             Some(_) => (ladder::syntax_error(t), Vec::new()),
             None => {
                 let runs = self.run_tests(program, tests)?;
                 let obs: Vec<_> = runs.iter().map(|(_, o)| *o).collect();
-                (ladder::score_runs(&obs, t, c.kind), runs.into_iter().map(|(r, _)| r).collect())
+                let runs: Vec<TestRun> = runs.into_iter().map(|(r, _)| r).collect();
+                // The interpreter is the oracle: what CPython refused to compile is stage 0 even where
+                // the static check accepted it (compile-time limits, docs/reward.md).
+                match runs.iter().find(|r| r.outcome == Outcome::CompileError) {
+                    Some(refused) => {
+                        syntax = Some(refused.compile_error());
+                        (ladder::syntax_error(t), runs)
+                    }
+                    None => (ladder::score_runs(&obs, t, c.kind), runs),
+                }
             }
         };
+        let no_op = syntax.is_none() && shape == ProgramShape::NoOp;
         if no_op && matches!(tests, TestSpec::Stdin(_)) && !c.literal_ladder && func.stage > Stage::ValidSyntax {
             // Nothing of it ran, so "executes without crash" and anything above says nothing about it.
             func = ladder::capped(func, Stage::ValidSyntax, c.kind);

@@ -371,3 +371,122 @@ fn runs_start_from_fresh_descriptions_and_leave_host_files_alone() {
         assert!(out.contains(&format!("refused {name}")), "{name} was not refused: {out}");
     }
 }
+
+/// `n` blocks opened by `head` (e.g. "for _ in [0]:"), nested, around `body`.
+fn nested(head: &str, n: usize, body: &str) -> String {
+    let mut s: String = (0..n).map(|i| format!("{}{head}\n", " ".repeat(i))).collect();
+    for line in body.lines() {
+        s.push_str(&format!("{}{line}\n", " ".repeat(n)));
+    }
+    s
+}
+
+const SOLVE: &str = "import sys\nprint(sum(map(int, sys.stdin.read().split())))";
+const SOLVE_ADD: &str = "def add(a, b):\n    return a + b";
+
+/// Programs CPython 3.11 refuses at compile time (found by testing against /usr/bin/python3), each with
+/// an honest solution of both problems in it, so without the interpreter as the oracle they would run.
+/// Every one is stage 0 and not syntax-valid, whether or not the static check catches it.
+fn compile_refused() -> Vec<(&'static str, String)> {
+    let with_solution = |extra: String| format!("{SOLVE}\n{SOLVE_ADD}\n{extra}");
+    let try_finally = |n: usize| {
+        let mut s: String = (0..n).map(|i| format!("{}try:\n", " ".repeat(i))).collect();
+        s.push_str(&format!("{}pass\n", " ".repeat(n)));
+        for i in (0..n).rev() {
+            s.push_str(&format!("{}finally:\n{}pass\n", " ".repeat(i), " ".repeat(i + 1)));
+        }
+        s
+    };
+    let names = (0..256).map(|i| format!("a{i}")).collect::<Vec<_>>().join(", ");
+    vec![
+        ("21 nested for blocks", with_solution(nested("for _ in [0]:", 21, "pass"))),
+        ("21 nested while blocks", with_solution(nested("while False:", 21, "pass"))),
+        ("21 nested with blocks", with_solution(nested("with memoryview(b''):", 21, "pass"))),
+        ("21 nested try/finally blocks", with_solution(try_finally(21))),
+        ("one with of 21 items", with_solution(format!("with {}: pass\n", vec!["memoryview(b'')"; 21].join(", ")))),
+        ("100 indentation levels", with_solution(nested("if True:", 100, "pass"))),
+        ("integer literal of 4301 digits", with_solution(format!("x = {}\n", "7".repeat(4301)))),
+        ("4301 digits with underscores", with_solution(format!("x = {}\n", vec!["7"; 4301].join("_")))),
+        ("4301 digits inside an f-string", with_solution(format!("x = f'{{{}}}'\n", "7".repeat(4301)))),
+        ("NUL byte in a comment", with_solution("# \0\n".into())),
+        ("NUL byte in a string", with_solution("x = '\0'\n".into())),
+        ("assignment to an attribute __debug__", with_solution("import os\nos.__debug__ = 1\n".into())),
+        ("keyword argument __debug__", with_solution("dict(__debug__=1)\n".into())),
+        ("starred expression statement", with_solution("*[1]\n".into())),
+        ("break in except*", with_solution("for _ in [0]:\n    try: pass\n    except* ValueError: break\n".into())),
+        ("bare except not last", with_solution("try: pass\nexcept: pass\nexcept ValueError: pass\n".into())),
+        ("nonlocal after use", with_solution("def g():\n    x = 1\n    def f():\n        print(x)\n        nonlocal x\n".into())),
+        ("nonlocal and global", with_solution("def g():\n    x = 1\n    def f():\n        global x\n        nonlocal x\n".into())),
+        ("annotated nonlocal", with_solution("def g():\n    x = 1\n    def f():\n        nonlocal x\n        x: int = 2\n".into())),
+        ("256 targets before a star", with_solution(format!("{names}, *rest = range(300)\n"))),
+        ("unknown source encoding", format!("# -*- coding: scrl-nope -*-\n{SOLVE}\n{SOLVE_ADD}\n")),
+        ("3000 elifs", with_solution(format!("x = 0\nif x: pass\n{}", "elif x: pass\n".repeat(3000)))),
+        // Caught by the static check as well; listed so the whole class is asserted end to end.
+        ("201 nested parentheses", with_solution(format!("x = {}1{}\n", "(".repeat(201), ")".repeat(201)))),
+        ("nonlocal at module level", with_solution("nonlocal x\n".into())),
+        ("return outside a function", with_solution("return 1\n".into())),
+        ("yield outside a function", with_solution("yield 1\n".into())),
+        ("break outside a loop", with_solution("break\n".into())),
+        ("duplicate argument names", with_solution("def f(a, a): pass\n".into())),
+        ("two starred targets", with_solution("*a, *b = [1, 2]\n".into())),
+        ("assignment to __debug__", with_solution("__debug__ = 1\n".into())),
+    ]
+}
+
+#[test]
+fn programs_cpython_refuses_to_compile_are_stage_0() {
+    let m = model(RewardConfig::default());
+    let (stdin, calls) = (sum_spec(), add_spec());
+    let cases = compile_refused();
+    let items: Vec<(&str, &TestSpec)> =
+        cases.iter().flat_map(|(_, p)| [(p.as_str(), &stdin), (p.as_str(), &calls)]).collect();
+    let results = m.score_batch(&items);
+    let mut statically_missed = 0;
+    for ((name, program), pair) in cases.iter().zip(results.chunks(2)) {
+        if scrl_pycheck::check_syntax(program, scrl_pycheck::PythonVersion::default()).is_ok() {
+            statically_missed += 1;
+        }
+        for (kind, r) in ["stdin", "function call"].iter().zip(pair) {
+            let b = r.as_ref().unwrap();
+            let error = b.syntax_error.as_ref().map(|e| e.to_string()).unwrap_or_default();
+            println!("{name:<40} {kind:<13} stage {:?} R_func {:.1} {error:.90}", b.stage, b.r_func);
+            assert_eq!(b.stage, Stage::SyntaxError, "{name} ({kind}): {b:#?}");
+            assert_eq!((b.r_func, b.tests_passed), (0.0, 0), "{name} ({kind})");
+            assert!(b.syntax_error.is_some(), "{name} ({kind}): counted as syntax-valid");
+        }
+    }
+    println!("{statically_missed} of {} are caught only by the interpreter", cases.len());
+    assert_eq!(cases.len(), 30);
+}
+
+#[test]
+fn programs_at_the_compile_time_limits_keep_their_scores() {
+    let m = model(RewardConfig::default());
+    let (stdin, calls) = (sum_spec(), add_spec());
+    let at_limit = [
+        nested("for _ in [0]:", 20, SOLVE),
+        nested("if True:", 99, SOLVE),
+        format!("x = {}\n{SOLVE}\n", "7".repeat(4300)),
+        format!("x = 0x{}\n{SOLVE}\n", "f".repeat(5000)),
+        format!("x = {}1{}\n{SOLVE}\n", "(".repeat(200), ")".repeat(200)),
+        format!("with {}: pass\n{SOLVE}\n", vec!["memoryview(b'')"; 20].join(", ")),
+    ];
+    for program in &at_limit {
+        let b = m.score(program, &stdin).unwrap();
+        assert_eq!((b.stage, b.r_func), (Stage::PassesTests, 1.0), "{program:.200}");
+        let with_add = format!("{program}{SOLVE_ADD}\n");
+        let b = m.score(&with_add, &calls).unwrap();
+        assert_eq!((b.stage, b.r_func), (Stage::PassesTests, 1.0), "{program:.200}");
+    }
+}
+
+/// The refusal is reported by the sandbox's own code, before the program runs: a program that prints
+/// what CPython prints for a refusal and exits 1 is an ordinary crash (stage 1), not stage 0.
+#[test]
+fn a_program_cannot_fake_a_compile_refusal_into_another_verdict() {
+    let m = model(RewardConfig::default());
+    let fake = "import sys\nsys.stderr.write('  File \"main.py\", line 1\\nSyntaxError: invalid syntax\\n')\nsys.exit(1)\n";
+    let b = m.score(fake, &sum_spec()).unwrap();
+    assert_eq!(b.stage, Stage::ValidSyntax);
+    assert!(b.syntax_error.is_none());
+}

@@ -18,7 +18,6 @@ unsafe extern "C" {
     fn setresuid(r: c_uint, e: c_uint, s: c_uint) -> c_int;
     fn getpid() -> c_int;
     fn write(fd: c_int, buf: *const c_void, n: usize) -> isize;
-    fn close(fd: c_int) -> c_int;
     fn __errno_location() -> *mut c_int;
 }
 
@@ -35,7 +34,9 @@ pub struct LockdownRequest {
     uid: u64,
     /// Landlock ruleset fd, or u64::MAX for none (weak mode).
     ruleset_fd: u64,
-    /// Pipe to which one byte is written once every layer is in place.
+    /// Pipe to which one byte is written once every layer is in place. It stays open: the zygote's
+    /// child reports on it whether CPython compiled the program, then closes it before any of the
+    /// program runs (python/zygote.py), so the program can never write to it.
     ok_fd: u64,
     /// Bit 0: switch uid; bit 1: install the seccomp filter.
     flags: u64,
@@ -189,7 +190,6 @@ pub unsafe extern "C" fn scrl_lockdown(req: *const LockdownRequest) -> c_int {
     if unsafe { write(r.ok_fd as c_int, b"k".as_ptr().cast(), 1) } != 1 {
         return STEP_OK;
     }
-    unsafe { close(r.ok_fd as c_int) };
     unsafe { *__errno_location() = 0 };
     0
 }

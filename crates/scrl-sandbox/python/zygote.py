@@ -1,6 +1,7 @@
 # The warm CPython that every test is forked from. Trusted code only: it never reads test data
 # itself (the supervisor hands the program, stdin and output buffers over as memfds), and each child
-# locks itself down through the native helper before it compiles the untrusted program.
+# locks itself down through the native helper before it compiles the untrusted program, and tells
+# the zygote on the ok pipe whether CPython refused to compile it before any of it runs.
 #
 # Inherited descriptors: 3 requests in, 4 replies out, 5 the lockdown helper (an ELF memfd),
 # 6 the Landlock ruleset (absent in weak mode), 7 program source, 8 stdin, 9 stdout, 10 stderr.
@@ -19,11 +20,18 @@ import types
 CTL_IN, CTL_OUT, HELPER, SRC, STDIN, STDOUT, STDERR = 3, 4, 5, 7, 8, 9, 10
 # cpu_soft_s cpu_hard_s as fsize nofile nproc stack uid ruleset_fd flags wall_ms src_len
 REQUEST = struct.Struct("<12Q")
-# wait status, user us, sys us, max rss KiB, wall us, wall-killed, lockdown ok, leftovers reaped
-REPLY = struct.Struct("<8q")
+# wait status, user us, sys us, max rss KiB, wall us, wall-killed, lockdown ok, leftovers reaped,
+# compile refused
+REPLY = struct.Struct("<9q")
 # The helper's LockdownRequest: 11 u64 words.
 LOCKDOWN = struct.Struct("<11Q")
 LOCKDOWN_FAILED_BASE = 100
+# What `python3 main.py` refuses before running a line: syntax, indentation and tab errors, the
+# compile-time limits (too many statically nested blocks, too many indentation levels, integer
+# literals over 4300 digits), a NUL byte (ValueError), a tree too deep for the compiler.
+COMPILE_REFUSALS = (SyntaxError, ValueError, OverflowError, RecursionError)
+# Written on the ok pipe after the helper's b"k" when CPython refused to compile the program.
+COMPILE_REFUSED = b"s"
 
 
 class Quitter:
@@ -73,9 +81,34 @@ def flush(stream):
         return False
 
 
-def run_program(src):
+def compile_program(src, verdict_fd):
+    """Compiles the program as `python3 main.py` would, before any of it runs. When CPython refuses
+    it, prints the error as the interpreter does, reports the refusal on `verdict_fd` (a pipe only
+    the zygote reads) and exits 1. Either way `verdict_fd` is closed before the program can run, so
+    the program cannot claim or hide a refusal."""
+    try:
+        code = compile(src, "main.py", "exec")
+    except COMPILE_REFUSALS:
+        t, v, _ = sys.exc_info()
+        try:
+            sys.excepthook(t, v.with_traceback(None), None)
+            sys.stderr.flush()
+        except BaseException:
+            pass
+        os.write(verdict_fd, COMPILE_REFUSED)
+        os._exit(1)
+    finally:
+        try:
+            os.close(verdict_fd)
+        except OSError:
+            pass
+    return code
+
+
+def run_program(src, verdict_fd):
     """Runs in the locked-down child. Mirrors `python3 main.py` and CPython's finalisation order:
-    an uncaught exception prints a traceback and exits 1, SystemExit sets the code, then non-daemon
+    a program CPython refuses to compile is reported as such (compile_program), an uncaught
+    exception prints a traceback and exits 1, SystemExit sets the code, then non-daemon
     threads are joined, atexit handlers run, sys.stdout/sys.stderr are flushed (a failed stdout flush
     exits 120), and finally __main__ is torn down so that file objects the program left open (a
     replaced sys.__stdout__, `open(1, "w")`) flush as they are collected."""
@@ -88,11 +121,12 @@ def run_program(src):
         sys.stderr = sys.__stderr__ = open(
             2, "w", encoding=enc, errors="backslashreplace", closefd=False, buffering=1
         )
+        program = compile_program(src, verdict_fd)
         main.__dict__["__builtins__"] = builtins
         main.__dict__["__file__"] = "main.py"
         sys.modules["__main__"] = main
         sys.argv = ["main.py"]
-        exec(compile(src, "main.py", "exec"), main.__dict__)
+        exec(program, main.__dict__)
     except SystemExit as e:
         code = exit_code_of(e)
     except BaseException:
@@ -143,7 +177,7 @@ def child(lockdown, req, ok_w):
         rc = -99
     if rc != 0:
         os._exit(LOCKDOWN_FAILED_BASE + (-rc & 0x7F))
-    run_program(src)
+    run_program(src, ok_w)
 
 
 def cleanup(pid, pidns):
@@ -200,12 +234,14 @@ def serve(lockdown, pidns):
         os.close(pidfd)
         leftovers = cleanup(pid, pidns)
         try:
-            ok = 1 if os.read(ok_r, 16) == b"k" else 0
+            report = os.read(ok_r, 16)
         except BlockingIOError:
-            ok = 0
+            report = b""
+        ok = 1 if report[:1] == b"k" else 0
+        refused = 1 if report == b"k" + COMPILE_REFUSED else 0
         utime = int(ru.ru_utime * 1e6)
         stime = int(ru.ru_stime * 1e6)
-        os.write(CTL_OUT, REPLY.pack(status, utime, stime, ru.ru_maxrss, wall_us, killed, ok, leftovers))
+        os.write(CTL_OUT, REPLY.pack(status, utime, stime, ru.ru_maxrss, wall_us, killed, ok, leftovers, refused))
 
 
 def warm_up():

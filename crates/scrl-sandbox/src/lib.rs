@@ -478,6 +478,7 @@ impl Sandbox {
             max_rss_kb: raw.max_rss_kb,
             memory_limit_bytes: limits.memory_bytes,
             output_hit_cap: stdout_truncated || stderr_truncated,
+            compile_refused: raw.compile_refused,
             stderr: &raw.stderr,
         });
         Ok(Execution {

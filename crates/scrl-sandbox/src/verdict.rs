@@ -10,6 +10,10 @@ use crate::compare::{CompareMode, outputs_match};
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// CPython refused to compile the program (a syntax error, a compile-time limit such as too many
+    /// statically nested blocks or an integer literal over 4,300 digits, a NUL byte): none of it ran.
+    /// Reported by the sandbox's own code before the program starts, so a program cannot fake it.
+    CompileError,
     /// Exit code 0 and no limit hit: the program "ran without crash".
     Exited,
     /// Non-zero exit code (uncaught exception, syntax error, `sys.exit(n)`) or a fatal signal.
@@ -29,6 +33,7 @@ pub enum Outcome {
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Accepted,
+    CompileError,
     WrongAnswer,
     RuntimeError,
     TimeLimit,
@@ -71,6 +76,7 @@ impl Verdict {
         match outcome {
             Outcome::Exited if output_matches => Verdict::Accepted,
             Outcome::Exited => Verdict::WrongAnswer,
+            Outcome::CompileError => Verdict::CompileError,
             Outcome::RuntimeError => Verdict::RuntimeError,
             Outcome::TimeLimit => Verdict::TimeLimit,
             Outcome::MemoryLimit => Verdict::MemoryLimit,
@@ -91,13 +97,17 @@ pub(crate) struct RunFacts<'a> {
     pub max_rss_kb: u64,
     pub memory_limit_bytes: u64,
     pub output_hit_cap: bool,
+    pub compile_refused: bool,
     pub stderr: &'a [u8],
 }
 
-/// Decides the outcome. Order matters: a seccomp kill is reported as such even if the program was also
+/// Decides the outcome. Order matters: a compile refusal comes first (nothing of the program ran); a seccomp kill is reported as such even if the program was also
 /// slow; time beats output (a program killed for time often has partial output); memory is recognised by
 /// Python's own `MemoryError` or by a fatal signal near the address-space limit.
 pub(crate) fn classify(f: &RunFacts<'_>) -> Outcome {
+    if f.compile_refused {
+        return Outcome::CompileError;
+    }
     if f.signal == Some(libc::SIGSYS) {
         return Outcome::SandboxViolation;
     }
@@ -141,6 +151,7 @@ mod tests {
             max_rss_kb: 10_000,
             memory_limit_bytes: 512 << 20,
             output_hit_cap: false,
+            compile_refused: false,
             stderr: b"",
         }
     }
@@ -158,6 +169,22 @@ mod tests {
             wall_time_ms: 1,
             max_rss_kb: 1,
         }
+    }
+
+    #[test]
+    fn a_compile_refusal_beats_every_other_fact() {
+        let refused = RunFacts {
+            exit_code: Some(1),
+            wall_killed: true,
+            output_hit_cap: true,
+            compile_refused: true,
+            ..facts()
+        };
+        assert_eq!(classify(&refused), Outcome::CompileError);
+        assert_eq!(
+            Verdict::of(Outcome::CompileError, true),
+            Verdict::CompileError
+        );
     }
 
     #[test]

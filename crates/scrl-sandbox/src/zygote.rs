@@ -52,6 +52,8 @@ pub(crate) struct RawRun {
     pub wall_us: u64,
     pub wall_killed: bool,
     pub lockdown_ok: bool,
+    /// CPython refused to compile the program (reported by the child before any of it ran).
+    pub compile_refused: bool,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub stdout_size: u64,
@@ -71,7 +73,7 @@ pub(crate) struct Worker {
 }
 
 const NO_RULESET: u64 = u64::MAX;
-const REPLY_WORDS: usize = 8;
+const REPLY_WORDS: usize = 9;
 /// Slack on top of the wall limit before the supervisor gives up on a zygote's reply.
 const REPLY_GRACE: Duration = Duration::from_secs(10);
 
@@ -281,6 +283,7 @@ impl Worker {
             wall_us: w(4).max(0) as u64,
             wall_killed: w(5) != 0,
             lockdown_ok: w(6) != 0,
+            compile_refused: w(8) != 0,
             stdout,
             stderr,
             stdout_size,

@@ -122,6 +122,46 @@ fn python_exit_semantics_match_the_interpreter() {
     );
 }
 
+/// The interpreter is the oracle of syntax: what CPython refuses to compile is reported as a compile
+/// error by the sandbox's own code, with the message `python3 main.py` prints, and a program that
+/// prints the same message and exits 1 is an ordinary runtime error.
+#[test]
+fn compile_refusals_are_their_own_outcome() {
+    let sb = sandbox(1, 1000);
+    let l = Limits::default();
+    let run = |p: &str| sb.run(p, b"", &l).unwrap();
+    let nested: String = (0..21)
+        .map(|i| format!("{}for _ in [0]:\n", " ".repeat(i)))
+        .collect::<String>()
+        + &" ".repeat(21)
+        + "pass\n";
+    for (program, message) in [
+        (
+            format!("print(1)\n{nested}"),
+            "SyntaxError: too many statically nested blocks\n",
+        ),
+        (format!("print(1)\nx = {}\n", "1".repeat(4301)), "digits"),
+        (
+            "print(1)\n# \0\n".to_string(),
+            "cannot contain null bytes\n",
+        ),
+        (
+            "print(1)\nprint 2\n".to_string(),
+            "SyntaxError: Missing parentheses",
+        ),
+    ] {
+        let e = run(&program);
+        let err = String::from_utf8_lossy(&e.stderr);
+        assert_eq!(e.outcome, Outcome::CompileError, "{err}");
+        assert_eq!((e.exit_code, e.stdout.as_slice()), (Some(1), &b""[..]));
+        assert!(err.contains(message) && !err.contains("Traceback"), "{err}");
+    }
+    let fake = run("import sys\nsys.stderr.write('SyntaxError: invalid syntax\\n')\nsys.exit(1)\n");
+    assert_eq!(fake.outcome, Outcome::RuntimeError);
+    // The next run on the same zygote is unaffected.
+    assert_eq!(run("print(2)").outcome, Outcome::Exited);
+}
+
 #[test]
 fn recycling_keeps_answers_right() {
     let sb = sandbox(1, 3);

@@ -69,6 +69,8 @@ impl Family {
                 let mut p = Problem::stdin(format!("builtin_{}_{i:03}", self.name), format!("builtin:{}", self.name), statement);
                 p.reference_solution = Some(g.reference);
                 p.tests = tests;
+                // The worked example is not a test by construction; a test that happens to match it is marked.
+                p.mark_statement_examples();
                 p.difficulty = Some(self.difficulty.to_string());
                 p.extra.insert("seed".into(), Value::from(seed));
                 p

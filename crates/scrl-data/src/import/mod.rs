@@ -180,7 +180,10 @@ fn admit(report: &mut ImportReport, at: RowAt, outcome: RowOutcome, opts: &Impor
         RowOutcome::Problem(p) if opts.require_reference && p.reference_solution.is_none() => {
             report.skipped.push(skip(&p.id, "no reference solution"))
         }
-        RowOutcome::Problem(p) => report.problems.push(*p),
+        RowOutcome::Problem(mut p) => {
+            p.mark_statement_examples();
+            report.problems.push(*p)
+        }
         RowOutcome::Unusable { id, reason } => report.skipped.push(Skipped { at, id, reason }),
     }
 }
