@@ -58,6 +58,11 @@ pub struct RewardConfig {
     /// Off by default: then "no program" is stage 0 and a no-op earns at most stage 1 on stdin problems
     /// (docs/reward.md, "No program, no-op programs").
     pub literal_ladder: bool,
+    /// Leave out of the reward every test whose input and output both appear verbatim in the problem's
+    /// statement, so that printing a memorised example cannot pass a "hidden" test. Applied where a
+    /// problem becomes a `TestSpec` (`scrl_train::evaluate::test_spec`, `score`); a problem whose tests
+    /// are all statement examples is then left with none (no credit beyond stage 3; PPO skips it).
+    pub skip_statement_examples: bool,
 }
 
 impl Default for RewardConfig {
@@ -76,6 +81,7 @@ impl Default for RewardConfig {
             severity: SeverityWeights::default(),
             unparseable_security: UnparseableSecurity::Analyse,
             literal_ladder: false,
+            skip_statement_examples: false,
         }
     }
 }

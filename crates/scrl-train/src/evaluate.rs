@@ -41,11 +41,22 @@ pub fn load_policy(model: &Path, adapter: Option<&Path>, style: PromptStyle, dty
     Ok(policy)
 }
 
-pub fn test_spec(p: &Problem) -> TestSpec {
+/// How a problem's completions are checked under `cfg`: its stdin tests (without the statement's
+/// examples when `cfg.skip_statement_examples`; the marks are computed from the statement, so problems
+/// imported before they existed are covered too) or its asserts.
+pub fn test_spec(p: &Problem, cfg: &scrl_reward::RewardConfig) -> TestSpec {
     match &p.kind {
-        scrl_data::ProblemKind::Stdin => TestSpec::Stdin(
-            p.tests.iter().map(|t| scrl_reward::StdinCase { input: t.input.clone(), output: t.output.clone() }).collect(),
-        ),
+        scrl_data::ProblemKind::Stdin => {
+            let examples = if cfg.skip_statement_examples { scrl_data::statement_example_tests(&p.statement, &p.tests) } else { Vec::new() };
+            TestSpec::Stdin(
+                p.tests
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !examples.contains(i))
+                    .map(|(_, t)| scrl_reward::StdinCase { input: t.input.clone(), output: t.output.clone() })
+                    .collect(),
+            )
+        }
         scrl_data::ProblemKind::FunctionCall { .. } => {
             TestSpec::Asserts { setup: p.test_setup_code.clone(), asserts: p.assert_tests.clone() }
         }
@@ -106,7 +117,7 @@ pub fn generate_records(
             jobs.push((pi, s as u32, ids.clone()));
         }
     }
-    let specs: Vec<TestSpec> = problems.iter().map(test_spec).collect();
+    let specs: Vec<TestSpec> = problems.iter().map(|p| test_spec(p, reward.config())).collect();
     let mut out = Vec::with_capacity(jobs.len());
     for (c, chunk) in jobs.chunks(opts.batch_size.max(1)).enumerate() {
         let params = SamplingParams {
@@ -128,4 +139,30 @@ pub fn generate_records(
         progress(out.len(), jobs.len());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scrl_data::StdinTest;
+    use scrl_reward::RewardConfig;
+
+    fn cases(spec: &TestSpec) -> Vec<String> {
+        match spec {
+            TestSpec::Stdin(c) => c.iter().map(|c| c.input.clone()).collect(),
+            TestSpec::Asserts { .. } => panic!("a stdin problem"),
+        }
+    }
+
+    #[test]
+    fn statement_examples_are_left_out_only_when_asked() {
+        let mut p = Problem::stdin("p", "test", "Print a + b.\nExample input:\n1 2\nExample output:\n3");
+        p.tests = vec![
+            StdinTest { input: "1 2\n".into(), output: "3\n".into() },
+            StdinTest { input: "5 5\n".into(), output: "10\n".into() },
+        ];
+        assert_eq!(cases(&test_spec(&p, &RewardConfig::default())), ["1 2\n", "5 5\n"]);
+        let skip = RewardConfig { skip_statement_examples: true, ..RewardConfig::default() };
+        assert_eq!(cases(&test_spec(&p, &skip)), ["5 5\n"], "the statement's worked example is not a hidden test");
+    }
 }

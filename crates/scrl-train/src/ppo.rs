@@ -762,12 +762,12 @@ fn validate(policy: &Policy, reward: &RewardModel, cfg: &PpoConfig, val: &[&Prom
 }
 
 /// Problems with tests whose prompt fits become prompt items; returns them and how many were skipped.
-fn prompt_items(policy: &Policy, cfg: &PpoConfig, path: &Path) -> Result<(Vec<PromptItem>, usize), TrainError> {
+fn prompt_items(policy: &Policy, cfg: &PpoConfig, reward: &RewardModel, path: &Path) -> Result<(Vec<PromptItem>, usize), TrainError> {
     let mut items = Vec::new();
     let mut skipped = 0;
     for p in &scrl_data::load_problems(path)? {
         let ids = policy.prompt_ids(p)?;
-        let tests = test_spec(p);
+        let tests = test_spec(p, reward.config());
         if tests.is_empty() || ids.len() > cfg.max_prompt_tokens || ids.is_empty() {
             skipped += 1;
         } else {
@@ -806,10 +806,10 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
 
     // Prompts: problems with tests and a prompt that fits; validation from its own file or a seeded
     // hold-out of the training file.
-    let (items, mut skipped) = prompt_items(&policy, cfg, &cfg.data)?;
+    let (items, mut skipped) = prompt_items(&policy, cfg, reward, &cfg.data)?;
     let val_items = match &cfg.val_data {
         Some(path) => {
-            let (v, s) = prompt_items(&policy, cfg, path)?;
+            let (v, s) = prompt_items(&policy, cfg, reward, path)?;
             skipped += s;
             v
         }

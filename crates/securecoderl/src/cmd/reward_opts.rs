@@ -60,6 +60,10 @@ pub struct RewardOpts {
     /// an empty one) and no-op programs are not capped at stage 1 (docs/reward.md).
     #[arg(long)]
     pub literal_ladder: bool,
+    /// Leave out tests whose input and output appear verbatim in the statement (its worked examples), so
+    /// a program that prints a memorised example cannot pass them (docs/reward.md).
+    #[arg(long)]
+    pub skip_statement_examples: bool,
     #[arg(long, value_enum, default_value_t = ScannerChoice::Native)]
     pub scanner: ScannerChoice,
     /// Path of the `bandit` executable for `--scanner bandit` (default: $SCRL_BANDIT, then PATH).
@@ -96,6 +100,7 @@ impl RewardOpts {
                 UnparseableSecurity::Analyse
             },
             literal_ladder: self.literal_ladder,
+            skip_statement_examples: self.skip_statement_examples,
             ..RewardConfig::default()
         }
     }

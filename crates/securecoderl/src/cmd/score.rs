@@ -56,7 +56,7 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<i32> {
                 .iter()
                 .find(|q| &q.id == id)
                 .with_context(|| format!("no problem with id {id:?} in {}", p.display()))?;
-            (format!("{} ({})", id, p.display()), test_spec(prob))
+            (format!("{} ({})", id, p.display()), test_spec(prob, &a.reward.reward_config()))
         }
         (None, Some(_), None) => bail!("--problems needs --id to pick the problem (or use --batch)"),
         (None, None, _) => bail!("give the tests: --problems FILE --id ID, or --tests FILE"),
@@ -189,7 +189,8 @@ fn run_batch(a: &ScoreArgs, batch: &Path, problems_path: &Path) -> anyhow::Resul
         }
         rows.push(row);
     }
-    let specs: HashMap<&str, TestSpec> = by_id.iter().map(|(id, p)| (*id, test_spec(p))).collect();
+    let reward_config = a.reward.reward_config();
+    let specs: HashMap<&str, TestSpec> = by_id.iter().map(|(id, p)| (*id, test_spec(p, &reward_config))).collect();
     let model = a.reward.build()?;
     let bar = indicatif::ProgressBar::new(rows.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} completions, {per_sec}, eta {eta}")
