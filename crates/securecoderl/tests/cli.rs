@@ -298,3 +298,52 @@ fn device_flag_on_every_model_command_and_clear_cuda_errors_in_a_cpu_build() {
         text(&o)
     );
 }
+
+/// scripts/gpu-check's measurement, run on the CPU on one-layer shapes: every row of the table comes out.
+/// Not in CI: it writes four real-vocabulary checkpoints and runs a PPO episode in a debug build (361 s
+/// on the shared 2-core machine; tests/shapes.rs keeps the shapes themselves in CI).
+#[test]
+#[ignore = "minutes: run with `cargo test -p securecoderl --test cli -- --ignored gpu_check`"]
+fn gpu_check_code_path_runs_on_the_cpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shapes = tmp.path().to_string_lossy().into_owned();
+    let o = scrl(&[
+        "bench",
+        "gpu-check",
+        "--device",
+        "cpu",
+        "--shape-dir",
+        &shapes,
+        "--layers",
+        "1",
+        "--decode-batches",
+        "1,2",
+        "--decode-tokens",
+        "3",
+        "--sft-batch",
+        "1",
+        "--sft-seq",
+        "8",
+        "--ppo-new-tokens",
+        "4",
+        "--ppo-epochs",
+        "1",
+        "--ppo-episodes",
+        "1",
+    ]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let table = &out[out.find("| check | model |").expect("the table")..];
+    for row in [
+        "| logits vs CPU f32 | golden llama | F32 on cpu | max |diff| 0.00e0",
+        "| logits vs CPU f32 | qwen2.5-coder-1.5b-instruct (1 layer) |",
+        "| decode (KV cache, greedy) | deepseek-coder-1.3b-instruct (1 layers) | bf16, batch 2,",
+        "| LoRA SFT step (r16 q/k/v/o, AdamW) | qwen2.5-coder-0.5b-instruct (1 layers) |",
+        "| PPO episode | deepseek-coder-1.3b-instruct (1 layers) | bf16, batch 2, 4 new tokens, 1 PPO epochs |",
+        "|   generation |",
+        "|   update |",
+        "| memory after the PPO run |",
+    ] {
+        assert!(table.contains(row), "missing {row:?} in\n{table}");
+    }
+}
