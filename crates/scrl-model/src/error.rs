@@ -33,6 +33,9 @@ pub enum ModelError {
     Adapter { path: PathBuf, message: String },
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
+    /// The requested device cannot be used; the message says what is missing and what works.
+    #[error("{0}")]
+    Device(String),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     #[error("tensor error: {0}")]

@@ -16,31 +16,22 @@
 //! - `pretrain` trains the tiny default model from scratch with exact resume.
 
 pub mod config;
+pub mod device;
 pub mod error;
 pub mod lora;
 pub mod model;
 pub mod optim;
 pub mod pretrain;
 pub mod sample;
+pub mod shapes;
 pub mod tokenizer;
 
 pub use candle_core::{DType, Device, Tensor, Var};
 pub use config::{Arch, ModelConfig, RopeScaling};
+pub use device::{gpu_memory_used, parse_device};
 pub use error::{ModelError, Result};
 pub use lora::LoraConfig;
 pub use model::{Decoder, ForwardOutput, InferCache, Init, LoraMode, token_logprobs, weight_files};
 pub use optim::{AdamW, AdamWParams};
 pub use sample::{Finish, Sample, SamplingParams, sample};
 pub use tokenizer::Tokenizer;
-
-/// The device a run uses: the first CUDA GPU when built with the `cuda` feature, otherwise the CPU.
-pub fn default_device() -> Result<Device> {
-    #[cfg(feature = "cuda")]
-    {
-        Ok(Device::new_cuda(0)?)
-    }
-    #[cfg(not(feature = "cuda"))]
-    {
-        Ok(Device::Cpu)
-    }
-}

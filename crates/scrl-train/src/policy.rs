@@ -40,30 +40,28 @@ impl Default for LoraSettings {
             r: 16,
             alpha: 32.0,
             dropout: 0.05,
-            target_modules: ["q_proj", "k_proj", "v_proj", "o_proj"].map(String::from).to_vec(),
+            target_modules: ["q_proj", "k_proj", "v_proj", "o_proj"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }
 
 impl LoraSettings {
     pub fn to_model(&self) -> LoraConfig {
-        LoraConfig { r: self.r, alpha: self.alpha, dropout: self.dropout, target_modules: self.target_modules.clone() }
+        LoraConfig {
+            r: self.r,
+            alpha: self.alpha,
+            dropout: self.dropout,
+            target_modules: self.target_modules.clone(),
+        }
     }
 }
 
-/// Picks the compute device by name: `cpu`, or `cuda` / `cuda:N` in a build with the `cuda` feature.
+/// Picks the compute device by name: `cpu`, `cuda` or `cuda:N` (see `scrl_model::parse_device`, whose
+/// errors say what is missing when the GPU cannot be used).
 pub fn device(name: &str) -> Result<Device, TrainError> {
-    let cuda = |i: usize| {
-        Device::new_cuda(i).map_err(|e| {
-            TrainError::Config(format!("device `{name}`: {e} (CUDA needs a build with `--features cuda`)"))
-        })
-    };
-    match name {
-        "cpu" => Ok(Device::Cpu),
-        "cuda" => cuda(0),
-        n if n.starts_with("cuda:") => cuda(n[5..].parse().map_err(|_| TrainError::Config(format!("bad device `{n}`")))?),
-        other => Err(TrainError::Config(format!("unknown device `{other}` (use cpu, cuda or cuda:N)"))),
-    }
+    Ok(scrl_model::parse_device(name)?)
 }
 
 /// Parses a weight dtype name.
@@ -72,7 +70,9 @@ pub fn dtype(name: &str) -> Result<DType, TrainError> {
         "f32" => Ok(DType::F32),
         "bf16" => Ok(DType::BF16),
         "f16" => Ok(DType::F16),
-        other => Err(TrainError::Config(format!("unknown dtype `{other}` (use f32, bf16 or f16)"))),
+        other => Err(TrainError::Config(format!(
+            "unknown dtype `{other}` (use f32, bf16 or f16)"
+        ))),
     }
 }
 
@@ -85,16 +85,29 @@ pub struct Policy {
 
 impl Policy {
     /// Loads the base checkpoint and its tokenizer (no adapter yet).
-    pub fn load(model_dir: &Path, style: PromptStyle, dtype: DType, device: &Device) -> Result<Policy, TrainError> {
+    pub fn load(
+        model_dir: &Path,
+        style: PromptStyle,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Policy, TrainError> {
         let decoder = Decoder::load(model_dir, dtype, device)?;
         let tokenizer = Tokenizer::load(model_dir)?;
         let tc = model_dir.join("tokenizer_config.json");
         let chat = match style {
             PromptStyle::Completion => None,
             PromptStyle::Chat => Some(ChatTemplate::from_tokenizer_config(&tc)?),
-            PromptStyle::Auto => tc.exists().then(|| ChatTemplate::from_tokenizer_config(&tc).ok()).flatten(),
+            PromptStyle::Auto => tc
+                .exists()
+                .then(|| ChatTemplate::from_tokenizer_config(&tc).ok())
+                .flatten(),
         };
-        Ok(Policy { decoder, tokenizer, model_dir: model_dir.to_path_buf(), chat })
+        Ok(Policy {
+            decoder,
+            tokenizer,
+            model_dir: model_dir.to_path_buf(),
+            chat,
+        })
     }
 
     pub fn is_chat(&self) -> bool {
@@ -105,7 +118,9 @@ impl Policy {
     pub fn prompt_ids(&self, problem: &Problem) -> Result<Vec<u32>, TrainError> {
         match &self.chat {
             Some(t) => Ok(self.tokenizer.encode(&t.prompt(problem, None)?, false)?),
-            None => Ok(self.tokenizer.encode(&scrl_data::completion_prompt(problem), true)?),
+            None => Ok(self
+                .tokenizer
+                .encode(&scrl_data::completion_prompt(problem), true)?),
         }
     }
 
@@ -113,7 +128,11 @@ impl Policy {
     /// block after a chat prompt (what the chat prompt asks for), then EOS.
     pub fn target_ids(&self, reference: &str) -> Result<Vec<u32>, TrainError> {
         let body = reference.trim_end();
-        let text = if self.chat.is_some() { format!("```python\n{body}\n```") } else { format!("{body}\n") };
+        let text = if self.chat.is_some() {
+            format!("```python\n{body}\n```")
+        } else {
+            format!("{body}\n")
+        };
         let mut ids = self.tokenizer.encode(&text, false)?;
         ids.push(self.tokenizer.eos_ids()[0]);
         Ok(ids)

@@ -55,6 +55,8 @@ enum BenchCommand {
     Model(cmd::bench_model::BenchModelArgs),
     /// Seconds per PPO episode, per phase, and an estimate for the paper's 1.3B run.
     Ppo(cmd::bench_ppo::BenchPpoArgs),
+    /// The GPU check of scripts/gpu-check: CUDA vs CPU logits, decode/SFT/PPO speed at real shapes, memory.
+    GpuCheck(cmd::bench_gpu::GpuCheckArgs),
 }
 
 fn main() {
@@ -75,6 +77,7 @@ fn main() {
         Command::Bench(BenchCommand::Scan(a)) => cmd::bench_scan::run(a),
         Command::Bench(BenchCommand::Model(a)) => cmd::bench_model::run(a),
         Command::Bench(BenchCommand::Ppo(a)) => cmd::bench_ppo::run(a),
+        Command::Bench(BenchCommand::GpuCheck(a)) => cmd::bench_gpu::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -2,13 +2,19 @@
 //! 6.4M-parameter config notes/mlstack.md measured (PyTorch ~3.8k, plain candle ~1.4k train tok/s on 2
 //! threads), and a Qwen2.5-0.5B-shaped model with random weights (fewer layers by default: CPU time).
 //! Decoding with the KV cache is compared against full recomputation measured in the same run.
+//! With `--shape NAME` it measures a real model shape instead (shapes/*/config.json, random bf16 weights
+//! written as a Hugging Face folder): load time, one LoRA SFT step, one PPO episode, peak memory.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use scrl_model::pretrain::PretrainSettings;
-use scrl_model::{
-    AdamW, AdamWParams, Decoder, Device, Init, LoraConfig, LoraMode, ModelConfig, Tensor,
+use scrl_model::{AdamW, AdamWParams, Decoder, Init, LoraConfig, LoraMode, ModelConfig, Tensor};
+
+use super::bench_shape::{
+    cpu_threads, ensure_checkpoint, load, load_average, mib, peak_rss_mib, ppo_episode,
+    reset_peak_rss, sft_steps, spread_ids as random_ids,
 };
 
 #[derive(clap::Args)]
@@ -25,6 +31,35 @@ pub struct BenchModelArgs {
     /// Skip the Qwen2.5-0.5B-shaped rows.
     #[arg(long)]
     pub skip_qwen: bool,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Measure a real model shape instead (repeatable): deepseek-coder-1.3b-instruct,
+    /// qwen2.5-coder-0.5b-instruct, qwen2.5-coder-1.5b-instruct.
+    #[arg(long)]
+    pub shape: Vec<String>,
+    /// Where the random checkpoints of --shape are written (reused when already there).
+    #[arg(long, default_value = "target/shapes")]
+    pub shape_dir: PathBuf,
+    /// Layers of the --shape model (default: the real number).
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Compute dtype of the --shape model (the checkpoint is bf16).
+    #[arg(long, default_value = "bf16")]
+    pub dtype: String,
+    /// Rows x tokens of the --shape LoRA SFT step.
+    #[arg(long, default_value_t = 2)]
+    pub sft_batch: usize,
+    #[arg(long, default_value_t = 128)]
+    pub sft_seq: usize,
+    /// New tokens per row in the --shape PPO episode (batch 2; the paper uses 512).
+    #[arg(long, default_value_t = 32)]
+    pub ppo_new_tokens: usize,
+    /// PPO epochs in the --shape episode (the paper uses 4).
+    #[arg(long, default_value_t = 4)]
+    pub ppo_epochs: usize,
+    #[command(flatten)]
+    pub reward: super::reward_opts::RewardOpts,
 }
 
 struct Shape {
@@ -74,19 +109,6 @@ fn shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<Shape>> {
         });
     }
     Ok(out)
-}
-
-fn random_ids(
-    b: usize,
-    t: usize,
-    vocab: usize,
-    salt: usize,
-    dev: &Device,
-) -> anyhow::Result<Tensor> {
-    let v: Vec<u32> = (0..b * t)
-        .map(|i| ((i * 7919 + salt * 104_729) % vocab) as u32)
-        .collect();
-    Ok(Tensor::from_vec(v, (b, t), dev)?)
 }
 
 /// Seconds of CPU (user + system, all threads) this process has used: on a shared machine tokens per
@@ -142,19 +164,7 @@ fn candle_nn_loss(logits: &Tensor, y: &Tensor) -> anyhow::Result<Tensor> {
 
 /// Greedy decoding of `new` tokens after a 32-token prompt: (KV cache + fused kernels) tok/s.
 fn decode_tok_s(model: &Decoder, mode: LoraMode, b: usize, new: usize) -> anyhow::Result<f64> {
-    let dev = model.device().clone();
-    let prompt = random_ids(b, 32, model.config().vocab_size, 3, &dev)?;
-    let start = Instant::now();
-    let mut cache = model.new_cache(b, 32 + new);
-    let mut logits = model.forward_cached(&prompt, &vec![vec![true; 32]; b], &mut cache, mode)?;
-    for _ in 1..new {
-        let next = logits
-            .argmax(1)?
-            .to_dtype(scrl_model::DType::U32)?
-            .unsqueeze(1)?;
-        logits = model.forward_cached(&next, &vec![vec![true]; b], &mut cache, mode)?;
-    }
-    Ok((b * new) as f64 / start.elapsed().as_secs_f64())
+    Ok(super::bench_shape::decode(model, mode, b, 32, new)?.0)
 }
 
 /// The same greedy loop without a cache: the differentiable forward over the whole sequence each step.
@@ -175,8 +185,11 @@ fn recompute_tok_s(model: &Decoder, mode: LoraMode, new: usize) -> anyhow::Resul
 }
 
 pub fn run(args: BenchModelArgs) -> anyhow::Result<i32> {
-    let dev = scrl_model::default_device()?;
-    let threads = candle_core_threads();
+    if !args.shape.is_empty() {
+        return run_shapes(&args);
+    }
+    let dev = scrl_model::parse_device(&args.device)?;
+    let threads = cpu_threads();
     println!(
         "bench model: {threads} CPU thread(s) (RAYON_NUM_THREADS), f32 weights, AdamW, {:?}",
         dev
@@ -238,13 +251,75 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn candle_core_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
+/// `bench model --shape`: one row per real shape.
+fn run_shapes(args: &BenchModelArgs) -> anyhow::Result<i32> {
+    let dev = scrl_model::parse_device(&args.device)?;
+    let dtype = super::generate::parse_dtype(&args.dtype)?;
+    let reward = args.reward.build()?;
+    println!(
+        "bench model --shape: {:?}, {} compute, {} CPU thread(s), load average {} at start; random bf16 \
+         weights (seed {}); SFT = one LoRA r16 q/k/v/o step on {}x{} tokens; PPO = one episode, batch 2, \
+         {} new tokens, {} PPO epoch(s), {}",
+        dev,
+        args.dtype,
+        cpu_threads(),
+        load_average(),
+        super::bench_shape::CHECKPOINT_SEED,
+        args.sft_batch,
+        args.sft_seq,
+        args.ppo_new_tokens,
+        args.ppo_epochs,
+        super::eval::reward_setting(&reward),
+    );
+    println!();
+    println!(
+        "| shape | params | layers | write s | load s | RSS after load | SFT step s | SFT tok/s | peak RSS (SFT) | \
+         PPO generate s | gen tok/s | reward s | fwd s | update s | episode s | peak RSS (PPO) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for name in &args.shape {
+        let shape = scrl_model::shapes::shape(name)?;
+        let cfg = shape.config(args.layers)?;
+        let (dir, wrote) = ensure_checkpoint(&args.shape_dir, shape, args.layers)?;
+        reset_peak_rss();
+        let (mut model, load_s) = load(&dir, dtype, &dev)?;
+        let rss_load = peak_rss_mib();
+        let sft = sft_steps(&mut model, args.sft_batch, args.sft_seq, 1)?;
+        let rss_sft = peak_rss_mib();
+        drop(model);
+        let ppo = ppo_episode(
+            &dir,
+            &args.device,
+            &args.dtype,
+            2,
+            args.ppo_new_tokens,
+            args.ppo_epochs,
+            1,
+            &reward,
+        )?;
+        println!(
+            "| {} | {:.2}B | {} | {} | {load_s:.1} | {} | {sft:.1} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            shape.name,
+            cfg.num_params() as f64 / 1e9,
+            cfg.num_hidden_layers,
+            wrote.map_or("reused".into(), |w| format!("{w:.1}")),
+            mib(rss_load),
+            (args.sft_batch * args.sft_seq) as f64 / sft,
+            mib(rss_sft),
+            ppo.generate,
+            ppo.response_tokens / ppo.generate.max(1e-9),
+            ppo.reward,
+            ppo.forward,
+            ppo.update,
+            ppo.episode,
+            mib(ppo.peak_rss_mib),
+        );
+    }
+    println!();
+    println!(
+        "Load = Decoder::load (memory-mapped safetensors, bf16 -> {}) + tokenizer, from the page cache when the \
+         folder was just written. Peak RSS is VmHWM since the phase began (the PPO column includes the trainer's own load).",
+        args.dtype
+    );
+    Ok(0)
 }

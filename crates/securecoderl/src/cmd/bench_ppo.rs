@@ -24,6 +24,9 @@ pub struct BenchPpoArgs {
     /// Parameters of the model to extrapolate to (DeepSeek-Coder-1.3B by default).
     #[arg(long, default_value_t = 1.35e9)]
     target_params: f64,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
     #[command(flatten)]
     reward: RewardOpts,
 }
@@ -44,22 +47,45 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
         val_prompts: 0,
         val_every: 0,
         save_every: a.episodes,
-        lora: LoraSettings { r: 8, alpha: 16.0, ..LoraSettings::default() },
+        lora: LoraSettings {
+            r: 8,
+            alpha: 16.0,
+            ..LoraSettings::default()
+        },
         prompt_style: PromptStyle::Completion,
+        device: a.device.clone(),
         ..PpoConfig::default()
     };
     let reward = a.reward.build()?;
-    let params = scrl_model::ModelConfig::from_file(&a.model.join("config.json"))?.num_params() as f64;
+    let params =
+        scrl_model::ModelConfig::from_file(&a.model.join("config.json"))?.num_params() as f64;
     scrl_train::run_ppo(&cfg, &reward, false, &|_, _| {})?;
     let text = std::fs::read_to_string(cfg.out.join("metrics.jsonl"))?;
-    let rows: Vec<serde_json::Value> = text.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
     let _ = std::fs::remove_dir_all(&dir);
     // The first episode pays for warm-up (zygotes, page cache): report the rest when there is a rest.
-    let rows = if rows.len() > 1 { &rows[1..] } else { &rows[..] };
-    let mean = |k: &str| rows.iter().map(|r| r[k].as_f64().unwrap_or(0.0)).sum::<f64>() / rows.len() as f64;
+    let rows = if rows.len() > 1 {
+        &rows[1..]
+    } else {
+        &rows[..]
+    };
+    let mean = |k: &str| {
+        rows.iter()
+            .map(|r| r[k].as_f64().unwrap_or(0.0))
+            .sum::<f64>()
+            / rows.len() as f64
+    };
     let tokens = mean("response_length_mean") * a.batch_size as f64;
-    let (generate, rew, fwd, upd, ep) =
-        (mean("seconds_generate"), mean("seconds_reward"), mean("seconds_forward"), mean("seconds_update"), mean("seconds_episode"));
+    let (generate, rew, fwd, upd, ep) = (
+        mean("seconds_generate"),
+        mean("seconds_reward"),
+        mean("seconds_forward"),
+        mean("seconds_update"),
+        mean("seconds_episode"),
+    );
     let scale = a.target_params / params;
     println!(
         "PPO on {} ({:.2}M parameters), {} episodes measured, batch {}, up to {} new tokens, {} PPO epochs",
@@ -70,10 +96,22 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
         a.max_new_tokens,
         cfg.ppo_epochs
     );
-    println!("{:<40} {:>12} {:>16} {:>22}", "phase", "s / episode", "tokens / s", format!("s / episode at {:.2}B", a.target_params / 1e9));
+    println!(
+        "{:<40} {:>12} {:>16} {:>22}",
+        "phase",
+        "s / episode",
+        "tokens / s",
+        format!("s / episode at {:.2}B", a.target_params / 1e9)
+    );
     let line = |name: &str, s: f64, scaled: bool| {
         let est = if scaled { s * scale } else { s };
-        println!("{:<40} {:>12.3} {:>16.0} {:>22.1}", name, s, tokens / s.max(1e-9), est);
+        println!(
+            "{:<40} {:>12.3} {:>16.0} {:>22.1}",
+            name,
+            s,
+            tokens / s.max(1e-9),
+            est
+        );
         est
     };
     let g = line("generation (sampling, KV cache)", generate, true);
@@ -82,7 +120,13 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
     let u = line("update (4 epochs of PPO)", upd, true);
     // The reward runs on its own thread during the forward passes, so the episode takes the longer of the two.
     let est_episode = g + r.max(f) + u;
-    println!("{:<40} {:>12.3} {:>16.0} {:>22.1}", "whole episode", ep, tokens / ep.max(1e-9), est_episode);
+    println!(
+        "{:<40} {:>12.3} {:>16.0} {:>22.1}",
+        "whole episode",
+        ep,
+        tokens / ep.max(1e-9),
+        est_episode
+    );
     println!(
         "estimate for the paper's run (500 episodes, batch {}): {:.1} h on this hardware (compute scaled by {:.0}x in \
          parameters; * the reward is not scaled; overlapped phases counted once)",

@@ -40,6 +40,9 @@ pub struct GenerateArgs {
     /// Weight dtype: f32, bf16 or f16.
     #[arg(long, default_value = "f32")]
     pub dtype: String,
+    /// cpu, cuda or cuda:N (CUDA needs a build with the `cuda` feature: scripts/cuda-build).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// One JSON object per prompt: completion, completion_ids, logprobs, finish.
     #[arg(long)]
     pub json: bool,
@@ -78,7 +81,7 @@ pub(crate) fn parse_dtype(s: &str) -> anyhow::Result<DType> {
 }
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<i32> {
-    let device = scrl_model::default_device()?;
+    let device = scrl_model::parse_device(&args.device)?;
     let mut model = Decoder::load(&args.model, parse_dtype(&args.dtype)?, &device)?;
     let tok = Tokenizer::load(&args.model)?;
     let mode = match &args.adapter {
