@@ -308,6 +308,7 @@ fn reference_solutions_under_two_judges() {
         bootstrap: cfg,
         rows: vec![ReportRow { paper_variant: None, summary: se.clone() }, ReportRow { paper_variant: None, summary: st.clone() }],
         comparisons: vec![c],
+        sections: Vec::new(),
     };
     let files = write_report(&out_dir, &report).unwrap();
     let md = fs::read_to_string(&files.markdown).unwrap();
