@@ -124,6 +124,9 @@ pub struct SftArgs {
     max_seq_len: Option<usize>,
     #[arg(long)]
     val_fraction: Option<f64>,
+    /// Validation problems (JSONL) for the validation loss, kept out of training (instead of --val-fraction).
+    #[arg(long)]
+    val_data: Option<PathBuf>,
     /// Use at most this many training problems.
     #[arg(long)]
     max_problems: Option<usize>,
@@ -140,6 +143,9 @@ pub fn resolve_sft(a: &SftArgs) -> anyhow::Result<SftConfig> {
     }
     if a.max_problems.is_some() {
         cfg.max_problems = a.max_problems;
+    }
+    if a.val_data.is_some() {
+        cfg.val_data = a.val_data.clone();
     }
     require(&cfg.model, "--model")?;
     require(&cfg.data, "--data")?;
