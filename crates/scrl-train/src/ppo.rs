@@ -189,6 +189,9 @@ impl PpoConfig {
         if self.value_lr.is_some_and(|v| !(v > 0.0)) || self.truncation_penalty < 0.0 {
             return bad("value_lr must be > 0 and truncation_penalty >= 0".into());
         }
+        if self.seed > i64::MAX as u64 {
+            return bad(format!("seed {} does not fit a TOML integer (at most {})", self.seed, i64::MAX));
+        }
         if self.val_samples == 0 {
             return bad("val_samples must be >= 1".into());
         }
@@ -1066,6 +1069,8 @@ mod tests {
         assert!(cfg.validate().unwrap_err().to_string().contains("group_size"));
         let cfg = PpoConfig { lam: 1.5, ..PpoConfig::default() };
         assert!(cfg.validate().unwrap_err().to_string().contains("lam"));
+        let cfg = PpoConfig { seed: u64::MAX, ..PpoConfig::default() };
+        assert!(cfg.validate().unwrap_err().to_string().contains("seed"));
     }
 
     #[test]

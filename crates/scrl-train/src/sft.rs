@@ -96,6 +96,9 @@ impl SftConfig {
         if self.max_seq_len < 8 {
             return bad("max_seq_len must be >= 8");
         }
+        if self.seed > i64::MAX as u64 {
+            return bad("seed must fit a TOML integer (at most 9223372036854775807)");
+        }
         Ok(())
     }
 }
