@@ -24,7 +24,7 @@
 //!     ReportRow { paper_variant: Some(PaperVariant::PpoContinue), summary: summarize(&ppo, &[], &cfg)? },
 //! ];
 //! let comparisons = vec![compare_paired(&sft, &ppo, Metric::SyntaxValid, &cfg)?];
-//! let report = Report { title: "Evaluation".into(), setting: "two toy problems".into(), bootstrap: cfg, rows, comparisons };
+//! let report = Report { title: "Evaluation".into(), setting: "two toy problems".into(), bootstrap: cfg, rows, comparisons, sections: vec![] };
 //! let dir = tempfile::tempdir().unwrap();
 //! let files = write_report(dir.path(), &report)?;
 //! assert!(std::fs::read_to_string(files.markdown).unwrap().contains("| SFT | 2 | 50.0 ["));
