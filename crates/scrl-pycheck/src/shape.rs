@@ -7,6 +7,7 @@
 use ruff_python_ast::{self as ast, Expr, Stmt};
 use serde::Serialize;
 
+use crate::checker::is_constant;
 use crate::parse_thread::run_guarded;
 use crate::syntax::{PythonVersion, parse};
 
@@ -50,18 +51,6 @@ fn is_nothing(stmt: &Stmt) -> bool {
         Stmt::Expr(e) => is_constant(&e.value),
         _ => false,
     }
-}
-
-fn is_constant(expr: &Expr) -> bool {
-    matches!(
-        expr,
-        Expr::StringLiteral(_)
-            | Expr::BytesLiteral(_)
-            | Expr::NumberLiteral(_)
-            | Expr::BooleanLiteral(_)
-            | Expr::NoneLiteral(_)
-            | Expr::EllipsisLiteral(_)
-    )
 }
 
 /// Expressions whose evaluation runs nothing of the program's: constants, names, attribute chains,
