@@ -39,7 +39,11 @@ async fn authorize(State(st): State<Arc<AppState>>, req: Request, next: Next) ->
     if let Some(token) = &st.cfg.token
         && req.uri().path() != "/health"
     {
-        let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
         if !given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
             return ApiError::unauthorized().into_response();
         }
@@ -63,7 +67,11 @@ async fn observe(State(st): State<Arc<AppState>>, req: Request, next: Next) -> R
     };
     let started = Instant::now();
     let resp = next.run(req).await;
-    st.metrics.record_request(endpoint, resp.status().as_u16(), started.elapsed().as_secs_f64());
+    st.metrics.record_request(
+        endpoint,
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     resp
 }
 
@@ -78,7 +86,11 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render(st.cache_stats())).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(st.cache_stats()),
+    )
+        .into_response()
 }
 
 /// Where one request is in the admission queue; leaving (answered, rejected, dropped) updates the gauges.
@@ -120,12 +132,18 @@ pub(crate) async fn run_admitted<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let cfg = &st.cfg;
     let waiting = st.metrics.queued.fetch_add(1, Ordering::Relaxed);
-    let mut adm = Admission { st: st.clone(), running: false };
+    let mut adm = Admission {
+        st: st.clone(),
+        running: false,
+    };
     if waiting >= cfg.max_queued && st.slots.available_permits() == 0 {
         st.metrics.rejected.fetch_add(1, Ordering::Relaxed);
         return Err(ApiError::retryable(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("the queue is full ({} requests waiting); retry later", cfg.max_queued),
+            format!(
+                "the queue is full ({} requests waiting); retry later",
+                cfg.max_queued
+            ),
             cfg.retry_after_s,
         ));
     }
@@ -133,11 +151,18 @@ pub(crate) async fn run_admitted<T: Send + 'static>(
     let past_deadline = || {
         ApiError::retryable(
             StatusCode::GATEWAY_TIMEOUT,
-            format!("the request's deadline of {} s passed; its remaining work was cancelled", cfg.deadline.as_secs_f64()),
+            format!(
+                "the request's deadline of {} s passed; its remaining work was cancelled",
+                cfg.deadline.as_secs_f64()
+            ),
             cfg.retry_after_s,
         )
     };
-    let mut cancel = CancelOnDrop { st: st.clone(), flag: Arc::new(AtomicBool::new(false)), done: false };
+    let mut cancel = CancelOnDrop {
+        st: st.clone(),
+        flag: Arc::new(AtomicBool::new(false)),
+        done: false,
+    };
     let permit = match tokio::time::timeout_at(deadline, st.slots.clone().acquire_owned()).await {
         Ok(p) => p.map_err(|_| ApiError::internal("the server is shutting down"))?,
         Err(_) => return Err(past_deadline()),
@@ -187,7 +212,10 @@ struct ScoreItem {
     completion: String,
 }
 
-async fn score(State(st): State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+async fn score(
+    State(st): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let arrived = Instant::now();
     let body = read_body(body, st.cfg.limits.max_body_bytes)?;
     let req: ScoreRequest = parse_json(&body)?;
@@ -201,14 +229,22 @@ async fn score(State(st): State<Arc<AppState>>, body: Result<Bytes, BytesRejecti
             (Some(id), None) => match st.cfg.problems.get(&id) {
                 Some(spec) => (spec.clone(), Some(id)),
                 None => {
-                    let hint = if st.cfg.problems.is_empty() { " (this server was started without --problems)" } else { "" };
-                    return Err(ApiError::bad(at("problem"), format!("no problem with id {id:?} on this server{hint}")));
+                    let hint = if st.cfg.problems.is_empty() {
+                        " (this server was started without --problems)"
+                    } else {
+                        ""
+                    };
+                    return Err(ApiError::bad(
+                        at("problem"),
+                        format!("no problem with id {id:?} on this server{hint}"),
+                    ));
                 }
             },
             (None, Some(tests)) => {
                 limits.tests(&at("tests"), tests.len())?;
                 for (j, t) in tests.iter().enumerate() {
-                    limits.test_bytes(&at(&format!("tests[{j}]")), t.input.len() + t.output.len())?;
+                    limits
+                        .test_bytes(&at(&format!("tests[{j}]")), t.input.len() + t.output.len())?;
                 }
                 (TestSpec::Stdin(tests), None)
             }
@@ -222,7 +258,9 @@ async fn score(State(st): State<Arc<AppState>>, body: Result<Bytes, BytesRejecti
         jobs.push((item.completion, spec, id));
     }
     let config = request_config(&st.cfg.reward, req.reward)?;
-    let model = st.model(&config).map_err(|e| ApiError::internal(e.to_string()))?;
+    let model = st
+        .model(&config)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let results = run_admitted(&st, arrived, move |cancel| {
         let items: Vec<(&str, &TestSpec)> = jobs.iter().map(|(c, t, _)| (c.as_str(), t)).collect();
         let out = model.score_batch_with(&items, cancel, &|| {});
@@ -241,7 +279,9 @@ async fn score(State(st): State<Arc<AppState>>, body: Result<Bytes, BytesRejecti
 
 fn count(st: &AppState, b: &RewardBreakdown) {
     st.metrics.programs.fetch_add(1, Ordering::Relaxed);
-    st.metrics.executions.fetch_add(b.tests.len() as u64, Ordering::Relaxed);
+    st.metrics
+        .executions
+        .fetch_add(b.tests.len() as u64, Ordering::Relaxed);
     for t in &b.tests {
         if let Ok(Value::String(v)) = serde_json::to_value(t.verdict) {
             st.metrics.record_verdict(&v);
@@ -255,7 +295,9 @@ fn scoring_error(st: &AppState, i: usize, e: RewardError) -> ApiError {
     let msg = format!("items[{i}]: {e}");
     match e {
         RewardError::Config(_) => ApiError::bad("reward", msg),
-        RewardError::Cancelled => ApiError::retryable(StatusCode::GATEWAY_TIMEOUT, msg, st.cfg.retry_after_s),
+        RewardError::Cancelled => {
+            ApiError::retryable(StatusCode::GATEWAY_TIMEOUT, msg, st.cfg.retry_after_s)
+        }
         RewardError::Sandbox(_) | RewardError::Scanner(_) | RewardError::Harness(_) => {
             st.metrics.infra_errors.fetch_add(1, Ordering::Relaxed);
             ApiError::retryable(StatusCode::SERVICE_UNAVAILABLE, msg, st.cfg.retry_after_s)
@@ -266,18 +308,28 @@ fn scoring_error(st: &AppState, i: usize, e: RewardError) -> ApiError {
 
 /// The server's reward configuration with a request's overrides. Resource limits may only be lowered,
 /// and the options applied when the server loaded its problems cannot change per request.
-fn request_config(server: &RewardConfig, overlay: Option<Map<String, Value>>) -> Result<RewardConfig, ApiError> {
-    let Some(overlay) = overlay else { return Ok(server.clone()) };
+fn request_config(
+    server: &RewardConfig,
+    overlay: Option<Map<String, Value>>,
+) -> Result<RewardConfig, ApiError> {
+    let Some(overlay) = overlay else {
+        return Ok(server.clone());
+    };
     let mut merged = serde_json::to_value(server).expect("a reward config serializes");
     for (k, v) in overlay {
         merged[k] = v;
     }
     let cfg: RewardConfig = serde_path_to_error::deserialize(merged).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "reward".to_string() } else { format!("reward.{path}") };
+        let field = if path == "." {
+            "reward".to_string()
+        } else {
+            format!("reward.{path}")
+        };
         ApiError::bad(field, format!("invalid reward options: {}", e.into_inner()))
     })?;
-    cfg.validate().map_err(|e| ApiError::bad("reward", e.to_string()))?;
+    cfg.validate()
+        .map_err(|e| ApiError::bad("reward", e.to_string()))?;
     let ceilings = [
         ("cpu_time_ms", cfg.cpu_time_ms, server.cpu_time_ms),
         ("wall_time_ms", cfg.wall_time_ms, server.wall_time_ms),
@@ -286,7 +338,10 @@ fn request_config(server: &RewardConfig, overlay: Option<Map<String, Value>>) ->
     ];
     for (name, asked, limit) in ceilings {
         if asked > limit {
-            return Err(ApiError::bad(format!("reward.{name}"), format!("{asked} is above this server's limit of {limit}")));
+            return Err(ApiError::bad(
+                format!("reward.{name}"),
+                format!("{asked} is above this server's limit of {limit}"),
+            ));
         }
     }
     if cfg.skip_statement_examples != server.skip_statement_examples {
@@ -298,12 +353,23 @@ fn request_config(server: &RewardConfig, overlay: Option<Map<String, Value>>) ->
     Ok(cfg)
 }
 
-pub(crate) fn read_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) fn read_body(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large("body", format!("the request body is over this server's limit of {limit} bytes"))
+            ApiError::too_large(
+                "body",
+                format!("the request body is over this server's limit of {limit} bytes"),
+            )
         } else {
-            ApiError { status: e.status(), field: Some("body".into()), message: e.body_text(), retry_after_s: None }
+            ApiError {
+                status: e.status(),
+                field: Some("body".into()),
+                message: e.body_text(),
+                retry_after_s: None,
+            }
         }
     })
 }
@@ -316,18 +382,38 @@ mod tests {
     fn request_config_overlays_names_fields_and_keeps_ceilings() {
         let server = RewardConfig::default();
         let map = |v: Value| v.as_object().unwrap().clone();
-        let c = request_config(&server, Some(map(serde_json::json!({"alpha": 1.0, "beta": 0.0, "kind": "binary"})))).unwrap();
-        assert_eq!((c.alpha, c.beta, c.kind), (1.0, 0.0, scrl_reward::RewardKind::Binary));
+        let c = request_config(
+            &server,
+            Some(map(
+                serde_json::json!({"alpha": 1.0, "beta": 0.0, "kind": "binary"}),
+            )),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.alpha, c.beta, c.kind),
+            (1.0, 0.0, scrl_reward::RewardKind::Binary)
+        );
         assert_eq!(c.test_cap, server.test_cap);
         let e = request_config(&server, Some(map(serde_json::json!({"alpha": "x"})))).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("reward.alpha"), "{e:?}");
         let e = request_config(&server, Some(map(serde_json::json!({"alhpa": 1.0})))).unwrap_err();
         assert!(e.message.contains("alhpa"), "{e:?}");
-        let e = request_config(&server, Some(map(serde_json::json!({"cpu_time_ms": server.cpu_time_ms + 1})))).unwrap_err();
+        let e = request_config(
+            &server,
+            Some(map(
+                serde_json::json!({"cpu_time_ms": server.cpu_time_ms + 1}),
+            )),
+        )
+        .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("reward.cpu_time_ms"));
-        let lower = request_config(&server, Some(map(serde_json::json!({"cpu_time_ms": 100})))).unwrap();
+        let lower =
+            request_config(&server, Some(map(serde_json::json!({"cpu_time_ms": 100})))).unwrap();
         assert_eq!(lower.cpu_time_ms, 100);
-        let e = request_config(&server, Some(map(serde_json::json!({"alpha": 0.0, "beta": 0.0})))).unwrap_err();
+        let e = request_config(
+            &server,
+            Some(map(serde_json::json!({"alpha": 0.0, "beta": 0.0}))),
+        )
+        .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("reward"));
     }
 

@@ -41,18 +41,36 @@ pub struct Client {
 
 impl Client {
     pub fn new(addr: SocketAddr, token: Option<String>) -> Client {
-        Client { addr, token, conn: None }
+        Client {
+            addr,
+            token,
+            conn: None,
+        }
     }
 
     pub async fn get(&mut self, path: &str) -> Result<Answer, ClientError> {
         self.send(Method::GET, path, Bytes::new()).await
     }
 
-    pub async fn post_json(&mut self, path: &str, body: &serde_json::Value) -> Result<Answer, ClientError> {
-        self.send(Method::POST, path, Bytes::from(serde_json::to_vec(body).expect("JSON serializes"))).await
+    pub async fn post_json(
+        &mut self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Answer, ClientError> {
+        self.send(
+            Method::POST,
+            path,
+            Bytes::from(serde_json::to_vec(body).expect("JSON serializes")),
+        )
+        .await
     }
 
-    pub async fn send(&mut self, method: Method, path: &str, body: Bytes) -> Result<Answer, ClientError> {
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<Answer, ClientError> {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
@@ -77,14 +95,23 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         let body = resp.into_body().collect().await?.to_bytes();
-        Ok(Answer { status, retry_after_s, body })
+        Ok(Answer {
+            status,
+            retry_after_s,
+            body,
+        })
     }
 
     async fn connection(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, ClientError> {
         if self.conn.as_ref().is_none_or(|c| c.is_closed()) {
-            let stream = tokio::net::TcpStream::connect(self.addr).await.map_err(|e| ClientError::Connect(self.addr, e))?;
-            stream.set_nodelay(true).map_err(|e| ClientError::Connect(self.addr, e))?;
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            let stream = tokio::net::TcpStream::connect(self.addr)
+                .await
+                .map_err(|e| ClientError::Connect(self.addr, e))?;
+            stream
+                .set_nodelay(true)
+                .map_err(|e| ClientError::Connect(self.addr, e))?;
+            let (sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(conn);
             self.conn = Some(sender);
         }

@@ -17,17 +17,36 @@ pub struct ApiError {
 impl ApiError {
     /// A malformed or unacceptable request (400), naming the field.
     pub fn bad(field: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::BAD_REQUEST, field: Some(field.into()), message: message.into(), retry_after_s: None }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            field: Some(field.into()),
+            message: message.into(),
+            retry_after_s: None,
+        }
     }
 
     /// A request over one of the server's size limits (413), naming the field.
     pub fn too_large(field: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, field: Some(field.into()), message: message.into(), retry_after_s: None }
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            field: Some(field.into()),
+            message: message.into(),
+            retry_after_s: None,
+        }
     }
 
     /// The server cannot take or finish the work now; the same request may succeed later.
-    pub fn retryable(status: StatusCode, message: impl Into<String>, retry_after_s: u64) -> ApiError {
-        ApiError { status, field: None, message: message.into(), retry_after_s: Some(retry_after_s) }
+    pub fn retryable(
+        status: StatusCode,
+        message: impl Into<String>,
+        retry_after_s: u64,
+    ) -> ApiError {
+        ApiError {
+            status,
+            field: None,
+            message: message.into(),
+            retry_after_s: Some(retry_after_s),
+        }
     }
 
     pub fn unauthorized() -> ApiError {
@@ -40,7 +59,12 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, field: None, message: message.into(), retry_after_s: None }
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            field: None,
+            message: message.into(),
+            retry_after_s: None,
+        }
     }
 }
 
@@ -52,7 +76,8 @@ impl IntoResponse for ApiError {
         }
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after_s {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         resp
     }
@@ -65,7 +90,11 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() || path == "." || path.is_empty() {
-            let what = if inner.is_data() { "invalid request" } else { "malformed JSON" };
+            let what = if inner.is_data() {
+                "invalid request"
+            } else {
+                "malformed JSON"
+            };
             return ApiError::bad("body", format!("{what}: {inner}"));
         }
         ApiError::bad(path, format!("invalid request: {inner}"))

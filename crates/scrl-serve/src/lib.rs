@@ -118,7 +118,11 @@ impl AppState {
         if let Some((_, m)) = models.iter().find(|(c, _)| c == cfg) {
             return Ok(m.clone());
         }
-        let m = Arc::new(RewardModel::new(cfg.clone(), self.sandbox.clone(), (self.new_scanner)().map_err(ServeError::Scanner)?)?);
+        let m = Arc::new(RewardModel::new(
+            cfg.clone(),
+            self.sandbox.clone(),
+            (self.new_scanner)().map_err(ServeError::Scanner)?,
+        )?);
         if models.len() >= MAX_MODELS {
             // Forget one that no request holds; its cache goes with it.
             if let Some(i) = models.iter().position(|(_, m)| Arc::strong_count(m) == 1) {
@@ -133,7 +137,12 @@ impl AppState {
 
     fn cache_stats(&self) -> (u64, u64) {
         let models = self.models.lock().unwrap_or_else(|p| p.into_inner());
-        models.iter().map(|(_, m)| m.cache_stats()).fold(self.default_model.cache_stats(), |a, b| (a.0 + b.0, a.1 + b.1))
+        models
+            .iter()
+            .map(|(_, m)| m.cache_stats())
+            .fold(self.default_model.cache_stats(), |a, b| {
+                (a.0 + b.0, a.1 + b.1)
+            })
     }
 }
 
@@ -144,13 +153,20 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(cfg: ServeConfig, sandbox: Arc<Sandbox>, new_scanner: ScannerFactory) -> Result<App, ServeError> {
+    pub fn new(
+        cfg: ServeConfig,
+        sandbox: Arc<Sandbox>,
+        new_scanner: ScannerFactory,
+    ) -> Result<App, ServeError> {
         if cfg.max_in_flight == 0 {
             return Err(ServeError::Config("max_in_flight must be >= 1".into()));
         }
         cfg.limits.validate().map_err(ServeError::Config)?;
-        let default_model =
-            Arc::new(RewardModel::new(cfg.reward.clone(), sandbox.clone(), new_scanner().map_err(ServeError::Scanner)?)?);
+        let default_model = Arc::new(RewardModel::new(
+            cfg.reward.clone(),
+            sandbox.clone(),
+            new_scanner().map_err(ServeError::Scanner)?,
+        )?);
         let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_in_flight));
         Ok(App {
             state: Arc::new(AppState {
@@ -176,7 +192,9 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 

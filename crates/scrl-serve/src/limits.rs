@@ -32,7 +32,15 @@ impl Default for RequestLimits {
 impl RequestLimits {
     pub fn validate(&self) -> Result<(), String> {
         let l = self;
-        if [l.max_body_bytes, l.max_items, l.max_program_bytes, l.max_tests, l.max_test_bytes].contains(&0) {
+        if [
+            l.max_body_bytes,
+            l.max_items,
+            l.max_program_bytes,
+            l.max_tests,
+            l.max_test_bytes,
+        ]
+        .contains(&0)
+        {
             return Err("every request limit must be >= 1".into());
         }
         Ok(())
@@ -60,7 +68,10 @@ impl RequestLimits {
 
 fn over(field: &str, n: usize, limit: usize, unit: &str) -> Result<(), ApiError> {
     if n > limit {
-        return Err(ApiError::too_large(field, format!("{field} has {n} {unit}; this server's limit is {limit}")));
+        return Err(ApiError::too_large(
+            field,
+            format!("{field} has {n} {unit}; this server's limit is {limit}"),
+        ));
     }
     Ok(())
 }

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Upper bounds (seconds) of the request-latency histogram's buckets.
-const BUCKETS_S: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+const BUCKETS_S: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -64,32 +66,108 @@ impl Metrics {
     pub fn render(&self, cache: (u64, u64)) -> String {
         let mut out = String::new();
         let o = &mut out;
-        header(o, "scrl_requests_total", "counter", "Requests answered, by endpoint and HTTP status.");
+        header(
+            o,
+            "scrl_requests_total",
+            "counter",
+            "Requests answered, by endpoint and HTTP status.",
+        );
         for ((ep, code), v) in lock(&self.requests).iter() {
-            let _ = writeln!(o, "scrl_requests_total{{endpoint=\"{ep}\",code=\"{code}\"}} {v}");
+            let _ = writeln!(
+                o,
+                "scrl_requests_total{{endpoint=\"{ep}\",code=\"{code}\"}} {v}"
+            );
         }
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let gauge = |a: &AtomicUsize| a.load(Ordering::Relaxed) as u64;
-        simple(o, "scrl_programs_total", "counter", "Programs scored (/score, cache hits included) or run (/run_code).", get(&self.programs));
-        simple(o, "scrl_executions_total", "counter", "Test runs reported in /score answers plus /run_code executions.", get(&self.executions));
-        simple(o, "scrl_rejected_total", "counter", "Requests refused because the queue was full (503 with Retry-After).", get(&self.rejected));
-        simple(o, "scrl_cancelled_total", "counter", "Requests whose client disconnected or whose deadline passed.", get(&self.cancelled));
-        simple(o, "scrl_infra_errors_total", "counter", "Requests answered with a sandbox or scanner failure (no score given).", get(&self.infra_errors));
-        simple(o, "scrl_queue_depth", "gauge", "Requests admitted and waiting for a worker slot.", gauge(&self.queued));
-        simple(o, "scrl_in_flight", "gauge", "Requests being worked on.", gauge(&self.running));
-        simple(o, "scrl_reward_cache_hits_total", "counter", "Programs answered from the reward's result cache.", cache.0);
-        simple(o, "scrl_reward_cache_misses_total", "counter", "Programs the reward computed.", cache.1);
-        header(o, "scrl_verdicts_total", "counter", "Test verdicts reported, by verdict.");
+        simple(
+            o,
+            "scrl_programs_total",
+            "counter",
+            "Programs scored (/score, cache hits included) or run (/run_code).",
+            get(&self.programs),
+        );
+        simple(
+            o,
+            "scrl_executions_total",
+            "counter",
+            "Test runs reported in /score answers plus /run_code executions.",
+            get(&self.executions),
+        );
+        simple(
+            o,
+            "scrl_rejected_total",
+            "counter",
+            "Requests refused because the queue was full (503 with Retry-After).",
+            get(&self.rejected),
+        );
+        simple(
+            o,
+            "scrl_cancelled_total",
+            "counter",
+            "Requests whose client disconnected or whose deadline passed.",
+            get(&self.cancelled),
+        );
+        simple(
+            o,
+            "scrl_infra_errors_total",
+            "counter",
+            "Requests answered with a sandbox or scanner failure (no score given).",
+            get(&self.infra_errors),
+        );
+        simple(
+            o,
+            "scrl_queue_depth",
+            "gauge",
+            "Requests admitted and waiting for a worker slot.",
+            gauge(&self.queued),
+        );
+        simple(
+            o,
+            "scrl_in_flight",
+            "gauge",
+            "Requests being worked on.",
+            gauge(&self.running),
+        );
+        simple(
+            o,
+            "scrl_reward_cache_hits_total",
+            "counter",
+            "Programs answered from the reward's result cache.",
+            cache.0,
+        );
+        simple(
+            o,
+            "scrl_reward_cache_misses_total",
+            "counter",
+            "Programs the reward computed.",
+            cache.1,
+        );
+        header(
+            o,
+            "scrl_verdicts_total",
+            "counter",
+            "Test verdicts reported, by verdict.",
+        );
         for (v, c) in lock(&self.verdicts).iter() {
             let _ = writeln!(o, "scrl_verdicts_total{{verdict=\"{v}\"}} {c}");
         }
         let name = "scrl_request_duration_seconds";
-        header(o, name, "histogram", "Time from a request's arrival to its answer, by endpoint.");
+        header(
+            o,
+            name,
+            "histogram",
+            "Time from a request's arrival to its answer, by endpoint.",
+        );
         for (ep, h) in lock(&self.latency).iter() {
             for (b, c) in BUCKETS_S.iter().zip(&h.counts) {
                 let _ = writeln!(o, "{name}_bucket{{endpoint=\"{ep}\",le=\"{b}\"}} {c}");
             }
-            let _ = writeln!(o, "{name}_bucket{{endpoint=\"{ep}\",le=\"+Inf\"}} {}", h.total);
+            let _ = writeln!(
+                o,
+                "{name}_bucket{{endpoint=\"{ep}\",le=\"+Inf\"}} {}",
+                h.total
+            );
             let _ = writeln!(o, "{name}_sum{{endpoint=\"{ep}\"}} {}", h.sum_s);
             let _ = writeln!(o, "{name}_count{{endpoint=\"{ep}\"}} {}", h.total);
         }
@@ -122,11 +200,26 @@ mod tests {
         m.record_request("score", 503, 0.001);
         m.record_verdict("accepted");
         let text = m.render((1, 2));
-        assert!(text.contains("scrl_requests_total{endpoint=\"score\",code=\"200\"} 2\n"), "{text}");
+        assert!(
+            text.contains("scrl_requests_total{endpoint=\"score\",code=\"200\"} 2\n"),
+            "{text}"
+        );
         assert!(text.contains("scrl_requests_total{endpoint=\"score\",code=\"503\"} 1\n"));
-        assert!(text.contains("scrl_request_duration_seconds_bucket{endpoint=\"score\",le=\"0.005\"} 1\n"));
-        assert!(text.contains("scrl_request_duration_seconds_bucket{endpoint=\"score\",le=\"0.05\"} 2\n"));
-        assert!(text.contains("scrl_request_duration_seconds_bucket{endpoint=\"score\",le=\"+Inf\"} 3\n"));
+        assert!(
+            text.contains(
+                "scrl_request_duration_seconds_bucket{endpoint=\"score\",le=\"0.005\"} 1\n"
+            )
+        );
+        assert!(
+            text.contains(
+                "scrl_request_duration_seconds_bucket{endpoint=\"score\",le=\"0.05\"} 2\n"
+            )
+        );
+        assert!(
+            text.contains(
+                "scrl_request_duration_seconds_bucket{endpoint=\"score\",le=\"+Inf\"} 3\n"
+            )
+        );
         assert!(text.contains("scrl_verdicts_total{verdict=\"accepted\"} 1\n"));
         assert!(text.contains("scrl_reward_cache_misses_total 2\n"));
         // Every sample line belongs to a family declared before it.
@@ -136,8 +229,13 @@ mod tests {
                 declared.insert(rest.split(' ').next().unwrap().to_string());
             } else if !l.starts_with('#') {
                 let name = l.split(['{', ' ']).next().unwrap();
-                let base = ["_bucket", "_sum", "_count"].iter().fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
-                assert!(declared.contains(name) || declared.contains(base), "undeclared sample {l}");
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
+                assert!(
+                    declared.contains(name) || declared.contains(base),
+                    "undeclared sample {l}"
+                );
             }
         }
     }

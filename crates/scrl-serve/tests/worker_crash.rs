@@ -25,8 +25,12 @@ fn descendants_named(ancestor: u32, name: &str) -> Vec<u32> {
     };
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Some((mut ppid, comm, state)) = parent_and_comm(pid) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Some((mut ppid, comm, state)) = parent_and_comm(pid) else {
+            continue;
+        };
         if comm != name || state == "Z" {
             continue;
         }
@@ -54,9 +58,17 @@ async fn a_killed_worker_gives_an_error_never_a_score_and_is_replaced() {
     let body = json!({"items": [{"tests": tests, "completion": slow}]});
     let req = tokio::spawn({
         let body = body.clone();
-        async move { Client::new(addr, None).post_json("/score", &body).await.unwrap() }
+        async move {
+            Client::new(addr, None)
+                .post_json("/score", &body)
+                .await
+                .unwrap()
+        }
     });
-    wait_until("the request runs", || async { metric(addr, None, "scrl_in_flight").await == 1.0 }).await;
+    wait_until("the request runs", || async {
+        metric(addr, None, "scrl_in_flight").await == 1.0
+    })
+    .await;
     let stop = Arc::new(AtomicBool::new(false));
     let killer = std::thread::spawn({
         let stop = stop.clone();
@@ -76,11 +88,20 @@ async fn a_killed_worker_gives_an_error_never_a_score_and_is_replaced() {
     let v = ans.json().unwrap();
     assert_eq!(ans.status, 503, "{v}");
     assert!(ans.retry_after_s.is_some());
-    assert!(v.get("results").is_none(), "a score was given for a run that never finished: {v}");
-    assert!(v["error"].as_str().unwrap().contains("no reward was given"), "{v}");
+    assert!(
+        v.get("results").is_none(),
+        "a score was given for a run that never finished: {v}"
+    );
+    assert!(
+        v["error"].as_str().unwrap().contains("no reward was given"),
+        "{v}"
+    );
     assert_eq!(metric(addr, None, "scrl_infra_errors_total").await, 1.0);
 
-    let again = Client::new(addr, None).post_json("/score", &body).await.unwrap();
+    let again = Client::new(addr, None)
+        .post_json("/score", &body)
+        .await
+        .unwrap();
     assert_eq!(again.status, 200, "{:?}", again.body);
     assert_eq!(again.json().unwrap()["results"][0]["reward"], 1.0);
 }

@@ -26,7 +26,13 @@ impl Running {
 }
 
 pub fn sandbox(workers: usize) -> Arc<Sandbox> {
-    Arc::new(Sandbox::new(SandboxConfig { workers, ..SandboxConfig::default() }).expect("sandbox"))
+    Arc::new(
+        Sandbox::new(SandboxConfig {
+            workers,
+            ..SandboxConfig::default()
+        })
+        .expect("sandbox"),
+    )
 }
 
 pub async fn start(cfg: ServeConfig, workers: usize) -> Running {
@@ -35,13 +41,19 @@ pub async fn start(cfg: ServeConfig, workers: usize) -> Running {
 
 pub async fn start_with(cfg: ServeConfig, sandbox: Arc<Sandbox>) -> Running {
     let app = App::new(cfg, sandbox, Arc::new(|| Ok(scrl_pycheck::Scanner::Native))).expect("app");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let done = tokio::spawn(app.serve(listener, async {
         let _ = rx.await;
     }));
-    Running { addr, stop: Some(tx), done }
+    Running {
+        addr,
+        stop: Some(tx),
+        done,
+    }
 }
 
 /// The value of an unlabelled sample of GET /metrics.

@@ -45,23 +45,32 @@ struct Item {
 }
 
 fn load(path: &Path, max: usize) -> anyhow::Result<Vec<Item>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut items = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
         if v["ref_passes_exact_all"] != serde_json::Value::Bool(true) {
             continue;
         }
         let field = |name: &str| format!("{}:{}: field `{name}`", path.display(), i + 1);
-        let program = v["reference_solution"].as_str().with_context(|| field("reference_solution"))?.to_string();
-        let tests: Vec<StdinCase> = serde_json::from_value(v["tests"].clone()).with_context(|| field("tests"))?;
+        let program = v["reference_solution"]
+            .as_str()
+            .with_context(|| field("reference_solution"))?
+            .to_string();
+        let tests: Vec<StdinCase> =
+            serde_json::from_value(v["tests"].clone()).with_context(|| field("tests"))?;
         items.push(Item { program, tests });
         if max > 0 && items.len() == max {
             break;
         }
     }
     if items.is_empty() {
-        bail!("{}: no problem whose reference passes exactly", path.display());
+        bail!(
+            "{}: no problem whose reference passes exactly",
+            path.display()
+        );
     }
     Ok(items)
 }
@@ -77,8 +86,14 @@ struct Side {
 pub fn run(a: BenchServeArgs) -> anyhow::Result<i32> {
     let items = load(&a.data, a.max_problems)?;
     let cfg = a.reward.reward_config();
-    let specs: Vec<TestSpec> = items.iter().map(|it| TestSpec::Stdin(it.tests.clone())).collect();
-    eprintln!("{} programs; score --batch path first, then the server", items.len());
+    let specs: Vec<TestSpec> = items
+        .iter()
+        .map(|it| TestSpec::Stdin(it.tests.clone()))
+        .collect();
+    eprintln!(
+        "{} programs; score --batch path first, then the server",
+        items.len()
+    );
     let batch = via_score_batch(&a, &items, &specs)?;
     let served = via_server(&a, &items)?;
     if served.accepted != batch.accepted || served.executions != batch.executions {
@@ -128,7 +143,11 @@ pub fn run(a: BenchServeArgs) -> anyhow::Result<i32> {
 fn via_score_batch(a: &BenchServeArgs, items: &[Item], specs: &[TestSpec]) -> anyhow::Result<Side> {
     let model = a.reward.build()?;
     warm(model.sandbox(), a.reward.sandbox_config().workers)?;
-    let pairs: Vec<(&str, &TestSpec)> = items.iter().zip(specs).map(|(it, s)| (it.program.as_str(), s)).collect();
+    let pairs: Vec<(&str, &TestSpec)> = items
+        .iter()
+        .zip(specs)
+        .map(|(it, s)| (it.program.as_str(), s))
+        .collect();
     let start = Instant::now();
     let results = model.score_batch_with(&pairs, &AtomicBool::new(false), &|| {});
     let seconds = start.elapsed().as_secs_f64();
@@ -136,9 +155,19 @@ fn via_score_batch(a: &BenchServeArgs, items: &[Item], specs: &[TestSpec]) -> an
     for r in results {
         let b = r?;
         executions += b.tests.len();
-        accepted += b.tests.iter().filter(|t| t.verdict == scrl_sandbox::Verdict::Accepted).count();
+        accepted += b
+            .tests
+            .iter()
+            .filter(|t| t.verdict == scrl_sandbox::Verdict::Accepted)
+            .count();
     }
-    Ok(Side { seconds, executions, accepted, latencies_ms: Vec::new(), rejected: 0 })
+    Ok(Side {
+        seconds,
+        executions,
+        accepted,
+        latencies_ms: Vec::new(),
+        rejected: 0,
+    })
 }
 
 /// One run per worker, so neither side pays for starting zygotes inside its measurement.
@@ -151,7 +180,8 @@ fn warm(sb: &Sandbox, workers: usize) -> anyhow::Result<()> {
 }
 
 fn via_server(a: &BenchServeArgs, items: &[Item]) -> anyhow::Result<Side> {
-    let sandbox = Arc::new(Sandbox::new(a.reward.sandbox_config()).context("starting the sandbox")?);
+    let sandbox =
+        Arc::new(Sandbox::new(a.reward.sandbox_config()).context("starting the sandbox")?);
     warm(&sandbox, a.reward.sandbox_config().workers)?;
     let cfg = ServeConfig {
         reward: a.reward.reward_config(),
@@ -163,11 +193,16 @@ fn via_server(a: &BenchServeArgs, items: &[Item]) -> anyhow::Result<Side> {
     let bodies: Vec<serde_json::Value> = items
         .chunks(a.batch.max(1))
         .map(|chunk| {
-            let items: Vec<_> = chunk.iter().map(|it| serde_json::json!({"tests": it.tests, "completion": it.program})).collect();
+            let items: Vec<_> = chunk
+                .iter()
+                .map(|it| serde_json::json!({"tests": it.tests, "completion": it.program}))
+                .collect();
             serde_json::json!({ "items": items })
         })
         .collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -183,21 +218,34 @@ fn via_server(a: &BenchServeArgs, items: &[Item]) -> anyhow::Result<Side> {
             let (bodies, next) = (bodies.clone(), next.clone());
             clients.push(tokio::spawn(async move {
                 let mut c = scrl_serve::client::Client::new(addr, None);
-                let mut out = Side { seconds: 0.0, executions: 0, accepted: 0, latencies_ms: Vec::new(), rejected: 0 };
+                let mut out = Side {
+                    seconds: 0.0,
+                    executions: 0,
+                    accepted: 0,
+                    latencies_ms: Vec::new(),
+                    rejected: 0,
+                };
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else { return anyhow::Ok(out) };
+                    let Some(body) = bodies.get(i) else {
+                        return anyhow::Ok(out);
+                    };
                     loop {
                         let t = Instant::now();
                         let ans = c.post_json("/score", body).await?;
                         if ans.status == 503 || ans.status == 429 {
                             out.rejected += 1;
-                            tokio::time::sleep(Duration::from_secs(ans.retry_after_s.unwrap_or(1))).await;
+                            tokio::time::sleep(Duration::from_secs(ans.retry_after_s.unwrap_or(1)))
+                                .await;
                             continue;
                         }
                         out.latencies_ms.push(t.elapsed().as_secs_f64() * 1000.0);
                         if !ans.status.is_success() {
-                            bail!("the server answered {}: {}", ans.status, String::from_utf8_lossy(&ans.body));
+                            bail!(
+                                "the server answered {}: {}",
+                                ans.status,
+                                String::from_utf8_lossy(&ans.body)
+                            );
                         }
                         for row in ans.json()?["results"].as_array().context("results")? {
                             let verdicts = row["verdicts"].as_array().context("verdicts")?;
@@ -209,7 +257,13 @@ fn via_server(a: &BenchServeArgs, items: &[Item]) -> anyhow::Result<Side> {
                 }
             }));
         }
-        let mut total = Side { seconds: 0.0, executions: 0, accepted: 0, latencies_ms: Vec::new(), rejected: 0 };
+        let mut total = Side {
+            seconds: 0.0,
+            executions: 0,
+            accepted: 0,
+            latencies_ms: Vec::new(),
+            rejected: 0,
+        };
         for c in clients {
             let s = c.await??;
             total.executions += s.executions;

@@ -15,14 +15,21 @@ use scrl_serve::{App, RequestLimits, ServeConfig};
 use super::reward_opts::{RewardOpts, test_spec};
 
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  securecoderl serve --problems examples/problems.jsonl\n  \
-SCRL_SERVE_TOKEN=$(cat token) securecoderl serve --listen 0.0.0.0:8910 --workers 16")]
+#[command(
+    after_help = "Examples:\n  securecoderl serve --problems examples/problems.jsonl\n  \
+SCRL_SERVE_TOKEN=$(cat token) securecoderl serve --listen 0.0.0.0:8910 --workers 16"
+)]
 pub struct ServeArgs {
     /// Address to listen on. Anything but a loopback address needs a bearer token.
     #[arg(long, default_value = "127.0.0.1:8910")]
     listen: SocketAddr,
     /// Bearer token every endpoint but /health requires.
-    #[arg(long, env = "SCRL_SERVE_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
+    #[arg(
+        long,
+        env = "SCRL_SERVE_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
     token: Option<String>,
     /// File whose first line is the bearer token.
     #[arg(long)]
@@ -62,7 +69,8 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
     let token = match (&a.token, &a.token_file) {
         (Some(t), _) => Some(t.trim().to_string()),
         (None, Some(f)) => {
-            let text = std::fs::read_to_string(f).with_context(|| format!("reading the token file {}", f.display()))?;
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("reading the token file {}", f.display()))?;
             Some(text.lines().next().unwrap_or("").trim().to_string())
         }
         (None, None) => None,
@@ -93,14 +101,25 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         deadline: Duration::from_secs(a.deadline_s.max(1)),
         ..ServeConfig::default()
     };
-    let sandbox = Arc::new(Sandbox::new(a.reward.sandbox_config()).context("starting the sandbox")?);
+    let sandbox =
+        Arc::new(Sandbox::new(a.reward.sandbox_config()).context("starting the sandbox")?);
     let isolation = sandbox.isolation().to_string();
     let app = App::new(cfg, sandbox, scanner_factory(&a.reward))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("binding {}", a.listen))?;
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("binding {}", a.listen))?;
         let addr = listener.local_addr()?;
-        let isolation = isolation.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+        let isolation = isolation
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         eprintln!("sandbox: {isolation}");
         eprintln!("serving {n_problems} problems; listening on http://{addr}");
         app.serve(listener, async {
