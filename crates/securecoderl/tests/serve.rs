@@ -339,8 +339,8 @@ fn the_python_client_spreads_load_over_two_servers() {
             .map_or(0, |v| v.parse().unwrap())
     };
     let (na, nb) = (scored(&a), scored(&b));
-    // Eight batches and two reward-function calls, taken in turn.
-    assert_eq!(na + nb, 10, "{out}");
+    // Eight batches and two reward-function calls taken in turn, then two past a dead server to `a`.
+    assert_eq!(na + nb, 12, "{out}");
     assert!(
         na >= 3 && nb >= 3,
         "one server did most of the work: {na} and {nb}"

@@ -31,4 +31,13 @@ try:
     raise AssertionError("a bad item was accepted")
 except ServerError as e:
     assert e.status == 400 and e.field == "items[0].completion", e
+# A server that is gone (nothing listens on the port) is skipped: every request lands on the live one.
+import socket
+
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    dead = "http://127.0.0.1:%d" % s.getsockname()[1]
+with_dead = Client([dead, urls[0]], token=token)
+for i in range(2):
+    assert with_dead.score([{"completion": good, "tests": tests}])[0]["reward"] == 1.0
 print("two servers: ok")
