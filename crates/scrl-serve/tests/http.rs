@@ -477,13 +477,19 @@ async fn a_full_queue_answers_503_with_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_past_its_deadline_gets_504() {
+    // A wall limit above the deadline, but short, so the abandoned runs do not hold the test up.
+    let reward = scrl_reward::RewardConfig {
+        wall_time_ms: 3000,
+        ..Default::default()
+    };
     let cfg = ServeConfig {
         deadline: Duration::from_secs(1),
+        reward,
         ..ServeConfig::default()
     };
     let srv = start(cfg, 1).await;
     let mut c = Client::new(srv.addr, None);
-    // The sleep outlasts the deadline by far; the sandbox's wall limit (10 s) ends it afterwards.
+    // The sleep outlasts the deadline by far; the sandbox's wall limit ends it afterwards.
     let ans = c.post_json("/score", &json!({"items": [{"tests": [{"input": "1 2\n", "output": "3\n"}], "completion": sleeper(60.0)}]})).await.unwrap();
     assert_eq!(ans.status, 504);
     assert!(ans.retry_after_s.is_some());
