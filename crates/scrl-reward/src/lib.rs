@@ -13,6 +13,7 @@ pub mod ladder;
 pub mod security;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -245,6 +246,20 @@ pub struct RewardBreakdown {
 }
 
 impl RewardBreakdown {
+    /// The JSON object `securecoderl score --json` prints and the reward server returns: the breakdown
+    /// plus `stage_number`, the per-test `verdicts` and, for a problem from a problems file, its `id`.
+    pub fn to_json_row(&self, id: Option<&str>) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("a breakdown serializes");
+        let obj = v.as_object_mut().expect("a breakdown is an object");
+        obj.insert("stage_number".into(), self.stage.number().into());
+        let verdicts: Vec<Verdict> = self.tests.iter().map(|t| t.verdict).collect();
+        obj.insert("verdicts".into(), serde_json::to_value(verdicts).expect("verdicts serialize"));
+        if let Some(id) = id {
+            obj.insert("id".into(), id.into());
+        }
+        v
+    }
+
     /// The same observations under another functional reward: the curriculum switches from binary to
     /// partial credit without running anything again.
     pub fn with_kind(&self, kind: RewardKind) -> RewardBreakdown {
@@ -265,6 +280,8 @@ pub enum RewardError {
     Pool(String),
     #[error("the function-call harness failed (no reward was given): {0}")]
     Harness(String),
+    #[error("scoring was cancelled before this program ran (no reward was given)")]
+    Cancelled,
 }
 
 /// Scores programs. `Send + Sync`: share one across threads.
@@ -329,7 +346,31 @@ impl RewardModel {
 
     /// Scores many programs in parallel; results come back in input order.
     pub fn score_batch(&self, items: &[(&str, &TestSpec)]) -> Vec<Result<RewardBreakdown, RewardError>> {
-        self.pool.install(|| items.par_iter().map(|(p, t)| self.score(p, t)).collect())
+        self.score_batch_with(items, &AtomicBool::new(false), &|| {})
+    }
+
+    /// [`RewardModel::score_batch`] that stops starting programs once `cancel` is set (those get
+    /// [`RewardError::Cancelled`]; a program already running finishes) and calls `on_done` after each.
+    /// For callers that can lose interest (a reward server whose client went away) or show progress.
+    pub fn score_batch_with(
+        &self,
+        items: &[(&str, &TestSpec)],
+        cancel: &AtomicBool,
+        on_done: &(dyn Fn() + Sync),
+    ) -> Vec<Result<RewardBreakdown, RewardError>> {
+        self.pool.install(|| {
+            items
+                .par_iter()
+                .map(|(p, t)| {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(RewardError::Cancelled);
+                    }
+                    let out = self.score(p, t);
+                    on_done();
+                    out
+                })
+                .collect()
+        })
     }
 
     fn score_uncached(&self, program: &str, tests: &TestSpec) -> Result<RewardBreakdown, RewardError> {

@@ -167,3 +167,20 @@ fn batches_keep_input_order() {
     let stages: Vec<Stage> = m.score_batch(&items).into_iter().map(|r| r.unwrap().stage).collect();
     assert_eq!(stages, vec![Stage::ProducesOutput, Stage::PassesTests, Stage::ValidSyntax, Stage::SyntaxError]);
 }
+
+#[test]
+fn a_cancelled_batch_runs_nothing_more_and_gives_no_score() {
+    let m = model(RewardConfig::default());
+    let tests = sum_tests();
+    let programs = [CORRECT, "print(3)\n"];
+    let items: Vec<(&str, &TestSpec)> = programs.iter().map(|p| (*p, &tests)).collect();
+    let cancelled = std::sync::atomic::AtomicBool::new(true);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let out = m.score_batch_with(&items, &cancelled, &|| {
+        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert!(out.iter().all(|r| matches!(r, Err(scrl_reward::RewardError::Cancelled))), "{out:?}");
+    assert_eq!((done.into_inner(), m.cache_stats()), (0, (0, 0)), "a cancelled program was scored");
+    let live = m.score_batch_with(&items, &std::sync::atomic::AtomicBool::new(false), &|| {});
+    assert_eq!(live.into_iter().map(|r| r.unwrap().stage).collect::<Vec<_>>(), vec![Stage::PassesTests, Stage::PassesTests]);
+}

@@ -40,6 +40,8 @@ enum Command {
     BenchModels(cmd::eval::BenchModelsArgs),
     /// Generate completions with a checkpoint folder (and optionally a LoRA adapter).
     Generate(cmd::generate::GenerateArgs),
+    /// Serve the reward and a SandboxFusion-compatible run_code over HTTP (docs/serve.md).
+    Serve(cmd::serve::ServeArgs),
     /// Benchmarks that print tables.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -51,6 +53,8 @@ enum BenchCommand {
     Reward(cmd::bench_reward::BenchRewardArgs),
     /// Files per second: the native scanner against Bandit.
     Scan(cmd::bench_scan::BenchScanArgs),
+    /// The reward server under concurrent loopback clients, against `score --batch` in the same run.
+    Serve(cmd::bench_serve::BenchServeArgs),
     /// Training and decoding tokens per second.
     Model(cmd::bench_model::BenchModelArgs),
     /// Seconds per PPO episode, per phase, and an estimate for the paper's 1.3B run.
@@ -73,6 +77,8 @@ fn main() {
         Command::Eval(a) => cmd::eval::run_eval(a),
         Command::BenchModels(a) => cmd::eval::run_bench_models(a),
         Command::Ppo(a) => cmd::train::run_ppo(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Bench(BenchCommand::Serve(a)) => cmd::bench_serve::run(a),
         Command::Bench(BenchCommand::Reward(a)) => cmd::bench_reward::run(a),
         Command::Bench(BenchCommand::Scan(a)) => cmd::bench_scan::run(a),
         Command::Bench(BenchCommand::Model(a)) => cmd::bench_model::run(a),

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
 use scrl_reward::{RewardBreakdown, TestSpec};
@@ -64,7 +65,7 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<i32> {
     let model = a.reward.build()?;
     let b = model.score(&program, &tests)?;
     if a.json {
-        println!("{}", serde_json::to_string(&result_json(None, &b))?);
+        println!("{}", serde_json::to_string(&b.to_json_row(None))?);
     } else {
         print_human(&label, &b, one_line(&model.sandbox().isolation().to_string()));
     }
@@ -102,17 +103,6 @@ fn read_tests_file(path: &Path) -> anyhow::Result<TestSpec> {
             .collect::<anyhow::Result<_>>()?
     };
     Ok(TestSpec::Stdin(rows.into_iter().map(|r| scrl_reward::StdinCase { input: r.input, output: r.output }).collect()))
-}
-
-fn result_json(id: Option<&str>, b: &RewardBreakdown) -> serde_json::Value {
-    let mut v = serde_json::to_value(b).expect("breakdown serializes");
-    let obj = v.as_object_mut().expect("breakdown is an object");
-    obj.insert("stage_number".into(), b.stage.number().into());
-    obj.insert("verdicts".into(), serde_json::to_value(b.tests.iter().map(|t| t.verdict).collect::<Vec<_>>()).unwrap());
-    if let Some(id) = id {
-        obj.insert("id".into(), id.into());
-    }
-    v
 }
 
 /// The sandbox's multi-line isolation report as one line.
@@ -196,16 +186,8 @@ fn run_batch(a: &ScoreArgs, batch: &Path, problems_path: &Path) -> anyhow::Resul
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} completions, {per_sec}, eta {eta}")
             .expect("valid template"),
     );
-    let results: Vec<_> = {
-        use rayon::prelude::*;
-        rows.par_iter()
-            .map(|r| {
-                let out = model.score(&r.completion, &specs[r.id.as_str()]);
-                bar.inc(1);
-                out
-            })
-            .collect()
-    };
+    let items: Vec<(&str, &TestSpec)> = rows.iter().map(|r| (r.completion.as_str(), &specs[r.id.as_str()])).collect();
+    let results = model.score_batch_with(&items, &AtomicBool::new(false), &|| bar.inc(1));
     bar.finish_and_clear();
     let mut lines = Vec::with_capacity(rows.len());
     for (row, res) in rows.iter().zip(results) {
@@ -213,14 +195,14 @@ fn run_batch(a: &ScoreArgs, batch: &Path, problems_path: &Path) -> anyhow::Resul
         lines.push((row.id.as_str(), b));
     }
     if let Some(out) = &a.out {
-        let body: String = lines.iter().map(|(id, b)| format!("{}\n", result_json(Some(id), b))).collect();
+        let body: String = lines.iter().map(|(id, b)| format!("{}\n", b.to_json_row(Some(id)))).collect();
         scrl_eval::write_atomic(out, body.as_bytes())?;
     }
     let stdout = std::io::stdout();
     let mut w = BufWriter::new(stdout.lock());
     if a.json {
         for (id, b) in &lines {
-            writeln!(w, "{}", serde_json::to_string(&result_json(Some(id), b))?)?;
+            writeln!(w, "{}", serde_json::to_string(&b.to_json_row(Some(id)))?)?;
         }
     } else {
         let n = lines.len().max(1) as f64;
