@@ -18,6 +18,7 @@
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod frozen;
 pub mod lora;
 pub mod model;
 pub mod optim;
@@ -30,6 +31,7 @@ pub use candle_core::{DType, Device, Tensor, Var};
 pub use config::{Arch, ModelConfig, RopeScaling};
 pub use device::{gpu_memory_used, parse_device};
 pub use error::{ModelError, Result};
+pub use frozen::FrozenOps;
 pub use lora::LoraConfig;
 pub use model::{Decoder, ForwardOutput, InferCache, Init, LoraMode, token_logprobs, weight_files};
 pub use optim::{AdamW, AdamWParams};
