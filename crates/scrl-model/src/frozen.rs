@@ -15,7 +15,8 @@ use candle_core::{CpuStorage, CudaStorage, CustomOp2, D, Layout, Result, Shape, 
 
 /// How a differentiable forward treats operands that receive no gradient (frozen weights, norm
 /// weights, RoPE tables, masks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FrozenOps {
     /// Custom ops whose backward returns only the gradients of operands that track one: a frozen
     /// linear layer costs one GEMM (`grad W`) instead of two, and the `GradStore` holds nothing for it.
