@@ -4,14 +4,18 @@
 //! keeps it in the `GradStore`, also for a tensor that is neither a `Var` nor derived from one
 //! (`backprop.rs`, `Op::Matmul`, `Op::Binary`). Under LoRA that is a full-size gradient and an extra GEMM
 //! for every frozen base weight, plus activation-sized buffers for the norm weights, RoPE tables and
-//! attention mask. The custom ops here run the same forward kernels (bit-identical outputs) and return
-//! `None` for the frozen operand, so no such buffer is ever allocated. `FrozenOps::Candle` keeps the old
-//! path selectable for benchmarks and for the gradient-equality test. This module knows nothing about
-//! the model's layout.
+//! attention mask. The products and broadcasts here run candle's forward kernels (bit-identical
+//! outputs) and return `None` for the frozen operand, so no such buffer is ever allocated; attention
+//! uses candle's fused softmax and recomputes its probabilities in backward instead of keeping them.
+//! `FrozenOps::Candle` keeps the old path selectable for benchmarks and for the gradient-equality test.
+//! This module knows nothing about the model's layout.
 
 use candle_core::backend::BackendStorage;
-use candle_core::op::ReduceOp;
-use candle_core::{CpuStorage, CudaStorage, CustomOp2, D, Layout, Result, Shape, Storage, Tensor};
+use std::sync::Mutex;
+
+use candle_core::{
+    CpuStorage, CudaStorage, CustomOp2, CustomOp3, D, DType, Layout, Result, Shape, Storage, Tensor,
+};
 
 /// How a differentiable forward treats operands that receive no gradient (frozen weights, norm
 /// weights, RoPE tables, masks).
@@ -64,32 +68,52 @@ fn binary(x: &Tensor, y: &Tensor, ops: FrozenOps, op: BinOp) -> Result<Tensor> {
     x.apply_op2(&y, Binary(op))
 }
 
-/// Attention probabilities `softmax(q k^T * scale + bias)` over the last dim, for `q` (b, h, tq, d) and
-/// `k` (b, h, tk, d) in f32 and a constant `bias` broadcastable to (b, h, tq, tk). With `InputGradOnly`
-/// the graph keeps only the probabilities (not the scores, the scaled and biased scores and the softmax
-/// intermediates), and the bias gets no gradient buffer.
-pub(crate) fn attention_probs(
+/// Causal attention `softmax(q k^T * scale + bias) v` for `q` (b, h, tq, d), `k` and `v` (b, h, tk, d),
+/// a constant f32 `bias` (b, 1, tq, tk); scores and softmax in f32, the output in v's dtype.
+/// With `InputGradOnly` the graph keeps no score-sized tensor: backward recomputes the probabilities
+/// one batch row at a time (one more `q k^T` per layer), so the (tq, tk) scores of a layer exist for
+/// one row at a time instead of six copies for every layer until backward reaches it.
+pub(crate) fn attention(
     q: &Tensor,
     k: &Tensor,
+    v: &Tensor,
     bias: &Tensor,
     scale: f64,
     ops: FrozenOps,
 ) -> Result<Tensor> {
     if ops == FrozenOps::Candle || bias.track_op() {
-        let scores = (q.matmul(&k.t()?)? * scale)?;
-        let scores = scores.broadcast_add(bias)?;
-        return candle_nn::ops::softmax(&scores, D::Minus1);
+        let (q, k) = (q.to_dtype(DType::F32)?, k.to_dtype(DType::F32)?);
+        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
+        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        return probs.to_dtype(v.dtype())?.matmul(v);
     }
-    let (b, h, tq, _) = q.dims4()?;
-    let tk = k.dim(2)?;
-    let bias = bias.broadcast_as((b, h, tq, tk))?;
-    q.apply_op2(
+    let (qd, kd, vd) = (q.detach(), k.detach(), v.detach());
+    let mut rows = Vec::with_capacity(q.dim(0)?);
+    for i in 0..q.dim(0)? {
+        let p = probs(&qd.narrow(0, i, 1)?, &kd.narrow(0, i, 1)?, &bias.narrow(0, i, 1)?, scale)?;
+        rows.push(p.to_dtype(v.dtype())?.matmul(&vd.narrow(0, i, 1)?)?);
+    }
+    let out = Tensor::cat(&rows, 0)?;
+    drop(rows);
+    if !(q.track_op() || k.track_op() || v.track_op()) {
+        return Ok(out);
+    }
+    q.apply_op3(
         k,
-        AttentionProbs {
-            bias,
+        v,
+        Attention {
+            out: Mutex::new(Some(out)),
+            bias: bias.clone(),
             scale,
         },
     )
+}
+
+/// `softmax(q k^T * scale + bias)` in f32 with candle's fused softmax, for tensors outside the graph.
+fn probs(q: &Tensor, k: &Tensor, bias: &Tensor, scale: f64) -> Result<Tensor> {
+    let (q, k) = (q.to_dtype(DType::F32)?, k.to_dtype(DType::F32)?);
+    let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
+    candle_nn::ops::softmax_last_dim(&scores)
 }
 
 /// `a @ b` whose backward computes the gradient of an operand only when it tracks one.
@@ -223,73 +247,60 @@ impl CustomOp2 for Binary {
     }
 }
 
-/// `softmax(q k^T * scale + bias)`; `bias` (broadcast to the output shape) is constant.
-struct AttentionProbs {
+/// The graph node of `attention`: its forward hands over the output `attention` computed outside the
+/// graph (one copy of a (b, h, tq, d) tensor); its backward recomputes the probabilities.
+struct Attention {
+    out: Mutex<Option<Tensor>>,
     bias: Tensor,
     scale: f64,
 }
 
-/// The forward of `AttentionProbs` with the kernels (and the order of operations) of candle's
-/// `matmul`, `affine`, `broadcast_add` and `candle_nn::ops::softmax`, so the output is bit-identical to
-/// the `FrozenOps::Candle` path. Intermediates are dropped as soon as the next one exists.
-#[allow(clippy::too_many_arguments)]
-fn attention_fwd<S: BackendStorage>(
-    q: &S,
-    lq: &Layout,
-    k: &S,
-    lk: &Layout,
-    bias: &S,
-    lbias: &Layout,
-    scale: f64,
-) -> Result<(S, Shape)> {
-    let (b, h, tq, d) = lq.shape().dims4()?;
-    let (_, _, tk, _) = lk.shape().dims4()?;
-    let out = Shape::from((b, h, tq, tk));
-    let l = Layout::contiguous(out.clone());
-    let rows = Layout::contiguous((b, h, tq, 1)).broadcast_as(out.clone())?;
-    let s = q.matmul(k, (b * h, tq, tk, d), lq, &lk.transpose(2, 3)?)?;
-    let s = s.affine(&l, scale, 0.0)?;
-    let s = s.binary_impl::<candle_core::op::Add>(bias, &l, lbias)?;
-    let max = s.reduce_op(ReduceOp::Max, &l, &[3])?;
-    let s = s.binary_impl::<candle_core::op::Sub>(&max, &l, &rows)?;
-    let e = s.unary_impl::<candle_core::op::Exp>(&l)?;
-    let sum = e.reduce_op(ReduceOp::Sum, &l, &[3])?;
-    Ok((
-        e.binary_impl::<candle_core::op::Div>(&sum, &l, &rows)?,
-        out,
-    ))
+impl Attention {
+    fn take_out(&self) -> Result<Tensor> {
+        self.out
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("attention: poisoned lock".into()))?
+            .take()
+            .ok_or_else(|| candle_core::Error::Msg("attention: forward ran twice".into()))
+    }
 }
 
-impl CustomOp2 for AttentionProbs {
+impl CustomOp3 for Attention {
     fn name(&self) -> &'static str {
-        "attention-probs"
+        "attention-recompute"
     }
 
     fn cpu_fwd(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (bias, lbias) = self.bias.storage_and_layout();
-        match &*bias {
-            Storage::Cpu(bias) => attention_fwd(s1, l1, s2, l2, bias, lbias, self.scale),
-            _ => candle_core::bail!("attention-probs: the bias is not on the CPU"),
+        let out = self.take_out()?;
+        let (storage, layout) = out.storage_and_layout();
+        match &*storage {
+            Storage::Cpu(s) => Ok((s.try_clone(layout)?, layout.shape().clone())),
+            _ => candle_core::bail!("attention: the output is not on the CPU"),
         }
     }
 
     fn cuda_fwd(
         &self,
-        s1: &CudaStorage,
-        l1: &Layout,
-        s2: &CudaStorage,
-        l2: &Layout,
+        _: &CudaStorage,
+        _: &Layout,
+        _: &CudaStorage,
+        _: &Layout,
+        _: &CudaStorage,
+        _: &Layout,
     ) -> Result<(CudaStorage, Shape)> {
-        let (bias, lbias) = self.bias.storage_and_layout();
-        match &*bias {
-            Storage::Cuda(bias) => attention_fwd(s1, l1, s2, l2, bias, lbias, self.scale),
-            _ => candle_core::bail!("attention-probs: the bias is not on the GPU"),
+        let out = self.take_out()?;
+        let (storage, layout) = out.storage_and_layout();
+        match &*storage {
+            Storage::Cuda(s) => Ok((s.try_clone(layout)?, layout.shape().clone())),
+            _ => candle_core::bail!("attention: the output is not on the GPU"),
         }
     }
 
@@ -297,24 +308,46 @@ impl CustomOp2 for AttentionProbs {
         &self,
         q: &Tensor,
         k: &Tensor,
-        probs: &Tensor,
+        v: &Tensor,
+        _res: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        // Softmax backward from its output: dS = P * (dP - sum(dP * P)), then the scale and the two
-        // products of S = q k^T.
-        let dot = (grad * probs)?.sum_keepdim(D::Minus1)?;
-        let ds = ((grad.broadcast_sub(&dot)? * probs)? * self.scale)?;
-        let dq = if q.track_op() {
-            Some(ds.matmul(k)?)
-        } else {
-            None
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (gq, gk, gv) = (q.track_op(), k.track_op(), v.track_op());
+        let (mut dq, mut dk, mut dv) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..q.dim(0)? {
+            let row = |t: &Tensor| -> Result<Tensor> { Ok(t.detach().narrow(0, i, 1)?) };
+            let (q, k, v, g) = (row(q)?, row(k)?, row(v)?, row(grad)?);
+            let p = probs(&q, &k, &self.bias.narrow(0, i, 1)?, self.scale)?;
+            // The products candle's backward of `p.to_dtype(v) @ v` computes.
+            if gv {
+                dv.push(p.to_dtype(v.dtype())?.t()?.matmul(&g)?);
+            }
+            if !(gq || gk) {
+                continue;
+            }
+            let dp = g.matmul(&v.t()?)?.to_dtype(DType::F32)?;
+            // Softmax backward from its output: dS = P * (dP - sum(dP * P)) * scale.
+            let dot = (&dp * &p)?.sum_keepdim(D::Minus1)?;
+            let centred = dp.broadcast_sub(&dot)?;
+            drop(dp);
+            let ds = (centred * &p)?;
+            drop(p);
+            let ds = (ds * self.scale)?;
+            if gq {
+                dq.push(ds.matmul(&k.to_dtype(DType::F32)?)?.to_dtype(q.dtype())?);
+            }
+            if gk {
+                dk.push(ds.t()?.matmul(&q.to_dtype(DType::F32)?)?.to_dtype(k.dtype())?);
+            }
+        }
+        let cat = |parts: Vec<Tensor>| -> Result<Option<Tensor>> {
+            if parts.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(Tensor::cat(&parts, 0)?))
+            }
         };
-        let dk = if k.track_op() {
-            Some(ds.t()?.matmul(q)?)
-        } else {
-            None
-        };
-        Ok((dq, dk))
+        Ok((cat(dq)?, cat(dk)?, cat(dv)?))
     }
 }
 
@@ -353,6 +386,7 @@ mod tests {
         let c = randn(&[5], 3);
         let q = Var::from_tensor(&randn(&[2, 3, 4, 8], 4)).unwrap();
         let k = Var::from_tensor(&randn(&[2, 3, 6, 8], 5)).unwrap();
+        let v = Var::from_tensor(&randn(&[2, 3, 6, 8], 7)).unwrap();
         let mut bias = vec![0f32; 2 * 4 * 6];
         bias[5] = f32::NEG_INFINITY;
         bias[30] = f32::NEG_INFINITY;
@@ -361,7 +395,7 @@ mod tests {
             let y = linear(x.as_tensor(), &w, ops).unwrap();
             let z = mul(x.as_tensor(), &c, ops).unwrap();
             let u = add(x.as_tensor(), &c, ops).unwrap();
-            let p = attention_probs(q.as_tensor(), k.as_tensor(), &bias, 0.35, ops).unwrap();
+            let p = attention(q.as_tensor(), k.as_tensor(), v.as_tensor(), &bias, 0.35, ops).unwrap();
             let loss = ((y.sqr().unwrap().sum_all().unwrap()
                 + (z * &u).unwrap().sum_all().unwrap())
             .unwrap()
@@ -380,13 +414,13 @@ mod tests {
             u_old.to_vec2::<f32>().unwrap(),
             u_new.to_vec2::<f32>().unwrap()
         );
-        for v in [x.as_tensor(), q.as_tensor(), k.as_tensor()] {
-            let d = max_diff(g_old.get(v).unwrap(), g_new.get(v).unwrap());
+        for t in [x.as_tensor(), q.as_tensor(), k.as_tensor(), v.as_tensor()] {
+            let d = max_diff(g_old.get(t).unwrap(), g_new.get(t).unwrap());
             assert!(d < 1e-5, "gradient differs by {d}");
         }
-        // Old path: entries for x, q, k and the frozen operands (w^T, the broadcast c, the bias, ...).
-        assert!(g_old.get_ids().count() > 3);
-        assert_eq!(g_new.get_ids().count(), 3, "only x, q and k have gradients");
+        // Old path: entries for x, q, k, v and the frozen operands (w^T, the broadcast c, the bias, ...).
+        assert!(g_old.get_ids().count() > 4);
+        assert_eq!(g_new.get_ids().count(), 4, "only x, q, k and v have gradients");
         assert!(g_new.get(&w).is_none());
     }
 }

@@ -607,15 +607,15 @@ impl Decoder {
         };
         let k = repeat(k)?;
         let v = repeat(v)?;
-        let (q, k) = (q.to_dtype(DType::F32)?, k.to_dtype(DType::F32)?);
         let scale = 1.0 / (hd as f64).sqrt();
-        let probs = if fused {
+        let out = if fused {
+            let (q, k) = (q.to_dtype(DType::F32)?, k.to_dtype(DType::F32)?);
             let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
-            candle_nn::ops::softmax_last_dim(&scores)?
+            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            probs.to_dtype(self.dtype)?.matmul(&v.contiguous()?)?
         } else {
-            frozen::attention_probs(&q, &k, bias, scale, ops)?
+            frozen::attention(q, &k, &v.contiguous()?, bias, scale, ops)?
         };
-        let out = probs.to_dtype(self.dtype)?.matmul(&v.contiguous()?)?;
         Ok(out.transpose(1, 2)?.reshape((b * tq, nh * hd))?)
     }
 
