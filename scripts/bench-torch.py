@@ -15,6 +15,7 @@ shape at 8x256; LoRA (r 16, alpha 32, dropout 0.05, q/k/v/o: the `sft` defaults)
 """
 
 import argparse
+import gc
 import json
 import os
 import pathlib
@@ -35,6 +36,12 @@ def peak_rss_mib():
 
 
 def reset_peak_rss():
+    # As bench model does: hand freed heap back to the kernel first, then restart VmHWM.
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -125,6 +132,7 @@ def main():
         print(f"| {name} | {params / 1e6:.1f}M | {trained} | {b}x{t} | {secs:.2f} | {b * t / secs:.0f} | {peak:.0f} MiB | {peak - before:.0f} MiB |",
               flush=True)
         del model, opt
+        gc.collect()
 
 
 if __name__ == "__main__":

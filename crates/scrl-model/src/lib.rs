@@ -6,6 +6,8 @@
 //!   LoRA; `forward_train(&ids, Some(&mask), LoraMode::On | Off | Train { seed } | Reference)`
 //!   is the policy (LoRA on) or the reference (LoRA off) over the same base tensors, differentiable,
 //!   returning `ForwardOutput { logits, hidden }` (hidden = final normed states, for a value head).
+//! - Backward computes no gradient for frozen tensors (`frozen`); `set_frozen_ops(FrozenOps::Candle)`
+//!   selects candle's own ops, which do, for comparisons.
 //! - `token_logprobs(&logits, &targets, temperature)` = `log_softmax(logits / T)` gathered at targets.
 //! - `trainable_vars()` = the LoRA `Var`s by PEFT name (sorted), for `AdamW` (ours, whose state can be
 //!   saved) and for saving; `save_adapter` / `load_adapter` use the PEFT layout; `save_merged` exports.

@@ -220,8 +220,12 @@ fn speed_table(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::Resul
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for s in shapes(args)? {
-        let mut model = Decoder::new_trainable(s.cfg.clone(), Init::Random { seed: 1 }, dev)
-            .with_context(|| format!("building {}", s.name))?;
+        // Full fine-tuning trains the base Vars; LoRA trains only its adapter on a frozen base.
+        let mut model = match &s.lora {
+            None => Decoder::new_trainable(s.cfg.clone(), Init::Random { seed: 1 }, dev)
+                .with_context(|| format!("building {}", s.name))?,
+            Some(_) => frozen_random_model(&s.name, &s.cfg, dev)?,
+        };
         let (trained, mode) = match &s.lora {
             None => ("all weights".to_string(), LoraMode::Off),
             Some(mods) => {
@@ -292,6 +296,22 @@ fn lora_shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<(String, ModelConfig
     Ok(out)
 }
 
+/// A random model (seed 1) with frozen base weights, as `Decoder::load` gives them: written to a
+/// temporary folder and loaded back.
+fn frozen_random_model(
+    name: &str,
+    cfg: &ModelConfig,
+    dev: &scrl_model::Device,
+) -> anyhow::Result<Decoder> {
+    let dir = std::env::temp_dir().join(format!("scrl-bench-frozen-{}", std::process::id()));
+    Decoder::new_trainable(cfg.clone(), Init::Random { seed: 1 }, dev)?
+        .save_merged(&dir)
+        .with_context(|| format!("writing {name} to {}", dir.display()))?;
+    let model = Decoder::load(&dir, scrl_model::DType::F32, dev);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(model?)
+}
+
 /// One LoRA SFT step (forward, NLL, backward, AdamW): seconds, and the MiB the gradient store holds for
 /// tensors that are not trainable variables.
 fn lora_step(
@@ -352,15 +372,8 @@ fn lora_comparison(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::R
          RSS growth old | RSS growth new | new/old | frozen-tensor grads old | new |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let root = std::env::temp_dir().join(format!("scrl-bench-lora-{}", std::process::id()));
-    for (i, (name, cfg, (b, t))) in lora_shapes(args)?.into_iter().enumerate() {
-        // A frozen base is what `Decoder::load` gives: write the random model once, load it back.
-        let dir = root.join(i.to_string());
-        Decoder::new_trainable(cfg.clone(), Init::Random { seed: 1 }, dev)?
-            .save_merged(&dir)
-            .with_context(|| format!("writing {name} to {}", dir.display()))?;
-        let mut model = Decoder::load(&dir, scrl_model::DType::F32, dev)?;
-        let _ = std::fs::remove_dir_all(&dir);
+    for (name, cfg, (b, t)) in lora_shapes(args)? {
+        let mut model = frozen_random_model(&name, &cfg, dev)?;
         model.attach_lora(lora.clone(), 1)?;
         let mut opt = AdamW::new(model.trainable_vars(), AdamWParams::default())?;
         let mut peak = Vec::new();
@@ -402,7 +415,6 @@ fn lora_comparison(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::R
             frozen[0],
         );
     }
-    let _ = std::fs::remove_dir_all(&root);
     println!();
     println!(
         "Peak RSS is VmHWM over the first step of each path; RSS growth is that peak minus the RSS when the step \

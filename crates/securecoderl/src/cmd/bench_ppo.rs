@@ -1,7 +1,9 @@
 //! `securecoderl bench ppo`: seconds per PPO episode and the throughput of each phase (generation,
 //! reward, forward passes, update) on a short seeded run, and what that implies for the paper's 500-episode
 //! run on DeepSeek-Coder-1.3B on the same hardware (costs scaled by parameter count; the reward phase does
-//! not depend on the model and is not scaled).
+//! not depend on the model and is not scaled). The run is made twice, with the frozen-operand ops (the
+//! default) and with candle's own ops (`frozen_ops = candle`, the path before issue 14), and the phases
+//! and peak RSS of both are printed side by side.
 
 use std::path::PathBuf;
 
