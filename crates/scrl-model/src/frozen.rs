@@ -14,7 +14,7 @@ use candle_core::backend::BackendStorage;
 use std::sync::Mutex;
 
 use candle_core::{
-    CpuStorage, CudaStorage, CustomOp2, CustomOp3, D, DType, Layout, Result, Shape, Storage, Tensor,
+    CpuStorage, CudaStorage, CustomOp1, CustomOp2, CustomOp3, D, DType, Layout, Result, Shape, Storage, Tensor,
 };
 
 /// How a differentiable forward treats operands that receive no gradient (frozen weights, norm
@@ -107,6 +107,70 @@ pub(crate) fn attention(
             scale,
         },
     )
+}
+
+/// Rotate-half RoPE of `x` (b, h, t, d) with `cos`/`sin` (b, t, d/2) in x's dtype. With `InputGradOnly`
+/// the forward is candle's fused kernel and the graph keeps only the output (instead of the halves'
+/// negation, concatenation, two products and their sum); backward is the inverse rotation, the same
+/// kernel with `-sin`.
+pub(crate) fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, ops: FrozenOps) -> Result<Tensor> {
+    if ops == FrozenOps::Candle || cos.track_op() || sin.track_op() {
+        let full = |c: &Tensor| -> Result<Tensor> { Tensor::cat(&[c, c], D::Minus1)?.unsqueeze(1) };
+        let (cos, sin) = (full(cos)?, full(sin)?);
+        let d = x.dim(D::Minus1)?;
+        let x1 = x.narrow(D::Minus1, 0, d / 2)?;
+        let x2 = x.narrow(D::Minus1, d / 2, d / 2)?;
+        let rot = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
+        return x.broadcast_mul(&cos)? + rot.broadcast_mul(&sin)?;
+    }
+    let out = candle_nn::rotary_emb::rope(&x.detach(), cos, sin)?;
+    if !x.track_op() {
+        return Ok(out);
+    }
+    let (cos, neg_sin) = (cos.clone(), sin.neg()?);
+    x.apply_op1(HandOver {
+        out: Mutex::new(Some(out)),
+        bwd: Box::new(move |_x: &Tensor, grad: &Tensor| {
+            candle_nn::rotary_emb::rope(&grad.contiguous()?, &cos, &neg_sin)
+        }),
+    })
+}
+
+/// RMSNorm of `x` (.., h) times the weight `alpha` (h). With `InputGradOnly` and a frozen `alpha` the
+/// forward is candle's fused kernel and the graph keeps only the output; backward (in f32) is
+/// `dx = r (g alpha) - x r^3 mean(g alpha x)`, r = 1 / sqrt(mean(x^2) + eps). Otherwise
+/// `candle_nn::ops::rms_norm_slow`'s steps, with the weight product through `mul`.
+pub(crate) fn rms_norm(x: &Tensor, alpha: &Tensor, eps: f32, ops: FrozenOps) -> Result<Tensor> {
+    if ops == FrozenOps::Candle || alpha.track_op() {
+        let x_dtype = x.dtype();
+        let internal = match x_dtype {
+            DType::F16 | DType::BF16 => DType::F32,
+            d => d,
+        };
+        let hidden = x.dim(D::Minus1)?;
+        let x = x.to_dtype(internal)?;
+        let norm_x = (x.sqr()?.sum_keepdim(D::Minus1)? / hidden as f64)?;
+        let x_normed = x.broadcast_div(&(norm_x + eps as f64)?.sqrt()?)?;
+        return mul(&x_normed.to_dtype(x_dtype)?, alpha, ops);
+    }
+    let out = candle_nn::ops::rms_norm(&x.detach(), alpha, eps)?;
+    if !x.track_op() {
+        return Ok(out);
+    }
+    let alpha = alpha.to_dtype(DType::F32)?;
+    x.apply_op1(HandOver {
+        out: Mutex::new(Some(out)),
+        bwd: Box::new(move |x: &Tensor, grad: &Tensor| {
+            let x32 = x.to_dtype(DType::F32)?;
+            let r = (x32.sqr()?.mean_keepdim(D::Minus1)? + eps as f64)?
+                .sqrt()?
+                .recip()?;
+            let ga = grad.to_dtype(DType::F32)?.broadcast_mul(&alpha)?;
+            let dot = (&ga * &x32)?.mean_keepdim(D::Minus1)?;
+            let dx = (ga.broadcast_mul(&r)? - x32.broadcast_mul(&(dot * r.powf(3.0)?)?)?)?;
+            dx.to_dtype(x.dtype())
+        }),
+    })
 }
 
 /// `softmax(q k^T * scale + bias)` in f32 with candle's fused softmax, for tensors outside the graph.
@@ -247,22 +311,69 @@ impl CustomOp2 for Binary {
     }
 }
 
+/// A graph node over one input whose output was computed outside the graph (its forward hands that
+/// tensor over, one copy) and whose backward is `bwd(input, grad)`.
+struct HandOver {
+    out: Mutex<Option<Tensor>>,
+    bwd: Box<dyn Fn(&Tensor, &Tensor) -> Result<Tensor> + Send + Sync>,
+}
+
+/// The storage of the tensor in `out`, copied, taken out so a second forward is an error.
+fn hand_over<S>(
+    out: &Mutex<Option<Tensor>>,
+    pick: impl Fn(&Storage) -> Option<&S>,
+    copy: impl Fn(&S, &Layout) -> Result<S>,
+) -> Result<(S, Shape)> {
+    let t = out
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("hand-over: poisoned lock".into()))?
+        .take()
+        .ok_or_else(|| candle_core::Error::Msg("hand-over: forward ran twice".into()))?;
+    let (storage, layout) = t.storage_and_layout();
+    match pick(&storage) {
+        Some(s) => Ok((copy(s, layout)?, layout.shape().clone())),
+        None => candle_core::bail!("hand-over: the output is on another device"),
+    }
+}
+
+fn cpu(s: &Storage) -> Option<&CpuStorage> {
+    match s {
+        Storage::Cpu(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn cuda(s: &Storage) -> Option<&CudaStorage> {
+    match s {
+        Storage::Cuda(s) => Some(s),
+        _ => None,
+    }
+}
+
+impl CustomOp1 for HandOver {
+    fn name(&self) -> &'static str {
+        "hand-over"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout) -> Result<(CpuStorage, Shape)> {
+        hand_over(&self.out, cpu, |s, l| s.try_clone(l))
+    }
+
+    fn cuda_fwd(&self, _: &CudaStorage, _: &Layout) -> Result<(CudaStorage, Shape)> {
+        hand_over(&self.out, cuda, |s, l| s.try_clone(l))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some((self.bwd)(&arg.detach(), grad)?))
+    }
+}
+
 /// The graph node of `attention`: its forward hands over the output `attention` computed outside the
 /// graph (one copy of a (b, h, tq, d) tensor); its backward recomputes the probabilities.
 struct Attention {
     out: Mutex<Option<Tensor>>,
     bias: Tensor,
     scale: f64,
-}
-
-impl Attention {
-    fn take_out(&self) -> Result<Tensor> {
-        self.out
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("attention: poisoned lock".into()))?
-            .take()
-            .ok_or_else(|| candle_core::Error::Msg("attention: forward ran twice".into()))
-    }
 }
 
 impl CustomOp3 for Attention {
@@ -279,12 +390,7 @@ impl CustomOp3 for Attention {
         _: &CpuStorage,
         _: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let out = self.take_out()?;
-        let (storage, layout) = out.storage_and_layout();
-        match &*storage {
-            Storage::Cpu(s) => Ok((s.try_clone(layout)?, layout.shape().clone())),
-            _ => candle_core::bail!("attention: the output is not on the CPU"),
-        }
+        hand_over(&self.out, cpu, |s, l| s.try_clone(l))
     }
 
     fn cuda_fwd(
@@ -296,12 +402,7 @@ impl CustomOp3 for Attention {
         _: &CudaStorage,
         _: &Layout,
     ) -> Result<(CudaStorage, Shape)> {
-        let out = self.take_out()?;
-        let (storage, layout) = out.storage_and_layout();
-        match &*storage {
-            Storage::Cuda(s) => Ok((s.try_clone(layout)?, layout.shape().clone())),
-            _ => candle_core::bail!("attention: the output is not on the GPU"),
-        }
+        hand_over(&self.out, cuda, |s, l| s.try_clone(l))
     }
 
     fn bwd(

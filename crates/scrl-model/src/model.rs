@@ -511,30 +511,22 @@ impl Decoder {
         let positions = positions_from_valid(&valid, &vec![0; b]);
         let bias = attention_bias(&valid, t, &self.device)?;
         let (cos, sin) = self.rope_tables(&positions, b, t)?;
-        let cos = Tensor::cat(&[&cos, &cos], D::Minus1)?.unsqueeze(1)?;
-        let sin = Tensor::cat(&[&sin, &sin], D::Minus1)?.unsqueeze(1)?;
         let ops = self.frozen_ops;
-        let rope = |x: &Tensor| -> Result<Tensor> {
-            let d = x.dim(D::Minus1)?;
-            let x1 = x.narrow(D::Minus1, 0, d / 2)?;
-            let x2 = x.narrow(D::Minus1, d / 2, d / 2)?;
-            let rot = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
-            Ok((frozen::mul(x, &cos, ops)? + frozen::mul(&rot, &sin, ops)?)?)
-        };
+        let rope = |x: &Tensor| -> Result<Tensor> { Ok(frozen::rope(x, &cos, &sin, ops)?) };
         let eps = self.cfg.rms_norm_eps as f32;
         let mut x = self.embed.embedding(&ids.flatten_all()?)?; // (b*t, h)
         for (l, blk) in self.blocks.iter().enumerate() {
             let li = l as u64 * 8;
-            let hn = rms_norm_train(&x, &blk.input_layernorm, eps, ops)?;
+            let hn = frozen::rms_norm(&x, &blk.input_layernorm, eps, ops)?;
             let (q, k, v) = self.qkv(blk, &hn, b, t, mode, li, ops)?;
             let q = rope(&q)?;
             let k = rope(&k)?;
             let att = self.attend(&q, &k, &v, &bias, false, ops)?;
             x = frozen::add(&x, &blk.o.forward(&att, mode, li + 3, ops)?, ops)?;
-            let hn = rms_norm_train(&x, &blk.post_attention_layernorm, eps, ops)?;
+            let hn = frozen::rms_norm(&x, &blk.post_attention_layernorm, eps, ops)?;
             x = frozen::add(&x, &self.mlp(blk, &hn, mode, li, ops)?, ops)?;
         }
-        let hidden = rms_norm_train(&x, &self.norm, eps, ops)?;
+        let hidden = frozen::rms_norm(&x, &self.norm, eps, ops)?;
         let logits = frozen::linear(&hidden, self.lm_head.as_ref().unwrap_or(&self.embed), ops)?;
         Ok(ForwardOutput {
             logits: logits
@@ -692,21 +684,6 @@ impl Decoder {
     pub(crate) fn with_lora(&mut self, cfg: LoraConfig, vars: Vec<(String, Var)>) {
         self.lora = Some((cfg, vars));
     }
-}
-
-/// `candle_nn::ops::rms_norm_slow` (differentiable, unlike the fused `rms_norm`) with its final product
-/// by the norm weight through `frozen::mul`, so a frozen norm weight gets no gradient buffer.
-fn rms_norm_train(x: &Tensor, alpha: &Tensor, eps: f32, ops: FrozenOps) -> Result<Tensor> {
-    let x_dtype = x.dtype();
-    let internal = match x_dtype {
-        DType::F16 | DType::BF16 => DType::F32,
-        d => d,
-    };
-    let hidden = x.dim(D::Minus1)?;
-    let x = x.to_dtype(internal)?;
-    let norm_x = (x.sqr()?.sum_keepdim(D::Minus1)? / hidden as f64)?;
-    let x_normed = x.broadcast_div(&(norm_x + eps as f64)?.sqrt()?)?;
-    Ok(frozen::mul(&x_normed.to_dtype(x_dtype)?, alpha, ops)?)
 }
 
 /// Position of each token = number of real tokens before it in its row (plus `start`); padding gets the

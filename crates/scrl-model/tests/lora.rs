@@ -118,7 +118,9 @@ fn every_lora_var_gets_a_nonzero_gradient() {
 #[test]
 fn frozen_ops_give_the_same_lora_gradients_and_no_frozen_gradient() {
     for name in ["llama", "qwen2"] {
-        for (dtype, tol) in [(DType::F32, 1e-5f32), (DType::BF16, 2e-2)] {
+        // f32 checks the backward formulas; in bf16 (8 mantissa bits) the fused RMSNorm and RoPE kernels
+        // round once where candle's composite ops round after every step, a few bf16 ulps apart.
+        for (dtype, tol) in [(DType::F32, 1e-5f32), (DType::BF16, 5e-2)] {
             let mut model = Decoder::load(&fixture(name), dtype, &Device::Cpu).unwrap();
             let cfg = LoraConfig {
                 r: 4,
