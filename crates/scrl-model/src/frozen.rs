@@ -6,7 +6,8 @@
 //! for every frozen base weight, plus activation-sized buffers for the norm weights, RoPE tables and
 //! attention mask. The products and broadcasts here run candle's forward kernels (bit-identical
 //! outputs) and return `None` for the frozen operand, so no such buffer is ever allocated; attention
-//! uses candle's fused softmax and recomputes its probabilities in backward instead of keeping them.
+//! uses candle's fused softmax and recomputes its probabilities in backward instead of keeping them, and
+//! RoPE and RMSNorm run candle's fused kernels (which have no backward) inside nodes with their own.
 //! `FrozenOps::Candle` keeps the old path selectable for benchmarks and for the gradient-equality test.
 //! This module knows nothing about the model's layout.
 
@@ -14,7 +15,8 @@ use candle_core::backend::BackendStorage;
 use std::sync::Mutex;
 
 use candle_core::{
-    CpuStorage, CudaStorage, CustomOp1, CustomOp2, CustomOp3, D, DType, Layout, Result, Shape, Storage, Tensor,
+    CpuStorage, CudaStorage, CustomOp1, CustomOp2, CustomOp3, D, DType, Layout, Result, Shape,
+    Storage, Tensor,
 };
 
 /// How a differentiable forward treats operands that receive no gradient (frozen weights, norm
@@ -90,7 +92,12 @@ pub(crate) fn attention(
     let (qd, kd, vd) = (q.detach(), k.detach(), v.detach());
     let mut rows = Vec::with_capacity(q.dim(0)?);
     for i in 0..q.dim(0)? {
-        let p = probs(&qd.narrow(0, i, 1)?, &kd.narrow(0, i, 1)?, &bias.narrow(0, i, 1)?, scale)?;
+        let p = probs(
+            &qd.narrow(0, i, 1)?,
+            &kd.narrow(0, i, 1)?,
+            &bias.narrow(0, i, 1)?,
+            scale,
+        )?;
         rows.push(p.to_dtype(v.dtype())?.matmul(&vd.narrow(0, i, 1)?)?);
     }
     let out = Tensor::cat(&rows, 0)?;
@@ -305,8 +312,16 @@ impl CustomOp2 for Binary {
             BinOp::Mul => grad.mul(other),
             BinOp::Add => Ok(grad.clone()),
         };
-        let dx = if x.track_op() { Some(grad_of(y)?) } else { None };
-        let dy = if y.track_op() { Some(grad_of(x)?) } else { None };
+        let dx = if x.track_op() {
+            Some(grad_of(y)?)
+        } else {
+            None
+        };
+        let dy = if y.track_op() {
+            Some(grad_of(x)?)
+        } else {
+            None
+        };
         Ok((dx, dy))
     }
 }
@@ -438,7 +453,11 @@ impl CustomOp3 for Attention {
                 dq.push(ds.matmul(&k.to_dtype(DType::F32)?)?.to_dtype(q.dtype())?);
             }
             if gk {
-                dk.push(ds.t()?.matmul(&q.to_dtype(DType::F32)?)?.to_dtype(k.dtype())?);
+                dk.push(
+                    ds.t()?
+                        .matmul(&q.to_dtype(DType::F32)?)?
+                        .to_dtype(k.dtype())?,
+                );
             }
         }
         let cat = |parts: Vec<Tensor>| -> Result<Option<Tensor>> {
@@ -496,7 +515,15 @@ mod tests {
             let y = linear(x.as_tensor(), &w, ops).unwrap();
             let z = mul(x.as_tensor(), &c, ops).unwrap();
             let u = add(x.as_tensor(), &c, ops).unwrap();
-            let p = attention(q.as_tensor(), k.as_tensor(), v.as_tensor(), &bias, 0.35, ops).unwrap();
+            let p = attention(
+                q.as_tensor(),
+                k.as_tensor(),
+                v.as_tensor(),
+                &bias,
+                0.35,
+                ops,
+            )
+            .unwrap();
             let loss = ((y.sqr().unwrap().sum_all().unwrap()
                 + (z * &u).unwrap().sum_all().unwrap())
             .unwrap()
@@ -521,7 +548,11 @@ mod tests {
         }
         // Old path: entries for x, q, k, v and the frozen operands (w^T, the broadcast c, the bias, ...).
         assert!(g_old.get_ids().count() > 4);
-        assert_eq!(g_new.get_ids().count(), 4, "only x, q, k and v have gradients");
+        assert_eq!(
+            g_new.get_ids().count(),
+            4,
+            "only x, q, k and v have gradients"
+        );
         assert!(g_new.get(&w).is_none());
     }
 }

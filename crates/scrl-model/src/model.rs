@@ -611,7 +611,14 @@ impl Decoder {
         Ok(out.transpose(1, 2)?.reshape((b * tq, nh * hd))?)
     }
 
-    fn mlp(&self, blk: &Block, hn: &Tensor, mode: LoraMode, li: u64, ops: FrozenOps) -> Result<Tensor> {
+    fn mlp(
+        &self,
+        blk: &Block,
+        hn: &Tensor,
+        mode: LoraMode,
+        li: u64,
+        ops: FrozenOps,
+    ) -> Result<Tensor> {
         let g = candle_nn::ops::silu(&blk.gate.forward(hn, mode, li + 4, ops)?)?;
         let u = blk.up.forward(hn, mode, li + 5, ops)?;
         blk.down.forward(&(g * u)?, mode, li + 6, ops)

@@ -154,9 +154,18 @@ fn frozen_ops_give_the_same_lora_gradients_and_no_frozen_gradient() {
             let old = grads(&model);
             let vars = model.trainable_vars();
             for (n, v) in &vars {
-                let (a, b) = (old.get(v.as_tensor()).unwrap(), new.get(v.as_tensor()).unwrap());
+                let (a, b) = (
+                    old.get(v.as_tensor()).unwrap(),
+                    new.get(v.as_tensor()).unwrap(),
+                );
                 let a = a.to_dtype(DType::F32).unwrap();
-                let scale = a.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+                let scale = a
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
                 let diff = (&a - b.to_dtype(DType::F32).unwrap())
                     .unwrap()
                     .abs()

@@ -278,7 +278,9 @@ fn speed_table(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::Resul
 /// The LoRA rows of the frozen-operand comparison: the three shapes above plus the 16.7M LLaMA (4 layers
 /// of 512, vocabulary 4,000) whose LoRA SFT at the `sft` defaults (batch 4, 1,024 tokens) issue 14 measured
 /// at 3.7 GB peak RSS.
-fn lora_shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<(String, ModelConfig, (usize, usize))>> {
+fn lora_shapes(
+    args: &BenchModelArgs,
+) -> anyhow::Result<Vec<(String, ModelConfig, (usize, usize))>> {
     let mut out: Vec<(String, ModelConfig, (usize, usize))> = shapes(args)?
         .into_iter()
         .map(|s| (s.name, s.cfg, s.train_bt))
@@ -287,9 +289,11 @@ fn lora_shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<(String, ModelConfig
         2,
         (
             "LLaMA 16.7M, 4 layers of 512".into(),
-            config(serde_json::json!({"model_type": "llama", "vocab_size": 4000, "hidden_size": 512,
+            config(
+                serde_json::json!({"model_type": "llama", "vocab_size": 4000, "hidden_size": 512,
                 "intermediate_size": 1376, "num_hidden_layers": 4, "num_attention_heads": 8,
-                "num_key_value_heads": 8, "tie_word_embeddings": false}))?,
+                "num_key_value_heads": 8, "tie_word_embeddings": false}),
+            )?,
             (4, 1024),
         ),
     );
@@ -344,8 +348,14 @@ fn lora_step(
         .sum();
     opt.step(&grads, 1e-4)?;
     drop(grads);
-    anyhow::ensure!(loss.to_scalar::<f32>()?.is_finite(), "LoRA loss is not finite");
-    Ok((start.elapsed().as_secs_f64(), frozen_bytes as f64 / 1048576.0))
+    anyhow::ensure!(
+        loss.to_scalar::<f32>()?.is_finite(),
+        "LoRA loss is not finite"
+    );
+    Ok((
+        start.elapsed().as_secs_f64(),
+        frozen_bytes as f64 / 1048576.0,
+    ))
 }
 
 /// Old (candle's ops) against new (frozen-operand ops) on the same frozen model and LoRA (the `sft`
@@ -378,7 +388,10 @@ fn lora_comparison(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::R
         let mut opt = AdamW::new(model.trainable_vars(), AdamWParams::default())?;
         let mut peak = Vec::new();
         let mut frozen = Vec::new();
-        for (k, ops) in [FrozenOps::InputGradOnly, FrozenOps::Candle].into_iter().enumerate() {
+        for (k, ops) in [FrozenOps::InputGradOnly, FrozenOps::Candle]
+            .into_iter()
+            .enumerate()
+        {
             model.set_frozen_ops(ops);
             reset_peak_rss();
             let before = peak_rss_mib();

@@ -49,7 +49,11 @@ struct Measured {
     ppo_epochs: usize,
 }
 
-fn measure(a: &BenchPpoArgs, reward: &scrl_reward::RewardModel, frozen_ops: FrozenOps) -> anyhow::Result<Measured> {
+fn measure(
+    a: &BenchPpoArgs,
+    reward: &scrl_reward::RewardModel,
+    frozen_ops: FrozenOps,
+) -> anyhow::Result<Measured> {
     let dir = std::env::temp_dir().join(format!("scrl-bench-ppo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let data = dir.join("problems.jsonl");
@@ -177,7 +181,11 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
     println!("|---|---|---|---|");
     for (name, o, n) in [
         ("generation", old.generate, new.generate),
-        ("old-policy, value and reference passes", old.forward, new.forward),
+        (
+            "old-policy, value and reference passes",
+            old.forward,
+            new.forward,
+        ),
         ("update", old.update, new.update),
         ("whole episode", old.episode, new.episode),
     ] {
