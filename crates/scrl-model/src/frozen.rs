@@ -330,8 +330,11 @@ impl CustomOp2 for Binary {
 /// tensor over, one copy) and whose backward is `bwd(input, grad)`.
 struct HandOver {
     out: Mutex<Option<Tensor>>,
-    bwd: Box<dyn Fn(&Tensor, &Tensor) -> Result<Tensor> + Send + Sync>,
+    bwd: Backward,
 }
+
+/// `bwd(input, grad)` of a `HandOver` node.
+type Backward = Box<dyn Fn(&Tensor, &Tensor) -> Result<Tensor> + Send + Sync>;
 
 /// The storage of the tensor in `out`, copied, taken out so a second forward is an error.
 fn hand_over<S>(
@@ -431,7 +434,7 @@ impl CustomOp3 for Attention {
         let (gq, gk, gv) = (q.track_op(), k.track_op(), v.track_op());
         let (mut dq, mut dk, mut dv) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..q.dim(0)? {
-            let row = |t: &Tensor| -> Result<Tensor> { Ok(t.detach().narrow(0, i, 1)?) };
+            let row = |t: &Tensor| -> Result<Tensor> { t.detach().narrow(0, i, 1) };
             let (q, k, v, g) = (row(q)?, row(k)?, row(v)?, row(grad)?);
             let p = probs(&q, &k, &self.bias.narrow(0, i, 1)?, self.scale)?;
             // The products candle's backward of `p.to_dtype(v) @ v` computes.

@@ -539,6 +539,7 @@ impl Decoder {
     }
 
     /// q, k, v as (b, heads, t, head_dim).
+    #[allow(clippy::too_many_arguments)]
     fn qkv(
         &self,
         blk: &Block,

@@ -275,13 +275,14 @@ fn speed_table(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::Resul
     Ok(())
 }
 
+/// A row of the LoRA comparison: name, config, (batch, sequence length).
+type LoraRow = (String, ModelConfig, (usize, usize));
+
 /// The LoRA rows of the frozen-operand comparison: the three shapes above plus the 16.7M LLaMA (4 layers
 /// of 512, vocabulary 4,000) whose LoRA SFT at the `sft` defaults (batch 4, 1,024 tokens) issue 14 measured
 /// at 3.7 GB peak RSS.
-fn lora_shapes(
-    args: &BenchModelArgs,
-) -> anyhow::Result<Vec<(String, ModelConfig, (usize, usize))>> {
-    let mut out: Vec<(String, ModelConfig, (usize, usize))> = shapes(args)?
+fn lora_shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<LoraRow>> {
+    let mut out: Vec<LoraRow> = shapes(args)?
         .into_iter()
         .map(|s| (s.name, s.cfg, s.train_bt))
         .collect();
