@@ -6,6 +6,8 @@
 //!   LoRA; `forward_train(&ids, Some(&mask), LoraMode::On | Off | Train { seed } | Reference)`
 //!   is the policy (LoRA on) or the reference (LoRA off) over the same base tensors, differentiable,
 //!   returning `ForwardOutput { logits, hidden }` (hidden = final normed states, for a value head).
+//! - Backward computes no gradient for frozen tensors (`frozen`); `set_frozen_ops(FrozenOps::Candle)`
+//!   selects candle's own ops, which do, for comparisons.
 //! - `token_logprobs(&logits, &targets, temperature)` = `log_softmax(logits / T)` gathered at targets.
 //! - `trainable_vars()` = the LoRA `Var`s by PEFT name (sorted), for `AdamW` (ours, whose state can be
 //!   saved) and for saving; `save_adapter` / `load_adapter` use the PEFT layout; `save_merged` exports.
@@ -18,6 +20,7 @@
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod frozen;
 pub mod lora;
 pub mod model;
 pub mod optim;
@@ -30,6 +33,7 @@ pub use candle_core::{DType, Device, Tensor, Var};
 pub use config::{Arch, ModelConfig, RopeScaling};
 pub use device::{gpu_memory_used, parse_device};
 pub use error::{ModelError, Result};
+pub use frozen::FrozenOps;
 pub use lora::LoraConfig;
 pub use model::{Decoder, ForwardOutput, InferCache, Init, LoraMode, token_logprobs, weight_files};
 pub use optim::{AdamW, AdamWParams};

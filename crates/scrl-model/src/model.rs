@@ -17,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::{ModelConfig, RopeScaling};
 use crate::error::{ModelError, Result, read_json};
+use crate::frozen::{self, FrozenOps};
 use crate::lora::{LoraBranch, LoraConfig};
 
 /// Whether a forward pass includes the LoRA branches.
@@ -53,10 +54,10 @@ pub(crate) struct Lin {
 
 impl Lin {
     /// `x` is (n, in).
-    fn forward(&self, x: &Tensor, mode: LoraMode, index: u64) -> Result<Tensor> {
-        let mut y = x.matmul(&self.weight.t()?)?;
+    fn forward(&self, x: &Tensor, mode: LoraMode, index: u64, ops: FrozenOps) -> Result<Tensor> {
+        let mut y = frozen::linear(x, &self.weight, ops)?;
         if let Some(b) = &self.bias {
-            y = y.broadcast_add(b)?;
+            y = frozen::add(&y, b, ops)?;
         }
         if let (Some(l), true) = (&self.lora, mode != LoraMode::Off) {
             // LoRA A/B are f32 Vars (optimizer moments stay in f32); the branch runs in f32 and is cast back.
@@ -73,24 +74,26 @@ impl Lin {
                     &x32,
                     l.dropout,
                     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index,
+                    ops,
                 )?;
             }
-            let delta = (x32.matmul(&a.t()?)?.matmul(&b.t()?)? * scale)?;
+            let xa = frozen::matmul(&x32, &a.t()?, ops)?;
+            let delta = (frozen::matmul(&xa, &b.t()?, ops)? * scale)?;
             let delta = delta.to_dtype(y.dtype())?;
-            y = (y + delta)?;
+            y = frozen::add(&y, &delta, ops)?;
         }
         Ok(y)
     }
 }
 
-fn dropout(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
+fn dropout(x: &Tensor, p: f32, seed: u64, ops: FrozenOps) -> Result<Tensor> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let keep = 1.0 / (1.0 - p);
     let mask: Vec<f32> = (0..x.elem_count())
         .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
         .collect();
     let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
-    Ok((x * mask)?)
+    Ok(frozen::mul(x, &mask, ops)?)
 }
 
 struct Block {
@@ -137,6 +140,8 @@ pub struct Decoder {
     /// Base weights as Vars when the model is trained from scratch (pretraining).
     pub(crate) base_vars: Vec<(String, Var)>,
     pub(crate) lora: Option<(LoraConfig, Vec<(String, Var)>)>,
+    /// How the differentiable forward multiplies by frozen tensors (see `frozen`).
+    frozen_ops: FrozenOps,
 }
 
 /// Where the base weights come from.
@@ -373,6 +378,7 @@ impl Decoder {
             dtype,
             base_vars: Vec::new(),
             lora,
+            frozen_ops: FrozenOps::default(),
         })
     }
 
@@ -386,6 +392,16 @@ impl Decoder {
 
     pub fn dtype(&self) -> DType {
         self.dtype
+    }
+
+    /// Selects how `forward_train` treats frozen tensors; the default computes no gradient for them.
+    /// `FrozenOps::Candle` is the path before issue 14, kept for benchmarks and the equality test.
+    pub fn set_frozen_ops(&mut self, ops: FrozenOps) {
+        self.frozen_ops = ops;
+    }
+
+    pub fn frozen_ops(&self) -> FrozenOps {
+        self.frozen_ops
     }
 
     /// Every linear layer, in parameter order (for LoRA attachment, merging and saving).
@@ -495,30 +511,23 @@ impl Decoder {
         let positions = positions_from_valid(&valid, &vec![0; b]);
         let bias = attention_bias(&valid, t, &self.device)?;
         let (cos, sin) = self.rope_tables(&positions, b, t)?;
-        let cos = Tensor::cat(&[&cos, &cos], D::Minus1)?.unsqueeze(1)?;
-        let sin = Tensor::cat(&[&sin, &sin], D::Minus1)?.unsqueeze(1)?;
-        let rope = |x: &Tensor| -> Result<Tensor> {
-            let d = x.dim(D::Minus1)?;
-            let x1 = x.narrow(D::Minus1, 0, d / 2)?;
-            let x2 = x.narrow(D::Minus1, d / 2, d / 2)?;
-            let rot = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
-            Ok((x.broadcast_mul(&cos)? + rot.broadcast_mul(&sin)?)?)
-        };
+        let ops = self.frozen_ops;
+        let rope = |x: &Tensor| -> Result<Tensor> { Ok(frozen::rope(x, &cos, &sin, ops)?) };
         let eps = self.cfg.rms_norm_eps as f32;
         let mut x = self.embed.embedding(&ids.flatten_all()?)?; // (b*t, h)
         for (l, blk) in self.blocks.iter().enumerate() {
             let li = l as u64 * 8;
-            let hn = candle_nn::ops::rms_norm_slow(&x, &blk.input_layernorm, eps)?;
-            let (q, k, v) = self.qkv(blk, &hn, b, t, mode, li)?;
+            let hn = frozen::rms_norm(&x, &blk.input_layernorm, eps, ops)?;
+            let (q, k, v) = self.qkv(blk, &hn, b, t, mode, li, ops)?;
             let q = rope(&q)?;
             let k = rope(&k)?;
-            let att = self.attend(&q, &k, &v, &bias, false)?;
-            x = (x + blk.o.forward(&att, mode, li + 3)?)?;
-            let hn = candle_nn::ops::rms_norm_slow(&x, &blk.post_attention_layernorm, eps)?;
-            x = (x + self.mlp(blk, &hn, mode, li)?)?;
+            let att = self.attend(&q, &k, &v, &bias, false, ops)?;
+            x = frozen::add(&x, &blk.o.forward(&att, mode, li + 3, ops)?, ops)?;
+            let hn = frozen::rms_norm(&x, &blk.post_attention_layernorm, eps, ops)?;
+            x = frozen::add(&x, &self.mlp(blk, &hn, mode, li, ops)?, ops)?;
         }
-        let hidden = candle_nn::ops::rms_norm_slow(&x, &self.norm, eps)?;
-        let logits = hidden.matmul(&self.lm_head.as_ref().unwrap_or(&self.embed).t()?)?;
+        let hidden = frozen::rms_norm(&x, &self.norm, eps, ops)?;
+        let logits = frozen::linear(&hidden, self.lm_head.as_ref().unwrap_or(&self.embed), ops)?;
         Ok(ForwardOutput {
             logits: logits
                 .to_dtype(DType::F32)?
@@ -530,6 +539,7 @@ impl Decoder {
     }
 
     /// q, k, v as (b, heads, t, head_dim).
+    #[allow(clippy::too_many_arguments)]
     fn qkv(
         &self,
         blk: &Block,
@@ -538,6 +548,7 @@ impl Decoder {
         t: usize,
         mode: LoraMode,
         li: u64,
+        ops: FrozenOps,
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let (nh, nkv, hd) = (
             self.cfg.num_attention_heads,
@@ -546,19 +557,19 @@ impl Decoder {
         );
         let q = blk
             .q
-            .forward(hn, mode, li)?
+            .forward(hn, mode, li, ops)?
             .reshape((b, t, nh, hd))?
             .transpose(1, 2)?
             .contiguous()?;
         let k = blk
             .k
-            .forward(hn, mode, li + 1)?
+            .forward(hn, mode, li + 1, ops)?
             .reshape((b, t, nkv, hd))?
             .transpose(1, 2)?
             .contiguous()?;
         let v = blk
             .v
-            .forward(hn, mode, li + 2)?
+            .forward(hn, mode, li + 2, ops)?
             .reshape((b, t, nkv, hd))?
             .transpose(1, 2)?
             .contiguous()?;
@@ -574,6 +585,7 @@ impl Decoder {
         v: &Tensor,
         bias: &Tensor,
         fused: bool,
+        ops: FrozenOps,
     ) -> Result<Tensor> {
         let (b, nh, tq, hd) = q.dims4()?;
         let (_, nkv, tk, _) = k.dims4()?;
@@ -588,24 +600,29 @@ impl Decoder {
         };
         let k = repeat(k)?;
         let v = repeat(v)?;
-        let scores = (q
-            .to_dtype(DType::F32)?
-            .matmul(&k.to_dtype(DType::F32)?.t()?)?
-            / (hd as f64).sqrt())?;
-        let scores = scores.broadcast_add(bias)?;
-        let probs = if fused {
-            candle_nn::ops::softmax_last_dim(&scores)?
+        let scale = 1.0 / (hd as f64).sqrt();
+        let out = if fused {
+            let (q, k) = (q.to_dtype(DType::F32)?, k.to_dtype(DType::F32)?);
+            let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
+            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            probs.to_dtype(self.dtype)?.matmul(&v.contiguous()?)?
         } else {
-            candle_nn::ops::softmax(&scores, D::Minus1)?
+            frozen::attention(q, &k, &v.contiguous()?, bias, scale, ops)?
         };
-        let out = probs.to_dtype(self.dtype)?.matmul(&v.contiguous()?)?;
         Ok(out.transpose(1, 2)?.reshape((b * tq, nh * hd))?)
     }
 
-    fn mlp(&self, blk: &Block, hn: &Tensor, mode: LoraMode, li: u64) -> Result<Tensor> {
-        let g = candle_nn::ops::silu(&blk.gate.forward(hn, mode, li + 4)?)?;
-        let u = blk.up.forward(hn, mode, li + 5)?;
-        blk.down.forward(&(g * u)?, mode, li + 6)
+    fn mlp(
+        &self,
+        blk: &Block,
+        hn: &Tensor,
+        mode: LoraMode,
+        li: u64,
+        ops: FrozenOps,
+    ) -> Result<Tensor> {
+        let g = candle_nn::ops::silu(&blk.gate.forward(hn, mode, li + 4, ops)?)?;
+        let u = blk.up.forward(hn, mode, li + 5, ops)?;
+        blk.down.forward(&(g * u)?, mode, li + 6, ops)
     }
 
     /// An empty KV cache for `batch` rows and up to `max_len` positions (prompt + generated).
@@ -653,14 +670,14 @@ impl Decoder {
         let mut x = self.embed.embedding(&ids.flatten_all()?)?;
         for (blk, kv) in self.blocks.iter().zip(cache.layers.iter_mut()) {
             let hn = candle_nn::ops::rms_norm(&x, &blk.input_layernorm, eps)?;
-            let (q, k, v) = self.qkv(blk, &hn, b, t, mode, 0)?;
+            let (q, k, v) = self.qkv(blk, &hn, b, t, mode, 0, FrozenOps::Candle)?;
             let q = candle_nn::rotary_emb::rope(&q, &cos, &sin)?;
             let k = candle_nn::rotary_emb::rope(&k, &cos, &sin)?;
             let (k, v) = kv.append(&k, &v)?;
-            let att = self.attend(&q, &k, &v, &bias, true)?;
-            x = (x + blk.o.forward(&att, mode, 0)?)?;
+            let att = self.attend(&q, &k, &v, &bias, true, FrozenOps::Candle)?;
+            x = (x + blk.o.forward(&att, mode, 0, FrozenOps::Candle)?)?;
             let hn = candle_nn::ops::rms_norm(&x, &blk.post_attention_layernorm, eps)?;
-            x = (x + self.mlp(blk, &hn, mode, 0)?)?;
+            x = (x + self.mlp(blk, &hn, mode, 0, FrozenOps::Candle)?)?;
         }
         let last = x
             .reshape((b, t, self.cfg.hidden_size))?

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use scrl_model::{DType, Decoder, Device, Init, LoraConfig, LoraMode, Tensor, token_logprobs};
+use scrl_model::{
+    DType, Decoder, Device, FrozenOps, Init, LoraConfig, LoraMode, Tensor, token_logprobs,
+};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -105,6 +107,97 @@ fn every_lora_var_gets_a_nonzero_gradient() {
                     norm > 0.0 && norm.is_finite(),
                     "{name} {dtype:?}: gradient of {n} is {norm}"
                 );
+            }
+        }
+    }
+}
+
+/// The frozen-operand ops (the default) against candle's own ops on both fixtures, f32 and bf16, with
+/// dropout: every LoRA gradient agrees to float tolerance, and the gradient store holds an entry for
+/// the LoRA variables only, while candle's ops leave one for every frozen weight (transposed).
+#[test]
+fn frozen_ops_give_the_same_lora_gradients_and_no_frozen_gradient() {
+    for name in ["llama", "qwen2"] {
+        // f32 checks the backward formulas; in bf16 (8 mantissa bits) the fused RMSNorm and RoPE kernels
+        // round once where candle's composite ops round after every step, a few bf16 ulps apart.
+        for (dtype, tol) in [(DType::F32, 1e-5f32), (DType::BF16, 5e-2)] {
+            let mut model = Decoder::load(&fixture(name), dtype, &Device::Cpu).unwrap();
+            let cfg = LoraConfig {
+                r: 4,
+                alpha: 8.0,
+                dropout: 0.1,
+                target_modules: all_modules(),
+            };
+            model.attach_lora(cfg, 7).unwrap();
+            for (n, v) in model.trainable_vars() {
+                if n.ends_with("lora_B.weight") {
+                    v.set(&(v.as_tensor().ones_like().unwrap() * 0.01).unwrap())
+                        .unwrap();
+                }
+            }
+            // A loss with no constant operand of its own, so every entry left in the store comes from
+            // the model.
+            let (ids, mask, targets) = batch(&Device::Cpu);
+            let grads = |model: &Decoder| {
+                let out = model
+                    .forward_train(&ids, Some(&mask), LoraMode::Train { seed: 3 })
+                    .unwrap();
+                let lp = token_logprobs(&out.logits, &targets, 0.7).unwrap();
+                let loss = (lp.mean_all().unwrap().neg().unwrap()
+                    + (out.hidden.sum_all().unwrap() * 1e-3).unwrap())
+                .unwrap();
+                loss.backward().unwrap()
+            };
+            assert_eq!(model.frozen_ops(), FrozenOps::InputGradOnly);
+            let new = grads(&model);
+            model.set_frozen_ops(FrozenOps::Candle);
+            let old = grads(&model);
+            let vars = model.trainable_vars();
+            for (n, v) in &vars {
+                let (a, b) = (
+                    old.get(v.as_tensor()).unwrap(),
+                    new.get(v.as_tensor()).unwrap(),
+                );
+                let a = a.to_dtype(DType::F32).unwrap();
+                let scale = a
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                let diff = (&a - b.to_dtype(DType::F32).unwrap())
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                assert!(scale > 0.0, "{name} {dtype:?}: zero gradient for {n}");
+                assert!(
+                    diff <= tol * scale,
+                    "{name} {dtype:?}: gradient of {n} differs by {diff} (max |g| {scale})"
+                );
+            }
+            let var_ids: std::collections::HashSet<_> =
+                vars.iter().map(|(_, v)| v.as_tensor().id()).collect();
+            let extra = |g: &candle_core::backprop::GradStore| -> Vec<Vec<usize>> {
+                g.get_ids()
+                    .filter(|id| !var_ids.contains(id))
+                    .map(|id| g.get_id(*id).unwrap().dims().to_vec())
+                    .collect()
+            };
+            assert_eq!(extra(&new), Vec::<Vec<usize>>::new(), "{name} {dtype:?}");
+            let old_extra = extra(&old);
+            for (n, w) in model.base_tensors() {
+                if n.ends_with("proj.weight") {
+                    let t: Vec<usize> = w.dims().iter().rev().copied().collect();
+                    assert!(
+                        old_extra.contains(&t),
+                        "{name} {dtype:?}: candle's path keeps no gradient shaped like {n}^T"
+                    );
+                }
             }
         }
     }

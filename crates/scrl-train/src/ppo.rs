@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{DType, Tensor};
-use scrl_model::{AdamW, AdamWParams, Finish, LoraMode, SamplingParams, token_logprobs};
+use scrl_model::{AdamW, AdamWParams, Finish, FrozenOps, LoraMode, SamplingParams, token_logprobs};
 use scrl_reward::{RewardBreakdown, RewardKind, RewardModel, TestSpec};
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +118,9 @@ pub struct PpoConfig {
     pub prompt_style: PromptStyle,
     pub dtype: String,
     pub device: String,
+    /// How backward treats the frozen base weights: `input_grad_only` (computes no gradient for them)
+    /// or `candle` (candle's own ops, the path before issue 14; for `bench ppo`'s comparison).
+    pub frozen_ops: FrozenOps,
 }
 
 impl Default for PpoConfig {
@@ -170,6 +173,7 @@ impl Default for PpoConfig {
             prompt_style: PromptStyle::Auto,
             dtype: "f32".into(),
             device: "cpu".into(),
+            frozen_ops: FrozenOps::default(),
         }
     }
 }
@@ -717,6 +721,7 @@ fn update(
 fn build_policy(cfg: &PpoConfig) -> Result<(Policy, ValueHead, String, bool), TrainError> {
     let dev = device(&cfg.device)?;
     let mut policy = Policy::load(&cfg.model, cfg.prompt_style, dtype(&cfg.dtype)?, &dev)?;
+    policy.decoder.set_frozen_ops(cfg.frozen_ops);
     let reference = match &cfg.adapter {
         Some(a) => {
             policy.decoder.load_adapter(a)?;

@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use scrl_model::pretrain::PretrainSettings;
-use scrl_model::{AdamW, AdamWParams, Decoder, Init, LoraConfig, LoraMode, ModelConfig, Tensor};
+use scrl_model::{
+    AdamW, AdamWParams, Decoder, FrozenOps, Init, LoraConfig, LoraMode, ModelConfig, Tensor,
+};
 
 use super::bench_shape::{
     cpu_threads, ensure_checkpoint, load, load_average, mib, peak_rss_mib, ppo_episode,
@@ -31,6 +33,13 @@ pub struct BenchModelArgs {
     /// Skip the Qwen2.5-0.5B-shaped rows.
     #[arg(long)]
     pub skip_qwen: bool,
+    /// Timed LoRA steps per path in the frozen-operand comparison (after one untimed step each; 0
+    /// skips the comparison).
+    #[arg(long, default_value_t = 2)]
+    pub lora_steps: usize,
+    /// Skip the table of tokens/s and decoding (only the LoRA comparison).
+    #[arg(long)]
+    pub lora_only: bool,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -191,17 +200,32 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<i32> {
     let dev = scrl_model::parse_device(&args.device)?;
     let threads = cpu_threads();
     println!(
-        "bench model: {threads} CPU thread(s) (RAYON_NUM_THREADS), f32 weights, AdamW, {:?}",
-        dev
+        "bench model: {threads} CPU thread(s) (RAYON_NUM_THREADS), f32 weights, AdamW, {:?}, load average {} at start",
+        dev,
+        load_average()
     );
+    if !args.lora_only {
+        speed_table(&args, &dev)?;
+    }
+    if args.lora_steps > 0 {
+        lora_comparison(&args, &dev)?;
+    }
+    Ok(0)
+}
+
+fn speed_table(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::Result<()> {
     println!();
     println!(
         "| model | params | trained | train batch | train tok/s | train tok/CPU-s | decode batch | decode tok/s (KV cache) | no-cache tok/s | cache speed-up |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for s in shapes(&args)? {
-        let mut model = Decoder::new_trainable(s.cfg.clone(), Init::Random { seed: 1 }, &dev)
-            .with_context(|| format!("building {}", s.name))?;
+    for s in shapes(args)? {
+        // Full fine-tuning trains the base Vars; LoRA trains only its adapter on a frozen base.
+        let mut model = match &s.lora {
+            None => Decoder::new_trainable(s.cfg.clone(), Init::Random { seed: 1 }, dev)
+                .with_context(|| format!("building {}", s.name))?,
+            Some(_) => frozen_random_model(&s.name, &s.cfg, dev)?,
+        };
         let (trained, mode) = match &s.lora {
             None => ("all weights".to_string(), LoraMode::Off),
             Some(mods) => {
@@ -248,7 +272,170 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<i32> {
     println!(
         "Reference (notes/mlstack.md, other runs on this machine, 8x256, 2 threads): PyTorch ~3789, plain candle ~1392-1539 train tok/s for the 6.4M model."
     );
-    Ok(0)
+    Ok(())
+}
+
+/// A row of the LoRA comparison: name, config, (batch, sequence length).
+type LoraRow = (String, ModelConfig, (usize, usize));
+
+/// The LoRA rows of the frozen-operand comparison: the three shapes above plus the 16.7M LLaMA (4 layers
+/// of 512, vocabulary 4,000) whose LoRA SFT at the `sft` defaults (batch 4, 1,024 tokens) issue 14 measured
+/// at 3.7 GB peak RSS.
+fn lora_shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<LoraRow>> {
+    let mut out: Vec<LoraRow> = shapes(args)?
+        .into_iter()
+        .map(|s| (s.name, s.cfg, s.train_bt))
+        .collect();
+    out.insert(
+        2,
+        (
+            "LLaMA 16.7M, 4 layers of 512".into(),
+            config(
+                serde_json::json!({"model_type": "llama", "vocab_size": 4000, "hidden_size": 512,
+                "intermediate_size": 1376, "num_hidden_layers": 4, "num_attention_heads": 8,
+                "num_key_value_heads": 8, "tie_word_embeddings": false}),
+            )?,
+            (4, 1024),
+        ),
+    );
+    Ok(out)
+}
+
+/// A random model (seed 1) with frozen base weights, as `Decoder::load` gives them: written to a
+/// temporary folder and loaded back.
+fn frozen_random_model(
+    name: &str,
+    cfg: &ModelConfig,
+    dev: &scrl_model::Device,
+) -> anyhow::Result<Decoder> {
+    let dir = std::env::temp_dir().join(format!("scrl-bench-frozen-{}", std::process::id()));
+    Decoder::new_trainable(cfg.clone(), Init::Random { seed: 1 }, dev)?
+        .save_merged(&dir)
+        .with_context(|| format!("writing {name} to {}", dir.display()))?;
+    let model = Decoder::load(&dir, scrl_model::DType::F32, dev);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(model?)
+}
+
+/// One LoRA SFT step (forward, NLL, backward, AdamW): seconds, and the MiB the gradient store holds for
+/// tensors that are not trainable variables.
+fn lora_step(
+    model: &Decoder,
+    opt: &mut AdamW,
+    b: usize,
+    t: usize,
+    step: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let dev = model.device().clone();
+    let vocab = model.config().vocab_size;
+    let x = random_ids(b, t, vocab, step, &dev)?;
+    let y = random_ids(b, t, vocab, step + 1000, &dev)?;
+    let start = Instant::now();
+    let logits = model
+        .forward_train(&x, None, LoraMode::Train { seed: step as u64 })?
+        .logits;
+    let loss = candle_nn_loss(&logits, &y)?;
+    let grads = loss.backward()?;
+    let vars: std::collections::HashSet<_> = model
+        .trainable_vars()
+        .iter()
+        .map(|(_, v)| v.as_tensor().id())
+        .collect();
+    let frozen_bytes: usize = grads
+        .get_ids()
+        .filter(|id| !vars.contains(id))
+        .filter_map(|id| grads.get_id(*id))
+        .map(|g| g.elem_count() * g.dtype().size_in_bytes())
+        .sum();
+    opt.step(&grads, 1e-4)?;
+    drop(grads);
+    anyhow::ensure!(
+        loss.to_scalar::<f32>()?.is_finite(),
+        "LoRA loss is not finite"
+    );
+    Ok((
+        start.elapsed().as_secs_f64(),
+        frozen_bytes as f64 / 1048576.0,
+    ))
+}
+
+/// Old (candle's ops) against new (frozen-operand ops) on the same frozen model and LoRA (the `sft`
+/// defaults), in one process: peak RSS from the first, untimed step of each path (the new path first,
+/// so memory the allocator kept can only raise the old path's figure), then `--lora-steps` timed steps
+/// per path, alternating which path goes first.
+fn lora_comparison(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::Result<()> {
+    let lora = scrl_train::LoraSettings::default().to_model();
+    println!();
+    println!(
+        "LoRA step (r {}, alpha {}, dropout {}, {}; frozen f32 base; forward + NLL + backward + AdamW), \
+         candle's ops (old: backward also computes and keeps gradients of frozen tensors) against the \
+         frozen-operand ops (new, the default); {} timed step(s) per path; load average {} at start",
+        lora.r,
+        lora.alpha,
+        lora.dropout,
+        lora.target_modules.join("/"),
+        args.lora_steps,
+        load_average()
+    );
+    println!();
+    println!(
+        "| model | params | batch | s/step old | s/step new | new/old | peak RSS old | peak RSS new | new/old | \
+         RSS growth old | RSS growth new | new/old | frozen-tensor grads old | new |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (name, cfg, (b, t)) in lora_shapes(args)? {
+        let mut model = frozen_random_model(&name, &cfg, dev)?;
+        model.attach_lora(lora.clone(), 1)?;
+        let mut opt = AdamW::new(model.trainable_vars(), AdamWParams::default())?;
+        let mut peak = Vec::new();
+        let mut frozen = Vec::new();
+        for (k, ops) in [FrozenOps::InputGradOnly, FrozenOps::Candle]
+            .into_iter()
+            .enumerate()
+        {
+            model.set_frozen_ops(ops);
+            reset_peak_rss();
+            let before = peak_rss_mib();
+            let (_, f) = lora_step(&model, &mut opt, b, t, k)?;
+            peak.push((peak_rss_mib(), before));
+            frozen.push(f);
+        }
+        let mut secs = [0.0f64; 2];
+        for step in 0..args.lora_steps {
+            let order = if step % 2 == 0 { [0, 1] } else { [1, 0] };
+            for k in order {
+                model.set_frozen_ops([FrozenOps::InputGradOnly, FrozenOps::Candle][k]);
+                secs[k] += lora_step(&model, &mut opt, b, t, 10 + step)?.0;
+            }
+        }
+        let n = args.lora_steps as f64;
+        let (new_s, old_s) = (secs[0] / n, secs[1] / n);
+        let ratio = |n: Option<f64>, o: Option<f64>| match (n, o) {
+            (Some(n), Some(o)) if o > 0.0 => format!("{:.2}x", n / o),
+            _ => "n/a".into(),
+        };
+        let growth = |(p, b): (Option<f64>, Option<f64>)| p.zip(b).map(|(p, b)| p - b);
+        println!(
+            "| {name} | {:.1}M | {b}x{t} | {old_s:.2} | {new_s:.2} | {:.2}x | {} | {} | {} | {} | {} | {} | {:.0} MiB | {:.0} MiB |",
+            cfg.num_params() as f64 / 1e6,
+            new_s / old_s,
+            mib(peak[1].0),
+            mib(peak[0].0),
+            ratio(peak[0].0, peak[1].0),
+            mib(growth(peak[1])),
+            mib(growth(peak[0])),
+            ratio(growth(peak[0]), growth(peak[1])),
+            frozen[1],
+            frozen[0],
+        );
+    }
+    println!();
+    println!(
+        "Peak RSS is VmHWM over the first step of each path; RSS growth is that peak minus the RSS when the step \
+         began (the model and adapter already loaded). Frozen-tensor grads: the gradient store's entries for \
+         tensors that are not trainable variables, after backward."
+    );
+    Ok(())
 }
 
 /// `bench model --shape`: one row per real shape.

@@ -1,13 +1,18 @@
 //! `securecoderl bench ppo`: seconds per PPO episode and the throughput of each phase (generation,
 //! reward, forward passes, update) on a short seeded run, and what that implies for the paper's 500-episode
 //! run on DeepSeek-Coder-1.3B on the same hardware (costs scaled by parameter count; the reward phase does
-//! not depend on the model and is not scaled).
+//! not depend on the model and is not scaled). The run is made twice, with the frozen-operand ops (the
+//! default) and with candle's own ops (`frozen_ops = candle`, the path before issue 14), and the phases
+//! and peak RSS of both are printed side by side.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use scrl_train::{LoraSettings, PpoConfig, PromptStyle};
 
+use scrl_model::FrozenOps;
+
+use super::bench_shape::{load_average, mib, peak_rss_mib, reset_peak_rss};
 use super::reward_opts::RewardOpts;
 
 #[derive(clap::Args, Debug)]
@@ -31,7 +36,24 @@ pub struct BenchPpoArgs {
     reward: RewardOpts,
 }
 
-pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
+/// Mean seconds per phase over the measured episodes of one run, and its peak RSS.
+struct Measured {
+    episodes: usize,
+    tokens: f64,
+    generate: f64,
+    reward: f64,
+    forward: f64,
+    update: f64,
+    episode: f64,
+    peak_rss_mib: Option<f64>,
+    ppo_epochs: usize,
+}
+
+fn measure(
+    a: &BenchPpoArgs,
+    reward: &scrl_reward::RewardModel,
+    frozen_ops: FrozenOps,
+) -> anyhow::Result<Measured> {
     let dir = std::env::temp_dir().join(format!("scrl-bench-ppo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let data = dir.join("problems.jsonl");
@@ -54,12 +76,12 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
         },
         prompt_style: PromptStyle::Completion,
         device: a.device.clone(),
+        frozen_ops,
         ..PpoConfig::default()
     };
-    let reward = a.reward.build()?;
-    let params =
-        scrl_model::ModelConfig::from_file(&a.model.join("config.json"))?.num_params() as f64;
-    scrl_train::run_ppo(&cfg, &reward, false, &|_, _| {})?;
+    reset_peak_rss();
+    scrl_train::run_ppo(&cfg, reward, false, &|_, _| {})?;
+    let peak_rss_mib = peak_rss_mib();
     let text = std::fs::read_to_string(cfg.out.join("metrics.jsonl"))?;
     let rows: Vec<serde_json::Value> = text
         .lines()
@@ -78,23 +100,38 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
             .sum::<f64>()
             / rows.len() as f64
     };
-    let tokens = mean("response_length_mean") * a.batch_size as f64;
-    let (generate, rew, fwd, upd, ep) = (
-        mean("seconds_generate"),
-        mean("seconds_reward"),
-        mean("seconds_forward"),
-        mean("seconds_update"),
-        mean("seconds_episode"),
-    );
+    Ok(Measured {
+        episodes: rows.len(),
+        tokens: mean("response_length_mean") * a.batch_size as f64,
+        generate: mean("seconds_generate"),
+        reward: mean("seconds_reward"),
+        forward: mean("seconds_forward"),
+        update: mean("seconds_update"),
+        episode: mean("seconds_episode"),
+        peak_rss_mib,
+        ppo_epochs: cfg.ppo_epochs,
+    })
+}
+
+pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
+    let reward = a.reward.build()?;
+    let params =
+        scrl_model::ModelConfig::from_file(&a.model.join("config.json"))?.num_params() as f64;
+    // The default path first: a later run's peak RSS can only be raised by memory the allocator kept.
+    let new = measure(&a, &reward, FrozenOps::InputGradOnly)?;
+    let old = measure(&a, &reward, FrozenOps::Candle)?;
+    let m = &new;
+    let tokens = m.tokens;
+    let (generate, rew, fwd, upd, ep) = (m.generate, m.reward, m.forward, m.update, m.episode);
     let scale = a.target_params / params;
     println!(
         "PPO on {} ({:.2}M parameters), {} episodes measured, batch {}, up to {} new tokens, {} PPO epochs",
         a.model.display(),
         params / 1e6,
-        rows.len(),
+        m.episodes,
         a.batch_size,
         a.max_new_tokens,
-        cfg.ppo_epochs
+        m.ppo_epochs
     );
     println!(
         "{:<40} {:>12} {:>16} {:>22}",
@@ -133,6 +170,35 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
         a.batch_size,
         500.0 * est_episode / 3600.0,
         scale
+    );
+    println!();
+    println!(
+        "Frozen base weights, candle's ops (backward also computes their gradients) against the frozen-operand \
+         ops (the default), same seeds, one run after the other; load average {}:",
+        load_average()
+    );
+    println!("| phase | candle ops s / episode | frozen-operand ops s / episode | new / old |");
+    println!("|---|---|---|---|");
+    for (name, o, n) in [
+        ("generation", old.generate, new.generate),
+        (
+            "old-policy, value and reference passes",
+            old.forward,
+            new.forward,
+        ),
+        ("update", old.update, new.update),
+        ("whole episode", old.episode, new.episode),
+    ] {
+        println!("| {name} | {o:.3} | {n:.3} | {:.2}x |", n / o.max(1e-9));
+    }
+    let ratio = match (old.peak_rss_mib, new.peak_rss_mib) {
+        (Some(o), Some(n)) => format!("{:.2}x", n / o),
+        _ => "n/a".into(),
+    };
+    println!(
+        "| peak RSS of the run | {} | {} | {ratio} |",
+        mib(old.peak_rss_mib),
+        mib(new.peak_rss_mib)
     );
     Ok(0)
 }
