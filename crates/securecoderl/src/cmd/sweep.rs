@@ -278,7 +278,7 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
         title: "SecureCodeRL sweep: SFT and the three PPO variants (Table 3)".into(),
         setting: format!(
             "model {}; data {} ({} training problems, {} validation problems, {} evaluation problems, split seed {}); \
-             {} training seed(s) from {}; SFT {} epochs at lr {}; PPO {} episodes x {} prompts x {} samples, lr {} (value head {}), \
+             {} training seed(s) from {}; SFT {} epochs at lr {}{}; PPO {} episodes x {} prompts x {} samples, lr {} (value head {}), \
              T {}, KL {} to the SFT adapter, lambda {}, each variant at its best validation checkpoint ({} validation \
              problems x {} samples); eval {} sample(s) at T = {} (seed {}); reward {} R_func + {} R_sec, T capped at {}",
             cfg.model.display(),
@@ -291,6 +291,7 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
             cfg.train_seed,
             cfg.sft.epochs,
             cfg.sft.lr,
+            cfg.sft.max_problems.map(|n| format!(" on at most {n} training problems")).unwrap_or_default(),
             p.episodes,
             p.batch_size,
             p.group_size,
