@@ -35,10 +35,10 @@ pub struct BenchRewardArgs {
 
 const TRIVIAL: &str = "print(sum(map(int, input().split())))\n";
 
-struct Task {
-    program: usize,
-    input: String,
-    output: String,
+pub(super) struct Task {
+    pub(super) program: usize,
+    pub(super) input: String,
+    pub(super) output: String,
 }
 
 struct Side {
@@ -57,7 +57,7 @@ fn limits() -> Limits {
     }
 }
 
-fn load_references(path: &Path, max: usize) -> anyhow::Result<(Vec<String>, Vec<Task>)> {
+pub(super) fn load_references(path: &Path, max: usize) -> anyhow::Result<(Vec<String>, Vec<Task>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let (mut programs, mut tasks) = (Vec::new(), Vec::new());

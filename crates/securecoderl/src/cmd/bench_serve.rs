@@ -44,33 +44,16 @@ struct Item {
     tests: Vec<StdinCase>,
 }
 
+/// The cc300 references that pass exactly, as `bench reward` loads them, with their tests regrouped per
+/// program.
 fn load(path: &Path, max: usize) -> anyhow::Result<Vec<Item>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut items = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: invalid JSON", path.display(), i + 1))?;
-        if v["ref_passes_exact_all"] != serde_json::Value::Bool(true) {
-            continue;
-        }
-        let field = |name: &str| format!("{}:{}: field `{name}`", path.display(), i + 1);
-        let program = v["reference_solution"]
-            .as_str()
-            .with_context(|| field("reference_solution"))?
-            .to_string();
-        let tests: Vec<StdinCase> =
-            serde_json::from_value(v["tests"].clone()).with_context(|| field("tests"))?;
-        items.push(Item { program, tests });
-        if max > 0 && items.len() == max {
-            break;
-        }
+    let (programs, tasks) = super::bench_reward::load_references(path, max)?;
+    let mut items: Vec<Item> = programs.into_iter().map(|program| Item { program, tests: Vec::new() }).collect();
+    for t in tasks {
+        items[t.program].tests.push(StdinCase { input: t.input, output: t.output });
     }
     if items.is_empty() {
-        bail!(
-            "{}: no problem whose reference passes exactly",
-            path.display()
-        );
+        bail!("{}: no problem whose reference passes exactly", path.display());
     }
     Ok(items)
 }
