@@ -29,7 +29,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -44,15 +47,31 @@ impl std::error::Error for FieldError {}
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("{path}: {error}")]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("{path}: {at}: not valid JSON: {message}")]
-    Json { path: PathBuf, at: RowAt, message: String },
+    Json {
+        path: PathBuf,
+        at: RowAt,
+        message: String,
+    },
     #[error("{path}: {at}: {error}")]
-    Field { path: PathBuf, at: RowAt, error: FieldError },
+    Field {
+        path: PathBuf,
+        at: RowAt,
+        error: FieldError,
+    },
     #[error("{path}: {message}")]
     Layout { path: PathBuf, message: String },
     #[error("{path}: id `{id}` appears twice ({first} and {second})")]
-    DuplicateId { path: PathBuf, id: String, first: RowAt, second: RowAt },
+    DuplicateId {
+        path: PathBuf,
+        id: String,
+        first: RowAt,
+        second: RowAt,
+    },
     #[error("chat template: {message}")]
     Template { message: String },
     #[error("split: {message}")]
@@ -61,6 +80,9 @@ pub enum DataError {
 
 impl DataError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        DataError::Io { path: path.to_path_buf(), error: source }
+        DataError::Io {
+            path: path.to_path_buf(),
+            error: source,
+        }
     }
 }

@@ -23,7 +23,9 @@ fn fenced_block(text: &str) -> Option<String> {
             continue;
         };
         let start = i + 1;
-        let end = (start..lines.len()).find(|&j| lines[j].trim() == "```").unwrap_or(lines.len());
+        let end = (start..lines.len())
+            .find(|&j| lines[j].trim() == "```")
+            .unwrap_or(lines.len());
         blocks.push((info.trim().to_ascii_lowercase(), start, end));
         i = end + 1;
     }
@@ -46,10 +48,13 @@ fn strip_prose(text: &str) -> String {
     if !prose.iter().any(|p| *p) {
         return text.to_string();
     }
-    let Some(first_code) = (0..lines.len()).find(|&i| !prose[i] && !lines[i].trim().is_empty()) else {
+    let Some(first_code) = (0..lines.len()).find(|&i| !prose[i] && !lines[i].trim().is_empty())
+    else {
         return String::new();
     };
-    let end = (first_code..lines.len()).find(|&i| prose[i]).unwrap_or(lines.len());
+    let end = (first_code..lines.len())
+        .find(|&i| prose[i])
+        .unwrap_or(lines.len());
     let mut code: String = lines[first_code..end].concat();
     let trimmed = code.trim_end().len();
     code.truncate(trimmed);
@@ -138,9 +143,10 @@ impl Lexer {
 }
 
 const KEYWORDS: [&str; 35] = [
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
-    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
-    "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
 ];
 const SOFT_KEYWORDS: [&str; 4] = ["match", "case", "type", "_"];
 
@@ -150,7 +156,10 @@ fn is_prose(line: &str) -> bool {
     if line.is_empty() || line.starts_with(char::is_whitespace) {
         return false;
     }
-    if ["**", "`", "$", "?", "!", "|", ">", "<", "=", "\u{2022}"].iter().any(|p| line.starts_with(p)) {
+    if ["**", "`", "$", "?", "!", "|", ">", "<", "=", "\u{2022}"]
+        .iter()
+        .any(|p| line.starts_with(p))
+    {
         return true;
     }
     // Markdown bullets: `- x` alone is valid Python, `- The answer` is not.
@@ -167,7 +176,11 @@ fn is_prose(line: &str) -> bool {
     // A name followed by a quote is a string prefix (f"", rb'') or else a syntax error ("Here's").
     if rest.starts_with(['\'', '"']) {
         let prefix = first.to_ascii_lowercase();
-        return !KEYWORDS.contains(&first) && !matches!(prefix.as_str(), "r" | "u" | "f" | "b" | "br" | "rb" | "fr" | "rf");
+        return !KEYWORDS.contains(&first)
+            && !matches!(
+                prefix.as_str(),
+                "r" | "u" | "f" | "b" | "br" | "rb" | "fr" | "rf"
+            );
     }
     // `Word:` alone, or `Note: two words`: an annotation needs one expression after the colon.
     if !KEYWORDS.contains(&first)
@@ -208,7 +221,9 @@ fn numbered_item(line: &str) -> bool {
     if digits == 0 {
         return false;
     }
-    let rest = line[digits..].strip_prefix(['.', ')']).unwrap_or(&line[digits..]);
+    let rest = line[digits..]
+        .strip_prefix(['.', ')'])
+        .unwrap_or(&line[digits..]);
     let after = rest.trim_start();
     if after.len() == rest.len() {
         return false;
@@ -221,7 +236,11 @@ fn numbered_item(line: &str) -> bool {
 fn take_word(s: &str) -> (&str, &str) {
     let mut end = 0;
     for (i, c) in s.char_indices() {
-        let ok = if i == 0 { c.is_alphabetic() || c == '_' } else { c.is_alphanumeric() || c == '_' };
+        let ok = if i == 0 {
+            c.is_alphabetic() || c == '_'
+        } else {
+            c.is_alphanumeric() || c == '_'
+        };
         if !ok {
             break;
         }
@@ -237,15 +256,39 @@ mod tests {
     #[test]
     fn prose_lines_are_those_python_rejects() {
         for line in [
-            "Here is the code:", "Explanation:", "This works because x is sorted.", "Note: the input may be empty.",
-            "Here's the solution", "1. Read n.", "- The loop runs n times", "**Output**", "<|EOT|>", "print hello",
+            "Here is the code:",
+            "Explanation:",
+            "This works because x is sorted.",
+            "Note: the input may be empty.",
+            "Here's the solution",
+            "1. Read n.",
+            "- The loop runs n times",
+            "**Output**",
+            "<|EOT|>",
+            "print hello",
         ] {
             assert!(is_prose(line), "{line:?} should be prose");
         }
         for line in [
-            "x = 1", "print(x)", "import sys", "from a import b as c", "match x:", "type X = int", "f'{x}'",
-            "return x if y else z", "x: int = 1", "not done", "a is not None", "- x", "*a, b = c", "1 if x else 2",
-            "    This is indented", "else:", "rb'abc'", "lambda: 0", "async def f(): pass",
+            "x = 1",
+            "print(x)",
+            "import sys",
+            "from a import b as c",
+            "match x:",
+            "type X = int",
+            "f'{x}'",
+            "return x if y else z",
+            "x: int = 1",
+            "not done",
+            "a is not None",
+            "- x",
+            "*a, b = c",
+            "1 if x else 2",
+            "    This is indented",
+            "else:",
+            "rb'abc'",
+            "lambda: 0",
+            "async def f(): pass",
         ] {
             assert!(!is_prose(line), "{line:?} is Python");
         }

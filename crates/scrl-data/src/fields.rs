@@ -13,7 +13,10 @@ impl<'a> Row<'a> {
     pub(crate) fn new(value: &'a Value) -> Result<Self, FieldError> {
         match value {
             Value::Object(map) => Ok(Row { map }),
-            other => Err(FieldError::new("(row)", format!("expected a JSON object, found {}", kind_of(other)))),
+            other => Err(FieldError::new(
+                "(row)",
+                format!("expected a JSON object, found {}", kind_of(other)),
+            )),
         }
     }
 
@@ -22,20 +25,29 @@ impl<'a> Row<'a> {
     }
 
     /// The first of `names` that is present and not null.
-    pub(crate) fn first_present(&self, names: &[&'static str]) -> Option<(&'static str, &'a Value)> {
-        names.iter().find_map(|n| self.map.get(*n).filter(|v| !v.is_null()).map(|v| (*n, v)))
+    pub(crate) fn first_present(
+        &self,
+        names: &[&'static str],
+    ) -> Option<(&'static str, &'a Value)> {
+        names
+            .iter()
+            .find_map(|n| self.map.get(*n).filter(|v| !v.is_null()).map(|v| (*n, v)))
     }
 
     pub(crate) fn opt_str(&self, name: &str) -> Result<Option<&'a str>, FieldError> {
         match self.map.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(FieldError::new(name, format!("expected a string, found {}", kind_of(other)))),
+            Some(other) => Err(FieldError::new(
+                name,
+                format!("expected a string, found {}", kind_of(other)),
+            )),
         }
     }
 
     pub(crate) fn str(&self, name: &str) -> Result<&'a str, FieldError> {
-        self.opt_str(name)?.ok_or_else(|| FieldError::new(name, "missing"))
+        self.opt_str(name)?
+            .ok_or_else(|| FieldError::new(name, "missing"))
     }
 
     /// A string, or a number written as its decimal text (ids and difficulties come both ways upstream).
@@ -44,7 +56,10 @@ impl<'a> Row<'a> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(other) => Err(FieldError::new(name, format!("expected a string or number, found {}", kind_of(other)))),
+            Some(other) => Err(FieldError::new(
+                name,
+                format!("expected a string or number, found {}", kind_of(other)),
+            )),
         }
     }
 
@@ -59,7 +74,10 @@ impl<'a> Row<'a> {
         match self.map.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
-            Some(other) => Err(FieldError::new(name, format!("expected an integer, found {}", kind_of(other)))),
+            Some(other) => Err(FieldError::new(
+                name,
+                format!("expected an integer, found {}", kind_of(other)),
+            )),
         }
     }
 }
@@ -74,7 +92,10 @@ pub(crate) fn str_list(v: &Value) -> Result<Vec<String>, String> {
         .enumerate()
         .map(|(i, x)| match x {
             Value::String(s) => Ok(s.clone()),
-            other => Err(format!("element {i}: expected a string, found {}", kind_of(other))),
+            other => Err(format!(
+                "element {i}: expected a string, found {}",
+                kind_of(other)
+            )),
         })
         .collect()
 }

@@ -17,7 +17,8 @@ pub use error::{DataError, FieldError, RowAt};
 pub use extract::extract_code;
 pub use import::{Format, ImportOptions, ImportReport, Skipped, import_file};
 pub use problem::{
-    Problem, ProblemKind, StdinTest, load_problems, load_problems_with_progress, statement_example_tests, write_problems,
+    Problem, ProblemKind, StdinTest, load_problems, load_problems_with_progress,
+    statement_example_tests, write_problems,
 };
 pub use prompt::{ChatMessage, ChatTemplate, completion_prompt};
 pub use split::{Split, SplitOptions, split};

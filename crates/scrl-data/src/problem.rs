@@ -65,7 +65,11 @@ pub struct Problem {
 
 impl Problem {
     /// A stdin problem with nothing but the required fields; importers and the built-in suite fill the rest.
-    pub fn stdin(id: impl Into<String>, source: impl Into<String>, statement: impl Into<String>) -> Self {
+    pub fn stdin(
+        id: impl Into<String>,
+        source: impl Into<String>,
+        statement: impl Into<String>,
+    ) -> Self {
         Problem {
             id: id.into(),
             source: source.into(),
@@ -90,7 +94,11 @@ impl Problem {
 
     /// The stdin tests that are not statement examples, in order.
     pub fn hidden_tests(&self) -> impl Iterator<Item = &StdinTest> {
-        self.tests.iter().enumerate().filter(|(i, _)| !self.statement_example_tests.contains(i)).map(|(_, t)| t)
+        self.tests
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.statement_example_tests.contains(i))
+            .map(|(_, t)| t)
     }
 
     pub fn is_stdin(&self) -> bool {
@@ -115,7 +123,9 @@ impl Problem {
     /// Reads one row of our JSON Lines format (or of the ../shared/data files).
     pub fn from_value(value: &Value) -> Result<Problem, FieldError> {
         let row = Row::new(value)?;
-        let id = row.opt_text("id")?.ok_or_else(|| FieldError::new("id", "missing"))?;
+        let id = row
+            .opt_text("id")?
+            .ok_or_else(|| FieldError::new("id", "missing"))?;
         let source = row.str("source")?.to_string();
         let statement = row.str("statement")?.to_string();
         let tests = match row.map().get("tests") {
@@ -138,19 +148,37 @@ impl Problem {
         let flags = row.opt_str_list("flags")?.unwrap_or_default();
         let statement_example_tests: Vec<usize> = match row.map().get("statement_example_tests") {
             None | Some(Value::Null) => Vec::new(),
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| FieldError::new("statement_example_tests", format!("{e} (expected test indices)")))?,
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                FieldError::new(
+                    "statement_example_tests",
+                    format!("{e} (expected test indices)"),
+                )
+            })?,
         };
         if let Some(bad) = statement_example_tests.iter().find(|&&i| i >= tests.len()) {
             return Err(FieldError::new(
                 "statement_example_tests",
-                format!("index {bad} is out of range: the problem has {} stdin tests", tests.len()),
+                format!(
+                    "index {bad} is out of range: the problem has {} stdin tests",
+                    tests.len()
+                ),
             ));
         }
         let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
         let known = [
-            "id", "source", "statement", "kind", "tests", "assert_tests", "test_list", "test_setup_code",
-            "reference_solution", "difficulty", "flags", "starter_code", "statement_example_tests",
+            "id",
+            "source",
+            "statement",
+            "kind",
+            "tests",
+            "assert_tests",
+            "test_list",
+            "test_setup_code",
+            "reference_solution",
+            "difficulty",
+            "flags",
+            "starter_code",
+            "statement_example_tests",
         ];
         let extra = row
             .map()
@@ -186,7 +214,10 @@ impl TryFrom<Value> for Problem {
 /// `[{input, output}, ...]`, naming the element and key that is wrong.
 pub(crate) fn parse_tests(v: &Value, field: &str) -> Result<Vec<StdinTest>, FieldError> {
     let Value::Array(items) = v else {
-        return Err(FieldError::new(field, format!("expected a list of {{input, output}}, found {}", kind_of(v))));
+        return Err(FieldError::new(
+            field,
+            format!("expected a list of {{input, output}}, found {}", kind_of(v)),
+        ));
     };
     items
         .iter()
@@ -194,17 +225,27 @@ pub(crate) fn parse_tests(v: &Value, field: &str) -> Result<Vec<StdinTest>, Fiel
         .map(|(i, t)| {
             let get = |key: &str| match t.get(key) {
                 Some(Value::String(s)) => Ok(s.clone()),
-                Some(other) => Err(FieldError::new(format!("{field}[{i}].{key}"), format!("expected a string, found {}", kind_of(other)))),
+                Some(other) => Err(FieldError::new(
+                    format!("{field}[{i}].{key}"),
+                    format!("expected a string, found {}", kind_of(other)),
+                )),
                 None => Err(FieldError::new(format!("{field}[{i}].{key}"), "missing")),
             };
-            Ok(StdinTest { input: get("input")?, output: get("output")? })
+            Ok(StdinTest {
+                input: get("input")?,
+                output: get("output")?,
+            })
         })
         .collect()
 }
 
 /// Rows of ../shared/data carry no `kind`: stdin tests make a stdin problem, assert lines (or MBPP's
 /// `style: function_call`) a function-call problem.
-fn infer_kind(row: &Row<'_>, tests: &[StdinTest], asserts: &[String]) -> Result<ProblemKind, FieldError> {
+fn infer_kind(
+    row: &Row<'_>,
+    tests: &[StdinTest],
+    asserts: &[String],
+) -> Result<ProblemKind, FieldError> {
     let declared_call = row.opt_str("style")? == Some("function_call");
     if !declared_call && (!tests.is_empty() || asserts.is_empty()) {
         return Ok(ProblemKind::Stdin);
@@ -218,23 +259,47 @@ fn infer_kind(row: &Row<'_>, tests: &[StdinTest], asserts: &[String]) -> Result<
 
 /// The function an assert line calls first: `assert min_cost([[1]], 0, 0) == 1` gives `min_cost`.
 pub(crate) fn called_function(assert_line: &str) -> Option<String> {
-    let rest = assert_line.trim_start().strip_prefix("assert")?.trim_start();
-    let rest = rest.strip_prefix("not ").map(str::trim_start).unwrap_or(rest);
-    let rest = rest.trim_start_matches(['(', ' ']);
-    let rest = ["math.isclose(", "set(", "sorted(", "abs(", "round(", "float(", "int(", "str(", "list(", "tuple("]
-        .iter()
-        .find_map(|w| rest.strip_prefix(w))
+    let rest = assert_line
+        .trim_start()
+        .strip_prefix("assert")?
+        .trim_start();
+    let rest = rest
+        .strip_prefix("not ")
+        .map(str::trim_start)
         .unwrap_or(rest);
-    let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    let rest = rest.trim_start_matches(['(', ' ']);
+    let rest = [
+        "math.isclose(",
+        "set(",
+        "sorted(",
+        "abs(",
+        "round(",
+        "float(",
+        "int(",
+        "str(",
+        "list(",
+        "tuple(",
+    ]
+    .iter()
+    .find_map(|w| rest.strip_prefix(w))
+    .unwrap_or(rest);
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
     let after = &rest[name.len()..];
-    (!name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && after.trim_start().starts_with('('))
-        .then_some(name)
+    (!name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && after.trim_start().starts_with('('))
+    .then_some(name)
 }
 
 /// CodeContests rows of ../shared/data keep the difficulty under `meta`.
 fn meta_difficulty(row: &Row<'_>) -> Result<Option<String>, FieldError> {
     match row.map().get("meta") {
-        Some(meta @ Value::Object(_)) => Row::new(meta)?.opt_text("difficulty").map_err(|e| FieldError::new(format!("meta.{}", e.field), e.message)),
+        Some(meta @ Value::Object(_)) => Row::new(meta)?
+            .opt_text("difficulty")
+            .map_err(|e| FieldError::new(format!("meta.{}", e.field), e.message)),
         _ => Ok(None),
     }
 }
@@ -245,7 +310,10 @@ pub fn load_problems(path: &Path) -> Result<Vec<Problem>, DataError> {
 }
 
 /// `load_problems`, advancing `progress` by the bytes read.
-pub fn load_problems_with_progress(path: &Path, progress: &ProgressBar) -> Result<Vec<Problem>, DataError> {
+pub fn load_problems_with_progress(
+    path: &Path,
+    progress: &ProgressBar,
+) -> Result<Vec<Problem>, DataError> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let reader = BufReader::new(ProgressReader::new(file, progress.clone()));
     let mut problems = Vec::new();
@@ -256,11 +324,23 @@ pub fn load_problems_with_progress(path: &Path, progress: &ProgressBar) -> Resul
         if line.trim().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(&line)
-            .map_err(|e| DataError::Json { path: path.to_path_buf(), at, message: e.to_string() })?;
-        let problem = Problem::from_value(&value).map_err(|error| DataError::Field { path: path.to_path_buf(), at, error })?;
+        let value: Value = serde_json::from_str(&line).map_err(|e| DataError::Json {
+            path: path.to_path_buf(),
+            at,
+            message: e.to_string(),
+        })?;
+        let problem = Problem::from_value(&value).map_err(|error| DataError::Field {
+            path: path.to_path_buf(),
+            at,
+            error,
+        })?;
         if let Some(first) = seen.insert(problem.id.clone(), at) {
-            return Err(DataError::DuplicateId { path: path.to_path_buf(), id: problem.id, first, second: at });
+            return Err(DataError::DuplicateId {
+                path: path.to_path_buf(),
+                id: problem.id,
+                first,
+                second: at,
+            });
         }
         problems.push(problem);
     }
@@ -283,8 +363,11 @@ pub fn write_problems(path: &Path, problems: &[Problem]) -> Result<(), DataError
         }
         w.flush().map_err(|e| DataError::io(path, e))?;
     }
-    tmp.as_file().sync_all().map_err(|e| DataError::io(path, e))?;
-    tmp.persist(path).map_err(|e| DataError::io(path, e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| DataError::io(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| DataError::io(path, e.error))?;
     if let Ok(d) = File::open(dir) {
         // The rename is durable only once the folder's entry is on disk; failing to sync a folder is not an
         // error on file systems that do not support it.
@@ -299,10 +382,22 @@ mod tests {
 
     #[test]
     fn entry_point_from_assert_line() {
-        assert_eq!(called_function("assert min_cost([[1]], 0, 0) == 1").as_deref(), Some("min_cost"));
-        assert_eq!(called_function("assert math.isclose(area(2), 4.0)").as_deref(), Some("area"));
-        assert_eq!(called_function("assert set(f(1)) == {1}").as_deref(), Some("f"));
-        assert_eq!(called_function("assert not is_odd(2)").as_deref(), Some("is_odd"));
+        assert_eq!(
+            called_function("assert min_cost([[1]], 0, 0) == 1").as_deref(),
+            Some("min_cost")
+        );
+        assert_eq!(
+            called_function("assert math.isclose(area(2), 4.0)").as_deref(),
+            Some("area")
+        );
+        assert_eq!(
+            called_function("assert set(f(1)) == {1}").as_deref(),
+            Some("f")
+        );
+        assert_eq!(
+            called_function("assert not is_odd(2)").as_deref(),
+            Some("is_odd")
+        );
         assert_eq!(called_function("assert x == 1"), None);
     }
 }
@@ -318,5 +413,10 @@ pub fn statement_example_tests(statement: &str, tests: &[StdinTest]) -> Vec<usiz
         let text = text.trim();
         !text.is_empty() && statement.contains(text)
     };
-    tests.iter().enumerate().filter(|(_, t)| occurs(&t.input) && occurs(&t.output)).map(|(i, _)| i).collect()
+    tests
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| occurs(&t.input) && occurs(&t.output))
+        .map(|(i, _)| i)
+        .collect()
 }

@@ -12,8 +12,7 @@ use crate::error::DataError;
 use crate::problem::{Problem, ProblemKind};
 
 /// What the model is asked to write for a stdin problem.
-pub const STDIN_INSTRUCTION: &str =
-    "Write a complete Python 3 program that reads the input from standard input and prints the answer to standard output.";
+pub const STDIN_INSTRUCTION: &str = "Write a complete Python 3 program that reads the input from standard input and prints the answer to standard output.";
 
 /// The prompt for base (completion) models. For a stdin problem every line is a comment, so the prompt
 /// parses as Python and prompt + completion is the program. For a function-call problem with starter code
@@ -68,13 +67,19 @@ pub fn user_message(problem: &Problem) -> String {
 
 /// HumanEval's statement is its starter code (signature and docstring); showing it twice wastes context.
 fn statement_is_starter(problem: &Problem) -> bool {
-    problem.starter_code.as_deref().is_some_and(|s| s.contains(problem.statement.trim()))
+    problem
+        .starter_code
+        .as_deref()
+        .is_some_and(|s| s.contains(problem.statement.trim()))
 }
 
 fn function_instruction(entry_point: Option<&str>) -> String {
     match entry_point {
-        Some(name) => format!("Write a Python 3 function `{name}` that solves the problem above. It must pass tests like:"),
-        None => "Write a Python 3 function that solves the problem above. It must pass tests like:".to_string(),
+        Some(name) => format!(
+            "Write a Python 3 function `{name}` that solves the problem above. It must pass tests like:"
+        ),
+        None => "Write a Python 3 function that solves the problem above. It must pass tests like:"
+            .to_string(),
     }
 }
 
@@ -99,7 +104,10 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn new(role: &str, content: impl Into<String>) -> Self {
-        ChatMessage { role: role.to_string(), content: content.into() }
+        ChatMessage {
+            role: role.to_string(),
+            content: content.into(),
+        }
     }
 }
 
@@ -125,36 +133,76 @@ impl ChatTemplate {
     /// Reads `chat_template`, `bos_token` and `eos_token` from a Hugging Face `tokenizer_config.json`.
     pub fn from_tokenizer_config(path: &Path) -> Result<Self, DataError> {
         let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-        let layout = |message: String| DataError::Layout { path: path.to_path_buf(), message };
-        let cfg: Value = serde_json::from_str(&text).map_err(|e| layout(format!("not valid JSON: {e}")))?;
+        let layout = |message: String| DataError::Layout {
+            path: path.to_path_buf(),
+            message,
+        };
+        let cfg: Value =
+            serde_json::from_str(&text).map_err(|e| layout(format!("not valid JSON: {e}")))?;
         let source = match cfg.get("chat_template") {
             Some(Value::String(s)) => s.clone(),
             // Newer configs list named templates; `default` is the one `apply_chat_template` uses.
             Some(Value::Array(list)) => {
                 let named = |want: Option<&str>| {
-                    list.iter().find(|t| want.is_none_or(|w| t.get("name").and_then(Value::as_str) == Some(w)))
-                        .and_then(|t| t.get("template")).and_then(Value::as_str)
+                    list.iter()
+                        .find(|t| {
+                            want.is_none_or(|w| t.get("name").and_then(Value::as_str) == Some(w))
+                        })
+                        .and_then(|t| t.get("template"))
+                        .and_then(Value::as_str)
                 };
-                named(Some("default")).or_else(|| named(None)).map(str::to_string)
-                    .ok_or_else(|| layout("field `chat_template`: a list without any {name, template} entry".into()))?
+                named(Some("default"))
+                    .or_else(|| named(None))
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        layout(
+                            "field `chat_template`: a list without any {name, template} entry"
+                                .into(),
+                        )
+                    })?
             }
-            Some(_) => return Err(layout("field `chat_template`: expected a string or a list of {name, template}".into())),
-            None => return Err(layout("field `chat_template`: missing (a base model: use the completion prompt)".into())),
+            Some(_) => {
+                return Err(layout(
+                    "field `chat_template`: expected a string or a list of {name, template}".into(),
+                ));
+            }
+            None => {
+                return Err(layout(
+                    "field `chat_template`: missing (a base model: use the completion prompt)"
+                        .into(),
+                ));
+            }
         };
-        Ok(ChatTemplate { source, bos_token: special_token(&cfg, "bos_token"), eos_token: special_token(&cfg, "eos_token") })
+        Ok(ChatTemplate {
+            source,
+            bos_token: special_token(&cfg, "bos_token"),
+            eos_token: special_token(&cfg, "eos_token"),
+        })
     }
 
     /// Renders `messages` as `transformers`' `apply_chat_template(..., tokenize=False)` does: Jinja with
     /// `trim_blocks` and `lstrip_blocks`, Python string methods, and `raise_exception`.
-    pub fn render(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String, DataError> {
+    pub fn render(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<String, DataError> {
         let mut env = minijinja::Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
-            Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
-        });
-        let err = |e: minijinja::Error| DataError::Template { message: format!("{e:#}") };
+        env.add_function(
+            "raise_exception",
+            |msg: String| -> Result<String, minijinja::Error> {
+                Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    msg,
+                ))
+            },
+        );
+        let err = |e: minijinja::Error| DataError::Template {
+            message: format!("{e:#}"),
+        };
         let tmpl = env.template_from_str(&self.source).map_err(err)?;
         tmpl.render(minijinja::context! {
             messages => messages,

@@ -24,7 +24,12 @@ pub struct SplitOptions {
 
 impl Default for SplitOptions {
     fn default() -> Self {
-        SplitOptions { eval_n: 100, seed: 42, train_n: None, allow_overlap: false }
+        SplitOptions {
+            eval_n: 100,
+            seed: 42,
+            train_n: None,
+            allow_overlap: false,
+        }
     }
 }
 
@@ -49,24 +54,37 @@ fn rank(seed: u64, statement_key: &str) -> [u8; 32] {
 
 /// Statements that differ only in spacing or case are the same problem.
 fn statement_key(statement: &str) -> String {
-    statement.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    statement
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 pub fn split(problems: &[Problem], opts: &SplitOptions) -> Result<Split, DataError> {
     let mut ids = HashSet::new();
     for p in problems {
         if !ids.insert(p.id.as_str()) {
-            return Err(DataError::Split { message: format!("id `{}` appears twice in the input", p.id) });
+            return Err(DataError::Split {
+                message: format!("id `{}` appears twice in the input", p.id),
+            });
         }
     }
     // Group by statement; each group is ranked as a whole.
     let mut groups: HashMap<String, Vec<&Problem>> = HashMap::new();
     for p in problems {
-        groups.entry(statement_key(&p.statement)).or_default().push(p);
+        groups
+            .entry(statement_key(&p.statement))
+            .or_default()
+            .push(p);
     }
     if groups.len() < opts.eval_n {
         return Err(DataError::Split {
-            message: format!("{} distinct problems, fewer than the {} asked for evaluation", groups.len(), opts.eval_n),
+            message: format!(
+                "{} distinct problems, fewer than the {} asked for evaluation",
+                groups.len(),
+                opts.eval_n
+            ),
         });
     }
     let mut ranked: Vec<([u8; 32], Vec<&Problem>)> = groups
@@ -101,7 +119,12 @@ pub fn split(problems: &[Problem], opts: &SplitOptions) -> Result<Split, DataErr
         train.truncate(n);
     }
     let overlap = overlap(&train, &eval);
-    Ok(Split { eval, train, overlap, held_out_duplicates })
+    Ok(Split {
+        eval,
+        train,
+        overlap,
+        held_out_duplicates,
+    })
 }
 
 /// Ids of `train` that are also in `eval`, or whose statement is; for checking sets made elsewhere.
@@ -110,7 +133,9 @@ pub fn overlap(train: &[Problem], eval: &[Problem]) -> Vec<String> {
     let statements: HashSet<String> = eval.iter().map(|p| statement_key(&p.statement)).collect();
     train
         .iter()
-        .filter(|p| ids.contains(p.id.as_str()) || statements.contains(&statement_key(&p.statement)))
+        .filter(|p| {
+            ids.contains(p.id.as_str()) || statements.contains(&statement_key(&p.statement))
+        })
         .map(|p| p.id.clone())
         .collect()
 }

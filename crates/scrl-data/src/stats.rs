@@ -52,7 +52,9 @@ pub fn stats(problems: &[Problem], cap: usize) -> Stats {
         s.problems_with_statement_examples += usize::from(!p.statement_example_tests.is_empty());
         s.without_tests += usize::from(p.test_count() == 0);
         s.at_least_cap += usize::from(p.test_count() >= cap);
-        *s.by_difficulty.entry(p.difficulty.clone().unwrap_or_else(|| "(none)".into())).or_default() += 1;
+        *s.by_difficulty
+            .entry(p.difficulty.clone().unwrap_or_else(|| "(none)".into()))
+            .or_default() += 1;
         for f in &p.flags {
             *s.by_flag.entry(f.clone()).or_default() += 1;
         }
@@ -71,18 +73,34 @@ impl fmt::Display for Stats {
         writeln!(f, "| measure | value |")?;
         writeln!(f, "|---|---|")?;
         writeln!(f, "| problems | {} |", self.problems)?;
-        writeln!(f, "| stdin / function-call | {} / {} |", self.stdin, self.function_call)?;
+        writeln!(
+            f,
+            "| stdin / function-call | {} / {} |",
+            self.stdin, self.function_call
+        )?;
         writeln!(f, "| with reference solution | {} |", self.with_reference)?;
         writeln!(f, "| tests total | {} |", self.tests_total)?;
-        writeln!(f, "| tests per problem min / median / max | {} / {} / {} |", self.tests_min, self.tests_median, self.tests_max)?;
+        writeln!(
+            f,
+            "| tests per problem min / median / max | {} / {} / {} |",
+            self.tests_min, self.tests_median, self.tests_max
+        )?;
         writeln!(f, "| problems without tests | {} |", self.without_tests)?;
         writeln!(
             f,
             "| statement-example tests (problems) | {} ({}) |",
             self.statement_example_tests, self.problems_with_statement_examples
         )?;
-        writeln!(f, "| problems with >= {} tests (the cap) | {} |", self.cap, self.at_least_cap)?;
-        for (title, map) in [("difficulty", &self.by_difficulty), ("flag", &self.by_flag), ("source", &self.by_source)] {
+        writeln!(
+            f,
+            "| problems with >= {} tests (the cap) | {} |",
+            self.cap, self.at_least_cap
+        )?;
+        for (title, map) in [
+            ("difficulty", &self.by_difficulty),
+            ("flag", &self.by_flag),
+            ("source", &self.by_source),
+        ] {
             for (k, v) in map {
                 writeln!(f, "| {title} {k} | {v} |")?;
             }

@@ -30,7 +30,14 @@ fn eval_set_is_deterministic_and_independent_of_file_order() {
     let c = split(&reversed, &SplitOptions::default()).unwrap();
     assert_eq!(ids(&a.eval), ids(&c.eval));
     assert_eq!(ids(&a.train), ids(&c.train));
-    let other_seed = split(&ps, &SplitOptions { seed: 43, ..Default::default() }).unwrap();
+    let other_seed = split(
+        &ps,
+        &SplitOptions {
+            seed: 43,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_ne!(ids(&a.eval), ids(&other_seed.eval));
 }
 
@@ -42,9 +49,23 @@ fn train_and_eval_are_disjoint_and_cover_everything() {
     assert!(s.train.iter().all(|p| !eval.contains(&p.id)));
     assert!(s.overlap.is_empty());
     assert!(overlap(&s.train, &s.eval).is_empty());
-    assert_eq!(s.eval.len() + s.train.len() + s.held_out_duplicates.len(), ps.len());
-    let capped = split(&ps, &SplitOptions { train_n: Some(50), ..Default::default() }).unwrap();
-    assert_eq!(ids(&capped.train), ids(&s.train[..50]), "a capped training set is a prefix of the seeded order");
+    assert_eq!(
+        s.eval.len() + s.train.len() + s.held_out_duplicates.len(),
+        ps.len()
+    );
+    let capped = split(
+        &ps,
+        &SplitOptions {
+            train_n: Some(50),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        ids(&capped.train),
+        ids(&s.train[..50]),
+        "a capped training set is a prefix of the seeded order"
+    );
     assert_eq!(ids(&capped.eval), ids(&s.eval));
 }
 
@@ -71,7 +92,14 @@ fn duplicate_statements_stay_on_one_side() {
 #[test]
 fn forced_overlap_is_reported() {
     let ps = apps();
-    let s = split(&ps, &SplitOptions { allow_overlap: true, ..Default::default() }).unwrap();
+    let s = split(
+        &ps,
+        &SplitOptions {
+            allow_overlap: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(s.train.len(), ps.len());
     assert_eq!(s.overlap.len(), 100);
     let eval: HashSet<String> = ids(&s.eval).into_iter().collect();
@@ -81,9 +109,19 @@ fn forced_overlap_is_reported() {
 #[test]
 fn bad_requests_are_errors() {
     let ps = apps();
-    let e = split(&ps[..10], &SplitOptions::default()).unwrap_err().to_string();
-    assert!(e.contains("10 distinct problems, fewer than the 100"), "{e}");
+    let e = split(&ps[..10], &SplitOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("10 distinct problems, fewer than the 100"),
+        "{e}"
+    );
     let mut dup = ps[..200].to_vec();
     dup[1].id = dup[0].id.clone();
-    assert!(split(&dup, &SplitOptions::default()).unwrap_err().to_string().contains("appears twice"));
+    assert!(
+        split(&dup, &SplitOptions::default())
+            .unwrap_err()
+            .to_string()
+            .contains("appears twice")
+    );
 }

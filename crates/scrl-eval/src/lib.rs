@@ -56,8 +56,9 @@ pub use record::{
     write_records,
 };
 pub use report::{
-    PAPER_TABLE3, PaperRow, PaperVariant, Report, ReportFiles, ReportRow, ReportSection, paper_comparison,
-    render_csv, render_markdown, render_table2, render_table3, verify_report, write_report,
+    PAPER_TABLE3, PaperRow, PaperVariant, Report, ReportFiles, ReportRow, ReportSection,
+    paper_comparison, render_csv, render_markdown, render_table2, render_table3, verify_report,
+    write_report,
 };
 pub use stats::{McNemar, PairedComparison, compare_paired, mcnemar_exact};
 pub use taxonomy::{FailureCategory, Taxonomy, TaxonomyEntry, classify};

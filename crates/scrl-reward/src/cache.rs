@@ -43,8 +43,18 @@ impl ResultCache {
     }
 
     pub(crate) fn get(&self, key: &Key) -> Option<RewardBreakdown> {
-        let found = self.inner.lock().unwrap_or_else(|e| e.into_inner()).0.get(key).cloned();
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        let found = self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .get(key)
+            .cloned();
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -66,6 +76,9 @@ impl ResultCache {
     }
 
     pub(crate) fn stats(&self) -> (u64, u64) {
-        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 }

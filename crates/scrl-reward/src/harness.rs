@@ -21,7 +21,10 @@ const JUDGE_MARK: &[u8] = b"\x00SCRL-JUDGE\x00\n";
 /// How one assert is checked: the template judges `__scrl_v[i]`, the value of probe `i`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Plan {
-    Checked { template: String, probes: Vec<String> },
+    Checked {
+        template: String,
+        probes: Vec<String>,
+    },
     /// The planner could not split the assert (it names why); the test cannot be passed.
     Unjudgeable(String),
 }
@@ -65,7 +68,11 @@ fn judge_lines(exec: &Execution, what: &str) -> Result<Vec<Vec<u8>>, String> {
             )
         })?;
     let body = &exec.stdout[start + JUDGE_MARK.len()..];
-    Ok(body.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect())
+    Ok(body
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect())
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -73,23 +80,44 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Plans every assert of one problem in one trusted run.
-pub(crate) fn plan(sandbox: &Sandbox, asserts: &[String], limits: &Limits) -> Result<Vec<Plan>, String> {
+pub(crate) fn plan(
+    sandbox: &Sandbox,
+    asserts: &[String],
+    limits: &Limits,
+) -> Result<Vec<Plan>, String> {
     let fields = std::iter::once(&b"plan"[..]).chain(asserts.iter().map(|a| a.as_bytes()));
-    let exec = sandbox.run(JUDGE_PY, &frame(fields), limits).map_err(|e| e.to_string())?;
+    let exec = sandbox
+        .run(JUDGE_PY, &frame(fields), limits)
+        .map_err(|e| e.to_string())?;
     let lines = judge_lines(&exec, "assert planning")?;
     if lines.len() != asserts.len() {
-        return Err(format!("the planner answered {} lines for {} asserts", lines.len(), asserts.len()));
+        return Err(format!(
+            "the planner answered {} lines for {} asserts",
+            lines.len(),
+            asserts.len()
+        ));
     }
     lines
         .iter()
         .map(|l| {
             if let Some(body) = l.strip_prefix(b"ok ") {
                 let parts = unframe(body).ok_or("the planner's answer is not framed")?;
-                let text: Vec<String> = parts.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect();
-                let (template, probes) = text.split_first().ok_or("the planner gave no template")?;
-                Ok(Plan::Checked { template: template.clone(), probes: probes.to_vec() })
+                let text: Vec<String> = parts
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect();
+                let (template, probes) =
+                    text.split_first().ok_or("the planner gave no template")?;
+                Ok(Plan::Checked {
+                    template: template.clone(),
+                    probes: probes.to_vec(),
+                })
             } else {
-                Ok(Plan::Unjudgeable(String::from_utf8_lossy(l).trim_start_matches("error ").to_string()))
+                Ok(Plan::Unjudgeable(
+                    String::from_utf8_lossy(l)
+                        .trim_start_matches("error ")
+                        .to_string(),
+                ))
             }
         })
         .collect()
@@ -117,7 +145,9 @@ pub(crate) fn run_probes(
     probes: &[String],
     limits: &Limits,
 ) -> Result<(Execution, Report), SandboxError> {
-    let fields = [program.as_bytes(), setup.as_bytes()].into_iter().chain(probes.iter().map(|p| p.as_bytes()));
+    let fields = [program.as_bytes(), setup.as_bytes()]
+        .into_iter()
+        .chain(probes.iter().map(|p| p.as_bytes()));
     let mut exec = sandbox.run(HARNESS_PY, &frame(fields), limits)?;
     if exec.stdout == REFUSED_MARK && exec.exit_code == Some(1) {
         exec.outcome = Outcome::CompileError;
@@ -131,15 +161,20 @@ pub(crate) fn run_probes(
 
 /// Finds the single report in a run's stdout; returns it and the rest of stdout.
 fn split_report(stdout: &[u8]) -> (Report, Vec<u8>) {
-    let marks: Vec<usize> =
-        stdout.windows(RESULT_MARK.len()).enumerate().filter(|(_, w)| *w == RESULT_MARK).map(|(i, _)| i).collect();
+    let marks: Vec<usize> = stdout
+        .windows(RESULT_MARK.len())
+        .enumerate()
+        .filter(|(_, w)| *w == RESULT_MARK)
+        .map(|(i, _)| i)
+        .collect();
     let [at] = marks[..] else {
         return (Report::Missing, stdout.to_vec());
     };
     let rest = &stdout[at + RESULT_MARK.len()..];
     let parsed = rest.iter().position(|&b| b == b':').and_then(|colon| {
         let n: usize = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
-        (rest.len() >= colon + 1 + n).then(|| (rest[colon + 1..colon + 1 + n].to_vec(), colon + 1 + n))
+        (rest.len() >= colon + 1 + n)
+            .then(|| (rest[colon + 1..colon + 1 + n].to_vec(), colon + 1 + n))
     });
     match parsed {
         Some((payload, used)) => {
@@ -161,15 +196,26 @@ pub(crate) enum Judgement {
 }
 
 /// Verifies `(template, reported values)` pairs in one trusted run.
-pub(crate) fn verify(sandbox: &Sandbox, items: &[(&str, &[u8])], limits: &Limits) -> Result<Vec<Judgement>, String> {
+pub(crate) fn verify(
+    sandbox: &Sandbox,
+    items: &[(&str, &[u8])],
+    limits: &Limits,
+) -> Result<Vec<Judgement>, String> {
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let fields = std::iter::once(&b"verify"[..]).chain(items.iter().flat_map(|(t, v)| [t.as_bytes(), *v]));
-    let exec = sandbox.run(JUDGE_PY, &frame(fields), limits).map_err(|e| e.to_string())?;
+    let fields =
+        std::iter::once(&b"verify"[..]).chain(items.iter().flat_map(|(t, v)| [t.as_bytes(), *v]));
+    let exec = sandbox
+        .run(JUDGE_PY, &frame(fields), limits)
+        .map_err(|e| e.to_string())?;
     let lines = judge_lines(&exec, "verification")?;
     if lines.len() != items.len() {
-        return Err(format!("the judge answered {} lines for {} asserts", lines.len(), items.len()));
+        return Err(format!(
+            "the judge answered {} lines for {} asserts",
+            lines.len(),
+            items.len()
+        ));
     }
     Ok(lines
         .iter()
@@ -198,7 +244,10 @@ mod tests {
     #[test]
     fn exactly_one_report_is_accepted() {
         let one = [b"hi\n".as_slice(), RESULT_MARK, b"3:i1;tail"].concat();
-        assert_eq!(split_report(&one), (Report::Values(b"i1;".to_vec()), b"hi\ntail".to_vec()));
+        assert_eq!(
+            split_report(&one),
+            (Report::Values(b"i1;".to_vec()), b"hi\ntail".to_vec())
+        );
         let two = [RESULT_MARK, b"3:i1;", RESULT_MARK, b"3:i1;"].concat();
         assert_eq!(split_report(&two).0, Report::Missing);
         assert_eq!(split_report(b"3:i1;").0, Report::Missing);

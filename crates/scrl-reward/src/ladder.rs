@@ -30,8 +30,13 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] =
-        [Stage::SyntaxError, Stage::ValidSyntax, Stage::Executes, Stage::ProducesOutput, Stage::PassesTests];
+    pub const ALL: [Stage; 5] = [
+        Stage::SyntaxError,
+        Stage::ValidSyntax,
+        Stage::Executes,
+        Stage::ProducesOutput,
+        Stage::PassesTests,
+    ];
 
     pub fn number(self) -> u8 {
         self as u8
@@ -89,20 +94,48 @@ pub struct FunctionalScore {
 
 /// Scores a program that did not parse.
 pub fn syntax_error(tests_total: usize) -> FunctionalScore {
-    FunctionalScore { stage: Stage::SyntaxError, tests_passed: 0, tests_total, r_func: 0.0 }
+    FunctionalScore {
+        stage: Stage::SyntaxError,
+        tests_passed: 0,
+        tests_total,
+        r_func: 0.0,
+    }
 }
 
 /// Scores a parsed program from its runs. `tests_total` is T (0 for a problem without tests, whose single
 /// run on empty stdin must then have `passed == false`).
-pub fn score_runs(runs: &[RunObservation], tests_total: usize, kind: RewardKind) -> FunctionalScore {
-    let tests_passed = if tests_total == 0 { 0 } else { runs.iter().filter(|r| r.passed).count() };
+pub fn score_runs(
+    runs: &[RunObservation],
+    tests_total: usize,
+    kind: RewardKind,
+) -> FunctionalScore {
+    let tests_passed = if tests_total == 0 {
+        0
+    } else {
+        runs.iter().filter(|r| r.passed).count()
+    };
     let best = runs
         .iter()
-        .map(|r| RunObservation { passed: r.passed && tests_total > 0, ..*r }.stage())
+        .map(|r| {
+            RunObservation {
+                passed: r.passed && tests_total > 0,
+                ..*r
+            }
+            .stage()
+        })
         .max()
         .unwrap_or(Stage::ValidSyntax);
-    let stage = if tests_passed > 0 { Stage::PassesTests } else { best.min(Stage::ProducesOutput) };
-    FunctionalScore { stage, tests_passed, tests_total, r_func: r_func(stage, tests_passed, tests_total, kind) }
+    let stage = if tests_passed > 0 {
+        Stage::PassesTests
+    } else {
+        best.min(Stage::ProducesOutput)
+    };
+    FunctionalScore {
+        stage,
+        tests_passed,
+        tests_total,
+        r_func: r_func(stage, tests_passed, tests_total, kind),
+    }
 }
 
 /// The same score with its stage lowered to at most `cap` (tests passed above the cap no longer count).
@@ -110,8 +143,17 @@ pub fn capped(score: FunctionalScore, cap: Stage, kind: RewardKind) -> Functiona
     if score.stage <= cap {
         return score;
     }
-    let tests_passed = if cap == Stage::PassesTests { score.tests_passed } else { 0 };
-    FunctionalScore { stage: cap, tests_passed, r_func: r_func(cap, tests_passed, score.tests_total, kind), ..score }
+    let tests_passed = if cap == Stage::PassesTests {
+        score.tests_passed
+    } else {
+        0
+    };
+    FunctionalScore {
+        stage: cap,
+        tests_passed,
+        r_func: r_func(cap, tests_passed, score.tests_total, kind),
+        ..score
+    }
 }
 
 /// R_func of a program that reached `stage` and passed `tests_passed` of `tests_total` tests.
@@ -130,12 +172,31 @@ pub fn r_func(stage: Stage, tests_passed: usize, tests_total: usize, kind: Rewar
 mod tests {
     use super::*;
 
-    const CRASH: RunObservation = RunObservation { exited_cleanly: false, wrote_stdout: false, passed: false };
-    const CRASH_AFTER_PRINT: RunObservation =
-        RunObservation { exited_cleanly: false, wrote_stdout: true, passed: false };
-    const SILENT: RunObservation = RunObservation { exited_cleanly: true, wrote_stdout: false, passed: false };
-    const WRONG: RunObservation = RunObservation { exited_cleanly: true, wrote_stdout: true, passed: false };
-    const PASS: RunObservation = RunObservation { exited_cleanly: true, wrote_stdout: true, passed: true };
+    const CRASH: RunObservation = RunObservation {
+        exited_cleanly: false,
+        wrote_stdout: false,
+        passed: false,
+    };
+    const CRASH_AFTER_PRINT: RunObservation = RunObservation {
+        exited_cleanly: false,
+        wrote_stdout: true,
+        passed: false,
+    };
+    const SILENT: RunObservation = RunObservation {
+        exited_cleanly: true,
+        wrote_stdout: false,
+        passed: false,
+    };
+    const WRONG: RunObservation = RunObservation {
+        exited_cleanly: true,
+        wrote_stdout: true,
+        passed: false,
+    };
+    const PASS: RunObservation = RunObservation {
+        exited_cleanly: true,
+        wrote_stdout: true,
+        passed: true,
+    };
 
     fn partial(runs: &[RunObservation], t: usize) -> FunctionalScore {
         score_runs(runs, t, RewardKind::Partial)
@@ -194,17 +255,29 @@ mod tests {
     #[test]
     fn binary_is_one_only_when_all_pass() {
         assert_eq!(score_runs(&[PASS, PASS], 2, RewardKind::Binary).r_func, 1.0);
-        assert_eq!(score_runs(&[PASS, WRONG], 2, RewardKind::Binary).r_func, 0.0);
-        assert_eq!(score_runs(&[WRONG, WRONG], 2, RewardKind::Binary).r_func, 0.0);
+        assert_eq!(
+            score_runs(&[PASS, WRONG], 2, RewardKind::Binary).r_func,
+            0.0
+        );
+        assert_eq!(
+            score_runs(&[WRONG, WRONG], 2, RewardKind::Binary).r_func,
+            0.0
+        );
         // The binary variant still reports the stage reached, for the metrics.
-        assert_eq!(score_runs(&[PASS, WRONG], 2, RewardKind::Binary).stage, Stage::PassesTests);
+        assert_eq!(
+            score_runs(&[PASS, WRONG], 2, RewardKind::Binary).stage,
+            Stage::PassesTests
+        );
     }
 
     #[test]
     fn no_tests_caps_credit_at_stage_3() {
         // Even a run flagged as passing cannot earn test credit when there is nothing to check it against.
         let s = partial(&[PASS], 0);
-        assert_eq!((s.stage, s.r_func, s.tests_passed), (Stage::ProducesOutput, 0.6, 0));
+        assert_eq!(
+            (s.stage, s.r_func, s.tests_passed),
+            (Stage::ProducesOutput, 0.6, 0)
+        );
         assert_eq!(score_runs(&[PASS], 0, RewardKind::Binary).r_func, 0.0);
         assert_eq!(partial(&[SILENT], 0).r_func, 0.4);
     }

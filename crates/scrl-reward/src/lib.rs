@@ -100,8 +100,13 @@ impl RewardConfig {
     /// Checks the values a user can get wrong in a config file.
     pub fn validate(&self) -> Result<(), RewardError> {
         let bad = |m: String| Err(RewardError::Config(m));
-        if !(self.alpha.is_finite() && self.alpha >= 0.0) || !(self.beta.is_finite() && self.beta >= 0.0) {
-            return bad(format!("alpha and beta must be finite and >= 0 (got {} and {})", self.alpha, self.beta));
+        if !(self.alpha.is_finite() && self.alpha >= 0.0)
+            || !(self.beta.is_finite() && self.beta >= 0.0)
+        {
+            return bad(format!(
+                "alpha and beta must be finite and >= 0 (got {} and {})",
+                self.alpha, self.beta
+            ));
         }
         if self.alpha + self.beta <= 0.0 {
             return bad("alpha + beta must be > 0".into());
@@ -109,8 +114,14 @@ impl RewardConfig {
         if self.test_cap == Some(0) {
             return bad("test_cap must be >= 1 (or absent for no cap)".into());
         }
-        if self.cpu_time_ms == 0 || self.wall_time_ms == 0 || self.memory_bytes == 0 || self.output_bytes == 0 {
-            return bad("cpu_time_ms, wall_time_ms, memory_bytes and output_bytes must be > 0".into());
+        if self.cpu_time_ms == 0
+            || self.wall_time_ms == 0
+            || self.memory_bytes == 0
+            || self.output_bytes == 0
+        {
+            return bad(
+                "cpu_time_ms, wall_time_ms, memory_bytes and output_bytes must be > 0".into(),
+            );
         }
         Ok(())
     }
@@ -133,7 +144,10 @@ pub enum TestSpec {
     /// evaluates the calls of the assert and reports their values as plain data; a separate process that
     /// runs no candidate code decides whether the assert holds (docs/reward.md). A wrong value counts as
     /// a clean run for the ladder (the program ran; its answer was wrong).
-    Asserts { setup: Option<String>, asserts: Vec<String> },
+    Asserts {
+        setup: Option<String>,
+        asserts: Vec<String>,
+    },
 }
 
 impl TestSpec {
@@ -153,9 +167,10 @@ impl TestSpec {
         let n = cap.unwrap_or(usize::MAX);
         match self {
             TestSpec::Stdin(t) => TestSpec::Stdin(t.iter().take(n).cloned().collect()),
-            TestSpec::Asserts { setup, asserts } => {
-                TestSpec::Asserts { setup: setup.clone(), asserts: asserts.iter().take(n).cloned().collect() }
-            }
+            TestSpec::Asserts { setup, asserts } => TestSpec::Asserts {
+                setup: setup.clone(),
+                asserts: asserts.iter().take(n).cloned().collect(),
+            },
         }
     }
 }
@@ -201,22 +216,48 @@ impl TestRun {
     /// (`SyntaxError: too many statically nested blocks`) and the line of `File "main.py", line N`
     /// (0 when it is not in the excerpt; the column is not recovered and is 0).
     pub fn compile_error(&self) -> SyntaxError {
-        let last = self.stderr_tail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        let last = self
+            .stderr_tail
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
         let line = self
             .stderr_tail
             .lines()
             .filter_map(|l| l.trim().strip_prefix("File \"main.py\", line "))
-            .find_map(|n| n.split(|ch: char| !ch.is_ascii_digit()).next()?.parse().ok())
+            .find_map(|n| {
+                n.split(|ch: char| !ch.is_ascii_digit())
+                    .next()?
+                    .parse()
+                    .ok()
+            })
             .unwrap_or(0);
-        let message = if last.is_empty() { "CPython refused to compile the program".to_string() } else { last.to_string() };
-        SyntaxError { message: format!("{message} (CPython compile())"), line, column: 0 }
+        let message = if last.is_empty() {
+            "CPython refused to compile the program".to_string()
+        } else {
+            last.to_string()
+        };
+        SyntaxError {
+            message: format!("{message} (CPython compile())"),
+            line,
+            column: 0,
+        }
     }
 
     /// The exception type named by the last line of a Python traceback, e.g. `ZeroDivisionError`.
     pub fn exception_type(&self) -> Option<&str> {
-        let last = self.stderr_tail.lines().rev().find(|l| !l.trim().is_empty())?;
+        let last = self
+            .stderr_tail
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())?;
         let name = last.split(':').next()?.trim();
-        let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
         (ok && self.outcome == Outcome::RuntimeError).then_some(name)
     }
 }
@@ -253,7 +294,10 @@ impl RewardBreakdown {
         let obj = v.as_object_mut().expect("a breakdown is an object");
         obj.insert("stage_number".into(), self.stage.number().into());
         let verdicts: Vec<Verdict> = self.tests.iter().map(|t| t.verdict).collect();
-        obj.insert("verdicts".into(), serde_json::to_value(verdicts).expect("verdicts serialize"));
+        obj.insert(
+            "verdicts".into(),
+            serde_json::to_value(verdicts).expect("verdicts serialize"),
+        );
         if let Some(id) = id {
             obj.insert("id".into(), id.into());
         }
@@ -264,7 +308,12 @@ impl RewardBreakdown {
     /// partial credit without running anything again.
     pub fn with_kind(&self, kind: RewardKind) -> RewardBreakdown {
         let r_func = ladder::r_func(self.stage, self.tests_passed, self.tests_total, kind);
-        RewardBreakdown { kind, r_func, reward: self.alpha * r_func + self.beta * self.r_sec, ..self.clone() }
+        RewardBreakdown {
+            kind,
+            r_func,
+            reward: self.alpha * r_func + self.beta * self.r_sec,
+            ..self.clone()
+        }
     }
 }
 
@@ -298,7 +347,11 @@ pub struct RewardModel {
 
 impl RewardModel {
     /// Builds a reward model around a started sandbox. The syntax check targets the sandbox's interpreter.
-    pub fn new(config: RewardConfig, sandbox: Arc<Sandbox>, scanner: Scanner) -> Result<Self, RewardError> {
+    pub fn new(
+        config: RewardConfig,
+        sandbox: Arc<Sandbox>,
+        scanner: Scanner,
+    ) -> Result<Self, RewardError> {
         config.validate()?;
         let (major, minor) = sandbox.python_version();
         // Test runs block on the sandbox, not the CPU: twice as many threads as cores keeps every zygote busy.
@@ -345,7 +398,10 @@ impl RewardModel {
     }
 
     /// Scores many programs in parallel; results come back in input order.
-    pub fn score_batch(&self, items: &[(&str, &TestSpec)]) -> Vec<Result<RewardBreakdown, RewardError>> {
+    pub fn score_batch(
+        &self,
+        items: &[(&str, &TestSpec)],
+    ) -> Vec<Result<RewardBreakdown, RewardError>> {
         self.score_batch_with(items, &AtomicBool::new(false), &|| {})
     }
 
@@ -373,7 +429,11 @@ impl RewardModel {
         })
     }
 
-    fn score_uncached(&self, program: &str, tests: &TestSpec) -> Result<RewardBreakdown, RewardError> {
+    fn score_uncached(
+        &self,
+        program: &str,
+        tests: &TestSpec,
+    ) -> Result<RewardBreakdown, RewardError> {
         let c = &self.config;
         let t = tests.len();
         // The native scanner answers both questions from one parse; real Bandit scans on its own.
@@ -389,7 +449,11 @@ impl RewardModel {
             ),
         };
         if syntax.is_none() && shape == ProgramShape::Empty && !c.literal_ladder {
-            syntax = Some(SyntaxError { message: NO_PROGRAM.to_string(), line: 0, column: 0 });
+            syntax = Some(SyntaxError {
+                message: NO_PROGRAM.to_string(),
+                line: 0,
+                column: 0,
+            });
         }
         let (mut func, runs) = match syntax {
             Some(_) => (ladder::syntax_error(t), Vec::new()),
@@ -409,7 +473,11 @@ impl RewardModel {
             }
         };
         let no_op = syntax.is_none() && shape == ProgramShape::NoOp;
-        if no_op && matches!(tests, TestSpec::Stdin(_)) && !c.literal_ladder && func.stage > Stage::ValidSyntax {
+        if no_op
+            && matches!(tests, TestSpec::Stdin(_))
+            && !c.literal_ladder
+            && func.stage > Stage::ValidSyntax
+        {
             // Nothing of it ran, so "executes without crash" and anything above says nothing about it.
             func = ladder::capped(func, Stage::ValidSyntax, c.kind);
         }
@@ -448,7 +516,11 @@ impl RewardModel {
             TestSpec::Stdin(cases) if cases.is_empty() => {
                 let exec = self.sandbox.run(program, b"", &limits)?;
                 // Nothing to compare against: a clean exit is labelled a wrong answer, never accepted.
-                Ok(vec![observe(&exec, Verdict::of(exec.outcome, false), exec.outcome == Outcome::Exited)])
+                Ok(vec![observe(
+                    &exec,
+                    Verdict::of(exec.outcome, false),
+                    exec.outcome == Outcome::Exited,
+                )])
             }
             TestSpec::Stdin(cases) => cases
                 .par_iter()
@@ -460,20 +532,48 @@ impl RewardModel {
                 .collect(),
             TestSpec::Asserts { asserts, .. } if asserts.is_empty() => {
                 let exec = self.sandbox.run(program, b"", &limits)?;
-                Ok(vec![observe(&exec, Verdict::of(exec.outcome, false), exec.outcome == Outcome::Exited)])
+                Ok(vec![observe(
+                    &exec,
+                    Verdict::of(exec.outcome, false),
+                    exec.outcome == Outcome::Exited,
+                )])
             }
-            TestSpec::Asserts { setup, asserts } => self.run_asserts(program, setup.as_deref().unwrap_or(""), asserts),
+            TestSpec::Asserts { setup, asserts } => {
+                self.run_asserts(program, setup.as_deref().unwrap_or(""), asserts)
+            }
         }
     }
 
     /// The plans of a problem's asserts, made once per (setup, asserts) by a trusted run.
-    fn plans(&self, setup: &str, asserts: &[String]) -> Result<Arc<Vec<harness::Plan>>, RewardError> {
-        let key = cache::key(setup, &TestSpec::Asserts { setup: None, asserts: asserts.to_vec() }, &RewardConfig::default());
-        if let Some(p) = self.plans.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+    fn plans(
+        &self,
+        setup: &str,
+        asserts: &[String],
+    ) -> Result<Arc<Vec<harness::Plan>>, RewardError> {
+        let key = cache::key(
+            setup,
+            &TestSpec::Asserts {
+                setup: None,
+                asserts: asserts.to_vec(),
+            },
+            &RewardConfig::default(),
+        );
+        if let Some(p) = self
+            .plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return Ok(p.clone());
         }
-        let planned = Arc::new(harness::plan(&self.sandbox, asserts, &self.trusted_limits()).map_err(RewardError::Harness)?);
-        self.plans.lock().unwrap_or_else(|e| e.into_inner()).insert(key, planned.clone());
+        let planned = Arc::new(
+            harness::plan(&self.sandbox, asserts, &self.trusted_limits())
+                .map_err(RewardError::Harness)?,
+        );
+        self.plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, planned.clone());
         Ok(planned)
     }
 
@@ -510,14 +610,18 @@ impl RewardModel {
         // Every run that reported values is verified in one trusted run.
         let mut pending: Vec<(usize, &str, &[u8])> = Vec::new();
         for (i, ((exec, report), plan)) in runs.iter().zip(plans.iter()).enumerate() {
-            if let (Outcome::Exited, harness::Report::Values(v), harness::Plan::Checked { template, .. }) =
-                (exec.outcome, report, plan)
+            if let (
+                Outcome::Exited,
+                harness::Report::Values(v),
+                harness::Plan::Checked { template, .. },
+            ) = (exec.outcome, report, plan)
             {
                 pending.push((i, template, v));
             }
         }
         let items: Vec<(&str, &[u8])> = pending.iter().map(|(_, t, v)| (*t, *v)).collect();
-        let judged = harness::verify(&self.sandbox, &items, &self.trusted_limits()).map_err(RewardError::Harness)?;
+        let judged = harness::verify(&self.sandbox, &items, &self.trusted_limits())
+            .map_err(RewardError::Harness)?;
         let mut judgement = vec![None; runs.len()];
         for ((i, _, _), j) in pending.iter().zip(judged) {
             judgement[*i] = Some(j);
@@ -527,15 +631,25 @@ impl RewardModel {
             .zip(judgement)
             .map(|((exec, report), j)| {
                 let (verdict, clean) = match (exec.outcome, report, j) {
-                    (Outcome::Exited, _, Some(harness::Judgement::Holds)) => (Verdict::Accepted, true),
-                    (Outcome::Exited, _, Some(harness::Judgement::Fails)) => (Verdict::WrongAnswer, true),
+                    (Outcome::Exited, _, Some(harness::Judgement::Holds)) => {
+                        (Verdict::Accepted, true)
+                    }
+                    (Outcome::Exited, _, Some(harness::Judgement::Fails)) => {
+                        (Verdict::WrongAnswer, true)
+                    }
                     // The assert itself raised on the reported values: a crash, as before the harness.
-                    (Outcome::Exited, _, Some(harness::Judgement::Raised)) => (Verdict::RuntimeError, false),
+                    (Outcome::Exited, _, Some(harness::Judgement::Raised)) => {
+                        (Verdict::RuntimeError, false)
+                    }
                     // Exited with a report, but the problem's assert could not be planned.
-                    (Outcome::Exited, harness::Report::Values(_), None) => (Verdict::WrongAnswer, true),
+                    (Outcome::Exited, harness::Report::Values(_), None) => {
+                        (Verdict::WrongAnswer, true)
+                    }
                     // Exit status 0 without the harness's report: the program ended the run early (or
                     // forged or doubled the report). It did not complete the test.
-                    (Outcome::Exited, harness::Report::Missing, None) => (Verdict::RuntimeError, false),
+                    (Outcome::Exited, harness::Report::Missing, None) => {
+                        (Verdict::RuntimeError, false)
+                    }
                     (outcome, _, _) => (Verdict::of(outcome, false), false),
                 };
                 observe(exec, verdict, clean)
@@ -549,7 +663,11 @@ pub const NO_PROGRAM: &str =
     "no program: the completion has no code (only whitespace, comments, docstrings, pass or ...)";
 
 /// "Produces output" means some non-whitespace byte on stdout: a bare newline is not an answer.
-fn observe(exec: &Execution, verdict: Verdict, exited_cleanly: bool) -> (TestRun, ladder::RunObservation) {
+fn observe(
+    exec: &Execution,
+    verdict: Verdict,
+    exited_cleanly: bool,
+) -> (TestRun, ladder::RunObservation) {
     let obs = ladder::RunObservation {
         exited_cleanly,
         wrote_stdout: exec.stdout.iter().any(|b| !b.is_ascii_whitespace()),

@@ -12,7 +12,10 @@ pub struct SeverityWeights {
 
 impl Default for SeverityWeights {
     fn default() -> Self {
-        SeverityWeights { medium: 0.5, high: 1.0 }
+        SeverityWeights {
+            medium: 0.5,
+            high: 1.0,
+        }
     }
 }
 

@@ -22,8 +22,16 @@ fn mbpp_references_score_one_and_broken_copies_do_not() {
         if row["reference_passes"] != true {
             continue;
         }
-        let asserts = row["test_list"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
-        let setup = row["test_setup_code"].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+        let asserts = row["test_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        let setup = row["test_setup_code"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         items.push((
             row["id"].as_str().unwrap().into(),
             row["reference_solution"].as_str().unwrap().into(),
@@ -32,13 +40,37 @@ fn mbpp_references_score_one_and_broken_copies_do_not() {
     }
     assert!(items.len() > 900, "{} MBPP references", items.len());
     let sandbox = Arc::new(Sandbox::new(SandboxConfig::default()).unwrap());
-    let config = RewardConfig { test_cap: None, cpu_time_ms: 5000, wall_time_ms: 20_000, ..RewardConfig::default() };
+    let config = RewardConfig {
+        test_cap: None,
+        cpu_time_ms: 5000,
+        wall_time_ms: 20_000,
+        ..RewardConfig::default()
+    };
     let model = RewardModel::new(config, sandbox, Scanner::Native).unwrap();
-    let broken: Vec<String> = items.iter().map(|(_, code, _)| format!("{code}\n{BREAK_FUNCTIONS}")).collect();
-    let exiting: Vec<String> = items.iter().map(|(_, code, _)| format!("{code}\nimport os\nos._exit(0)\n")).collect();
-    let mut pairs: Vec<(&str, &TestSpec)> = items.iter().map(|(_, code, t)| (code.as_str(), t)).collect();
-    pairs.extend(broken.iter().zip(&items).map(|(b, (_, _, t))| (b.as_str(), t)));
-    pairs.extend(exiting.iter().zip(&items).map(|(b, (_, _, t))| (b.as_str(), t)));
+    let broken: Vec<String> = items
+        .iter()
+        .map(|(_, code, _)| format!("{code}\n{BREAK_FUNCTIONS}"))
+        .collect();
+    let exiting: Vec<String> = items
+        .iter()
+        .map(|(_, code, _)| format!("{code}\nimport os\nos._exit(0)\n"))
+        .collect();
+    let mut pairs: Vec<(&str, &TestSpec)> = items
+        .iter()
+        .map(|(_, code, t)| (code.as_str(), t))
+        .collect();
+    pairs.extend(
+        broken
+            .iter()
+            .zip(&items)
+            .map(|(b, (_, _, t))| (b.as_str(), t)),
+    );
+    pairs.extend(
+        exiting
+            .iter()
+            .zip(&items)
+            .map(|(b, (_, _, t))| (b.as_str(), t)),
+    );
     let n = items.len();
     let mut failures = Vec::new();
     for (i, r) in model.score_batch(&pairs).into_iter().enumerate() {
@@ -50,12 +82,25 @@ fn mbpp_references_score_one_and_broken_copies_do_not() {
                 b.r_func,
                 b.tests_passed,
                 b.tests_total,
-                b.tests.iter().map(|t| t.stderr_tail.clone()).collect::<Vec<_>>()
+                b.tests
+                    .iter()
+                    .map(|t| t.stderr_tail.clone())
+                    .collect::<Vec<_>>()
             )),
-            1 if b.r_func >= 1.0 => failures.push(format!("{id}: the copy returning None scored {}", b.r_func)),
-            2 if b.tests_passed > 0 => failures.push(format!("{id}: the os._exit copy passed {}", b.tests_passed)),
+            1 if b.r_func >= 1.0 => {
+                failures.push(format!("{id}: the copy returning None scored {}", b.r_func))
+            }
+            2 if b.tests_passed > 0 => {
+                failures.push(format!("{id}: the os._exit copy passed {}", b.tests_passed))
+            }
             _ => {}
         }
     }
-    assert!(failures.is_empty(), "{} of {} failed:\n{}", failures.len(), n, failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed:\n{}",
+        failures.len(),
+        n,
+        failures.join("\n")
+    );
 }

@@ -90,7 +90,15 @@ pub extern "C" fn scrl_die_with_parent() -> c_int {
 /// back to it instead of init, so its process-group kill and reaping can find them.
 #[unsafe(no_mangle)]
 pub extern "C" fn scrl_become_subreaper() -> c_int {
-    unsafe { prctl(PR_SET_CHILD_SUBREAPER, 1 as c_ulong, 0 as c_ulong, 0 as c_ulong, 0 as c_ulong) }
+    unsafe {
+        prctl(
+            PR_SET_CHILD_SUBREAPER,
+            1 as c_ulong,
+            0 as c_ulong,
+            0 as c_ulong,
+            0 as c_ulong,
+        )
+    }
 }
 
 /// Locks the calling (freshly forked, single-threaded) child down. Returns 0, or a negative step code
@@ -234,11 +242,10 @@ const OFF_ARG1_LO: u32 = 24;
 /// (187) and `fadvise64` (221): locks that block host processes, disk flushes, page-cache eviction.
 const ALLOW: &[u32] = &[
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
-    26, 27, 28, 32, 33, 34, 35, 36, 39, 60, 61, 63, 72, 77, 78, 79, 80, 81, 89, 95, 96,
-    97, 98, 99, 100, 102, 104, 107, 108, 110, 111, 115, 118, 120, 121, 124, 127, 128, 130, 131,
-    137, 138, 140, 143, 145, 146, 147, 158, 160, 186, 201, 202, 204, 217, 218, 219, 228, 229,
-    230, 231, 232, 233, 247, 257, 262, 267, 269, 270, 271, 273, 281, 290, 291, 292, 293, 309, 318,
-    332, 334, 436, 439,
+    26, 27, 28, 32, 33, 34, 35, 36, 39, 60, 61, 63, 72, 77, 78, 79, 80, 81, 89, 95, 96, 97, 98, 99,
+    100, 102, 104, 107, 108, 110, 111, 115, 118, 120, 121, 124, 127, 128, 130, 131, 137, 138, 140,
+    143, 145, 146, 147, 158, 160, 186, 201, 202, 204, 217, 218, 219, 228, 229, 230, 231, 232, 233,
+    247, 257, 262, 267, 269, 270, 271, 273, 281, 290, 291, 292, 293, 309, 318, 332, 334, 436, 439,
 ];
 
 /// Syscalls that only an escape attempt makes: the process is killed with SIGSYS so the supervisor can
@@ -439,7 +446,11 @@ mod tests {
             assert_eq!(fcntl(cmd), RET_ERRNO | ENOSYS, "fcntl {cmd}");
         }
         for nr in [73, 74, 75, 162, 187, 221, 277, 306] {
-            assert_eq!(run(nr, 0), RET_ERRNO | ENOSYS, "syscall {nr} reaches outside the run");
+            assert_eq!(
+                run(nr, 0),
+                RET_ERRNO | ENOSYS,
+                "syscall {nr} reaches outside the run"
+            );
         }
     }
 

@@ -65,7 +65,8 @@ fn lossy<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
 
 /// The verdict of a run against one expected output.
 pub fn judge(exec: &Execution, expected_output: &str, mode: CompareMode) -> Verdict {
-    let matches = exec.outcome == Outcome::Exited && outputs_match(&exec.stdout, expected_output, mode);
+    let matches =
+        exec.outcome == Outcome::Exited && outputs_match(&exec.stdout, expected_output, mode);
     Verdict::of(exec.outcome, matches)
 }
 

@@ -29,10 +29,19 @@ pub fn whiten(batch: &mut [Vec<f32>]) {
         return;
     }
     let mean = batch.iter().flatten().map(|&x| x as f64).sum::<f64>() / n as f64;
-    let var = batch.iter().flatten().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+    let var = batch
+        .iter()
+        .flatten()
+        .map(|&x| (x as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n as f64;
     let std = var.sqrt();
     for x in batch.iter_mut().flatten() {
-        *x = if std > 1e-8 { ((*x as f64 - mean) / (std + 1e-8)) as f32 } else { 0.0 };
+        *x = if std > 1e-8 {
+            ((*x as f64 - mean) / (std + 1e-8)) as f32
+        } else {
+            0.0
+        };
     }
 }
 
@@ -52,8 +61,16 @@ pub fn grpo(group_rewards: &[f32]) -> Vec<f32> {
         return Vec::new();
     }
     let mean = group_rewards.iter().sum::<f32>() / k;
-    let std = (group_rewards.iter().map(|r| (r - mean).powi(2)).sum::<f32>() / k).sqrt();
-    group_rewards.iter().map(|r| if std > 1e-6 { (r - mean) / std } else { 0.0 }).collect()
+    let std = (group_rewards
+        .iter()
+        .map(|r| (r - mean).powi(2))
+        .sum::<f32>()
+        / k)
+        .sqrt();
+    group_rewards
+        .iter()
+        .map(|r| if std > 1e-6 { (r - mean) / std } else { 0.0 })
+        .collect()
 }
 
 /// RLOO: r_i minus the mean of the other k-1 rewards of the group (needs k >= 2).
@@ -63,7 +80,10 @@ pub fn rloo(group_rewards: &[f32]) -> Vec<f32> {
         return vec![0.0; k];
     }
     let sum: f32 = group_rewards.iter().sum();
-    group_rewards.iter().map(|r| r - (sum - r) / (k as f32 - 1.0)).collect()
+    group_rewards
+        .iter()
+        .map(|r| r - (sum - r) / (k as f32 - 1.0))
+        .collect()
 }
 
 #[cfg(test)]
@@ -103,7 +123,12 @@ mod tests {
         let long = token_rewards(1.0, &[0.0; 300], 0.1);
         let (a1, _) = gae(&long, &[0.0; 300], 1.0, 1.0);
         let (a95, _) = gae(&long, &[0.0; 300], 1.0, 0.95);
-        assert!((a1[0] - 1.0).abs() < 1e-6 && a95[0] < 1e-6, "{} {}", a1[0], a95[0]);
+        assert!(
+            (a1[0] - 1.0).abs() < 1e-6 && a95[0] < 1e-6,
+            "{} {}",
+            a1[0],
+            a95[0]
+        );
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io(&tmp))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
@@ -31,15 +33,28 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), TrainError>
 }
 
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::Io { path: path.to_path_buf(), error: e })?;
-    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), message: e.to_string() })
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::Io {
+        path: path.to_path_buf(),
+        error: e,
+    })?;
+    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 /// Builds a checkpoint folder at `dir` atomically: `fill` writes into a fresh temporary folder, which then
 /// replaces `dir` (the previous version is removed only after the new one is in place).
-pub fn write_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<(), TrainError>) -> Result<(), TrainError> {
+pub fn write_dir(
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), TrainError>,
+) -> Result<(), TrainError> {
     let io = |p: PathBuf| move |e| TrainError::Io { path: p, error: e };
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("checkpoint").to_string();
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("checkpoint")
+        .to_string();
     let tmp = dir.with_file_name(format!(".{name}.tmp"));
     let old = dir.with_file_name(format!(".{name}.old"));
     for stale in [&tmp, &old] {
@@ -49,7 +64,9 @@ pub fn write_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<(), TrainError>)
     }
     std::fs::create_dir_all(&tmp).map_err(io(tmp.clone()))?;
     fill(&tmp)?;
-    std::fs::File::open(&tmp).and_then(|d| d.sync_all()).map_err(io(tmp.clone()))?;
+    std::fs::File::open(&tmp)
+        .and_then(|d| d.sync_all())
+        .map_err(io(tmp.clone()))?;
     if dir.exists() {
         std::fs::rename(dir, &old).map_err(io(dir.to_path_buf()))?;
     }
@@ -75,7 +92,9 @@ impl ValueHead {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let bound = 1.0 / (hidden as f64).sqrt();
-        let w: Vec<f32> = (0..hidden).map(|_| (rng.random_range(-bound..bound) * 0.1) as f32).collect();
+        let w: Vec<f32> = (0..hidden)
+            .map(|_| (rng.random_range(-bound..bound) * 0.1) as f32)
+            .collect();
         Ok(ValueHead {
             weight: Var::from_tensor(&Tensor::from_vec(w, (1, hidden), device)?)?,
             bias: Var::zeros(1, DType::F32, device)?,
@@ -85,25 +104,39 @@ impl ValueHead {
     /// (batch, seq, hidden) -> (batch, seq).
     pub fn forward(&self, hidden: &Tensor) -> Result<Tensor, TrainError> {
         let h = hidden.to_dtype(DType::F32)?;
-        Ok(h.broadcast_matmul(&self.weight.as_tensor().t()?)?.squeeze(2)?.broadcast_add(self.bias.as_tensor())?)
+        Ok(h.broadcast_matmul(&self.weight.as_tensor().t()?)?
+            .squeeze(2)?
+            .broadcast_add(self.bias.as_tensor())?)
     }
 
     pub fn vars(&self) -> Vec<(String, Var)> {
-        vec![(V_WEIGHT.into(), self.weight.clone()), (V_BIAS.into(), self.bias.clone())]
+        vec![
+            (V_WEIGHT.into(), self.weight.clone()),
+            (V_BIAS.into(), self.bias.clone()),
+        ]
     }
 
     /// Saves into a checkpoint folder being built by [`write_dir`] (which makes it atomic).
     pub fn save(&self, path: &Path) -> Result<(), TrainError> {
-        let map: HashMap<String, Tensor> =
-            self.vars().into_iter().map(|(n, v)| (n, v.as_tensor().clone())).collect();
+        let map: HashMap<String, Tensor> = self
+            .vars()
+            .into_iter()
+            .map(|(n, v)| (n, v.as_tensor().clone()))
+            .collect();
         Ok(candle_core::safetensors::save(&map, path)?)
     }
 
     pub fn load(&self, path: &Path) -> Result<(), TrainError> {
-        let bad = |message: String| TrainError::Checkpoint { path: path.to_path_buf(), message };
-        let map = candle_core::safetensors::load(path, self.weight.device()).map_err(|e| bad(e.to_string()))?;
+        let bad = |message: String| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            message,
+        };
+        let map = candle_core::safetensors::load(path, self.weight.device())
+            .map_err(|e| bad(e.to_string()))?;
         for (name, var) in self.vars() {
-            let t = map.get(&name).ok_or_else(|| bad(format!("missing tensor `{name}`")))?;
+            let t = map
+                .get(&name)
+                .ok_or_else(|| bad(format!("missing tensor `{name}`")))?;
             if t.dims() != var.dims() {
                 return Err(bad(format!(
                     "`{name}` has shape {:?}, this model's value head needs {:?} (a checkpoint of another base?)",

@@ -8,6 +8,9 @@ use serde::de::DeserializeOwned;
 use crate::TrainError;
 
 pub fn load_toml<T: DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::Io { path: path.to_path_buf(), error: e })?;
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::Io {
+        path: path.to_path_buf(),
+        error: e,
+    })?;
     toml::from_str(&text).map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))
 }

@@ -4,8 +4,14 @@
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum KlController {
-    Fixed { coef: f64 },
-    Adaptive { coef: f64, target: f64, horizon: f64 },
+    Fixed {
+        coef: f64,
+    },
+    Adaptive {
+        coef: f64,
+        target: f64,
+        horizon: f64,
+    },
 }
 
 impl KlController {
@@ -17,7 +23,12 @@ impl KlController {
 
     /// Updates after a batch of `n_steps` samples with mean KL `observed`.
     pub fn update(&mut self, observed: f64, n_steps: usize) {
-        if let KlController::Adaptive { coef, target, horizon } = self {
+        if let KlController::Adaptive {
+            coef,
+            target,
+            horizon,
+        } = self
+        {
             let error = (observed / *target - 1.0).clamp(-0.2, 0.2);
             *coef *= 1.0 + error * n_steps as f64 / *horizon;
         }
@@ -33,7 +44,11 @@ mod tests {
         let mut f = KlController::Fixed { coef: 0.1 };
         f.update(100.0, 2);
         assert_eq!(f.coef(), 0.1);
-        let mut a = KlController::Adaptive { coef: 0.1, target: 1.0, horizon: 100.0 };
+        let mut a = KlController::Adaptive {
+            coef: 0.1,
+            target: 1.0,
+            horizon: 100.0,
+        };
         a.update(2.0, 10); // KL too high: coefficient grows by the clipped error 0.2 * 10/100.
         assert!((a.coef() - 0.1 * 1.02).abs() < 1e-12);
         a.update(0.0, 10); // KL too low: it shrinks.

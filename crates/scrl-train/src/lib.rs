@@ -6,8 +6,8 @@
 
 pub mod advantages;
 pub mod checkpoint;
-pub mod evaluate;
 mod config;
+pub mod evaluate;
 pub mod kl;
 pub mod losses;
 pub mod metrics;
@@ -36,7 +36,10 @@ pub enum TrainError {
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),
     #[error("{path}: {error}")]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
 }
@@ -44,7 +47,9 @@ pub enum TrainError {
 /// A seed for one purpose at one step, derived from the run's seed (SplitMix64 finaliser), so that no
 /// random stream depends on how many draws came before it.
 pub fn derive_seed(seed: u64, purpose: u64, step: u64) -> u64 {
-    let mut z = seed ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut z = seed
+        ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ step.wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)

@@ -5,24 +5,44 @@ use candle_core::{DType, Result, Tensor};
 
 /// Mean of `x` over the positions where `mask` is 1.
 pub fn masked_mean(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    let n = mask.sum_all()?.to_dtype(DType::F32)?.to_scalar::<f32>()?.max(1.0);
+    let n = mask
+        .sum_all()?
+        .to_dtype(DType::F32)?
+        .to_scalar::<f32>()?
+        .max(1.0);
     (x * mask)?.sum_all()? / n as f64
 }
 
 /// The clipped surrogate objective, negated into a loss, and the fraction of tokens whose ratio was clipped.
-pub fn policy_loss(logp: &Tensor, old_logp: &Tensor, adv: &Tensor, mask: &Tensor, clip: f64) -> Result<(Tensor, f32)> {
+pub fn policy_loss(
+    logp: &Tensor,
+    old_logp: &Tensor,
+    adv: &Tensor,
+    mask: &Tensor,
+    clip: f64,
+) -> Result<(Tensor, f32)> {
     let ratio = (logp - old_logp)?.exp()?;
     let unclipped = (&ratio * adv)?;
     let clipped = (ratio.clamp(1.0 - clip, 1.0 + clip)? * adv)?;
     let surrogate = unclipped.minimum(&clipped)?;
     let loss = masked_mean(&surrogate, mask)?.neg()?;
-    let outside = ratio.detach().gt(1.0 + clip)?.add(&ratio.detach().lt(1.0 - clip)?)?.to_dtype(DType::F32)?;
+    let outside = ratio
+        .detach()
+        .gt(1.0 + clip)?
+        .add(&ratio.detach().lt(1.0 - clip)?)?
+        .to_dtype(DType::F32)?;
     let clip_frac = masked_mean(&outside, mask)?.to_scalar::<f32>()?;
     Ok((loss, clip_frac))
 }
 
 /// Clipped value loss: 0.5 * max((V - R)^2, (V_old + clip(V - V_old) - R)^2), masked mean.
-pub fn value_loss(values: &Tensor, old_values: &Tensor, returns: &Tensor, mask: &Tensor, clip: f64) -> Result<Tensor> {
+pub fn value_loss(
+    values: &Tensor,
+    old_values: &Tensor,
+    returns: &Tensor,
+    mask: &Tensor,
+    clip: f64,
+) -> Result<Tensor> {
     let delta = (values - old_values)?.clamp(-clip, clip)?;
     let clipped = (old_values + delta)?;
     let a = (values - returns)?.sqr()?;
@@ -69,16 +89,31 @@ mod tests {
         let x = Var::from_slice(init, shape, &dev).unwrap();
         let loss = f(x.as_tensor()).unwrap();
         let grads = loss.backward().unwrap();
-        let g: Vec<f32> = grads.get(&x).expect("x has a gradient").flatten_all().unwrap().to_vec1().unwrap();
+        let g: Vec<f32> = grads
+            .get(&x)
+            .expect("x has a gradient")
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         let eps = 1e-3f32;
         for i in 0..init.len() {
             let mut plus = init.to_vec();
             plus[i] += eps;
             let mut minus = init.to_vec();
             minus[i] -= eps;
-            let at = |v: &[f32]| f(&Tensor::from_slice(v, shape, &dev).unwrap()).unwrap().to_scalar::<f32>().unwrap();
+            let at = |v: &[f32]| {
+                f(&Tensor::from_slice(v, shape, &dev).unwrap())
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            };
             let numeric = (at(&plus) - at(&minus)) / (2.0 * eps);
-            assert!((numeric - g[i]).abs() < 2e-3, "d/dx[{i}]: autograd {} vs numeric {numeric}", g[i]);
+            assert!(
+                (numeric - g[i]).abs() < 2e-3,
+                "d/dx[{i}]: autograd {} vs numeric {numeric}",
+                g[i]
+            );
         }
     }
 
@@ -93,7 +128,9 @@ mod tests {
         let mask = t(&[1.0, 1.0, 0.0, 1.0, 1.0, 1.0]);
         // Some ratios inside the clip range, some outside on either side (flat there: zero gradient).
         let new = [-0.95, -2.5, -0.4, -1.0, -0.72, -3.05];
-        grad_check((2, 3), &new, |x| Ok(policy_loss(x, &old, &adv, &mask, 0.2)?.0));
+        grad_check((2, 3), &new, |x| {
+            Ok(policy_loss(x, &old, &adv, &mask, 0.2)?.0)
+        });
     }
 
     #[test]
@@ -117,7 +154,9 @@ mod tests {
         let old = t(&[0.0, 0.5, 1.0, -0.5, 0.2, 0.3]);
         let ret = t(&[1.0, 0.0, 1.0, 0.5, -1.0, 0.3]);
         let mask = t(&[1.0; 6]);
-        grad_check((2, 3), &[0.1, 0.9, 0.7, -0.1, 0.25, 0.6], |x| value_loss(x, &old, &ret, &mask, 0.2));
+        grad_check((2, 3), &[0.1, 0.9, 0.7, -0.1, 0.25, 0.6], |x| {
+            value_loss(x, &old, &ret, &mask, 0.2)
+        });
         // V moved past the clip towards R: the clipped error is larger and wins.
         let v = t(&[0.9, 0.5, 1.0, -0.5, 0.2, 0.3]);
         let l = value_loss(&v, &old, &ret, &t(&[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]), 0.2).unwrap();
@@ -129,10 +168,22 @@ mod tests {
         let a = t(&[-1.0, -2.0, -0.5, -1.5, -0.7, -3.0]);
         let b = t(&[-1.2, -1.0, -0.5, -2.5, -0.1, -3.0]);
         for est in [KlEstimator::K1, KlEstimator::K3] {
-            let z = kl_per_token(&a, &a, est).unwrap().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+            let z = kl_per_token(&a, &a, est)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
             assert_eq!(z, 0.0);
         }
-        let k3: Vec<f32> = kl_per_token(&a, &b, KlEstimator::K3).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let k3: Vec<f32> = kl_per_token(&a, &b, KlEstimator::K3)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         assert!(k3.iter().all(|&x| x >= 0.0));
         grad_check((2, 3), &[-1.0, -2.0, -0.5, -1.5, -0.7, -3.0], |x| {
             kl_per_token(x, &b, KlEstimator::K3)?.sum_all()
@@ -146,6 +197,8 @@ mod tests {
         let h = entropy(&logits, &mask).unwrap().to_scalar::<f32>().unwrap();
         assert!((h - 4f32.ln()).abs() < 1e-5);
         let m = Tensor::ones((2, 1), DType::F32, &Device::Cpu).unwrap();
-        grad_check((2, 3), &[0.1, 0.5, -0.3, 1.0, 0.0, 0.2], |x| entropy(&x.unsqueeze(1)?, &m));
+        grad_check((2, 3), &[0.1, 0.5, -0.3, 1.0, 0.0, 0.2], |x| {
+            entropy(&x.unsqueeze(1)?, &m)
+        });
     }
 }

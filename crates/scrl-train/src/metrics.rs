@@ -16,7 +16,10 @@ impl MetricsLog {
     /// Opens `path` for appending, first dropping every row whose `key` is >= `keep_below` (rows written
     /// after the checkpoint being resumed from). A fresh run passes `keep_below = 0`.
     pub fn open(path: &Path, key: &str, keep_below: u64) -> Result<MetricsLog, TrainError> {
-        let io = |e: std::io::Error| TrainError::Io { path: path.to_path_buf(), error: e };
+        let io = |e: std::io::Error| TrainError::Io {
+            path: path.to_path_buf(),
+            error: e,
+        };
         let kept: Vec<String> = match std::fs::read_to_string(path) {
             Ok(text) => text
                 .lines()
@@ -36,12 +39,23 @@ impl MetricsLog {
             body.push('\n');
         }
         crate::checkpoint::write_atomic(path, body.as_bytes())?;
-        let file = std::fs::OpenOptions::new().append(true).open(path).map_err(io)?;
-        Ok(MetricsLog { path: path.to_path_buf(), file })
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        Ok(MetricsLog {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     pub fn write(&mut self, row: &serde_json::Value) -> Result<(), TrainError> {
         let line = serde_json::to_string(row).expect("a json value serialises");
-        writeln!(self.file, "{line}").and_then(|_| self.file.flush()).map_err(|e| TrainError::Io { path: self.path.clone(), error: e })
+        writeln!(self.file, "{line}")
+            .and_then(|_| self.file.flush())
+            .map_err(|e| TrainError::Io {
+                path: self.path.clone(),
+                error: e,
+            })
     }
 }

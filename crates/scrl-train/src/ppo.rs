@@ -22,8 +22,8 @@ use scrl_reward::{RewardBreakdown, RewardKind, RewardModel, TestSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::advantages::{gae, grpo, rloo, token_rewards, whiten};
-use crate::evaluate::test_spec;
 use crate::checkpoint::{ValueHead, read_json, write_atomic, write_dir, write_json};
+use crate::evaluate::test_spec;
 use crate::kl::KlController;
 use crate::losses::{KlEstimator, entropy, kl_per_token, masked_mean, policy_loss, value_loss};
 use crate::metrics::MetricsLog;
@@ -185,28 +185,47 @@ impl PpoConfig {
             return bad("episodes, batch_size and ppo_epochs must be >= 1".into());
         }
         if self.group_size == 0 || (self.algo != Algorithm::Ppo && self.group_size < 2) {
-            return bad(format!("{:?} needs group_size >= {} (samples per prompt)", self.algo, if self.algo == Algorithm::Ppo { 1 } else { 2 }));
+            return bad(format!(
+                "{:?} needs group_size >= {} (samples per prompt)",
+                self.algo,
+                if self.algo == Algorithm::Ppo { 1 } else { 2 }
+            ));
         }
-        if !(0.0..=1.0).contains(&self.lam) || !(0.0..=1.0).contains(&self.value_lam) || !(0.0..=1.0).contains(&self.gamma) {
+        if !(0.0..=1.0).contains(&self.lam)
+            || !(0.0..=1.0).contains(&self.value_lam)
+            || !(0.0..=1.0).contains(&self.gamma)
+        {
             return bad("gamma, lam and value_lam must be in [0, 1]".into());
         }
         if self.value_lr.is_some_and(|v| !(v > 0.0)) || self.truncation_penalty < 0.0 {
             return bad("value_lr must be > 0 and truncation_penalty >= 0".into());
         }
         if self.seed > i64::MAX as u64 {
-            return bad(format!("seed {} does not fit a TOML integer (at most {})", self.seed, i64::MAX));
+            return bad(format!(
+                "seed {} does not fit a TOML integer (at most {})",
+                self.seed,
+                i64::MAX
+            ));
         }
         if self.val_samples == 0 {
             return bad("val_samples must be >= 1".into());
         }
         if self.value_warmup_episodes > 0 && !self.algo.uses_value_head() {
-            return bad(format!("value_warmup_episodes needs a value head, which {:?} has not", self.algo));
+            return bad(format!(
+                "value_warmup_episodes needs a value head, which {:?} has not",
+                self.algo
+            ));
         }
         if self.value_warmup_episodes >= self.episodes {
-            return bad(format!("value_warmup_episodes ({}) must be below episodes ({})", self.value_warmup_episodes, self.episodes));
+            return bad(format!(
+                "value_warmup_episodes ({}) must be below episodes ({})",
+                self.value_warmup_episodes, self.episodes
+            ));
         }
         if !(self.temperature > 0.0) {
-            return bad("temperature must be > 0 for RL (log-probs are taken at that temperature)".into());
+            return bad(
+                "temperature must be > 0 for RL (log-probs are taken at that temperature)".into(),
+            );
         }
         if !(self.lr > 0.0) || !(self.clip > 0.0) || self.kl_coef < 0.0 {
             return bad("lr and clip must be > 0 and kl_coef >= 0".into());
@@ -229,13 +248,19 @@ impl PpoConfig {
     pub fn schedule(&self) -> RewardSchedule {
         match self.binary_episodes {
             Some(n) => RewardSchedule::BinaryThenPartial { binary_episodes: n },
-            None => RewardSchedule::Constant { reward: self.reward },
+            None => RewardSchedule::Constant {
+                reward: self.reward,
+            },
         }
     }
 
     fn kl_controller(&self) -> KlController {
         match self.kl_target {
-            Some(target) => KlController::Adaptive { coef: self.kl_coef, target, horizon: self.kl_horizon },
+            Some(target) => KlController::Adaptive {
+                coef: self.kl_coef,
+                target,
+                horizon: self.kl_horizon,
+            },
             None => KlController::Fixed { coef: self.kl_coef },
         }
     }
@@ -353,7 +378,14 @@ impl Algorithm {
     /// the last token, the KL penalty on every token), `lam` for the advantages and `value_lam` for the
     /// targets, then whitened. GRPO: (r - group mean) / group std; RLOO: r minus the mean of the others,
     /// with the KL penalty in the reward; one advantage for every token of a completion.
-    fn advantages(self, cfg: &PpoConfig, p: &Passes, rewards: &[f32], kl_coef: f32, groups: &[usize]) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    fn advantages(
+        self,
+        cfg: &PpoConfig,
+        p: &Passes,
+        rewards: &[f32],
+        kl_coef: f32,
+        groups: &[usize],
+    ) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
         match self {
             Algorithm::Ppo => {
                 let (mut adv, mut rets) = (Vec::new(), Vec::new());
@@ -370,30 +402,52 @@ impl Algorithm {
             }
             Algorithm::Grpo | Algorithm::Rloo => {
                 let shaped: Vec<f32> = match self {
-                    Algorithm::Rloo => rewards.iter().zip(&p.seq_kl).map(|(r, k)| r - kl_coef * k).collect(),
+                    Algorithm::Rloo => rewards
+                        .iter()
+                        .zip(&p.seq_kl)
+                        .map(|(r, k)| r - kl_coef * k)
+                        .collect(),
                     _ => rewards.to_vec(),
                 };
                 let mut seq_adv = vec![0f32; rewards.len()];
                 for g in 0..groups.iter().max().map_or(0, |m| m + 1) {
-                    let members: Vec<usize> = (0..rewards.len()).filter(|&i| groups[i] == g).collect();
+                    let members: Vec<usize> =
+                        (0..rewards.len()).filter(|&i| groups[i] == g).collect();
                     let rs: Vec<f32> = members.iter().map(|&i| shaped[i]).collect();
-                    let a = if self == Algorithm::Grpo { grpo(&rs) } else { rloo(&rs) };
+                    let a = if self == Algorithm::Grpo {
+                        grpo(&rs)
+                    } else {
+                        rloo(&rs)
+                    };
                     for (&i, a) in members.iter().zip(a) {
                         seq_adv[i] = a;
                     }
                 }
-                p.batch.spans.iter().map(|&(i, _, n)| (vec![seq_adv[i]; n], vec![0.0; n])).unzip()
+                p.batch
+                    .spans
+                    .iter()
+                    .map(|&(i, _, n)| (vec![seq_adv[i]; n], vec![0.0; n]))
+                    .unzip()
             }
         }
     }
 
     /// The loss of one minibatch besides the clipped surrogate: the value loss for PPO, the k3 KL term for
     /// GRPO, nothing for RLOO (its KL is in the reward). Returns (extra loss, value loss for the metrics).
-    fn extra_loss(self, cfg: &PpoConfig, mb: &Minibatch, kl_coef: f64) -> Result<(Option<Tensor>, f64), TrainError> {
+    fn extra_loss(
+        self,
+        cfg: &PpoConfig,
+        mb: &Minibatch,
+        kl_coef: f64,
+    ) -> Result<(Option<Tensor>, f64), TrainError> {
         match self {
             Algorithm::Ppo => {
                 let hidden = mb.out.hidden.narrow(1, 0, mb.width)?;
-                let hidden = if cfg.value_detach { hidden.detach() } else { hidden };
+                let hidden = if cfg.value_detach {
+                    hidden.detach()
+                } else {
+                    hidden
+                };
                 let v = mb.value.forward(&hidden)?;
                 let vl = value_loss(&v, &mb.old_values, &mb.returns, &mb.mask, cfg.value_clip)?;
                 let shown = vl.to_scalar::<f32>()? as f64;
@@ -409,15 +463,38 @@ impl Algorithm {
 }
 
 /// Scores completions (code extracted first) with the given functional reward.
-fn score(policy: &Policy, reward: &RewardModel, rollouts: &[Rollout], items: &[&PromptItem], kind: RewardKind) -> Result<Vec<RewardBreakdown>, TrainError> {
+fn score(
+    policy: &Policy,
+    reward: &RewardModel,
+    rollouts: &[Rollout],
+    items: &[&PromptItem],
+    kind: RewardKind,
+) -> Result<Vec<RewardBreakdown>, TrainError> {
     let codes: Vec<String> = rollouts.iter().map(|r| policy.extract(&r.text)).collect();
-    let pairs: Vec<(&str, &TestSpec)> = codes.iter().zip(rollouts).map(|(c, r)| (c.as_str(), &items[r.group].tests)).collect();
-    reward.score_batch(&pairs).into_iter().map(|r| Ok(r?.with_kind(kind))).collect()
+    let pairs: Vec<(&str, &TestSpec)> = codes
+        .iter()
+        .zip(rollouts)
+        .map(|(c, r)| (c.as_str(), &items[r.group].tests))
+        .collect();
+    reward
+        .score_batch(&pairs)
+        .into_iter()
+        .map(|r| Ok(r?.with_kind(kind)))
+        .collect()
 }
 
 /// Phase 1: `samples` completions of each prompt, with the sampler's log-probs and finish reasons.
-fn collect_rollouts(policy: &Policy, cfg: &PpoConfig, items: &[&PromptItem], samples: usize, seed: u64) -> Result<Vec<Rollout>, TrainError> {
-    let prompts: Vec<Vec<u32>> = items.iter().flat_map(|it| std::iter::repeat_n(it.ids.clone(), samples)).collect();
+fn collect_rollouts(
+    policy: &Policy,
+    cfg: &PpoConfig,
+    items: &[&PromptItem],
+    samples: usize,
+    seed: u64,
+) -> Result<Vec<Rollout>, TrainError> {
+    let prompts: Vec<Vec<u32>> = items
+        .iter()
+        .flat_map(|it| std::iter::repeat_n(it.ids.clone(), samples))
+        .collect();
     let params = SamplingParams {
         max_new_tokens: cfg.max_new_tokens,
         temperature: cfg.temperature,
@@ -427,7 +504,13 @@ fn collect_rollouts(policy: &Policy, cfg: &PpoConfig, items: &[&PromptItem], sam
         seed,
         stream_offset: 0,
     };
-    let out = scrl_model::sample(&policy.decoder, &policy.tokenizer, &prompts, &params, LoraMode::On)?;
+    let out = scrl_model::sample(
+        &policy.decoder,
+        &policy.tokenizer,
+        &prompts,
+        &params,
+        LoraMode::On,
+    )?;
     Ok(out
         .into_iter()
         .zip(prompts)
@@ -457,7 +540,10 @@ struct Batch {
 
 fn build_batch(policy: &Policy, rollouts: &[Rollout]) -> Result<Batch, TrainError> {
     let dev = policy.decoder.device().clone();
-    let seqs: Vec<Vec<u32>> = rollouts.iter().map(|r| [r.prompt.as_slice(), r.response.as_slice()].concat()).collect();
+    let seqs: Vec<Vec<u32>> = rollouts
+        .iter()
+        .map(|r| [r.prompt.as_slice(), r.response.as_slice()].concat())
+        .collect();
     let (ids, attn) = pad_right(&seqs, policy.tokenizer.pad_id(), &dev)?;
     let (b, len) = ids.dims2()?;
     let width = len - 1;
@@ -485,7 +571,12 @@ fn rows(t: &Tensor) -> Result<Vec<Vec<f32>>, TrainError> {
 }
 
 /// Scatters per-response values into a (batch, width) tensor at the response positions.
-fn scatter(values: &[Vec<f32>], spans: &[(usize, usize, usize)], width: usize, dev: &candle_core::Device) -> Result<Tensor, TrainError> {
+fn scatter(
+    values: &[Vec<f32>],
+    spans: &[(usize, usize, usize)],
+    width: usize,
+    dev: &candle_core::Device,
+) -> Result<Tensor, TrainError> {
     let mut out = vec![0f32; spans.len() * width];
     for ((row, start, n), v) in spans.iter().zip(values) {
         out[row * width + start..row * width + start + n].copy_from_slice(&v[..*n]);
@@ -522,18 +613,31 @@ fn score_and_pass(
     let (scores, t_reward, passes) = std::thread::scope(|s| {
         let scorer = s.spawn(|| {
             let t = Instant::now();
-            (score(policy, reward, rollouts, items, kind), t.elapsed().as_secs_f64())
+            (
+                score(policy, reward, rollouts, items, kind),
+                t.elapsed().as_secs_f64(),
+            )
         });
         let t = Instant::now();
         let passes = (|| -> Result<_, TrainError> {
             let b = &batch;
-            let out = policy.decoder.forward_train(&b.ids, Some(&b.attn), LoraMode::On)?;
+            let out = policy
+                .decoder
+                .forward_train(&b.ids, Some(&b.attn), LoraMode::On)?;
             let logits = out.logits.narrow(1, 0, b.width)?;
             let old_lp = token_logprobs(&logits, &b.targets, cfg.temperature)?.detach();
             let values = value.forward(&out.hidden.narrow(1, 0, b.width)?)?.detach();
             let ent = entropy(&logits.detach(), &b.mask)?.to_scalar::<f32>()?;
-            let ref_out = policy.decoder.forward_train(&b.ids, Some(&b.attn), LoraMode::Reference)?;
-            let ref_lp = token_logprobs(&ref_out.logits.narrow(1, 0, b.width)?, &b.targets, cfg.temperature)?.detach();
+            let ref_out =
+                policy
+                    .decoder
+                    .forward_train(&b.ids, Some(&b.attn), LoraMode::Reference)?;
+            let ref_lp = token_logprobs(
+                &ref_out.logits.narrow(1, 0, b.width)?,
+                &b.targets,
+                cfg.temperature,
+            )?
+            .detach();
             Ok((old_lp, values, ref_lp, ent, t.elapsed().as_secs_f64()))
         })();
         let (scores, t_reward) = scorer.join().expect("the scoring thread does not panic");
@@ -542,20 +646,43 @@ fn score_and_pass(
     let scores = scores?;
     let (old_lp, values, ref_lp, entropy, t_pass) = passes?;
     let kl_rows = rows(&kl_per_token(&old_lp, &ref_lp, cfg.kl_estimator)?)?;
-    let seq_kl = batch.spans.iter().map(|&(i, s, n)| kl_rows[i][s..s + n].iter().sum()).collect();
-    let passes = Passes { old_rows: rows(&old_lp)?, value_rows: rows(&values)?, kl_rows, seq_kl, batch, old_lp, values, ref_lp, entropy };
+    let seq_kl = batch
+        .spans
+        .iter()
+        .map(|&(i, s, n)| kl_rows[i][s..s + n].iter().sum())
+        .collect();
+    let passes = Passes {
+        old_rows: rows(&old_lp)?,
+        value_rows: rows(&values)?,
+        kl_rows,
+        seq_kl,
+        batch,
+        old_lp,
+        values,
+        ref_lp,
+        entropy,
+    };
     Ok((scores, passes, t_reward, t_pass))
 }
 
 /// The sequence rewards the update learns from: the joint reward minus `truncation_penalty` for a
 /// completion that did not end with EOS.
 fn sequence_rewards(rewards: &[f64], eos: &[bool], truncation_penalty: f64) -> Vec<f32> {
-    rewards.iter().zip(eos).map(|(r, &e)| (r - if e { 0.0 } else { truncation_penalty }) as f32).collect()
+    rewards
+        .iter()
+        .zip(eos)
+        .map(|(r, &e)| (r - if e { 0.0 } else { truncation_penalty }) as f32)
+        .collect()
 }
 
 /// The mean undiscounted return of a batch: sequence reward minus the KL penalty summed over its tokens.
 fn mean_return(rewards: &[f32], seq_kl: &[f32], kl_coef: f32) -> f32 {
-    rewards.iter().zip(seq_kl).map(|(r, k)| r - kl_coef * k).sum::<f32>() / rewards.len().max(1) as f32
+    rewards
+        .iter()
+        .zip(seq_kl)
+        .map(|(r, k)| r - kl_coef * k)
+        .sum::<f32>()
+        / rewards.len().max(1) as f32
 }
 
 /// Whether a validation reward `v` replaces the best so far: a later validation wins a tie, so between
@@ -566,11 +693,18 @@ fn improves(best: Option<f64>, v: f64) -> bool {
 
 /// Starts the value head's bias at the mean return of the first batch, so its first targets are not all
 /// far from its outputs: shifts `passes`' values by the same amount.
-fn start_value_bias(value: &ValueHead, passes: &mut Passes, rewards: &[f32], kl_coef: f32) -> Result<(), TrainError> {
+fn start_value_bias(
+    value: &ValueHead,
+    passes: &mut Passes,
+    rewards: &[f32],
+    kl_coef: f32,
+) -> Result<(), TrainError> {
     let mean = mean_return(rewards, &passes.seq_kl, kl_coef);
     let bias = value.bias.as_tensor().to_vec1::<f32>()?[0];
     let shift = mean - bias;
-    value.bias.set(&Tensor::new(&[mean], value.bias.device())?)?;
+    value
+        .bias
+        .set(&Tensor::new(&[mean], value.bias.device())?)?;
     passes.values = (&passes.values + shift as f64)?;
     for row in &mut passes.value_rows {
         row.iter_mut().for_each(|v| *v += shift);
@@ -585,9 +719,18 @@ pub fn explained_variance(returns: &[Vec<f32>], values: &[Vec<f32>]) -> f64 {
         xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len().max(1) as f64
     };
     let r: Vec<f64> = returns.iter().flatten().map(|&x| x as f64).collect();
-    let d: Vec<f64> = returns.iter().flatten().zip(values.iter().flatten()).map(|(&a, &b)| (a - b) as f64).collect();
+    let d: Vec<f64> = returns
+        .iter()
+        .flatten()
+        .zip(values.iter().flatten())
+        .map(|(&a, &b)| (a - b) as f64)
+        .collect();
     let vr = var(&r);
-    if vr < 1e-12 { f64::NAN } else { 1.0 - var(&d) / vr }
+    if vr < 1e-12 {
+        f64::NAN
+    } else {
+        1.0 - var(&d) / vr
+    }
 }
 
 /// The tensors of one minibatch that the per-algorithm loss needs.
@@ -628,10 +771,18 @@ struct Optimizers {
 
 impl Optimizers {
     fn new(policy: &Policy, value: &ValueHead, cfg: &PpoConfig) -> Result<Optimizers, TrainError> {
-        let params = AdamWParams { weight_decay: 0.0, max_grad_norm: Some(cfg.max_grad_norm), ..Default::default() };
+        let params = AdamWParams {
+            weight_decay: 0.0,
+            max_grad_norm: Some(cfg.max_grad_norm),
+            ..Default::default()
+        };
         Ok(Optimizers {
             policy: AdamW::new(policy.decoder.trainable_vars(), params)?,
-            value: if cfg.algo.uses_value_head() { Some(AdamW::new(value.vars(), params)?) } else { None },
+            value: if cfg.algo.uses_value_head() {
+                Some(AdamW::new(value.vars(), params)?)
+            } else {
+                None
+            },
         })
     }
 
@@ -674,11 +825,23 @@ fn update(
     for e in 0..cfg.ppo_epochs {
         let perm = permutation(n, derive_seed(seed, 0xB47C, e as u64));
         for chunk in perm.chunks(mb) {
-            let idx = Tensor::from_vec(chunk.iter().map(|&i| i as u32).collect::<Vec<_>>(), chunk.len(), &dev)?;
+            let idx = Tensor::from_vec(
+                chunk.iter().map(|&i| i as u32).collect::<Vec<_>>(),
+                chunk.len(),
+                &dev,
+            )?;
             let pick = |t: &Tensor| t.index_select(&idx, 0);
             let (mask, targets) = (pick(&p.batch.mask)?, pick(&p.batch.targets)?);
-            let out = policy.decoder.forward_train(&pick(&p.batch.ids)?, Some(&pick(&p.batch.attn)?), LoraMode::On)?;
-            let new_lp = token_logprobs(&out.logits.narrow(1, 0, p.batch.width)?, &targets, cfg.temperature)?;
+            let out = policy.decoder.forward_train(
+                &pick(&p.batch.ids)?,
+                Some(&pick(&p.batch.attn)?),
+                LoraMode::On,
+            )?;
+            let new_lp = token_logprobs(
+                &out.logits.narrow(1, 0, p.batch.width)?,
+                &targets,
+                cfg.temperature,
+            )?;
             let old = pick(&p.old_lp)?;
             let (pl, cf) = policy_loss(&new_lp, &old, &pick(adv)?, &mask, cfg.clip)?;
             let mbatch = Minibatch {
@@ -708,7 +871,8 @@ fn update(
             st.policy_loss += pl.to_scalar::<f32>()? as f64;
             st.value_loss += vl;
             st.clip_fraction += cf as f64;
-            st.approx_kl += masked_mean(&(old - new_lp.detach())?, &mask)?.to_scalar::<f32>()? as f64;
+            st.approx_kl +=
+                masked_mean(&(old - new_lp.detach())?, &mask)?.to_scalar::<f32>()? as f64;
             st.minibatches += 1;
         }
     }
@@ -728,12 +892,18 @@ fn build_policy(cfg: &PpoConfig) -> Result<(Policy, ValueHead, String, bool), Tr
             format!("SFT adapter {}", a.display())
         }
         None => {
-            policy.decoder.attach_lora(cfg.lora.to_model(), derive_seed(cfg.seed, 0x10A, 0))?;
+            policy
+                .decoder
+                .attach_lora(cfg.lora.to_model(), derive_seed(cfg.seed, 0x10A, 0))?;
             "the base model (no SFT adapter was given)".to_string()
         }
     };
     policy.decoder.freeze_reference()?;
-    let value = ValueHead::new(policy.decoder.config().hidden_size, derive_seed(cfg.seed, 0x7A1, 0), &dev)?;
+    let value = ValueHead::new(
+        policy.decoder.config().hidden_size,
+        derive_seed(cfg.seed, 0x7A1, 0),
+        &dev,
+    )?;
     let mut value_loaded = false;
     if let Some(from) = &cfg.init_from {
         let adapter = from.join("adapter");
@@ -753,24 +923,49 @@ fn build_policy(cfg: &PpoConfig) -> Result<(Policy, ValueHead, String, bool), Tr
     Ok((policy, value, reference, value_loaded))
 }
 
-fn save_policy(dir: &Path, policy: &Policy, value: &ValueHead, base: &str) -> Result<(), TrainError> {
+fn save_policy(
+    dir: &Path,
+    policy: &Policy,
+    value: &ValueHead,
+    base: &str,
+) -> Result<(), TrainError> {
     policy.decoder.save_adapter(&dir.join("adapter"), base)?;
     value.save(&dir.join("value_head.safetensors"))
 }
 
 /// Phase 5: mean joint reward (of `kind`) of the policy on the held-out prompts, `val_samples` each at
 /// the training temperature. The seeds are the same at every validation of a run.
-fn validate(policy: &Policy, reward: &RewardModel, cfg: &PpoConfig, val: &[&PromptItem], kind: RewardKind) -> Result<f64, TrainError> {
+fn validate(
+    policy: &Policy,
+    reward: &RewardModel,
+    cfg: &PpoConfig,
+    val: &[&PromptItem],
+    kind: RewardKind,
+) -> Result<f64, TrainError> {
     let mut total = 0.0;
     for (c, chunk) in val.chunks(cfg.batch_size.max(4)).enumerate() {
-        let rollouts = collect_rollouts(policy, cfg, chunk, cfg.val_samples, derive_seed(cfg.seed, 0x7A1D, c as u64))?;
-        total += score(policy, reward, &rollouts, chunk, kind)?.iter().map(|b| b.reward).sum::<f64>();
+        let rollouts = collect_rollouts(
+            policy,
+            cfg,
+            chunk,
+            cfg.val_samples,
+            derive_seed(cfg.seed, 0x7A1D, c as u64),
+        )?;
+        total += score(policy, reward, &rollouts, chunk, kind)?
+            .iter()
+            .map(|b| b.reward)
+            .sum::<f64>();
     }
     Ok(total / (val.len() * cfg.val_samples).max(1) as f64)
 }
 
 /// Problems with tests whose prompt fits become prompt items; returns them and how many were skipped.
-fn prompt_items(policy: &Policy, cfg: &PpoConfig, reward: &RewardModel, path: &Path) -> Result<(Vec<PromptItem>, usize), TrainError> {
+fn prompt_items(
+    policy: &Policy,
+    cfg: &PpoConfig,
+    reward: &RewardModel,
+    path: &Path,
+) -> Result<(Vec<PromptItem>, usize), TrainError> {
     let mut items = Vec::new();
     let mut skipped = 0;
     for p in &scrl_data::load_problems(path)? {
@@ -804,13 +999,24 @@ fn std_dev(xs: &[f64]) -> f64 {
 
 /// Runs PPO (or GRPO/RLOO) as configured; `progress` hears (episodes done, a one-line status) after each
 /// episode. With `resume`, continues from `out/checkpoint` exactly.
-pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &dyn Fn(u64, &str)) -> Result<PpoSummary, TrainError> {
+pub fn run_ppo(
+    cfg: &PpoConfig,
+    reward: &RewardModel,
+    resume: bool,
+    progress: &dyn Fn(u64, &str),
+) -> Result<PpoSummary, TrainError> {
     cfg.validate()?;
     let started = Instant::now();
     let (mut policy, value, reference, value_loaded) = build_policy(cfg)?;
     let dev = policy.decoder.device().clone();
-    std::fs::create_dir_all(&cfg.out).map_err(|e| TrainError::Io { path: cfg.out.clone(), error: e })?;
-    write_atomic(&cfg.out.join("config.toml"), toml::to_string(cfg).expect("config serialises").as_bytes())?;
+    std::fs::create_dir_all(&cfg.out).map_err(|e| TrainError::Io {
+        path: cfg.out.clone(),
+        error: e,
+    })?;
+    write_atomic(
+        &cfg.out.join("config.toml"),
+        toml::to_string(cfg).expect("config serialises").as_bytes(),
+    )?;
 
     // Prompts: problems with tests and a prompt that fits; validation from its own file or a seeded
     // hold-out of the training file.
@@ -826,10 +1032,20 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
     let order = permutation(items.len(), derive_seed(cfg.seed, 0x5F7, 0));
     let (val, train): (Vec<&PromptItem>, Vec<&PromptItem>) = if cfg.val_data.is_some() {
         let vorder = permutation(val_items.len(), derive_seed(cfg.seed, 0x5F7, 1));
-        (vorder.iter().take(cfg.val_prompts).map(|&i| &val_items[i]).collect(), order.iter().map(|&i| &items[i]).collect())
+        (
+            vorder
+                .iter()
+                .take(cfg.val_prompts)
+                .map(|&i| &val_items[i])
+                .collect(),
+            order.iter().map(|&i| &items[i]).collect(),
+        )
     } else {
         let n_val = cfg.val_prompts.min(items.len() / 2);
-        (order[..n_val].iter().map(|&i| &items[i]).collect(), order[n_val..].iter().map(|&i| &items[i]).collect())
+        (
+            order[..n_val].iter().map(|&i| &items[i]).collect(),
+            order[n_val..].iter().map(|&i| &items[i]).collect(),
+        )
     };
     if train.is_empty() || (cfg.val_data.is_none() && items.len() < 2) {
         return Err(TrainError::Config(format!(
@@ -858,10 +1074,16 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
     };
     if resume {
         let saved: PpoState = read_json(&ckpt.join("state.json"))?;
-        if saved.base_fingerprint != fingerprint || saved.seed != cfg.seed || saved.algo != cfg.algo || saved.reference != cfg.adapter {
+        if saved.base_fingerprint != fingerprint
+            || saved.seed != cfg.seed
+            || saved.algo != cfg.algo
+            || saved.reference != cfg.adapter
+        {
             return Err(TrainError::Checkpoint {
                 path: ckpt.clone(),
-                message: "was written by a run with another base model, seed, algorithm or SFT adapter".into(),
+                message:
+                    "was written by a run with another base model, seed, algorithm or SFT adapter"
+                        .into(),
             });
         }
         policy.decoder.load_adapter(&ckpt.join("adapter"))?;
@@ -871,7 +1093,13 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
         state = saved;
     } else {
         state.initial_val_reward = validate(&policy, reward, cfg, &val, selection)?;
-        progress(0, &format!("validation reward ({selection:?}) of the starting policy {:.3}", state.initial_val_reward));
+        progress(
+            0,
+            &format!(
+                "validation reward ({selection:?}) of the starting policy {:.3}",
+                state.initial_val_reward
+            ),
+        );
     }
     let mut log = MetricsLog::open(&cfg.out.join("metrics.jsonl"), "episode", state.episode)?;
     let schedule = cfg.schedule();
@@ -885,38 +1113,82 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
         let batch = episode_prompts(&train, cfg, ep);
 
         let t0 = Instant::now();
-        let rollouts = collect_rollouts(&policy, cfg, &batch, cfg.group_size, derive_seed(cfg.seed, 0x5A3, ep))?;
+        let rollouts = collect_rollouts(
+            &policy,
+            cfg,
+            &batch,
+            cfg.group_size,
+            derive_seed(cfg.seed, 0x5A3, ep),
+        )?;
         let t_gen = t0.elapsed().as_secs_f64();
         let gen_tokens: usize = rollouts.iter().map(|r| r.response.len()).sum();
-        let rollouts: Vec<Rollout> = rollouts.into_iter().filter(|r| !r.response.is_empty()).collect();
+        let rollouts: Vec<Rollout> = rollouts
+            .into_iter()
+            .filter(|r| !r.response.is_empty())
+            .collect();
         if rollouts.is_empty() {
-            return Err(TrainError::Config("every completion of an episode was empty (max_new_tokens too small?)".into()));
+            return Err(TrainError::Config(
+                "every completion of an episode was empty (max_new_tokens too small?)".into(),
+            ));
         }
 
-        let (scores, mut passes, t_reward, t_fwd) = score_and_pass(&policy, &value, reward, cfg, &rollouts, &batch, kind)?;
+        let (scores, mut passes, t_reward, t_fwd) =
+            score_and_pass(&policy, &value, reward, cfg, &rollouts, &batch, kind)?;
         let kl_coef = state.kl.coef() as f32;
         let eos: Vec<bool> = rollouts.iter().map(|r| r.eos).collect();
-        let rewards = sequence_rewards(&scores.iter().map(|s| s.reward).collect::<Vec<_>>(), &eos, cfg.truncation_penalty);
+        let rewards = sequence_rewards(
+            &scores.iter().map(|s| s.reward).collect::<Vec<_>>(),
+            &eos,
+            cfg.truncation_penalty,
+        );
         if ep == 0 && !value_loaded && cfg.algo.uses_value_head() {
             start_value_bias(&value, &mut passes, &rewards, kl_coef)?;
         }
         let groups: Vec<usize> = rollouts.iter().map(|r| r.group).collect();
-        let (adv, rets) = cfg.algo.advantages(cfg, &passes, &rewards, kl_coef, &groups);
-        let value_rows: Vec<Vec<f32>> = passes.batch.spans.iter().map(|&(i, s, n)| passes.value_rows[i][s..s + n].to_vec()).collect();
-        let explained = if cfg.algo.uses_value_head() { explained_variance(&rets, &value_rows) } else { f64::NAN };
+        let (adv, rets) = cfg
+            .algo
+            .advantages(cfg, &passes, &rewards, kl_coef, &groups);
+        let value_rows: Vec<Vec<f32>> = passes
+            .batch
+            .spans
+            .iter()
+            .map(|&(i, s, n)| passes.value_rows[i][s..s + n].to_vec())
+            .collect();
+        let explained = if cfg.algo.uses_value_head() {
+            explained_variance(&rets, &value_rows)
+        } else {
+            f64::NAN
+        };
         let adv_t = scatter(&adv, &passes.batch.spans, passes.batch.width, &dev)?;
         let ret_t = scatter(&rets, &passes.batch.spans, passes.batch.width, &dev)?;
         let mismatch: f32 = passes
             .batch
             .spans
             .iter()
-            .map(|&(i, s, n)| passes.old_rows[i][s..s + n].iter().zip(&rollouts[i].sampled_logp).map(|(a, c)| (a - c).abs()).sum::<f32>())
+            .map(|&(i, s, n)| {
+                passes.old_rows[i][s..s + n]
+                    .iter()
+                    .zip(&rollouts[i].sampled_logp)
+                    .map(|(a, c)| (a - c).abs())
+                    .sum::<f32>()
+            })
             .sum::<f32>()
             / gen_tokens.max(1) as f32;
 
         let t1 = Instant::now();
         let policy_moves = ep >= cfg.value_warmup_episodes;
-        let st = update(&policy, &value, &mut opt, cfg, &passes, &adv_t, &ret_t, state.kl.coef(), policy_moves, derive_seed(cfg.seed, 0xB47D, ep))?;
+        let st = update(
+            &policy,
+            &value,
+            &mut opt,
+            cfg,
+            &passes,
+            &adv_t,
+            &ret_t,
+            state.kl.coef(),
+            policy_moves,
+            derive_seed(cfg.seed, 0xB47D, ep),
+        )?;
         let t_upd = t1.elapsed().as_secs_f64();
 
         let n = scores.len() as f64;
@@ -928,7 +1200,12 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
         }
         let same_reward_prompts = (0..batch.len())
             .filter(|&g| {
-                let rs: Vec<f64> = scores.iter().zip(&groups).filter(|(_, gg)| **gg == g).map(|(s, _)| s.reward).collect();
+                let rs: Vec<f64> = scores
+                    .iter()
+                    .zip(&groups)
+                    .filter(|(_, gg)| **gg == g)
+                    .map(|(s, _)| s.reward)
+                    .collect();
                 rs.windows(2).all(|w| w[0] == w[1])
             })
             .count();
@@ -942,32 +1219,44 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
         state.episode += 1;
 
         let last = state.episode == cfg.episodes;
-        let val_reward = if (cfg.val_every > 0 && state.episode % cfg.val_every == 0 && policy_moves) || last {
-            let v = validate(&policy, reward, cfg, &val, selection)?;
-            if improves(state.best_val_reward, v) {
-                state.best_val_reward = Some(v);
-                state.best_episode = Some(state.episode);
-                write_dir(&cfg.out.join("best"), |d| save_policy(d, &policy, &value, &base_name))?;
-            }
-            final_val = Some(v);
-            Some(v)
-        } else {
-            None
-        };
+        let val_reward =
+            if (cfg.val_every > 0 && state.episode % cfg.val_every == 0 && policy_moves) || last {
+                let v = validate(&policy, reward, cfg, &val, selection)?;
+                if improves(state.best_val_reward, v) {
+                    state.best_val_reward = Some(v);
+                    state.best_episode = Some(state.episode);
+                    write_dir(&cfg.out.join("best"), |d| {
+                        save_policy(d, &policy, &value, &base_name)
+                    })?;
+                }
+                final_val = Some(v);
+                Some(v)
+            } else {
+                None
+            };
         let row = EpisodeMetrics {
             episode: ep,
             step: ep,
             reward_kind: kind,
-            phase: if policy_moves { "update" } else { "value_warmup" },
+            phase: if policy_moves {
+                "update"
+            } else {
+                "value_warmup"
+            },
             reward_mean,
             reward_std: std_dev(&scores.iter().map(|s| s.reward).collect::<Vec<_>>()),
             r_func_mean: mean(&|x| x.r_func),
             r_sec_mean: mean(&|x| x.r_sec),
             stage_counts,
-            all_tests_passed_rate: mean(&|x| f64::from(u8::from(x.tests_total > 0 && x.tests_passed == x.tests_total))),
+            all_tests_passed_rate: mean(&|x| {
+                f64::from(u8::from(
+                    x.tests_total > 0 && x.tests_passed == x.tests_total,
+                ))
+            }),
             same_reward_prompt_share: same_reward_prompts as f64 / batch.len() as f64,
             truncation_rate: eos.iter().filter(|e| !**e).count() as f64 / n,
-            advantage_abs_mean: adv.iter().flatten().map(|a| a.abs() as f64).sum::<f64>() / adv_tokens.max(1) as f64,
+            advantage_abs_mean: adv.iter().flatten().map(|a| a.abs() as f64).sum::<f64>()
+                / adv_tokens.max(1) as f64,
             kl_mean,
             kl_coef: kl_coef as f64,
             entropy: passes.entropy,
@@ -993,7 +1282,9 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
             state.episode,
             &format!(
                 "[{kind:?}] reward {reward_mean:.3} stages {stage_counts:?} kl {kl_mean:.4}{}",
-                val_reward.map(|v| format!(" val {v:.3}")).unwrap_or_default()
+                val_reward
+                    .map(|v| format!(" val {v:.3}"))
+                    .unwrap_or_default()
             ),
         );
         if state.episode % cfg.save_every.max(1) == 0 || last || state.episode == stop {
@@ -1005,7 +1296,9 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
         }
     }
     if state.episode == cfg.episodes {
-        write_dir(&cfg.out.join("final"), |d| save_policy(d, &policy, &value, &base_name))?;
+        write_dir(&cfg.out.join("final"), |d| {
+            save_policy(d, &policy, &value, &base_name)
+        })?;
     }
     let summary = PpoSummary {
         episodes: state.episode,
@@ -1019,7 +1312,9 @@ pub fn run_ppo(cfg: &PpoConfig, reward: &RewardModel, resume: bool, progress: &d
         final_val_reward: final_val,
         best_val_reward: state.best_val_reward,
         best_episode: state.best_episode,
-        beat_start: state.best_val_reward.is_some_and(|b| b > state.initial_val_reward),
+        beat_start: state
+            .best_val_reward
+            .is_some_and(|b| b > state.initial_val_reward),
         final_dir: cfg.out.join("final"),
         best_dir: cfg.out.join("best"),
         seconds: started.elapsed().as_secs_f64(),
@@ -1036,7 +1331,10 @@ mod tests {
     #[test]
     fn a_later_validation_wins_a_tie() {
         assert!(improves(None, 0.1));
-        assert!(improves(Some(0.5), 0.5), "a tie goes to the later, longer-trained policy");
+        assert!(
+            improves(Some(0.5), 0.5),
+            "a tie goes to the later, longer-trained policy"
+        );
         assert!(improves(Some(0.5), 0.6));
         assert!(!improves(Some(0.5), 0.49));
     }
@@ -1066,22 +1364,64 @@ mod tests {
 
     #[test]
     fn invalid_settings_are_errors_that_name_them() {
-        let cfg = PpoConfig { value_warmup_episodes: 500, ..PpoConfig::default() };
-        assert!(cfg.validate().unwrap_err().to_string().contains("value_warmup_episodes"));
-        let cfg = PpoConfig { algo: Algorithm::Grpo, value_warmup_episodes: 1, group_size: 4, ..PpoConfig::default() };
-        assert!(cfg.validate().unwrap_err().to_string().contains("value head"));
-        let cfg = PpoConfig { algo: Algorithm::Rloo, ..PpoConfig::default() };
-        assert!(cfg.validate().unwrap_err().to_string().contains("group_size"));
-        let cfg = PpoConfig { lam: 1.5, ..PpoConfig::default() };
+        let cfg = PpoConfig {
+            value_warmup_episodes: 500,
+            ..PpoConfig::default()
+        };
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("value_warmup_episodes")
+        );
+        let cfg = PpoConfig {
+            algo: Algorithm::Grpo,
+            value_warmup_episodes: 1,
+            group_size: 4,
+            ..PpoConfig::default()
+        };
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("value head")
+        );
+        let cfg = PpoConfig {
+            algo: Algorithm::Rloo,
+            ..PpoConfig::default()
+        };
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("group_size")
+        );
+        let cfg = PpoConfig {
+            lam: 1.5,
+            ..PpoConfig::default()
+        };
         assert!(cfg.validate().unwrap_err().to_string().contains("lam"));
-        let cfg = PpoConfig { seed: u64::MAX, ..PpoConfig::default() };
+        let cfg = PpoConfig {
+            seed: u64::MAX,
+            ..PpoConfig::default()
+        };
         assert!(cfg.validate().unwrap_err().to_string().contains("seed"));
     }
 
     #[test]
     fn selection_uses_the_reward_trained_on_at_the_end() {
-        assert_eq!(PpoConfig { reward: RewardKind::Binary, ..PpoConfig::default() }.selection_reward(), RewardKind::Binary);
-        let curriculum = PpoConfig { binary_episodes: Some(250), ..PpoConfig::default() };
+        assert_eq!(
+            PpoConfig {
+                reward: RewardKind::Binary,
+                ..PpoConfig::default()
+            }
+            .selection_reward(),
+            RewardKind::Binary
+        );
+        let curriculum = PpoConfig {
+            binary_episodes: Some(250),
+            ..PpoConfig::default()
+        };
         assert_eq!(curriculum.selection_reward(), RewardKind::Partial);
     }
 }

@@ -16,7 +16,9 @@ impl RewardSchedule {
     pub fn kind_at(&self, episode: u64) -> RewardKind {
         match self {
             RewardSchedule::Constant { reward } => *reward,
-            RewardSchedule::BinaryThenPartial { binary_episodes } if episode < *binary_episodes => RewardKind::Binary,
+            RewardSchedule::BinaryThenPartial { binary_episodes } if episode < *binary_episodes => {
+                RewardKind::Binary
+            }
             RewardSchedule::BinaryThenPartial { .. } => RewardKind::Partial,
         }
     }
@@ -32,6 +34,9 @@ mod tests {
         let kinds: Vec<_> = (0..5).map(|e| s.kind_at(e)).collect();
         use RewardKind::*;
         assert_eq!(kinds, vec![Binary, Binary, Binary, Partial, Partial]);
-        assert_eq!(RewardSchedule::Constant { reward: Binary }.kind_at(1000), Binary);
+        assert_eq!(
+            RewardSchedule::Constant { reward: Binary }.kind_at(1000),
+            Binary
+        );
     }
 }

@@ -134,7 +134,11 @@ pub struct SftSummary {
 }
 
 /// Right-pads sequences: ids (batch, len) u32 and a 0/1 f32 attention mask.
-pub(crate) fn pad_right(seqs: &[Vec<u32>], pad: u32, dev: &candle_core::Device) -> Result<(Tensor, Tensor), TrainError> {
+pub(crate) fn pad_right(
+    seqs: &[Vec<u32>],
+    pad: u32,
+    dev: &candle_core::Device,
+) -> Result<(Tensor, Tensor), TrainError> {
     let len = seqs.iter().map(Vec::len).max().unwrap_or(1).max(1);
     let mut ids = Vec::with_capacity(seqs.len() * len);
     let mut mask = Vec::with_capacity(seqs.len() * len);
@@ -142,13 +146,23 @@ pub(crate) fn pad_right(seqs: &[Vec<u32>], pad: u32, dev: &candle_core::Device) 
         ids.extend(s.iter().copied().chain(std::iter::repeat(pad)).take(len));
         mask.extend((0..len).map(|i| if i < s.len() { 1f32 } else { 0.0 }));
     }
-    Ok((Tensor::from_vec(ids, (seqs.len(), len), dev)?, Tensor::from_vec(mask, (seqs.len(), len), dev)?))
+    Ok((
+        Tensor::from_vec(ids, (seqs.len(), len), dev)?,
+        Tensor::from_vec(mask, (seqs.len(), len), dev)?,
+    ))
 }
 
 /// Sum of -log p over target tokens, and how many target tokens there were.
-fn target_nll(policy: &Policy, batch: &[&Example], mode: LoraMode) -> Result<(Tensor, usize), TrainError> {
+fn target_nll(
+    policy: &Policy,
+    batch: &[&Example],
+    mode: LoraMode,
+) -> Result<(Tensor, usize), TrainError> {
     let dev = policy.decoder.device().clone();
-    let seqs: Vec<Vec<u32>> = batch.iter().map(|e| [e.prompt.as_slice(), e.target.as_slice()].concat()).collect();
+    let seqs: Vec<Vec<u32>> = batch
+        .iter()
+        .map(|e| [e.prompt.as_slice(), e.target.as_slice()].concat())
+        .collect();
     let (ids, mask) = pad_right(&seqs, policy.tokenizer.pad_id(), &dev)?;
     let (b, len) = ids.dims2()?;
     // Position j predicts token j + 1; weight 1 where token j + 1 belongs to the target.
@@ -161,8 +175,15 @@ fn target_nll(policy: &Policy, batch: &[&Example], mode: LoraMode) -> Result<(Te
         }
     }
     let w = Tensor::from_vec(w, (b, len - 1), &dev)?;
-    let logits = policy.decoder.forward_train(&ids, Some(&mask), mode)?.logits;
-    let lp = token_logprobs(&logits.narrow(1, 0, len - 1)?, &ids.narrow(1, 1, len - 1)?, 1.0)?;
+    let logits = policy
+        .decoder
+        .forward_train(&ids, Some(&mask), mode)?
+        .logits;
+    let lp = token_logprobs(
+        &logits.narrow(1, 0, len - 1)?,
+        &ids.narrow(1, 1, len - 1)?,
+        1.0,
+    )?;
     Ok(((lp * w)?.sum_all()?.neg()?, n))
 }
 
@@ -180,18 +201,34 @@ fn mean_loss(policy: &Policy, examples: &[Example], batch: usize) -> Result<f64,
 
 /// Splits problems with references into train and validation examples (validation by a seeded hash,
 /// so it does not move when problems are added).
-fn examples(policy: &Policy, problems: &[Problem], val_problems: Option<&[Problem]>, cfg: &SftConfig) -> Result<(Vec<Example>, Vec<Example>, usize), TrainError> {
-    let mut with_ref: Vec<&Problem> = problems.iter().filter(|p| p.reference_solution.is_some()).collect();
+fn examples(
+    policy: &Policy,
+    problems: &[Problem],
+    val_problems: Option<&[Problem]>,
+    cfg: &SftConfig,
+) -> Result<(Vec<Example>, Vec<Example>, usize), TrainError> {
+    let mut with_ref: Vec<&Problem> = problems
+        .iter()
+        .filter(|p| p.reference_solution.is_some())
+        .collect();
     if with_ref.is_empty() {
-        return Err(TrainError::Config(format!("{}: no problem has a reference_solution to train on", cfg.data.display())));
+        return Err(TrainError::Config(format!(
+            "{}: no problem has a reference_solution to train on",
+            cfg.data.display()
+        )));
     }
     let order = permutation(with_ref.len(), derive_seed(cfg.seed, 0x5F7, 0));
     with_ref = order.iter().map(|&i| with_ref[i]).collect();
-    let given_val: Vec<&Problem> = val_problems.unwrap_or_default().iter().filter(|p| p.reference_solution.is_some()).collect();
+    let given_val: Vec<&Problem> = val_problems
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p.reference_solution.is_some())
+        .collect();
     let (val_p, train_p) = if val_problems.is_some() {
         (given_val.as_slice(), with_ref.as_slice())
     } else {
-        let n_val = ((with_ref.len() as f64 * cfg.val_fraction).round() as usize).max(usize::from(cfg.val_fraction > 0.0));
+        let n_val = ((with_ref.len() as f64 * cfg.val_fraction).round() as usize)
+            .max(usize::from(cfg.val_fraction > 0.0));
         with_ref.split_at(n_val.min(with_ref.len() - 1))
     };
     let train_p = match cfg.max_problems {
@@ -202,7 +239,10 @@ fn examples(policy: &Policy, problems: &[Problem], val_problems: Option<&[Proble
     let mut build = |ps: &[&Problem]| -> Result<Vec<Example>, TrainError> {
         let mut out = Vec::new();
         for p in ps {
-            let e = Example { prompt: policy.prompt_ids(p)?, target: policy.target_ids(p.reference_solution.as_deref().unwrap_or(""))? };
+            let e = Example {
+                prompt: policy.prompt_ids(p)?,
+                target: policy.target_ids(p.reference_solution.as_deref().unwrap_or(""))?,
+            };
             if e.prompt.len() + e.target.len() > cfg.max_seq_len {
                 skipped += 1;
             } else {
@@ -223,19 +263,39 @@ fn examples(policy: &Policy, problems: &[Problem], val_problems: Option<&[Proble
 }
 
 /// Runs SFT as configured. With `resume`, continues from `out/checkpoint` exactly.
-pub fn run_sft(cfg: &SftConfig, resume: bool, progress: &dyn Fn(&str)) -> Result<SftSummary, TrainError> {
+pub fn run_sft(
+    cfg: &SftConfig,
+    resume: bool,
+    progress: &dyn Fn(&str),
+) -> Result<SftSummary, TrainError> {
     cfg.validate()?;
     let started = Instant::now();
     let dev = device(&cfg.device)?;
     let mut policy = Policy::load(&cfg.model, cfg.prompt_style, dtype(&cfg.dtype)?, &dev)?;
     let problems = scrl_data::load_problems(&cfg.data)?;
-    let val_problems = cfg.val_data.as_deref().map(scrl_data::load_problems).transpose()?;
+    let val_problems = cfg
+        .val_data
+        .as_deref()
+        .map(scrl_data::load_problems)
+        .transpose()?;
     let (train, val, skipped) = examples(&policy, &problems, val_problems.as_deref(), cfg)?;
-    std::fs::create_dir_all(&cfg.out).map_err(|e| TrainError::Io { path: cfg.out.clone(), error: e })?;
-    checkpoint::write_atomic(&cfg.out.join("config.toml"), toml::to_string(cfg).expect("config serialises").as_bytes())?;
+    std::fs::create_dir_all(&cfg.out).map_err(|e| TrainError::Io {
+        path: cfg.out.clone(),
+        error: e,
+    })?;
+    checkpoint::write_atomic(
+        &cfg.out.join("config.toml"),
+        toml::to_string(cfg).expect("config serialises").as_bytes(),
+    )?;
 
-    policy.decoder.attach_lora(cfg.lora.to_model(), derive_seed(cfg.seed, 0x10A, 0))?;
-    let params = AdamWParams { weight_decay: cfg.weight_decay, max_grad_norm: Some(cfg.max_grad_norm), ..Default::default() };
+    policy
+        .decoder
+        .attach_lora(cfg.lora.to_model(), derive_seed(cfg.seed, 0x10A, 0))?;
+    let params = AdamWParams {
+        weight_decay: cfg.weight_decay,
+        max_grad_norm: Some(cfg.max_grad_norm),
+        ..Default::default()
+    };
     let mut opt = AdamW::new(policy.decoder.trainable_vars(), params)?;
     let per_step = cfg.batch_size * cfg.grad_accum;
     let steps_per_epoch = train.len().div_ceil(per_step) as u64;
@@ -245,10 +305,19 @@ pub fn run_sft(cfg: &SftConfig, resume: bool, progress: &dyn Fn(&str)) -> Result
     let base_name = cfg.model.display().to_string();
 
     let ckpt = cfg.out.join("checkpoint");
-    let mut state = SftState { step: 0, total_steps, seed: cfg.seed, base_fingerprint: fingerprint.clone(), best_val_loss: None };
+    let mut state = SftState {
+        step: 0,
+        total_steps,
+        seed: cfg.seed,
+        base_fingerprint: fingerprint.clone(),
+        best_val_loss: None,
+    };
     if resume {
         let saved: SftState = read_json(&ckpt.join("state.json"))?;
-        if saved.base_fingerprint != fingerprint || saved.total_steps != total_steps || saved.seed != cfg.seed {
+        if saved.base_fingerprint != fingerprint
+            || saved.total_steps != total_steps
+            || saved.seed != cfg.seed
+        {
             return Err(TrainError::Checkpoint {
                 path: ckpt.clone(),
                 message: "was written by a run with another base model, data size or seed; resume needs the same configuration".into(),
@@ -267,7 +336,9 @@ pub fn run_sft(cfg: &SftConfig, resume: bool, progress: &dyn Fn(&str)) -> Result
     let mut last_val = first_val;
     let save = |policy: &Policy, opt: &AdamW, state: &SftState| -> Result<(), TrainError> {
         write_dir(&ckpt, |d| {
-            policy.decoder.save_adapter(&d.join("adapter"), &base_name)?;
+            policy
+                .decoder
+                .save_adapter(&d.join("adapter"), &base_name)?;
             opt.save(&d.join("optimizer.safetensors"))?;
             write_json(&d.join("state.json"), state)
         })
@@ -312,7 +383,11 @@ pub fn run_sft(cfg: &SftConfig, resume: bool, progress: &dyn Fn(&str)) -> Result
         let train_loss = loss_sum / n_tokens.max(1) as f64;
         let end_of_epoch = state.step % steps_per_epoch == 0;
         let eval_now = end_of_epoch || (cfg.eval_every > 0 && state.step % cfg.eval_every == 0);
-        let val_loss = if eval_now { Some(mean_loss(&policy, &val, cfg.batch_size)?) } else { None };
+        let val_loss = if eval_now {
+            Some(mean_loss(&policy, &val, cfg.batch_size)?)
+        } else {
+            None
+        };
         let secs = t0.elapsed().as_secs_f64();
         log.write(&serde_json::json!({
             "step": step, "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
@@ -322,15 +397,23 @@ pub fn run_sft(cfg: &SftConfig, resume: bool, progress: &dyn Fn(&str)) -> Result
             last_val = v;
             if state.best_val_loss.is_none_or(|b| v < b) {
                 state.best_val_loss = Some(v);
-                write_dir(&cfg.out.join("best"), |d| Ok(policy.decoder.save_adapter(d, &base_name)?))?;
+                write_dir(&cfg.out.join("best"), |d| {
+                    Ok(policy.decoder.save_adapter(d, &base_name)?)
+                })?;
             }
-            progress(&format!("step {}/{total_steps} epoch {} train loss {train_loss:.4} val loss {v:.4}", state.step, epoch + 1));
+            progress(&format!(
+                "step {}/{total_steps} epoch {} train loss {train_loss:.4} val loss {v:.4}",
+                state.step,
+                epoch + 1
+            ));
         }
         if end_of_epoch || state.step == total_steps {
             save(&policy, &opt, &state)?;
         }
     }
-    write_dir(&cfg.out.join("adapter"), |d| Ok(policy.decoder.save_adapter(d, &base_name)?))?;
+    write_dir(&cfg.out.join("adapter"), |d| {
+        Ok(policy.decoder.save_adapter(d, &base_name)?)
+    })?;
     Ok(SftSummary {
         steps: state.step,
         train_examples: train.len(),

@@ -26,7 +26,13 @@ fn fixture() -> &'static Fixture {
         scrl_data::write_problems(&data, &problems).unwrap();
         let texts = problems
             .iter()
-            .map(|p| format!("{}{}", scrl_data::completion_prompt(p), p.reference_solution.clone().unwrap_or_default()))
+            .map(|p| {
+                format!(
+                    "{}{}",
+                    scrl_data::completion_prompt(p),
+                    p.reference_solution.clone().unwrap_or_default()
+                )
+            })
             .collect();
         let settings = PretrainSettings {
             vocab_size: 400,
@@ -48,11 +54,22 @@ fn fixture() -> &'static Fixture {
         let src = dir.path().join("src");
         std::fs::create_dir_all(&src).unwrap();
         for (i, p) in problems.iter().enumerate() {
-            std::fs::write(src.join(format!("ref_{i}.py")), p.reference_solution.clone().unwrap_or_default()).unwrap();
+            std::fs::write(
+                src.join(format!("ref_{i}.py")),
+                p.reference_solution.clone().unwrap_or_default(),
+            )
+            .unwrap();
         }
-        let corpus = PretrainCorpus { source_dirs: vec![src], extra_texts: texts };
+        let corpus = PretrainCorpus {
+            source_dirs: vec![src],
+            extra_texts: texts,
+        };
         pretrain(&model, &settings, &corpus, 40, None, &mut |_| {}).unwrap();
-        Fixture { _dir: dir, model, data }
+        Fixture {
+            _dir: dir,
+            model,
+            data,
+        }
     })
 }
 
@@ -60,12 +77,25 @@ fn reward() -> &'static RewardModel {
     static R: OnceLock<RewardModel> = OnceLock::new();
     R.get_or_init(|| {
         let sandbox = Arc::new(Sandbox::new(SandboxConfig::default()).unwrap());
-        RewardModel::new(RewardConfig { cpu_time_ms: 1000, ..RewardConfig::default() }, sandbox, Scanner::Native).unwrap()
+        RewardModel::new(
+            RewardConfig {
+                cpu_time_ms: 1000,
+                ..RewardConfig::default()
+            },
+            sandbox,
+            Scanner::Native,
+        )
+        .unwrap()
     })
 }
 
 fn lora() -> LoraSettings {
-    LoraSettings { r: 4, alpha: 8.0, dropout: 0.0, ..LoraSettings::default() }
+    LoraSettings {
+        r: 4,
+        alpha: 8.0,
+        dropout: 0.0,
+        ..LoraSettings::default()
+    }
 }
 
 fn sft_config(out: &Path) -> SftConfig {
@@ -108,7 +138,11 @@ fn ppo_config(out: &Path, adapter: Option<PathBuf>) -> PpoConfig {
 }
 
 fn metrics(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// The metrics that must match exactly between runs (timings and throughput are left out).
@@ -127,8 +161,19 @@ fn deterministic(rows: &[serde_json::Value]) -> Vec<serde_json::Value> {
 fn sft_lowers_the_validation_loss_and_writes_a_peft_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let s = run_sft(&sft_config(dir.path()), false, &|_| {}).unwrap();
-    assert!(s.final_val_loss < s.first_val_loss, "{} -> {}", s.first_val_loss, s.final_val_loss);
-    for f in ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "best/adapter_model.safetensors", "checkpoint/state.json", "config.toml"] {
+    assert!(
+        s.final_val_loss < s.first_val_loss,
+        "{} -> {}",
+        s.first_val_loss,
+        s.final_val_loss
+    );
+    for f in [
+        "adapter/adapter_config.json",
+        "adapter/adapter_model.safetensors",
+        "best/adapter_model.safetensors",
+        "checkpoint/state.json",
+        "config.toml",
+    ] {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
     let rows = metrics(&dir.path().join("metrics.jsonl"));
@@ -138,11 +183,26 @@ fn sft_lowers_the_validation_loss_and_writes_a_peft_adapter() {
 #[test]
 fn kl_is_zero_at_step_zero_and_old_logprobs_match_the_sampler() {
     let dir = tempfile::tempdir().unwrap();
-    let sft = run_sft(&SftConfig { epochs: 1, ..sft_config(&dir.path().join("sft")) }, false, &|_| {}).unwrap();
-    let cfg = PpoConfig { episodes: 1, ..ppo_config(&dir.path().join("ppo"), Some(sft.adapter)) };
+    let sft = run_sft(
+        &SftConfig {
+            epochs: 1,
+            ..sft_config(&dir.path().join("sft"))
+        },
+        false,
+        &|_| {},
+    )
+    .unwrap();
+    let cfg = PpoConfig {
+        episodes: 1,
+        ..ppo_config(&dir.path().join("ppo"), Some(sft.adapter))
+    };
     run_ppo(&cfg, reward(), false, &|_, _| {}).unwrap();
     let row = &metrics(&dir.path().join("ppo/metrics.jsonl"))[0];
-    assert_eq!(row["kl_mean"].as_f64().unwrap(), 0.0, "the policy starts equal to its SFT reference");
+    assert_eq!(
+        row["kl_mean"].as_f64().unwrap(),
+        0.0,
+        "the policy starts equal to its SFT reference"
+    );
     assert!(row["logprob_mismatch"].as_f64().unwrap() < 1e-4, "{row}");
     assert_eq!(row["clip_fraction"].as_f64().unwrap(), 0.0);
 }
@@ -153,37 +213,79 @@ fn an_interrupted_and_resumed_run_repeats_the_uninterrupted_one() {
     let whole = ppo_config(&dir.path().join("whole"), None);
     run_ppo(&whole, reward(), false, &|_, _| {}).unwrap();
     let parts = ppo_config(&dir.path().join("parts"), None);
-    let first = run_ppo(&PpoConfig { stop_at: Some(2), ..parts.clone() }, reward(), false, &|_, _| {}).unwrap();
+    let first = run_ppo(
+        &PpoConfig {
+            stop_at: Some(2),
+            ..parts.clone()
+        },
+        reward(),
+        false,
+        &|_, _| {},
+    )
+    .unwrap();
     assert_eq!(first.episodes, 2);
-    assert!(!dir.path().join("parts/final").exists(), "an interrupted run has no final policy");
+    assert!(
+        !dir.path().join("parts/final").exists(),
+        "an interrupted run has no final policy"
+    );
     run_ppo(&parts, reward(), true, &|_, _| {}).unwrap();
     let a = deterministic(&metrics(&dir.path().join("whole/metrics.jsonl")));
     let b = deterministic(&metrics(&dir.path().join("parts/metrics.jsonl")));
     assert_eq!(a.len(), 4);
     assert_eq!(a, b);
     let tensors = |p: &str| {
-        let map = candle_core::safetensors::load(dir.path().join(p), &candle_core::Device::Cpu).unwrap();
-        let mut v: Vec<(String, Vec<f32>)> =
-            map.into_iter().map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1::<f32>().unwrap())).collect();
+        let map =
+            candle_core::safetensors::load(dir.path().join(p), &candle_core::Device::Cpu).unwrap();
+        let mut v: Vec<(String, Vec<f32>)> = map
+            .into_iter()
+            .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     };
     let final_adapter = "final/adapter/adapter_model.safetensors";
-    assert_eq!(tensors(&format!("whole/{final_adapter}")), tensors(&format!("parts/{final_adapter}")), "bit-identical weights");
+    assert_eq!(
+        tensors(&format!("whole/{final_adapter}")),
+        tensors(&format!("parts/{final_adapter}")),
+        "bit-identical weights"
+    );
 }
 
 #[test]
 fn resuming_with_another_configuration_or_a_missing_adapter_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = PpoConfig { episodes: 1, ..ppo_config(&dir.path().join("run"), None) };
+    let cfg = PpoConfig {
+        episodes: 1,
+        ..ppo_config(&dir.path().join("run"), None)
+    };
     run_ppo(&cfg, reward(), false, &|_, _| {}).unwrap();
-    let err = run_ppo(&PpoConfig { seed: 7, ..cfg.clone() }, reward(), true, &|_, _| {}).unwrap_err().to_string();
+    let err = run_ppo(
+        &PpoConfig {
+            seed: 7,
+            ..cfg.clone()
+        },
+        reward(),
+        true,
+        &|_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("seed"), "{err}");
-    let missing = PpoConfig { adapter: Some(dir.path().join("no-such-adapter")), ..cfg.clone() };
-    let err = run_ppo(&missing, reward(), false, &|_, _| {}).unwrap_err().to_string();
+    let missing = PpoConfig {
+        adapter: Some(dir.path().join("no-such-adapter")),
+        ..cfg.clone()
+    };
+    let err = run_ppo(&missing, reward(), false, &|_, _| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no-such-adapter"), "{err}");
-    let bad_init = PpoConfig { init_from: Some(dir.path().to_path_buf()), ..cfg };
-    let err = run_ppo(&bad_init, reward(), false, &|_, _| {}).unwrap_err().to_string();
+    let bad_init = PpoConfig {
+        init_from: Some(dir.path().to_path_buf()),
+        ..cfg
+    };
+    let err = run_ppo(&bad_init, reward(), false, &|_, _| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("adapter"), "{err}");
 }
 
@@ -191,7 +293,11 @@ fn resuming_with_another_configuration_or_a_missing_adapter_is_an_error() {
 /// programs, which a few seconds of pretraining cannot give.
 fn default_model() -> PathBuf {
     let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/tiny");
-    assert!(m.join("config.json").is_file(), "{} is part of the repository", m.display());
+    assert!(
+        m.join("config.json").is_file(),
+        "{} is part of the repository",
+        m.display()
+    );
     m
 }
 
@@ -199,7 +305,10 @@ fn default_model() -> PathBuf {
 fn ppo_with_partial_credit_raises_the_mean_reward_on_its_training_prompts() {
     use scrl_train::evaluate::{EvalOptions, generate_records, load_policy};
     let dir = tempfile::tempdir().unwrap();
-    let problems: Vec<_> = scrl_data::builtin::suite(11, 4).into_iter().take(6).collect();
+    let problems: Vec<_> = scrl_data::builtin::suite(11, 4)
+        .into_iter()
+        .take(6)
+        .collect();
     let data = dir.path().join("problems.jsonl");
     scrl_data::write_problems(&data, &problems).unwrap();
     let model = default_model();
@@ -207,7 +316,14 @@ fn ppo_with_partial_credit_raises_the_mean_reward_on_its_training_prompts() {
     let temperature = 1.5;
     let mean_reward = |adapter: Option<&Path>| {
         let policy = load_policy(&model, adapter, PromptStyle::Completion, "f32", "cpu").unwrap();
-        let opts = EvalOptions { samples: 16, temperature, max_new_tokens: 64, seed: 5, batch_size: 16, ..EvalOptions::default() };
+        let opts = EvalOptions {
+            samples: 16,
+            temperature,
+            max_new_tokens: 64,
+            seed: 5,
+            batch_size: 16,
+            ..EvalOptions::default()
+        };
         let recs = generate_records(&policy, reward(), &problems, &opts, &|_, _| {}).unwrap();
         recs.iter().map(|r| r.reward).sum::<f64>() / recs.len() as f64
     };
@@ -224,20 +340,34 @@ fn ppo_with_partial_credit_raises_the_mean_reward_on_its_training_prompts() {
         val_prompts: 0,
         val_every: 0,
         save_every: 24,
-        lora: LoraSettings { r: 8, alpha: 16.0, dropout: 0.0, ..LoraSettings::default() },
+        lora: LoraSettings {
+            r: 8,
+            alpha: 16.0,
+            dropout: 0.0,
+            ..LoraSettings::default()
+        },
         ..ppo_config(&dir.path().join("ppo"), None)
     };
     let s = run_ppo(&cfg, reward(), false, &|_, _| {}).unwrap();
     let after = mean_reward(Some(&s.final_dir.join("adapter")));
     eprintln!("mean reward over 16 samples per training prompt: {before:.3} -> {after:.3}");
     // Seeded on CPU, so this is one fixed outcome, not a coin toss.
-    assert!(after > before + 0.03, "mean reward over 16 samples per training prompt: {before:.3} -> {after:.3}");
+    assert!(
+        after > before + 0.03,
+        "mean reward over 16 samples per training prompt: {before:.3} -> {after:.3}"
+    );
 }
 
 #[test]
 fn value_warmup_episodes_train_only_the_value_head() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = PpoConfig { episodes: 3, value_warmup_episodes: 2, stop_at: Some(2), val_every: 0, ..ppo_config(&dir.path().join("ppo"), None) };
+    let cfg = PpoConfig {
+        episodes: 3,
+        value_warmup_episodes: 2,
+        stop_at: Some(2),
+        val_every: 0,
+        ..ppo_config(&dir.path().join("ppo"), None)
+    };
     run_ppo(&cfg, reward(), false, &|_, _| {}).unwrap();
     let rows = metrics(&dir.path().join("ppo/metrics.jsonl"));
     assert_eq!(rows.len(), 2);
@@ -248,15 +378,37 @@ fn value_warmup_episodes_train_only_the_value_head() {
     }
     // A fresh adapter starts with lora_B = 0; after the warm-up it is still 0 (the policy did not move),
     // while the value head moved away from its seeded start.
-    let load = |p: &str| candle_core::safetensors::load(dir.path().join(p), &candle_core::Device::Cpu).unwrap();
+    let load = |p: &str| {
+        candle_core::safetensors::load(dir.path().join(p), &candle_core::Device::Cpu).unwrap()
+    };
     let adapter = load("ppo/checkpoint/adapter/adapter_model.safetensors");
-    let b_norm: f32 = adapter.iter().filter(|(k, _)| k.contains("lora_B")).map(|(_, t)| t.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap()).sum();
-    assert_eq!(b_norm, 0.0, "the policy's LoRA moved during the value warm-up");
+    let b_norm: f32 = adapter
+        .iter()
+        .filter(|(k, _)| k.contains("lora_B"))
+        .map(|(_, t)| {
+            t.abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        b_norm, 0.0,
+        "the policy's LoRA moved during the value warm-up"
+    );
     let head = load("ppo/checkpoint/value_head.safetensors");
     let bias = head["v_head.summary.bias"].to_vec1::<f32>().unwrap()[0];
-    assert!(bias.abs() > 1e-3, "the value bias starts at the first batch's mean return, not 0: {bias}");
+    assert!(
+        bias.abs() > 1e-3,
+        "the value bias starts at the first batch's mean return, not 0: {bias}"
+    );
     // Resuming runs the remaining episode as an update.
-    let rest = PpoConfig { stop_at: None, ..cfg };
+    let rest = PpoConfig {
+        stop_at: None,
+        ..cfg
+    };
     run_ppo(&rest, reward(), true, &|_, _| {}).unwrap();
     let rows = metrics(&dir.path().join("ppo/metrics.jsonl"));
     assert_eq!((rows.len(), rows[2]["phase"].as_str()), (3, Some("update")));
@@ -270,9 +422,17 @@ fn value_warmup_episodes_train_only_the_value_head() {
 fn ppo_with_partial_credit_raises_the_validation_reward_on_held_out_prompts() {
     // Families the committed model solves only sometimes (configs/quickstart.toml); training and
     // validation prompts are different instances (seeds 11 and 12), so a gain is not memorisation.
-    let families = ["add_constant", "multiply_constant", "count_greater", "fizzbuzz"];
+    let families = [
+        "add_constant",
+        "multiply_constant",
+        "count_greater",
+        "fizzbuzz",
+    ];
     let make = |seed, n| -> Vec<scrl_data::Problem> {
-        families.iter().flat_map(|f| scrl_data::builtin::family(f).unwrap().problems(seed, n)).collect()
+        families
+            .iter()
+            .flat_map(|f| scrl_data::builtin::family(f).unwrap().problems(seed, n))
+            .collect()
     };
     let dir = tempfile::tempdir().unwrap();
     let (data, val) = (dir.path().join("train.jsonl"), dir.path().join("val.jsonl"));
@@ -293,12 +453,24 @@ fn ppo_with_partial_credit_raises_the_validation_reward_on_held_out_prompts() {
         val_samples: 2,
         val_every: 8,
         save_every: 16,
-        lora: LoraSettings { r: 8, alpha: 16.0, dropout: 0.0, ..LoraSettings::default() },
+        lora: LoraSettings {
+            r: 8,
+            alpha: 16.0,
+            dropout: 0.0,
+            ..LoraSettings::default()
+        },
         ..ppo_config(&dir.path().join("ppo"), None)
     };
     let s = run_ppo(&cfg, reward(), false, &|_, _| {}).unwrap();
     let best = s.best_val_reward.unwrap();
-    eprintln!("validation reward {:.3} -> best {best:.3} (final {:?})", s.initial_val_reward, s.final_val_reward);
+    eprintln!(
+        "validation reward {:.3} -> best {best:.3} (final {:?})",
+        s.initial_val_reward, s.final_val_reward
+    );
     // Seeded on CPU, so this is one fixed outcome, not a coin toss.
-    assert!(s.beat_start && best > s.initial_val_reward + 0.02, "validation reward {:.3} -> best {best:.3}", s.initial_val_reward);
+    assert!(
+        s.beat_start && best > s.initial_val_reward + 0.02,
+        "validation reward {:.3} -> best {best:.3}",
+        s.initial_val_reward
+    );
 }

@@ -20,14 +20,24 @@ fn quickstart_smoke_passes_and_writes_the_report() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.lines().any(|l| l.starts_with("PASS: ")), "{stdout}");
-    assert!(stdout.contains(&format!("report: {}", out.join("report.md").display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("report: {}", out.join("report.md").display())),
+        "{stdout}"
+    );
     let names = ["SFT", "PPO-simple", "PPO-fresh", "PPO-continue"];
     assert_eq!(scrl_eval::verify_report(&out, &names), Vec::<String>::new());
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     for needle in ["| SFT |", "| PPO-continue |", "Syn.%", "paper"] {
         assert!(md.contains(needle), "report.md lacks {needle:?}");
     }
-    for f in ["plots/metrics.png", "plots/metrics.svg", "plots/reward-curves.png", "plots/training-ppo-fresh.svg", "eval/sft.jsonl", "data/eval.jsonl"] {
+    for f in [
+        "plots/metrics.png",
+        "plots/metrics.svg",
+        "plots/reward-curves.png",
+        "plots/training-ppo-fresh.svg",
+        "eval/sft.jsonl",
+        "data/eval.jsonl",
+    ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let records = scrl_eval::read_records(&out.join("eval/ppo-continue.jsonl")).unwrap();

@@ -27,8 +27,16 @@ fn cases(rng: &mut R, mut case: impl FnMut(&mut R) -> (String, String)) -> Vec<S
     out
 }
 
-fn gen_(statement: impl Into<String>, reference: impl Into<String>, tests: Vec<StdinTest>) -> Generated {
-    Generated { statement: statement.into(), reference: reference.into(), tests }
+fn gen_(
+    statement: impl Into<String>,
+    reference: impl Into<String>,
+    tests: Vec<StdinTest>,
+) -> Generated {
+    Generated {
+        statement: statement.into(),
+        reference: reference.into(),
+        tests,
+    }
 }
 
 fn ints(rng: &mut R, n: usize, lo: i64, hi: i64) -> Vec<i64> {
@@ -36,17 +44,24 @@ fn ints(rng: &mut R, n: usize, lo: i64, hi: i64) -> Vec<i64> {
 }
 
 fn joined<T: ToString>(v: &[T]) -> String {
-    v.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn word(rng: &mut R, min: usize, max: usize) -> String {
     let n = rng.random_range(min..=max);
-    (0..n).map(|_| rng.random_range(b'a'..=b'z') as char).collect()
+    (0..n)
+        .map(|_| rng.random_range(b'a'..=b'z') as char)
+        .collect()
 }
 
 fn word_from(rng: &mut R, alphabet: &[u8], min: usize, max: usize) -> String {
     let n = rng.random_range(min..=max);
-    (0..n).map(|_| *alphabet.choose(rng).unwrap_or(&b'a') as char).collect()
+    (0..n)
+        .map(|_| *alphabet.choose(rng).unwrap_or(&b'a') as char)
+        .collect()
 }
 
 fn words(rng: &mut R, min: usize, max: usize) -> Vec<String> {
@@ -70,11 +85,14 @@ fn yes_no(b: bool) -> &'static str {
 const LIST_READ: &str = "n = int(input())\na = list(map(int, input().split()))\n";
 /// The common first sentence of the list families, in a few wordings (see `two_names`).
 fn list_intro(rng: &mut R) -> &'static str {
-    pick(rng, &[
-        "The first line has an integer n. The second line has n integers.",
-        "The input is a count n on the first line and n integers on the second line.",
-        "Read n from the first line, then n integers separated by spaces from the second line.",
-    ])
+    pick(
+        rng,
+        &[
+            "The first line has an integer n. The second line has n integers.",
+            "The input is a count n on the first line and n integers on the second line.",
+            "Read n from the first line, then n integers separated by spaces from the second line.",
+        ],
+    )
 }
 
 fn two_ints(rng: &mut R, lo: i64, hi: i64) -> (i64, i64, String) {
@@ -85,7 +103,9 @@ fn two_ints(rng: &mut R, lo: i64, hi: i64) -> (i64, i64, String) {
 /// Names of the integers a statement reads, drawn per problem so that problems of one family differ in
 /// wording (and a split cannot put the same prompt on both sides) and a model must read the statement.
 fn two_names(rng: &mut R) -> (&'static str, &'static str) {
-    *[("a", "b"), ("x", "y"), ("m", "n"), ("p", "q"), ("u", "v")].choose(rng).unwrap_or(&("a", "b"))
+    *[("a", "b"), ("x", "y"), ("m", "n"), ("p", "q"), ("u", "v")]
+        .choose(rng)
+        .unwrap_or(&("a", "b"))
 }
 
 fn one_name(rng: &mut R) -> &'static str {
@@ -101,28 +121,59 @@ fn two_int_intro(rng: &mut R, x: &str, y: &str) -> String {
 }
 
 /// Two integers in, one integer out: `task` words the result, `expr` computes it in Python, `f` in Rust.
-fn two_int_family(rng: &mut R, range: i64, task: fn(&str, &str) -> String, expr: fn(&str, &str) -> String, f: fn(i64, i64) -> i64) -> Generated {
+fn two_int_family(
+    rng: &mut R,
+    range: i64,
+    task: fn(&str, &str) -> String,
+    expr: fn(&str, &str) -> String,
+    f: fn(i64, i64) -> i64,
+) -> Generated {
     let (x, y) = two_names(rng);
     let intro = two_int_intro(rng, x, y);
     let t = cases(rng, |r| {
         let (a, b, i) = two_ints(r, -range, range);
         (i, format!("{}\n", f(a, b)))
     });
-    gen_(format!("{intro} {}", task(x, y)), format!("{x}, {y} = map(int, input().split())\nprint({})\n", expr(x, y)), t)
+    gen_(
+        format!("{intro} {}", task(x, y)),
+        format!(
+            "{x}, {y} = map(int, input().split())\nprint({})\n",
+            expr(x, y)
+        ),
+        t,
+    )
 }
 
 // ---- difficulty 1: one line of arithmetic or string handling ----
 
 fn sum_two(rng: &mut R) -> Generated {
-    two_int_family(rng, 1000, |x, y| format!("Print {x} + {y}."), |x, y| format!("{x} + {y}"), |a, b| a + b)
+    two_int_family(
+        rng,
+        1000,
+        |x, y| format!("Print {x} + {y}."),
+        |x, y| format!("{x} + {y}"),
+        |a, b| a + b,
+    )
 }
 
 fn difference_two(rng: &mut R) -> Generated {
-    two_int_family(rng, 1000, |x, y| format!("Print {x} - {y}."), |x, y| format!("{x} - {y}"), |a, b| a - b)
+    two_int_family(
+        rng,
+        1000,
+        |x, y| format!("Print {x} - {y}."),
+        |x, y| format!("{x} - {y}"),
+        |a, b| a - b,
+    )
 }
 
 fn product_two(rng: &mut R) -> Generated {
-    two_int_family(rng, 100, |x, y| format!("Print {x} * {y}."), |x, y| format!("{x} * {y}"), |a, b| a * b)
+    two_int_family(
+        rng,
+        100,
+        |x, y| format!("Print {x} * {y}."),
+        |x, y| format!("{x} * {y}"),
+        |a, b| a * b,
+    )
 }
 
 fn add_constant(rng: &mut R) -> Generated {
@@ -131,7 +182,11 @@ fn add_constant(rng: &mut R) -> Generated {
         let n = r.random_range(-100..=100i64);
         (format!("{n}\n"), format!("{}\n", n + k))
     });
-    gen_(format!("Read an integer n. Print n + {k}."), format!("print(int(input()) + {k})\n"), t)
+    gen_(
+        format!("Read an integer n. Print n + {k}."),
+        format!("print(int(input()) + {k})\n"),
+        t,
+    )
 }
 
 fn multiply_constant(rng: &mut R) -> Generated {
@@ -140,7 +195,11 @@ fn multiply_constant(rng: &mut R) -> Generated {
         let n = r.random_range(-100..=100i64);
         (format!("{n}\n"), format!("{}\n", n * k))
     });
-    gen_(format!("Read an integer n. Print n * {k}."), format!("print(int(input()) * {k})\n"), t)
+    gen_(
+        format!("Read an integer n. Print n * {k}."),
+        format!("print(int(input()) * {k})\n"),
+        t,
+    )
 }
 
 fn square(rng: &mut R) -> Generated {
@@ -149,7 +208,11 @@ fn square(rng: &mut R) -> Generated {
         let v = r.random_range(-100..=100i64);
         (format!("{v}\n"), format!("{}\n", v * v))
     });
-    gen_(format!("Read an integer {n}. Print {n} * {n}."), format!("{n} = int(input())\nprint({n} * {n})\n"), t)
+    gen_(
+        format!("Read an integer {n}. Print {n} * {n}."),
+        format!("{n} = int(input())\nprint({n} * {n})\n"),
+        t,
+    )
 }
 
 fn upper_case(rng: &mut R) -> Generated {
@@ -157,21 +220,39 @@ fn upper_case(rng: &mut R) -> Generated {
         let s = words(r, 1, 4).join(" ");
         (format!("{s}\n"), format!("{}\n", s.to_ascii_uppercase()))
     });
-    gen_("Read a line of lowercase words. Print it in upper case.", "print(input().upper())\n", t)
+    gen_(
+        "Read a line of lowercase words. Print it in upper case.",
+        "print(input().upper())\n",
+        t,
+    )
 }
 
 /// "a word" or "a string of lowercase letters": the same input, worded two ways.
 fn word_noun(rng: &mut R) -> &'static str {
-    pick(rng, &["a word", "a string of lowercase letters", "one lowercase word"])
+    pick(
+        rng,
+        &[
+            "a word",
+            "a string of lowercase letters",
+            "one lowercase word",
+        ],
+    )
 }
 
 fn reverse_string(rng: &mut R) -> Generated {
     let noun = word_noun(rng);
     let t = cases(rng, |r| {
         let s = word(r, 1, 10);
-        (format!("{s}\n"), format!("{}\n", s.chars().rev().collect::<String>()))
+        (
+            format!("{s}\n"),
+            format!("{}\n", s.chars().rev().collect::<String>()),
+        )
     });
-    gen_(format!("Read {noun}. Print it reversed."), "print(input()[::-1])\n", t)
+    gen_(
+        format!("Read {noun}. Print it reversed."),
+        "print(input()[::-1])\n",
+        t,
+    )
 }
 
 fn string_length(rng: &mut R) -> Generated {
@@ -180,18 +261,31 @@ fn string_length(rng: &mut R) -> Generated {
         let s = word(r, 1, 15);
         (format!("{s}\n"), format!("{}\n", s.len()))
     });
-    gen_(format!("Read {noun}. Print its length."), "print(len(input()))\n", t)
+    gen_(
+        format!("Read {noun}. Print its length."),
+        "print(len(input()))\n",
+        t,
+    )
 }
 
 fn max_of_two(rng: &mut R) -> Generated {
-    two_int_family(rng, 1000, |_, _| "Print the larger one.".to_string(), |x, y| format!("max({x}, {y})"), i64::max)
+    two_int_family(
+        rng,
+        1000,
+        |_, _| "Print the larger one.".to_string(),
+        |x, y| format!("max({x}, {y})"),
+        i64::max,
+    )
 }
 
 fn repeat_word(rng: &mut R) -> Generated {
     let k = rng.random_range(2..=5usize);
     let t = cases(rng, |r| {
         let w = word(r, 1, 6);
-        (format!("{w}\n"), format!("{}\n", vec![w.as_str(); k].join(" ")))
+        (
+            format!("{w}\n"),
+            format!("{}\n", vec![w.as_str(); k].join(" ")),
+        )
     });
     gen_(
         format!("Read a word. Print it {k} times on one line, separated by spaces."),
@@ -208,7 +302,9 @@ fn greeting(rng: &mut R) -> Generated {
         (format!("{name}\n"), format!("{hello}, {name}!\n"))
     });
     gen_(
-        format!("Read a name. Print {hello}, then a comma, a space, the name and an exclamation mark."),
+        format!(
+            "Read a name. Print {hello}, then a comma, a space, the name and an exclamation mark."
+        ),
         format!("print('{hello}, ' + input() + '!')\n"),
         t,
     )
@@ -227,43 +323,65 @@ fn list_family(rng: &mut R, task: &str, body: &str, f: fn(&[i64]) -> String) -> 
 }
 
 fn sum_list(rng: &mut R) -> Generated {
-    list_family(rng, "Print their sum.", "print(sum(a))\n", |a| a.iter().sum::<i64>().to_string())
+    list_family(rng, "Print their sum.", "print(sum(a))\n", |a| {
+        a.iter().sum::<i64>().to_string()
+    })
 }
 
 fn max_list(rng: &mut R) -> Generated {
-    list_family(rng, "Print the largest of them.", "print(max(a))\n", |a| a.iter().max().copied().unwrap_or(0).to_string())
+    list_family(rng, "Print the largest of them.", "print(max(a))\n", |a| {
+        a.iter().max().copied().unwrap_or(0).to_string()
+    })
 }
 
 fn min_list(rng: &mut R) -> Generated {
-    list_family(rng, "Print the smallest of them.", "print(min(a))\n", |a| a.iter().min().copied().unwrap_or(0).to_string())
+    list_family(rng, "Print the smallest of them.", "print(min(a))\n", |a| {
+        a.iter().min().copied().unwrap_or(0).to_string()
+    })
 }
 
 fn count_even(rng: &mut R) -> Generated {
-    list_family(rng, "Print how many of them are even.", "print(sum(1 for x in a if x % 2 == 0))\n", |a| {
-        a.iter().filter(|x| *x % 2 == 0).count().to_string()
-    })
+    list_family(
+        rng,
+        "Print how many of them are even.",
+        "print(sum(1 for x in a if x % 2 == 0))\n",
+        |a| a.iter().filter(|x| *x % 2 == 0).count().to_string(),
+    )
 }
 
 fn sort_ascending(rng: &mut R) -> Generated {
-    list_family(rng, "Print them in increasing order, separated by spaces.", "print(*sorted(a))\n", |a| {
-        let mut v = a.to_vec();
-        v.sort();
-        joined(&v)
-    })
+    list_family(
+        rng,
+        "Print them in increasing order, separated by spaces.",
+        "print(*sorted(a))\n",
+        |a| {
+            let mut v = a.to_vec();
+            v.sort();
+            joined(&v)
+        },
+    )
 }
 
 fn sort_descending(rng: &mut R) -> Generated {
-    list_family(rng, "Print them in decreasing order, separated by spaces.", "print(*sorted(a, reverse=True))\n", |a| {
-        let mut v = a.to_vec();
-        v.sort_by(|x, y| y.cmp(x));
-        joined(&v)
-    })
+    list_family(
+        rng,
+        "Print them in decreasing order, separated by spaces.",
+        "print(*sorted(a, reverse=True))\n",
+        |a| {
+            let mut v = a.to_vec();
+            v.sort_by(|x, y| y.cmp(x));
+            joined(&v)
+        },
+    )
 }
 
 fn average_floor(rng: &mut R) -> Generated {
-    list_family(rng, "Print their sum divided by n, rounded down.", "print(sum(a) // n)\n", |a| {
-        a.iter().sum::<i64>().div_euclid(a.len() as i64).to_string()
-    })
+    list_family(
+        rng,
+        "Print their sum divided by n, rounded down.",
+        "print(sum(a) // n)\n",
+        |a| a.iter().sum::<i64>().div_euclid(a.len() as i64).to_string(),
+    )
 }
 
 fn count_char(rng: &mut R) -> Generated {
@@ -284,9 +402,16 @@ fn count_vowels(rng: &mut R) -> Generated {
     let noun = word_noun(rng);
     let t = cases(rng, |r| {
         let s = word(r, 1, 15);
-        (format!("{s}\n"), format!("{}\n", s.chars().filter(|c| "aeiou".contains(*c)).count()))
+        (
+            format!("{s}\n"),
+            format!("{}\n", s.chars().filter(|c| "aeiou".contains(*c)).count()),
+        )
     });
-    gen_(format!("Read {noun}. Print how many of its letters are vowels (a, e, i, o, u)."), "print(sum(c in 'aeiou' for c in input()))\n", t)
+    gen_(
+        format!("Read {noun}. Print how many of its letters are vowels (a, e, i, o, u)."),
+        "print(sum(c in 'aeiou' for c in input()))\n",
+        t,
+    )
 }
 
 fn count_words(rng: &mut R) -> Generated {
@@ -294,14 +419,21 @@ fn count_words(rng: &mut R) -> Generated {
         let w = words(r, 1, 8);
         (format!("{}\n", w.join(" ")), format!("{}\n", w.len()))
     });
-    gen_("Read a line of words separated by spaces. Print the number of words.", "print(len(input().split()))\n", t)
+    gen_(
+        "Read a line of words separated by spaces. Print the number of words.",
+        "print(len(input().split()))\n",
+        t,
+    )
 }
 
 fn parity(rng: &mut R) -> Generated {
     let n = one_name(rng);
     let t = cases(rng, |r| {
         let v = r.random_range(-100..=100i64);
-        (format!("{v}\n"), format!("{}\n", if v % 2 == 0 { "even" } else { "odd" }))
+        (
+            format!("{v}\n"),
+            format!("{}\n", if v % 2 == 0 { "even" } else { "odd" }),
+        )
     });
     gen_(
         format!("Read an integer {n}. Print even if {n} is even, otherwise print odd."),
@@ -313,7 +445,11 @@ fn parity(rng: &mut R) -> Generated {
 fn sign(rng: &mut R) -> Generated {
     let n = one_name(rng);
     let t = cases(rng, |r| {
-        let v = if r.random_bool(0.2) { 0 } else { r.random_range(-100..=100i64) };
+        let v = if r.random_bool(0.2) {
+            0
+        } else {
+            r.random_range(-100..=100i64)
+        };
         let s = match v.signum() {
             1 => "positive",
             -1 => "negative",
@@ -322,8 +458,12 @@ fn sign(rng: &mut R) -> Generated {
         (format!("{v}\n"), format!("{s}\n"))
     });
     gen_(
-        format!("Read an integer {n}. Print positive if {n} > 0, negative if {n} < 0, and zero otherwise."),
-        format!("{n} = int(input())\nprint('positive' if {n} > 0 else 'negative' if {n} < 0 else 'zero')\n"),
+        format!(
+            "Read an integer {n}. Print positive if {n} > 0, negative if {n} < 0, and zero otherwise."
+        ),
+        format!(
+            "{n} = int(input())\nprint('positive' if {n} > 0 else 'negative' if {n} < 0 else 'zero')\n"
+        ),
         t,
     )
 }
@@ -335,14 +475,22 @@ fn div_mod(rng: &mut R) -> Generated {
         (format!("{a} {b}\n"), format!("{} {}\n", a / b, a % b))
     });
     gen_(
-        format!("Read two integers {x} >= 0 and {y} > 0 from one line. Print {x} // {y} and {x} % {y} separated by a space."),
+        format!(
+            "Read two integers {x} >= 0 and {y} > 0 from one line. Print {x} // {y} and {x} % {y} separated by a space."
+        ),
         format!("{x}, {y} = map(int, input().split())\nprint({x} // {y}, {x} % {y})\n"),
         t,
     )
 }
 
 fn abs_difference(rng: &mut R) -> Generated {
-    two_int_family(rng, 1000, |x, y| format!("Print the absolute value of {x} - {y}."), |x, y| format!("abs({x} - {y})"), |a, b| (a - b).abs())
+    two_int_family(
+        rng,
+        1000,
+        |x, y| format!("Print the absolute value of {x} - {y}."),
+        |x, y| format!("abs({x} - {y})"),
+        |a, b| (a - b).abs(),
+    )
 }
 
 // ---- difficulty 3: a loop, a small algorithm, a parameter in the statement ----
@@ -351,10 +499,15 @@ fn factorial(rng: &mut R) -> Generated {
     let n = one_name(rng);
     let t = cases(rng, |r| {
         let v = r.random_range(0..=20u32);
-        (format!("{v}\n"), format!("{}\n", (1..=v as u128).product::<u128>()))
+        (
+            format!("{v}\n"),
+            format!("{}\n", (1..=v as u128).product::<u128>()),
+        )
     });
     gen_(
-        format!("Read an integer {n} (0 <= {n} <= 20). Print {n}! (the product 1 * 2 * ... * {n}; 0! is 1)."),
+        format!(
+            "Read an integer {n} (0 <= {n} <= 20). Print {n}! (the product 1 * 2 * ... * {n}; 0! is 1)."
+        ),
         format!("{n} = int(input())\nr = 1\nfor i in range(2, {n} + 1):\n    r *= i\nprint(r)\n"),
         t,
     )
@@ -371,8 +524,12 @@ fn fibonacci(rng: &mut R) -> Generated {
         (format!("{v}\n"), format!("{a}\n"))
     });
     gen_(
-        format!("F(0) = 0, F(1) = 1 and F(i) = F(i - 1) + F(i - 2). Read {n} (0 <= {n} <= 60). Print F({n})."),
-        format!("{n} = int(input())\na, b = 0, 1\nfor _ in range({n}):\n    a, b = b, a + b\nprint(a)\n"),
+        format!(
+            "F(0) = 0, F(1) = 1 and F(i) = F(i - 1) + F(i - 2). Read {n} (0 <= {n} <= 60). Print F({n})."
+        ),
+        format!(
+            "{n} = int(input())\na, b = 0, 1\nfor _ in range({n}):\n    a, b = b, a + b\nprint(a)\n"
+        ),
         t,
     )
 }
@@ -385,8 +542,12 @@ fn is_prime(rng: &mut R) -> Generated {
         (format!("{v}\n"), format!("{}\n", yes_no(prime)))
     });
     gen_(
-        format!("Read an integer {n} (1 <= {n} <= 200). Print YES if {n} is a prime number, otherwise NO."),
-        format!("{n} = int(input())\nok = {n} > 1 and all({n} % d for d in range(2, int({n} ** 0.5) + 1))\nprint('YES' if ok else 'NO')\n"),
+        format!(
+            "Read an integer {n} (1 <= {n} <= 200). Print YES if {n} is a prime number, otherwise NO."
+        ),
+        format!(
+            "{n} = int(input())\nok = {n} > 1 and all({n} % d for d in range(2, int({n} ** 0.5) + 1))\nprint('YES' if ok else 'NO')\n"
+        ),
         t,
     )
 }
@@ -399,7 +560,9 @@ fn gcd(rng: &mut R) -> Generated {
         (format!("{a} {b}\n"), format!("{}\n", euclid(a, b)))
     });
     gen_(
-        format!("Read two positive integers {x} and {y} from one line. Print their greatest common divisor."),
+        format!(
+            "Read two positive integers {x} and {y} from one line. Print their greatest common divisor."
+        ),
         format!("import math\n{x}, {y} = map(int, input().split())\nprint(math.gcd({x}, {y}))\n"),
         t,
     )
@@ -419,8 +582,12 @@ fn lcm(rng: &mut R) -> Generated {
         (format!("{a} {b}\n"), format!("{}\n", a / euclid(a, b) * b))
     });
     gen_(
-        format!("Read two positive integers {x} and {y} from one line. Print their least common multiple."),
-        format!("import math\n{x}, {y} = map(int, input().split())\nprint({x} * {y} // math.gcd({x}, {y}))\n"),
+        format!(
+            "Read two positive integers {x} and {y} from one line. Print their least common multiple."
+        ),
+        format!(
+            "import math\n{x}, {y} = map(int, input().split())\nprint({x} * {y} // math.gcd({x}, {y}))\n"
+        ),
         t,
     )
 }
@@ -428,9 +595,22 @@ fn lcm(rng: &mut R) -> Generated {
 fn digit_sum(rng: &mut R) -> Generated {
     let t = cases(rng, |r| {
         let n = r.random_range(0..=1_000_000u64);
-        (format!("{n}\n"), format!("{}\n", n.to_string().bytes().map(|b| u64::from(b - b'0')).sum::<u64>()))
+        (
+            format!("{n}\n"),
+            format!(
+                "{}\n",
+                n.to_string()
+                    .bytes()
+                    .map(|b| u64::from(b - b'0'))
+                    .sum::<u64>()
+            ),
+        )
     });
-    gen_("Read a non-negative integer. Print the sum of its digits.", "print(sum(int(c) for c in input()))\n", t)
+    gen_(
+        "Read a non-negative integer. Print the sum of its digits.",
+        "print(sum(int(c) for c in input()))\n",
+        t,
+    )
 }
 
 fn palindrome(rng: &mut R) -> Generated {
@@ -439,7 +619,11 @@ fn palindrome(rng: &mut R) -> Generated {
         let half = word_from(r, b"abc", 1, 4);
         let s = if r.random_bool(0.5) {
             let back: String = half.chars().rev().collect();
-            if r.random_bool(0.5) { format!("{half}{back}") } else { format!("{half}x{back}") }
+            if r.random_bool(0.5) {
+                format!("{half}{back}")
+            } else {
+                format!("{half}x{back}")
+            }
         } else {
             word_from(r, b"abc", 2, 7)
         };
@@ -463,7 +647,11 @@ fn count_distinct(rng: &mut R) -> Generated {
         d.dedup();
         (list_input(&a), format!("{}\n", d.len()))
     });
-    gen_(format!("{intro} Print how many different values there are."), format!("{LIST_READ}print(len(set(a)))\n"), t)
+    gen_(
+        format!("{intro} Print how many different values there are."),
+        format!("{LIST_READ}print(len(set(a)))\n"),
+        t,
+    )
 }
 
 fn prefix_sums(rng: &mut R) -> Generated {
@@ -472,10 +660,13 @@ fn prefix_sums(rng: &mut R) -> Generated {
         "Print the running totals: the sum of the first 1, 2, ..., n integers, separated by spaces.",
         "s = 0\nout = []\nfor x in a:\n    s += x\n    out.append(s)\nprint(*out)\n",
         |a| {
-            let v: Vec<i64> = a.iter().scan(0, |s, x| {
-                *s += x;
-                Some(*s)
-            }).collect();
+            let v: Vec<i64> = a
+                .iter()
+                .scan(0, |s, x| {
+                    *s += x;
+                    Some(*s)
+                })
+                .collect();
             joined(&v)
         },
     )
@@ -487,7 +678,11 @@ fn reverse_words(rng: &mut R) -> Generated {
         let rev: Vec<&str> = w.iter().rev().map(String::as_str).collect();
         (format!("{}\n", w.join(" ")), format!("{}\n", rev.join(" ")))
     });
-    gen_("Read a line of words separated by spaces. Print the words in reverse order.", "print(' '.join(input().split()[::-1]))\n", t)
+    gen_(
+        "Read a line of words separated by spaces. Print the words in reverse order.",
+        "print(' '.join(input().split()[::-1]))\n",
+        t,
+    )
 }
 
 fn range_sum(rng: &mut R) -> Generated {
@@ -498,7 +693,9 @@ fn range_sum(rng: &mut R) -> Generated {
         (format!("{a} {b}\n"), format!("{}\n", (a..=b).sum::<i64>()))
     });
     gen_(
-        format!("Read two integers {x} <= {y} from one line. Print the sum of all integers from {x} to {y} inclusive."),
+        format!(
+            "Read two integers {x} <= {y} from one line. Print the sum of all integers from {x} to {y} inclusive."
+        ),
         format!("{x}, {y} = map(int, input().split())\nprint(sum(range({x}, {y} + 1)))\n"),
         t,
     )
@@ -513,7 +710,10 @@ fn multiplication_table(rng: &mut R) -> Generated {
     });
     gen_(
         format!("Read an integer n. Print n * 1, n * 2, ..., n * {k}, one per line."),
-        format!("n = int(input())\nfor i in range(1, {} + 1):\n    print(n * i)\n", k),
+        format!(
+            "n = int(input())\nfor i in range(1, {} + 1):\n    print(n * i)\n",
+            k
+        ),
         t,
     )
 }
@@ -543,7 +743,11 @@ fn binary(rng: &mut R) -> Generated {
         let n = r.random_range(0..=1000u32);
         (format!("{n}\n"), format!("{n:b}\n"))
     });
-    gen_("Read a non-negative integer n. Print n in binary, without leading zeros.", "print(bin(int(input()))[2:])\n", t)
+    gen_(
+        "Read a non-negative integer n. Print n in binary, without leading zeros.",
+        "print(bin(int(input()))[2:])\n",
+        t,
+    )
 }
 
 fn calculator(rng: &mut R) -> Generated {
@@ -570,7 +774,10 @@ fn count_greater(rng: &mut R) -> Generated {
     let t = cases(rng, |r| {
         let n = r.random_range(1..=8usize);
         let a = ints(r, n, -20, 20);
-        (list_input(&a), format!("{}\n", a.iter().filter(|x| **x > k).count()))
+        (
+            list_input(&a),
+            format!("{}\n", a.iter().filter(|x| **x > k).count()),
+        )
     });
     gen_(
         format!("{intro} Print how many of them are greater than {k}."),
@@ -583,18 +790,25 @@ fn caesar(rng: &mut R) -> Generated {
     let k = rng.random_range(1..=25u8);
     let t = cases(rng, |r| {
         let s = word(r, 1, 10);
-        let out: String = s.bytes().map(|c| ((c - b'a' + k) % 26 + b'a') as char).collect();
+        let out: String = s
+            .bytes()
+            .map(|c| ((c - b'a' + k) % 26 + b'a') as char)
+            .collect();
         (format!("{s}\n"), format!("{out}\n"))
     });
     gen_(
-        format!("Read a lowercase word. Move each letter {k} places forward in the alphabet, wrapping from z to a. Print the result."),
+        format!(
+            "Read a lowercase word. Move each letter {k} places forward in the alphabet, wrapping from z to a. Print the result."
+        ),
         format!("print(''.join(chr((ord(c) - 97 + {k}) % 26 + 97) for c in input()))\n"),
         t,
     )
 }
 
 fn fizzbuzz(rng: &mut R) -> Generated {
-    let (a, b) = *[(3, 5), (2, 3), (3, 4), (2, 5), (4, 7)].choose(rng).unwrap_or(&(3, 5));
+    let (a, b) = *[(3, 5), (2, 3), (3, 4), (2, 5), (4, 7)]
+        .choose(rng)
+        .unwrap_or(&(3, 5));
     let t = cases(rng, |r| {
         let n = r.random_range(1..=20u32);
         let out: String = (1..=n)
@@ -608,8 +822,12 @@ fn fizzbuzz(rng: &mut R) -> Generated {
         (format!("{n}\n"), out)
     });
     gen_(
-        format!("Read n. For each i from 1 to n print Fizz if i is divisible by {a}, Buzz if by {b}, FizzBuzz if by both, otherwise i."),
-        format!("n = int(input())\nfor i in range(1, n + 1):\n    print('Fizz' * (i % {a} == 0) + 'Buzz' * (i % {b} == 0) or i)\n"),
+        format!(
+            "Read n. For each i from 1 to n print Fizz if i is divisible by {a}, Buzz if by {b}, FizzBuzz if by both, otherwise i."
+        ),
+        format!(
+            "n = int(input())\nfor i in range(1, n + 1):\n    print('Fizz' * (i % {a} == 0) + 'Buzz' * (i % {b} == 0) or i)\n"
+        ),
         t,
     )
 }
@@ -630,7 +848,10 @@ fn anagram(rng: &mut R) -> Generated {
             v.sort();
             v
         };
-        (format!("{a} {b}\n"), format!("{}\n", yes_no(sorted(&a) == sorted(&b))))
+        (
+            format!("{a} {b}\n"),
+            format!("{}\n", yes_no(sorted(&a) == sorted(&b))),
+        )
     });
     gen_(
         "Read two words from one line. Print YES if one is a rearrangement of the letters of the other, otherwise NO.",
@@ -652,7 +873,10 @@ fn grades(rng: &mut R) -> Generated {
                 _ => "F\n",
             })
             .collect();
-        let input: String = std::iter::once(n.to_string()).chain(s.iter().map(i64::to_string)).map(|l| l + "\n").collect();
+        let input: String = std::iter::once(n.to_string())
+            .chain(s.iter().map(i64::to_string))
+            .map(|l| l + "\n")
+            .collect();
         (input, out)
     });
     gen_(
@@ -718,7 +942,9 @@ fn run_length(rng: &mut R) -> Generated {
         let bytes = s.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            let j = (i..bytes.len()).find(|&j| bytes[j] != bytes[i]).unwrap_or(bytes.len());
+            let j = (i..bytes.len())
+                .find(|&j| bytes[j] != bytes[i])
+                .unwrap_or(bytes.len());
             out.push_str(&format!("{}{}", bytes[i] as char, j - i));
             i = j;
         }
@@ -733,7 +959,11 @@ fn run_length(rng: &mut R) -> Generated {
 
 fn balanced_brackets(rng: &mut R) -> Generated {
     let t = cases(rng, |r| {
-        let s = if r.random_bool(0.5) { balanced(r, 3) } else { word_from(r, b"()[]{}", 1, 8) };
+        let s = if r.random_bool(0.5) {
+            balanced(r, 3)
+        } else {
+            word_from(r, b"()[]{}", 1, 8)
+        };
         let mut stack = Vec::new();
         let mut ok = true;
         for c in s.chars() {
@@ -751,7 +981,10 @@ fn balanced_brackets(rng: &mut R) -> Generated {
                 }
             }
         }
-        (format!("{s}\n"), format!("{}\n", yes_no(ok && stack.is_empty())))
+        (
+            format!("{s}\n"),
+            format!("{}\n", yes_no(ok && stack.is_empty())),
+        )
     });
     gen_(
         "Read a line made of the characters ( ) [ ] { }. Print YES if every bracket is closed in the right order, otherwise NO.",
@@ -765,8 +998,14 @@ fn balanced(r: &mut R, depth: u32) -> String {
     let n = r.random_range(1..=3);
     (0..n)
         .map(|_| {
-            let (o, c) = *[('(', ')'), ('[', ']'), ('{', '}')].choose(r).unwrap_or(&('(', ')'));
-            let inner = if depth > 1 && r.random_bool(0.5) { balanced(r, depth - 1) } else { String::new() };
+            let (o, c) = *[('(', ')'), ('[', ']'), ('{', '}')]
+                .choose(r)
+                .unwrap_or(&('(', ')'));
+            let inner = if depth > 1 && r.random_bool(0.5) {
+                balanced(r, depth - 1)
+            } else {
+                String::new()
+            };
             format!("{o}{inner}{c}")
         })
         .collect()
@@ -775,7 +1014,9 @@ fn balanced(r: &mut R, depth: u32) -> String {
 fn word_frequency(rng: &mut R) -> Generated {
     let t = cases(rng, |r| {
         let n = r.random_range(1..=8usize);
-        let w: Vec<String> = (0..n).map(|_| pick(r, &["red", "blue", "green", "cat", "dog", "sun"]).to_string()).collect();
+        let w: Vec<String> = (0..n)
+            .map(|_| pick(r, &["red", "blue", "green", "cat", "dog", "sun"]).to_string())
+            .collect();
         let mut counts: Vec<(String, usize)> = Vec::new();
         for x in &w {
             match counts.iter_mut().find(|(k, _)| k == x) {
@@ -810,7 +1051,10 @@ fn key_value_lookup(rng: &mut R) -> Generated {
             let (k, v) = table[r.random_range(0..table.len())];
             (k.to_string(), v.to_string())
         } else {
-            (names[r.random_range(0..names.len())].to_string(), "NONE".to_string())
+            (
+                names[r.random_range(0..names.len())].to_string(),
+                "NONE".to_string(),
+            )
         };
         input.push_str(&format!("{query}\n"));
         (input, format!("{answer}\n"))
@@ -837,7 +1081,11 @@ fn stack_machine(rng: &mut R) -> Generated {
                 input.push_str(&format!("push {x}\n"));
             }
         }
-        let out = if stack.is_empty() { "EMPTY".to_string() } else { joined(&stack) };
+        let out = if stack.is_empty() {
+            "EMPTY".to_string()
+        } else {
+            joined(&stack)
+        };
         (input, format!("{out}\n"))
     });
     gen_(
@@ -855,7 +1103,14 @@ fn transpose(rng: &mut R) -> Generated {
         for row in &m {
             input.push_str(&format!("{}\n", joined(row)));
         }
-        let out: String = (0..cols).map(|j| format!("{}\n", joined(&m.iter().map(|row| row[j]).collect::<Vec<_>>()))).collect();
+        let out: String = (0..cols)
+            .map(|j| {
+                format!(
+                    "{}\n",
+                    joined(&m.iter().map(|row| row[j]).collect::<Vec<_>>())
+                )
+            })
+            .collect();
         (input, out)
     });
     gen_(
@@ -925,12 +1180,17 @@ fn pair_sum(rng: &mut R) -> Generated {
     let t = cases(rng, |r| {
         let n = r.random_range(1..=8usize);
         let a = ints(r, n, 0, 10);
-        let c = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).filter(|&(i, j)| a[i] + a[j] == k).count();
+        let c = (0..n)
+            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+            .filter(|&(i, j)| a[i] + a[j] == k)
+            .count();
         (list_input(&a), format!("{c}\n"))
     });
     gen_(
         format!("{intro} Print how many pairs of positions i < j have a[i] + a[j] = {k}."),
-        format!("{LIST_READ}print(sum(a[i] + a[j] == {k} for i in range(n) for j in range(i + 1, n)))\n"),
+        format!(
+            "{LIST_READ}print(sum(a[i] + a[j] == {k} for i in range(n) for j in range(i + 1, n)))\n"
+        ),
         t,
     )
 }
@@ -960,11 +1220,18 @@ fn lcs_length(rng: &mut R) -> Generated {
         let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
         for i in 0..a.len() {
             for j in 0..b.len() {
-                d[i + 1][j + 1] = if a[i] == b[j] { d[i][j] + 1 } else { d[i][j + 1].max(d[i + 1][j]) };
+                d[i + 1][j + 1] = if a[i] == b[j] {
+                    d[i][j] + 1
+                } else {
+                    d[i][j + 1].max(d[i + 1][j])
+                };
             }
         }
         let (sa, sb) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
-        (format!("{sa}\n{sb}\n"), format!("{}\n", d[a.len()][b.len()]))
+        (
+            format!("{sa}\n{sb}\n"),
+            format!("{}\n", d[a.len()][b.len()]),
+        )
     });
     gen_(
         "Read two words, one per line. Print the length of their longest common subsequence (letters taken in order, not necessarily next to each other).",
@@ -982,8 +1249,12 @@ fn interval_union(rng: &mut R) -> Generated {
                 (l, l + r.random_range(1..=6i64))
             })
             .collect();
-        let covered = (0..=30i64).filter(|x| iv.iter().any(|(l, rr)| *l <= *x && *x < *rr)).count();
-        let input: String = std::iter::once(format!("{n}\n")).chain(iv.iter().map(|(l, rr)| format!("{l} {rr}\n"))).collect();
+        let covered = (0..=30i64)
+            .filter(|x| iv.iter().any(|(l, rr)| *l <= *x && *x < *rr))
+            .count();
+        let input: String = std::iter::once(format!("{n}\n"))
+            .chain(iv.iter().map(|(l, rr)| format!("{l} {rr}\n")))
+            .collect();
         (input, format!("{covered}\n"))
     });
     gen_(

@@ -38,11 +38,20 @@ pub(crate) struct Generated {
 /// The statement followed by a worked example, the way contest statements show one. The example is not
 /// one of the tests, and it makes the problems of a family differ in their prompts.
 fn with_example(statement: &str, mut cases: Vec<StdinTest>) -> (String, Vec<StdinTest>) {
-    let shortest = (0..cases.len()).min_by_key(|&i| (cases[i].input.len() + cases[i].output.len(), i));
+    let shortest =
+        (0..cases.len()).min_by_key(|&i| (cases[i].input.len() + cases[i].output.len(), i));
     match shortest {
         Some(i) => {
             let ex = cases.remove(i);
-            (format!("{statement}\nExample input:\n{}Example output:\n{}", ex.input, ex.output).trim_end().to_string(), cases)
+            (
+                format!(
+                    "{statement}\nExample input:\n{}Example output:\n{}",
+                    ex.input, ex.output
+                )
+                .trim_end()
+                .to_string(),
+                cases,
+            )
         }
         None => (statement.to_string(), cases),
     }
@@ -66,7 +75,11 @@ impl Family {
             .map(|i| {
                 let g = (self.generate)(&mut rng);
                 let (statement, tests) = with_example(&g.statement, g.tests);
-                let mut p = Problem::stdin(format!("builtin_{}_{i:03}", self.name), format!("builtin:{}", self.name), statement);
+                let mut p = Problem::stdin(
+                    format!("builtin_{}_{i:03}", self.name),
+                    format!("builtin:{}", self.name),
+                    statement,
+                );
                 p.reference_solution = Some(g.reference);
                 p.tests = tests;
                 // The worked example is not a test by construction; a test that happens to match it is marked.
@@ -81,7 +94,10 @@ impl Family {
 
 /// `n_per_family` problems of every family, family by family.
 pub fn suite(seed: u64, n_per_family: usize) -> Vec<Problem> {
-    FAMILIES.iter().flat_map(|f| f.problems(seed, n_per_family)).collect()
+    FAMILIES
+        .iter()
+        .flat_map(|f| f.problems(seed, n_per_family))
+        .collect()
 }
 
 /// The family called `name`.

@@ -15,26 +15,41 @@ const PLUS_SOURCE: &str = "github.com/Ablustrund/APPS_Plus:data/v1/data.json";
 
 pub(crate) fn convert_hf(v: &Value, _index: usize) -> Result<RowOutcome, FieldError> {
     let row = Row::new(v)?;
-    let id = format!("apps_{}", row.opt_text("problem_id")?.ok_or_else(|| FieldError::new("problem_id", "missing"))?);
+    let id = format!(
+        "apps_{}",
+        row.opt_text("problem_id")?
+            .ok_or_else(|| FieldError::new("problem_id", "missing"))?
+    );
     let question = row.str("question")?;
     let io_text = row.opt_str("input_output")?.unwrap_or("");
     if io_text.trim().is_empty() {
         return Ok(unusable(&id, "no tests"));
     }
-    let io: Value = serde_json::from_str(io_text).map_err(|e| FieldError::new("input_output", format!("not valid JSON: {e}")))?;
+    let io: Value = serde_json::from_str(io_text)
+        .map_err(|e| FieldError::new("input_output", format!("not valid JSON: {e}")))?;
     let io_row = Row::new(&io).map_err(|e| FieldError::new("input_output", e.message))?;
     let inputs = list_field(&io_row, "inputs", "input_output.inputs")?;
     let outputs = list_field(&io_row, "outputs", "input_output.outputs")?;
-    let fn_name = io_row.opt_str("fn_name").map_err(|e| FieldError::new("input_output.fn_name", e.message))?;
+    let fn_name = io_row
+        .opt_str("fn_name")
+        .map_err(|e| FieldError::new("input_output.fn_name", e.message))?;
     let solutions: Vec<String> = match row.opt_str("solutions")? {
         Some(s) if !s.trim().is_empty() => {
-            let v: Value = serde_json::from_str(s).map_err(|e| FieldError::new("solutions", format!("not valid JSON: {e}")))?;
+            let v: Value = serde_json::from_str(s)
+                .map_err(|e| FieldError::new("solutions", format!("not valid JSON: {e}")))?;
             crate::fields::str_list(&v).map_err(|m| FieldError::new("solutions", m))?
         }
         _ => Vec::new(),
     };
-    let starter = row.opt_str("starter_code")?.filter(|s| !s.trim().is_empty()).map(with_typing_import);
-    let mut p = Problem::stdin(&id, format!("{HF_SOURCE} (problem_id {})", &id[5..]), question.trim());
+    let starter = row
+        .opt_str("starter_code")?
+        .filter(|s| !s.trim().is_empty())
+        .map(with_typing_import);
+    let mut p = Problem::stdin(
+        &id,
+        format!("{HF_SOURCE} (problem_id {})", &id[5..]),
+        question.trim(),
+    );
     p.difficulty = row.opt_text("difficulty")?;
     p.reference_solution = solutions.into_iter().next();
     p.starter_code = starter;
@@ -42,7 +57,11 @@ pub(crate) fn convert_hf(v: &Value, _index: usize) -> Result<RowOutcome, FieldEr
         p.extra.insert("url".into(), Value::String(url.into()));
     }
     fill_tests(&mut p, fn_name, inputs, outputs, "input_output")?;
-    Ok(if p.test_count() == 0 { unusable(&id, "no tests") } else { RowOutcome::Problem(Box::new(p)) })
+    Ok(if p.test_count() == 0 {
+        unusable(&id, "no tests")
+    } else {
+        RowOutcome::Problem(Box::new(p))
+    })
 }
 
 pub(crate) fn convert_plus(v: &Value, index: usize) -> Result<RowOutcome, FieldError> {
@@ -50,13 +69,23 @@ pub(crate) fn convert_plus(v: &Value, index: usize) -> Result<RowOutcome, FieldE
     let id = match row.first_present(&["id", "problem_id"]) {
         Some((_, Value::String(s))) => s.clone(),
         Some((_, Value::Number(n))) => format!("apps_plus_{n}"),
-        Some((name, other)) => return Err(FieldError::new(name, format!("expected a string or number, found {}", kind_of(other)))),
+        Some((name, other)) => {
+            return Err(FieldError::new(
+                name,
+                format!("expected a string or number, found {}", kind_of(other)),
+            ));
+        }
         None => format!("apps_plus_{index}"),
     };
     let (qname, question) = row
         .first_present(&["question", "prompt", "description"])
         .ok_or_else(|| FieldError::new("question", "missing"))?;
-    let question = question.as_str().ok_or_else(|| FieldError::new(qname, format!("expected a string, found {}", kind_of(question))))?;
+    let question = question.as_str().ok_or_else(|| {
+        FieldError::new(
+            qname,
+            format!("expected a string, found {}", kind_of(question)),
+        )
+    })?;
     let inputs = plus_list(&row, &["inputs", "input"])?;
     let outputs = plus_list(&row, &["outputs", "output"])?;
     if inputs.is_empty() || outputs.is_empty() {
@@ -66,19 +95,44 @@ pub(crate) fn convert_plus(v: &Value, index: usize) -> Result<RowOutcome, FieldE
     let fn_name = if is_stdin {
         None
     } else {
-        Some(row.opt_str("fn_name")?.filter(|s| !s.is_empty()).ok_or_else(|| FieldError::new("fn_name", "missing on a function-call problem (inputs are not strings)"))?)
+        Some(
+            row.opt_str("fn_name")?
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    FieldError::new(
+                        "fn_name",
+                        "missing on a function-call problem (inputs are not strings)",
+                    )
+                })?,
+        )
     };
-    let mut p = Problem::stdin(&id, format!("{PLUS_SOURCE} (item {index})"), unwrap_stub(question));
+    let mut p = Problem::stdin(
+        &id,
+        format!("{PLUS_SOURCE} (item {index})"),
+        unwrap_stub(question),
+    );
     p.difficulty = row.opt_text("difficulty")?;
-    p.reference_solution = match row.first_present(&["solutions", "canonical_solution", "solution"]) {
+    p.reference_solution = match row.first_present(&["solutions", "canonical_solution", "solution"])
+    {
         Some((_, Value::String(s))) => Some(s.clone()),
         Some((_, Value::Array(a))) => a.iter().find_map(|x| x.as_str().map(str::to_string)),
-        Some((name, other)) => return Err(FieldError::new(name, format!("expected a string or a list of strings, found {}", kind_of(other)))),
+        Some((name, other)) => {
+            return Err(FieldError::new(
+                name,
+                format!(
+                    "expected a string or a list of strings, found {}",
+                    kind_of(other)
+                ),
+            ));
+        }
         None => None,
     };
     // A stdin problem's starter code is only the random stub; keeping it would invite a function answer.
     if !is_stdin {
-        p.starter_code = row.opt_str("starter_code")?.filter(|s| !s.trim().is_empty()).map(with_typing_import);
+        p.starter_code = row
+            .opt_str("starter_code")?
+            .filter(|s| !s.trim().is_empty())
+            .map(with_typing_import);
     }
     fill_tests(&mut p, fn_name, inputs, outputs, "")?;
     Ok(RowOutcome::Problem(Box::new(p)))
@@ -87,7 +141,10 @@ pub(crate) fn convert_plus(v: &Value, index: usize) -> Result<RowOutcome, FieldE
 fn list_field(row: &Row<'_>, name: &str, label: &str) -> Result<Vec<Value>, FieldError> {
     match row.map().get(name) {
         Some(Value::Array(a)) => Ok(a.clone()),
-        Some(other) => Err(FieldError::new(label, format!("expected a list, found {}", kind_of(other)))),
+        Some(other) => Err(FieldError::new(
+            label,
+            format!("expected a list, found {}", kind_of(other)),
+        )),
         None => Err(FieldError::new(label, "missing")),
     }
 }
@@ -97,22 +154,41 @@ fn plus_list(row: &Row<'_>, names: &[&'static str]) -> Result<Vec<Value>, FieldE
     match row.first_present(names) {
         Some((_, Value::Array(a))) => Ok(a.clone()),
         Some((_, s @ Value::String(_))) => Ok(vec![s.clone()]),
-        Some((name, other)) => Err(FieldError::new(name, format!("expected a list, found {}", kind_of(other)))),
+        Some((name, other)) => Err(FieldError::new(
+            name,
+            format!("expected a list, found {}", kind_of(other)),
+        )),
         None => Ok(Vec::new()),
     }
 }
 
 /// Stdin tests from string inputs, or assert lines calling `fn_name` from argument lists.
-fn fill_tests(p: &mut Problem, fn_name: Option<&str>, inputs: Vec<Value>, outputs: Vec<Value>, prefix: &str) -> Result<(), FieldError> {
-    let label = |name: &str, i: usize| if prefix.is_empty() { format!("{name}[{i}]") } else { format!("{prefix}.{name}[{i}]") };
+fn fill_tests(
+    p: &mut Problem,
+    fn_name: Option<&str>,
+    inputs: Vec<Value>,
+    outputs: Vec<Value>,
+    prefix: &str,
+) -> Result<(), FieldError> {
+    let label = |name: &str, i: usize| {
+        if prefix.is_empty() {
+            format!("{name}[{i}]")
+        } else {
+            format!("{prefix}.{name}[{i}]")
+        }
+    };
     if inputs.len() != outputs.len() {
-        return Err(FieldError::new(label("outputs", outputs.len()), format!("{} inputs but {} outputs", inputs.len(), outputs.len())));
+        return Err(FieldError::new(
+            label("outputs", outputs.len()),
+            format!("{} inputs but {} outputs", inputs.len(), outputs.len()),
+        ));
     }
     match fn_name {
         None => {
             for (i, (inp, out)) in inputs.iter().zip(&outputs).enumerate() {
                 let input = stdin_text(inp).map_err(|m| FieldError::new(label("inputs", i), m))?;
-                let output = stdin_text(out).map_err(|m| FieldError::new(label("outputs", i), m))?;
+                let output =
+                    stdin_text(out).map_err(|m| FieldError::new(label("outputs", i), m))?;
                 p.tests.push(StdinTest { input, output });
             }
         }
@@ -130,12 +206,18 @@ fn fill_tests(p: &mut Problem, fn_name: Option<&str>, inputs: Vec<Value>, output
                 let call = format!("{callee}({args})");
                 // The APPS harness also accepts the single element of a one-element expected list.
                 let line = match out {
-                    Value::Array(a) if a.len() == 1 => format!("assert {call} in ({}, {})", py_literal(out), py_literal(&a[0])),
+                    Value::Array(a) if a.len() == 1 => format!(
+                        "assert {call} in ({}, {})",
+                        py_literal(out),
+                        py_literal(&a[0])
+                    ),
                     _ => format!("assert {call} == {}", py_literal(out)),
                 };
                 p.assert_tests.push(line);
             }
-            p.kind = ProblemKind::FunctionCall { entry_point: Some(name.to_string()) };
+            p.kind = ProblemKind::FunctionCall {
+                entry_point: Some(name.to_string()),
+            };
         }
     }
     Ok(())
@@ -168,7 +250,10 @@ fn stdin_text(v: &Value) -> Result<String, String> {
             }
             Ok(s)
         }
-        other => Err(format!("expected a string or a list of lines, found {}", kind_of(other))),
+        other => Err(format!(
+            "expected a string or a list of lines, found {}",
+            kind_of(other)
+        )),
     }
 }
 
@@ -176,8 +261,12 @@ fn stdin_text(v: &Value) -> Result<String, String> {
 /// Anything else is returned trimmed, as it is.
 pub(crate) fn unwrap_stub(question: &str) -> String {
     let t = question.trim();
-    let Some(rest) = t.strip_prefix("def ") else { return t.to_string() };
-    let Some(open) = rest.find("\"\"\"") else { return t.to_string() };
+    let Some(rest) = t.strip_prefix("def ") else {
+        return t.to_string();
+    };
+    let Some(open) = rest.find("\"\"\"") else {
+        return t.to_string();
+    };
     let header = &rest[..open];
     if !header.trim_end().ends_with(':') || !rest.ends_with("\"\"\"") || open + 3 > rest.len() - 3 {
         return t.to_string();
@@ -197,8 +286,14 @@ mod tests {
 
     #[test]
     fn stub_is_unwrapped_and_plain_text_kept() {
-        assert_eq!(unwrap_stub("\ndef vQzwx():\n    \"\"\"Line one.\n\n    Line two.\n    \"\"\"\n"), "Line one.\n\nLine two.");
+        assert_eq!(
+            unwrap_stub("\ndef vQzwx():\n    \"\"\"Line one.\n\n    Line two.\n    \"\"\"\n"),
+            "Line one.\n\nLine two."
+        );
         assert_eq!(unwrap_stub("Print the sum."), "Print the sum.");
-        assert_eq!(unwrap_stub("def f():\n    \"\"\"unterminated"), "def f():\n    \"\"\"unterminated");
+        assert_eq!(
+            unwrap_stub("def f():\n    \"\"\"unterminated"),
+            "def f():\n    \"\"\"unterminated"
+        );
     }
 }

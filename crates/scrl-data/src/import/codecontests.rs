@@ -33,8 +33,12 @@ pub(crate) fn convert(v: &Value, _index: usize) -> Result<RowOutcome, FieldError
             p.extra.insert(key.into(), n.into());
         }
     }
-    let reads_file = row.opt_str("input_file")?.is_some_and(|f| !f.trim().is_empty());
-    let writes_file = row.opt_str("output_file")?.is_some_and(|f| !f.trim().is_empty());
+    let reads_file = row
+        .opt_str("input_file")?
+        .is_some_and(|f| !f.trim().is_empty());
+    let writes_file = row
+        .opt_str("output_file")?
+        .is_some_and(|f| !f.trim().is_empty());
     Ok(if p.tests.is_empty() {
         unusable(&id, "no tests")
     } else if reads_file || writes_file {
@@ -45,7 +49,9 @@ pub(crate) fn convert(v: &Value, _index: usize) -> Result<RowOutcome, FieldError
 }
 
 fn test_group(row: &Row<'_>, group: &str) -> Result<Vec<StdinTest>, FieldError> {
-    let Some(v) = row.map().get(group).filter(|v| !v.is_null()) else { return Ok(Vec::new()) };
+    let Some(v) = row.map().get(group).filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
     let g = Row::new(v).map_err(|e| FieldError::new(group, e.message))?;
     let list = |key: &str| match g.map().get(key) {
         Some(v) => str_list(v).map_err(|m| FieldError::new(format!("{group}.{key}"), m)),
@@ -53,17 +59,31 @@ fn test_group(row: &Row<'_>, group: &str) -> Result<Vec<StdinTest>, FieldError> 
     };
     let (inputs, outputs) = (list("input")?, list("output")?);
     if inputs.len() != outputs.len() {
-        return Err(FieldError::new(group, format!("{} inputs but {} outputs", inputs.len(), outputs.len())));
+        return Err(FieldError::new(
+            group,
+            format!("{} inputs but {} outputs", inputs.len(), outputs.len()),
+        ));
     }
-    Ok(inputs.into_iter().zip(outputs).map(|(input, output)| StdinTest { input, output }).collect())
+    Ok(inputs
+        .into_iter()
+        .zip(outputs)
+        .map(|(input, output)| StdinTest { input, output })
+        .collect())
 }
 
 fn python3_solution(row: &Row<'_>) -> Result<Option<String>, FieldError> {
-    let Some(v) = row.map().get("solutions").filter(|v| !v.is_null()) else { return Ok(None) };
+    let Some(v) = row.map().get("solutions").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
     let s = Row::new(v).map_err(|e| FieldError::new("solutions", e.message))?;
     let languages = match s.map().get("language") {
         Some(Value::Array(a)) => a,
-        Some(other) => return Err(FieldError::new("solutions.language", format!("expected a list, found {}", kind_of(other)))),
+        Some(other) => {
+            return Err(FieldError::new(
+                "solutions.language",
+                format!("expected a list, found {}", kind_of(other)),
+            ));
+        }
         None => return Err(FieldError::new("solutions.language", "missing")),
     };
     let code = match s.map().get("solution") {
@@ -71,13 +91,21 @@ fn python3_solution(row: &Row<'_>) -> Result<Option<String>, FieldError> {
         None => return Err(FieldError::new("solutions.solution", "missing")),
     };
     if languages.len() != code.len() {
-        return Err(FieldError::new("solutions", format!("{} languages but {} solutions", languages.len(), code.len())));
+        return Err(FieldError::new(
+            "solutions",
+            format!("{} languages but {} solutions", languages.len(), code.len()),
+        ));
     }
     for (i, (lang, src)) in languages.iter().zip(code).enumerate() {
         match lang.as_i64() {
             Some(PYTHON3) => return Ok(Some(src)),
             Some(_) => {}
-            None => return Err(FieldError::new(format!("solutions.language[{i}]"), format!("expected an integer, found {}", kind_of(lang)))),
+            None => {
+                return Err(FieldError::new(
+                    format!("solutions.language[{i}]"),
+                    format!("expected an integer, found {}", kind_of(lang)),
+                ));
+            }
         }
     }
     Ok(None)

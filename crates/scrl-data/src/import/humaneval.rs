@@ -21,7 +21,9 @@ pub(crate) fn convert(v: &Value, _index: usize) -> Result<RowOutcome, FieldError
     let entry = row.str("entry_point")?;
     let id = task_id.replace('/', "_").to_lowercase();
     let mut p = Problem::stdin(&id, format!("{SOURCE} ({task_id})"), prompt.trim_end());
-    p.kind = ProblemKind::FunctionCall { entry_point: Some(entry.to_string()) };
+    p.kind = ProblemKind::FunctionCall {
+        entry_point: Some(entry.to_string()),
+    };
     p.starter_code = Some(prompt.to_string());
     p.reference_solution = Some(format!("{prompt}{solution}"));
     match single_line_asserts(test) {

@@ -40,7 +40,14 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [Format::Apps, Format::AppsPlus, Format::CodeContests, Format::HumanEval, Format::Mbpp, Format::Jsonl];
+    pub const ALL: [Format; 6] = [
+        Format::Apps,
+        Format::AppsPlus,
+        Format::CodeContests,
+        Format::HumanEval,
+        Format::Mbpp,
+        Format::Jsonl,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -126,11 +133,19 @@ pub(crate) enum RowOutcome {
 }
 
 pub(crate) fn unusable(id: &str, reason: impl Into<String>) -> RowOutcome {
-    RowOutcome::Unusable { id: Some(id.to_string()), reason: reason.into() }
+    RowOutcome::Unusable {
+        id: Some(id.to_string()),
+        reason: reason.into(),
+    }
 }
 
 /// Reads `path` in the given layout.
-pub fn import_file(format: Format, path: &Path, opts: &ImportOptions, progress: &ProgressBar) -> Result<ImportReport, DataError> {
+pub fn import_file(
+    format: Format,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &ProgressBar,
+) -> Result<ImportReport, DataError> {
     let convert: fn(&Value, usize) -> Result<RowOutcome, FieldError> = match format {
         Format::Apps => apps::convert_hf,
         Format::AppsPlus => apps::convert_plus,
@@ -141,7 +156,12 @@ pub fn import_file(format: Format, path: &Path, opts: &ImportOptions, progress: 
             let problems = load_problems_with_progress(path, progress)?;
             let mut report = ImportReport::default();
             for (i, p) in problems.into_iter().enumerate() {
-                admit(&mut report, RowAt::Item(i), RowOutcome::Problem(Box::new(p)), opts);
+                admit(
+                    &mut report,
+                    RowAt::Item(i),
+                    RowOutcome::Problem(Box::new(p)),
+                    opts,
+                );
             }
             return Ok(report);
         }
@@ -153,15 +173,35 @@ pub fn import_file(format: Format, path: &Path, opts: &ImportOptions, progress: 
             RowAt::Item(n) => n,
         };
         let outcome = match value {
-            Err(message) if opts.strict => return Err(DataError::Json { path: path.to_path_buf(), at, message }),
-            Err(message) => RowOutcome::Unusable { id: None, reason: format!("not valid JSON: {message}") },
+            Err(message) if opts.strict => {
+                return Err(DataError::Json {
+                    path: path.to_path_buf(),
+                    at,
+                    message,
+                });
+            }
+            Err(message) => RowOutcome::Unusable {
+                id: None,
+                reason: format!("not valid JSON: {message}"),
+            },
             Ok(v) => match convert(&v, index) {
                 Ok(o) => o,
-                Err(error) if opts.strict => return Err(DataError::Field { path: path.to_path_buf(), at, error }),
+                Err(error) if opts.strict => {
+                    return Err(DataError::Field {
+                        path: path.to_path_buf(),
+                        at,
+                        error,
+                    });
+                }
                 Err(error) => {
                     // APPS+ rows are named by their position, as the authors' id files do.
-                    let id = row_id(&v).or_else(|| (format == Format::AppsPlus).then(|| format!("apps_plus_{index}")));
-                    RowOutcome::Unusable { id, reason: format!("malformed: {error}") }
+                    let id = row_id(&v).or_else(|| {
+                        (format == Format::AppsPlus).then(|| format!("apps_plus_{index}"))
+                    });
+                    RowOutcome::Unusable {
+                        id,
+                        reason: format!("malformed: {error}"),
+                    }
                 }
             },
         };
@@ -172,11 +212,15 @@ pub fn import_file(format: Format, path: &Path, opts: &ImportOptions, progress: 
 }
 
 fn admit(report: &mut ImportReport, at: RowAt, outcome: RowOutcome, opts: &ImportOptions) {
-    let skip = |id: &str, reason: &str| Skipped { at, id: Some(id.to_string()), reason: reason.to_string() };
+    let skip = |id: &str, reason: &str| Skipped {
+        at,
+        id: Some(id.to_string()),
+        reason: reason.to_string(),
+    };
     match outcome {
-        RowOutcome::Problem(p) if opts.stdin_only && !p.is_stdin() => {
-            report.skipped.push(skip(&p.id, "function-call problem (stdin-only import)"))
-        }
+        RowOutcome::Problem(p) if opts.stdin_only && !p.is_stdin() => report
+            .skipped
+            .push(skip(&p.id, "function-call problem (stdin-only import)")),
         RowOutcome::Problem(p) if opts.require_reference && p.reference_solution.is_none() => {
             report.skipped.push(skip(&p.id, "no reference solution"))
         }
@@ -189,11 +233,13 @@ fn admit(report: &mut ImportReport, at: RowAt, outcome: RowOutcome, opts: &Impor
 }
 
 fn row_id(v: &Value) -> Option<String> {
-    ["id", "problem_id", "task_id", "name"].iter().find_map(|k| match v.get(k) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    })
+    ["id", "problem_id", "task_id", "name"]
+        .iter()
+        .find_map(|k| match v.get(k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        })
 }
 
 /// Calls `f` for each row of a JSON array file (rows counted as items) or a JSON Lines file (rows counted
@@ -237,7 +283,10 @@ fn for_each_row(
         if line.trim().is_empty() {
             continue;
         }
-        f(RowAt::Line(i + 1), serde_json::from_str(&line).map_err(|e| e.to_string()))?;
+        f(
+            RowAt::Line(i + 1),
+            serde_json::from_str(&line).map_err(|e| e.to_string()),
+        )?;
     }
     Ok(())
 }
@@ -261,8 +310,14 @@ mod tests {
 
     #[test]
     fn slugs_and_summary_keys() {
-        assert_eq!(slug("1041_E. Tree Reconstruction"), "1041_e_tree_reconstruction");
-        assert_eq!(summary_key("malformed: field `tests[3].output`: missing"), "malformed field `tests`");
+        assert_eq!(
+            slug("1041_E. Tree Reconstruction"),
+            "1041_e_tree_reconstruction"
+        );
+        assert_eq!(
+            summary_key("malformed: field `tests[3].output`: missing"),
+            "malformed field `tests`"
+        );
         assert_eq!(summary_key("no tests"), "no tests");
     }
 }

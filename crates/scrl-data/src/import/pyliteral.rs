@@ -48,7 +48,11 @@ mod tests {
 
     #[test]
     fn json_becomes_python() {
-        let v: serde_json::Value = serde_json::from_str(r#"[null, true, false, 1.5, -3, "a\"b\n", {"k": [1]}]"#).unwrap();
-        assert_eq!(py_literal(&v), r#"[None, True, False, 1.5, -3, "a\"b\n", {"k": [1]}]"#);
+        let v: serde_json::Value =
+            serde_json::from_str(r#"[null, true, false, 1.5, -3, "a\"b\n", {"k": [1]}]"#).unwrap();
+        assert_eq!(
+            py_literal(&v),
+            r#"[None, True, False, 1.5, -3, "a\"b\n", {"k": [1]}]"#
+        );
     }
 }

@@ -21,16 +21,23 @@ fn shared_data() -> PathBuf {
 
 /// The committed measurement, in scrl-sandbox's tests (the path holds from either crate's manifest folder).
 pub fn cpu_table_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scrl-sandbox/tests/data/cc300_reference_cpu_ms.tsv")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scrl-sandbox/tests/data/cc300_reference_cpu_ms.tsv")
 }
 
 /// Every reference whose data row says it passes all its tests with exact comparison.
 pub fn load() -> Vec<Reference> {
     let path = shared_data();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (the shared data must sit beside the repo)", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the shared data must sit beside the repo)",
+            path.display()
+        )
+    });
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), i + 1));
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), i + 1));
         if v["ref_passes_exact_all"] != serde_json::Value::Bool(true) {
             continue;
         }
@@ -38,7 +45,12 @@ pub fn load() -> Vec<Reference> {
             .as_array()
             .expect("tests")
             .iter()
-            .map(|t| (t["input"].as_str().unwrap().to_string(), t["output"].as_str().unwrap().to_string()))
+            .map(|t| {
+                (
+                    t["input"].as_str().unwrap().to_string(),
+                    t["output"].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
         out.push(Reference {
             id: v["id"].as_str().unwrap().to_string(),
@@ -58,7 +70,11 @@ pub fn max_cpu_ms() -> HashMap<String, u64> {
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            (f[0].to_string(), f[2].parse().unwrap_or_else(|e| panic!("{}: bad row {l:?}: {e}", path.display())))
+            (
+                f[0].to_string(),
+                f[2].parse()
+                    .unwrap_or_else(|e| panic!("{}: bad row {l:?}: {e}", path.display())),
+            )
         })
         .collect()
 }
@@ -74,7 +90,13 @@ pub fn within_margin(refs: Vec<Reference>, limit_ms: u64) -> (Vec<Reference>, Ve
     let table = max_cpu_ms();
     let (mut kept, mut left) = (Vec::new(), Vec::new());
     for r in refs {
-        let ms = *table.get(&r.id).unwrap_or_else(|| panic!("{} is not in {}: regenerate it (see its header)", r.id, cpu_table_path().display()));
+        let ms = *table.get(&r.id).unwrap_or_else(|| {
+            panic!(
+                "{} is not in {}: regenerate it (see its header)",
+                r.id,
+                cpu_table_path().display()
+            )
+        });
         if ms * MARGIN <= limit_ms {
             kept.push(r);
         } else {

@@ -48,12 +48,24 @@ struct Item {
 /// program.
 fn load(path: &Path, max: usize) -> anyhow::Result<Vec<Item>> {
     let (programs, tasks) = super::bench_reward::load_references(path, max)?;
-    let mut items: Vec<Item> = programs.into_iter().map(|program| Item { program, tests: Vec::new() }).collect();
+    let mut items: Vec<Item> = programs
+        .into_iter()
+        .map(|program| Item {
+            program,
+            tests: Vec::new(),
+        })
+        .collect();
     for t in tasks {
-        items[t.program].tests.push(StdinCase { input: t.input, output: t.output });
+        items[t.program].tests.push(StdinCase {
+            input: t.input,
+            output: t.output,
+        });
     }
     if items.is_empty() {
-        bail!("{}: no problem whose reference passes exactly", path.display());
+        bail!(
+            "{}: no problem whose reference passes exactly",
+            path.display()
+        );
     }
     Ok(items)
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use scrl_data::prompt::{ChatTemplate, completion_prompt};
-use scrl_data::{Format, ImportOptions, Problem, SplitOptions, load_problems_with_progress, write_problems};
+use scrl_data::{
+    Format, ImportOptions, Problem, SplitOptions, load_problems_with_progress, write_problems,
+};
 
 #[derive(clap::Subcommand)]
 pub enum DataCommand {
@@ -95,7 +97,11 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
         DataCommand::Import(a) => import(a),
         DataCommand::Stats(a) => {
             let problems = load(&a.file)?;
-            write!(std::io::stdout().lock(), "{}", scrl_data::stats::stats(&problems, a.cap))?;
+            write!(
+                std::io::stdout().lock(),
+                "{}",
+                scrl_data::stats::stats(&problems, a.cap)
+            )?;
             Ok(0)
         }
         DataCommand::Split(a) => split(a),
@@ -107,7 +113,9 @@ pub fn run(c: DataCommand) -> anyhow::Result<i32> {
 fn file_progress(path: &Path) -> ProgressBar {
     let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(path.display().to_string());
@@ -135,9 +143,19 @@ fn import(a: ImportArgs) -> anyhow::Result<i32> {
         );
         return Ok(0);
     }
-    let format: Format = a.format.parse().map_err(anyhow::Error::msg).context("--format (or builtin)")?;
-    let Some(file) = a.file else { bail!("--format {format} needs the upstream FILE") };
-    let opts = ImportOptions { strict: a.strict, stdin_only: a.stdin_only, require_reference: a.require_reference };
+    let format: Format = a
+        .format
+        .parse()
+        .map_err(anyhow::Error::msg)
+        .context("--format (or builtin)")?;
+    let Some(file) = a.file else {
+        bail!("--format {format} needs the upstream FILE")
+    };
+    let opts = ImportOptions {
+        strict: a.strict,
+        stdin_only: a.stdin_only,
+        require_reference: a.require_reference,
+    };
     let bar = file_progress(&file);
     let report = scrl_data::import_file(format, &file, &opts, &bar)?;
     bar.finish_and_clear();
@@ -156,7 +174,12 @@ fn import(a: ImportArgs) -> anyhow::Result<i32> {
         eprintln!("  skipped {n:>6}  {reason}");
     }
     for s in report.skipped.iter().take(5) {
-        eprintln!("  e.g. {} {}: {}", s.at, s.id.as_deref().unwrap_or("(no id)"), s.reason);
+        eprintln!(
+            "  e.g. {} {}: {}",
+            s.at,
+            s.id.as_deref().unwrap_or("(no id)"),
+            s.reason
+        );
     }
     Ok(if report.problems.is_empty() { 1 } else { 0 })
 }
@@ -166,9 +189,17 @@ fn split(a: SplitArgs) -> anyhow::Result<i32> {
     if a.stdin_only {
         let before = problems.len();
         problems.retain(Problem::is_stdin);
-        eprintln!("dropped {} function-call problems (--stdin-only)", before - problems.len());
+        eprintln!(
+            "dropped {} function-call problems (--stdin-only)",
+            before - problems.len()
+        );
     }
-    let opts = SplitOptions { eval_n: a.eval_n, seed: a.seed, train_n: a.train_n, allow_overlap: a.allow_overlap };
+    let opts = SplitOptions {
+        eval_n: a.eval_n,
+        seed: a.seed,
+        train_n: a.train_n,
+        allow_overlap: a.allow_overlap,
+    };
     let s = scrl_data::split(&problems, &opts)?;
     write_problems(&a.eval_out, &s.eval)?;
     write_problems(&a.train_out, &s.train)?;
@@ -181,10 +212,17 @@ fn split(a: SplitArgs) -> anyhow::Result<i32> {
         a.train_out.display()
     );
     if !s.held_out_duplicates.is_empty() {
-        eprintln!("{} problems left out of training: same statement as an evaluation problem", s.held_out_duplicates.len());
+        eprintln!(
+            "{} problems left out of training: same statement as an evaluation problem",
+            s.held_out_duplicates.len()
+        );
     }
     if !s.overlap.is_empty() {
-        eprintln!("WARNING: {} training problems are also evaluation problems (--allow-overlap): {}", s.overlap.len(), preview(&s.overlap));
+        eprintln!(
+            "WARNING: {} training problems are also evaluation problems (--allow-overlap): {}",
+            s.overlap.len(),
+            preview(&s.overlap)
+        );
     }
     Ok(0)
 }
@@ -204,13 +242,30 @@ fn show(a: ShowArgs) -> anyhow::Result<i32> {
     };
     // Written through a handle, not println!, so that `| head` ends the command instead of panicking.
     let mut out = std::io::stdout().lock();
-    writeln!(out, "id: {}\nsource: {}\nkind: {:?}\ndifficulty: {}", p.id, p.source, p.kind, p.difficulty.as_deref().unwrap_or("-"))?;
+    writeln!(
+        out,
+        "id: {}\nsource: {}\nkind: {:?}\ndifficulty: {}",
+        p.id,
+        p.source,
+        p.kind,
+        p.difficulty.as_deref().unwrap_or("-")
+    )?;
     if !p.flags.is_empty() {
         writeln!(out, "flags: {}", p.flags.join(", "))?;
     }
-    writeln!(out, "tests: {} ({} within the cap of {})", p.test_count(), p.capped_tests(a.cap).len() + p.capped_assert_tests(a.cap).len(), a.cap)?;
+    writeln!(
+        out,
+        "tests: {} ({} within the cap of {})",
+        p.test_count(),
+        p.capped_tests(a.cap).len() + p.capped_assert_tests(a.cap).len(),
+        a.cap
+    )?;
     for (i, t) in p.capped_tests(a.cap).iter().enumerate() {
-        writeln!(out, "--- test {i} input:\n{}--- test {i} output:\n{}", t.input, t.output)?;
+        writeln!(
+            out,
+            "--- test {i} input:\n{}--- test {i} output:\n{}",
+            t.input, t.output
+        )?;
     }
     for t in p.capped_assert_tests(a.cap) {
         writeln!(out, "--- {t}")?;

@@ -52,7 +52,11 @@ impl EvalSetOpts {
         if self.all {
             return Ok(all);
         }
-        let opts = scrl_data::SplitOptions { eval_n: self.eval_n, seed: self.split_seed, ..Default::default() };
+        let opts = scrl_data::SplitOptions {
+            eval_n: self.eval_n,
+            seed: self.split_seed,
+            ..Default::default()
+        };
         Ok(scrl_data::split(&all, &opts)?.eval)
     }
 
@@ -67,7 +71,10 @@ impl EvalSetOpts {
     }
 
     pub fn bootstrap(&self) -> BootstrapConfig {
-        BootstrapConfig { resamples: self.resamples, ..BootstrapConfig::default() }
+        BootstrapConfig {
+            resamples: self.resamples,
+            ..BootstrapConfig::default()
+        }
     }
 }
 
@@ -81,21 +88,33 @@ pub fn evaluate_model(
     records: &Path,
     label: &str,
 ) -> anyhow::Result<Vec<SampleRecord>> {
-    let policy = load_policy(model, adapter, set.prompt_style.into(), &set.dtype, &set.device)
-        .with_context(|| format!("loading {label}"))?;
+    let policy = load_policy(
+        model,
+        adapter,
+        set.prompt_style.into(),
+        &set.dtype,
+        &set.device,
+    )
+    .with_context(|| format!("loading {label}"))?;
     let bar = indicatif::ProgressBar::new((problems.len() * set.samples) as u64).with_style(
-        indicatif::ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} samples {label} {{elapsed}} eta {{eta}}"))
-            .expect("valid template"),
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:30}} {{pos}}/{{len}} samples {label} {{elapsed}} eta {{eta}}"
+        ))
+        .expect("valid template"),
     );
-    let recs = generate_records(&policy, reward, problems, &set.sampling(), &|done, _| bar.set_position(done as u64))?;
+    let recs = generate_records(&policy, reward, problems, &set.sampling(), &|done, _| {
+        bar.set_position(done as u64)
+    })?;
     bar.finish_and_clear();
     scrl_eval::write_records(records, &recs)?;
     Ok(recs)
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  securecoderl eval --model models/tiny --adapter runs/sft/adapter --data eval.jsonl --all --out runs/eval-sft\n  \
-securecoderl eval --model M --adapter A --data problems.jsonl --samples 5 --compare-with runs/eval-sft/records.jsonl")]
+#[command(
+    after_help = "Examples:\n  securecoderl eval --model models/tiny --adapter runs/sft/adapter --data eval.jsonl --all --out runs/eval-sft\n  \
+securecoderl eval --model M --adapter A --data problems.jsonl --samples 5 --compare-with runs/eval-sft/records.jsonl"
+)]
 pub struct EvalArgs {
     #[arg(long)]
     model: PathBuf,
@@ -124,17 +143,40 @@ pub fn run_eval(a: EvalArgs) -> anyhow::Result<i32> {
         Some(ad) => format!("{} + {}", a.model.display(), ad.display()),
         None => a.model.display().to_string(),
     });
-    let records = evaluate_model(&a.model, a.adapter.as_deref(), &problems, &a.set, &reward, &a.out.join("records.jsonl"), &label)?;
-    let ks: Vec<u32> = if a.set.samples > 1 { vec![1, a.set.samples as u32] } else { vec![] };
+    let records = evaluate_model(
+        &a.model,
+        a.adapter.as_deref(),
+        &problems,
+        &a.set,
+        &reward,
+        &a.out.join("records.jsonl"),
+        &label,
+    )?;
+    let ks: Vec<u32> = if a.set.samples > 1 {
+        vec![1, a.set.samples as u32]
+    } else {
+        vec![]
+    };
     let cfg = a.set.bootstrap();
     let set = EvalSet::from_records(&label, records)?;
-    let mut rows = vec![ReportRow { paper_variant: None, summary: scrl_eval::summarize(&set, &ks, &cfg)? }];
+    let mut rows = vec![ReportRow {
+        paper_variant: None,
+        summary: scrl_eval::summarize(&set, &ks, &cfg)?,
+    }];
     let mut comparisons = Vec::new();
     if let Some(other) = &a.compare_with {
         let theirs = scrl_eval::read_records(other)?;
         let other_set = EvalSet::from_records(&other.display().to_string(), theirs)?;
-        rows.push(ReportRow { paper_variant: None, summary: scrl_eval::summarize(&other_set, &ks, &cfg)? });
-        for m in [Metric::SyntaxValid, Metric::AnyTestPassed, Metric::AllTestsPassed, Metric::MeanReward] {
+        rows.push(ReportRow {
+            paper_variant: None,
+            summary: scrl_eval::summarize(&other_set, &ks, &cfg)?,
+        });
+        for m in [
+            Metric::SyntaxValid,
+            Metric::AnyTestPassed,
+            Metric::AllTestsPassed,
+            Metric::MeanReward,
+        ] {
             comparisons.push(scrl_eval::compare_paired(&other_set, &set, m, &cfg)?);
         }
     }
@@ -157,7 +199,11 @@ pub fn run_eval(a: EvalArgs) -> anyhow::Result<i32> {
     let summaries: Vec<_> = report.rows.iter().map(|r| r.summary.clone()).collect();
     scrl_eval::plot_metric_bars(&report.title, &summaries, &a.out.join("metrics"))?;
     println!("{}", scrl_eval::render_table3(&report.rows));
-    println!("records {}\nreport  {}", a.out.join("records.jsonl").display(), files.markdown.display());
+    println!(
+        "records {}\nreport  {}",
+        a.out.join("records.jsonl").display(),
+        files.markdown.display()
+    );
     Ok(0)
 }
 
@@ -174,7 +220,9 @@ pub fn reward_setting(r: &scrl_reward::RewardModel) -> String {
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example (Table 2):\n  securecoderl bench-models --model /models/deepseek-coder-1.3b-instruct --model /models/qwen2.5-coder-0.5b-instruct --data apps_plus.jsonl --device cuda")]
+#[command(
+    after_help = "Example (Table 2):\n  securecoderl bench-models --model /models/deepseek-coder-1.3b-instruct --model /models/qwen2.5-coder-0.5b-instruct --data apps_plus.jsonl --device cuda"
+)]
 pub struct BenchModelsArgs {
     /// Model folders, zero-shot (repeat the flag).
     #[arg(long = "model", required = true)]
@@ -194,13 +242,32 @@ pub fn run_bench_models(a: BenchModelsArgs) -> anyhow::Result<i32> {
     let cfg = a.set.bootstrap();
     let mut rows = Vec::new();
     for (i, m) in a.models.iter().enumerate() {
-        let label = m.file_name().map_or_else(|| m.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let recs = evaluate_model(m, None, &problems, &a.set, &reward, &a.out.join(format!("records-{i}.jsonl")), &label)?;
-        rows.push(ReportRow { paper_variant: None, summary: scrl_eval::summarize(&EvalSet::from_records(&label, recs)?, &[], &cfg)? });
+        let label = m.file_name().map_or_else(
+            || m.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let recs = evaluate_model(
+            m,
+            None,
+            &problems,
+            &a.set,
+            &reward,
+            &a.out.join(format!("records-{i}.jsonl")),
+            &label,
+        )?;
+        rows.push(ReportRow {
+            paper_variant: None,
+            summary: scrl_eval::summarize(&EvalSet::from_records(&label, recs)?, &[], &cfg)?,
+        });
     }
     let report = Report {
         title: "Zero-shot baselines (Table 2)".into(),
-        setting: format!("{} problems from {}, one sample each at T = {}", problems.len(), a.set.data.display(), a.set.temperature),
+        setting: format!(
+            "{} problems from {}, one sample each at T = {}",
+            problems.len(),
+            a.set.data.display(),
+            a.set.temperature
+        ),
         bootstrap: cfg,
         rows,
         comparisons: vec![],

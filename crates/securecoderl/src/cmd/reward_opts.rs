@@ -85,7 +85,11 @@ impl RewardOpts {
         RewardConfig {
             alpha: self.alpha,
             beta: self.beta,
-            kind: if self.binary { RewardKind::Binary } else { RewardKind::Partial },
+            kind: if self.binary {
+                RewardKind::Binary
+            } else {
+                RewardKind::Partial
+            },
             test_cap: (!self.all_tests).then_some(self.test_cap),
             compare: match self.compare {
                 CompareChoice::Apps => CompareMode::Apps,
@@ -106,7 +110,11 @@ impl RewardOpts {
     }
 
     pub fn sandbox_config(&self) -> SandboxConfig {
-        let mut cfg = SandboxConfig { python: self.python.clone(), allow_weak: self.allow_weak_sandbox, ..Default::default() };
+        let mut cfg = SandboxConfig {
+            python: self.python.clone(),
+            allow_weak: self.allow_weak_sandbox,
+            ..Default::default()
+        };
         if let Some(w) = self.workers {
             cfg.workers = w.max(1);
         }
@@ -117,7 +125,8 @@ impl RewardOpts {
         Ok(match self.scanner {
             ScannerChoice::Native => Scanner::Native,
             ScannerChoice::Bandit => Scanner::Bandit(
-                scrl_pycheck::BanditWorker::start(self.bandit.as_deref()).context("starting the Bandit worker")?,
+                scrl_pycheck::BanditWorker::start(self.bandit.as_deref())
+                    .context("starting the Bandit worker")?,
             ),
         })
     }
@@ -127,7 +136,11 @@ impl RewardOpts {
         let config = self.reward_config();
         config.validate()?;
         let sandbox = Sandbox::new(self.sandbox_config()).context("starting the sandbox")?;
-        Ok(RewardModel::new(config, Arc::new(sandbox), self.scanner()?)?)
+        Ok(RewardModel::new(
+            config,
+            Arc::new(sandbox),
+            self.scanner()?,
+        )?)
     }
 }
 

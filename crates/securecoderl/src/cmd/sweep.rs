@@ -100,8 +100,10 @@ fn stage(name: &str) {
 
 fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
     indicatif::ProgressBar::new(len).with_style(
-        indicatif::ProgressStyle::with_template(&format!("    {{bar:30}} {{pos}}/{{len}} {what} {{elapsed}} eta {{eta}} {{msg}}"))
-            .expect("valid template"),
+        indicatif::ProgressStyle::with_template(&format!(
+            "    {{bar:30}} {{pos}}/{{len}} {what} {{elapsed}} eta {{eta}} {{msg}}"
+        ))
+        .expect("valid template"),
     )
 }
 
@@ -114,13 +116,29 @@ pub struct Carved {
 }
 
 pub fn carve(all: &[scrl_data::Problem], cfg: &SweepConfig) -> anyhow::Result<Carved> {
-    let opts = |eval_n, seed, train_n| scrl_data::SplitOptions { eval_n, seed, train_n, allow_overlap: false };
+    let opts = |eval_n, seed, train_n| scrl_data::SplitOptions {
+        eval_n,
+        seed,
+        train_n,
+        allow_overlap: false,
+    };
     let split = scrl_data::split(all, &opts(cfg.eval_n, cfg.split_seed, None))?;
-    let rest = scrl_data::split(&split.train, &opts(cfg.val_n, scrl_train::derive_seed(cfg.split_seed, 0x7A1, 0), cfg.train_n))?;
+    let rest = scrl_data::split(
+        &split.train,
+        &opts(
+            cfg.val_n,
+            scrl_train::derive_seed(cfg.split_seed, 0x7A1, 0),
+            cfg.train_n,
+        ),
+    )?;
     if !split.overlap.is_empty() || !rest.overlap.is_empty() {
         bail!("the evaluation, validation and training sets overlap");
     }
-    Ok(Carved { eval: split.eval, val: rest.eval, train: rest.train })
+    Ok(Carved {
+        eval: split.eval,
+        val: rest.eval,
+        train: rest.train,
+    })
 }
 
 fn kind_name(k: RewardKind) -> &'static str {
@@ -143,8 +161,22 @@ struct PpoVariant {
 }
 
 const PPO_VARIANTS: [PpoVariant; 3] = [
-    PpoVariant { name: "PPO-simple", dir: "ppo-simple", paper: PaperVariant::PpoSimple, reward: RewardKind::Binary, continues: None, stream: 1 },
-    PpoVariant { name: "PPO-fresh", dir: "ppo-fresh", paper: PaperVariant::PpoFresh, reward: RewardKind::Partial, continues: None, stream: 2 },
+    PpoVariant {
+        name: "PPO-simple",
+        dir: "ppo-simple",
+        paper: PaperVariant::PpoSimple,
+        reward: RewardKind::Binary,
+        continues: None,
+        stream: 1,
+    },
+    PpoVariant {
+        name: "PPO-fresh",
+        dir: "ppo-fresh",
+        paper: PaperVariant::PpoFresh,
+        reward: RewardKind::Partial,
+        continues: None,
+        stream: 2,
+    },
     PpoVariant {
         name: "PPO-continue",
         dir: "ppo-continue",
@@ -156,18 +188,47 @@ const PPO_VARIANTS: [PpoVariant; 3] = [
 ];
 
 /// Trains SFT and the three PPO variants with one training seed into `dir`.
-fn train_seed(cfg: &SweepConfig, reward: &RewardModel, dir: &Path, paths: (&Path, &Path), seed: u64, label: &dyn Fn(&str) -> (String, String)) -> anyhow::Result<Vec<Variant>> {
+fn train_seed(
+    cfg: &SweepConfig,
+    reward: &RewardModel,
+    dir: &Path,
+    paths: (&Path, &Path),
+    seed: u64,
+    label: &dyn Fn(&str) -> (String, String),
+) -> anyhow::Result<Vec<Variant>> {
     let (train_path, val_path) = paths;
     stage(&format!("SFT (LoRA), seed {seed}"));
-    let sft = SftConfig { model: cfg.model.clone(), data: train_path.into(), val_data: Some(val_path.into()), out: dir.join("sft"), seed, ..cfg.sft.clone() };
+    let sft = SftConfig {
+        model: cfg.model.clone(),
+        data: train_path.into(),
+        val_data: Some(val_path.into()),
+        out: dir.join("sft"),
+        seed,
+        ..cfg.sft.clone()
+    };
     let pb = bar(0, "");
     let s = scrl_train::run_sft(&sft, false, &|m| pb.set_message(m.to_string()))?;
     pb.finish_and_clear();
-    eprintln!("    val loss {:.4} -> {:.4} (best {:.4}) in {:.0} s", s.first_val_loss, s.final_val_loss, s.best_val_loss, s.seconds);
+    eprintln!(
+        "    val loss {:.4} -> {:.4} (best {:.4}) in {:.0} s",
+        s.first_val_loss, s.final_val_loss, s.best_val_loss, s.seconds
+    );
     let (name, stem) = label("SFT");
-    let mut out = vec![Variant { name, stem, paper: PaperVariant::Sft, adapter: s.adapter.clone(), run: None, summary: None }];
+    let mut out = vec![Variant {
+        name,
+        stem,
+        paper: PaperVariant::Sft,
+        adapter: s.adapter.clone(),
+        run: None,
+        summary: None,
+    }];
     for v in &PPO_VARIANTS {
-        stage(&format!("{} ({} reward{}), seed {seed}", v.name, kind_name(v.reward), v.continues.map_or(String::new(), |c| format!(", from {c}"))));
+        stage(&format!(
+            "{} ({} reward{}), seed {seed}",
+            v.name,
+            kind_name(v.reward),
+            v.continues.map_or(String::new(), |c| format!(", from {c}"))
+        ));
         let c = PpoConfig {
             model: cfg.model.clone(),
             adapter: Some(s.adapter.clone()),
@@ -192,16 +253,29 @@ fn train_seed(cfg: &SweepConfig, reward: &RewardModel, dir: &Path, paths: (&Path
             "    validation reward ({}) {:.3} (start) -> {} (end), best {} at episode {}{}; batch reward {:.3} (first episode) -> {:.3} (last); {:.0} s",
             kind_name(sum.selection_reward),
             sum.initial_val_reward,
-            sum.final_val_reward.map_or("-".into(), |v| format!("{v:.3}")),
-            sum.best_val_reward.map_or("-".into(), |v| format!("{v:.3}")),
+            sum.final_val_reward
+                .map_or("-".into(), |v| format!("{v:.3}")),
+            sum.best_val_reward
+                .map_or("-".into(), |v| format!("{v:.3}")),
             sum.best_episode.map_or("-".into(), |e| e.to_string()),
-            if sum.beat_start { "" } else { " (no validation beat the starting policy)" },
+            if sum.beat_start {
+                ""
+            } else {
+                " (no validation beat the starting policy)"
+            },
             sum.first_reward_mean,
             sum.last_reward_mean,
             sum.seconds
         );
         let (name, stem) = label(v.name);
-        out.push(Variant { name, stem, paper: v.paper, adapter: c.out.join("best/adapter"), run: Some(c.out), summary: Some(sum) });
+        out.push(Variant {
+            name,
+            stem,
+            paper: v.paper,
+            adapter: c.out.join("best/adapter"),
+            run: Some(c.out),
+            summary: Some(sum),
+        });
     }
     Ok(out)
 }
@@ -211,28 +285,56 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     let started = Instant::now();
     let out = &cfg.out;
     anyhow::ensure!(cfg.seeds >= 1, "seeds must be >= 1");
-    std::fs::create_dir_all(out.join("data")).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::create_dir_all(out.join("data"))
+        .with_context(|| format!("creating {}", out.display()))?;
     scrl_eval::write_atomic(&out.join("sweep.toml"), toml::to_string(cfg)?.as_bytes())?;
     let mut problems_found = Vec::new();
 
     stage("data: seeded evaluation set, validation set and disjoint training set");
     let all = scrl_data::load_problems(&cfg.data)?;
     let sets = carve(&all, cfg)?;
-    let (train_path, val_path, eval_path) = (out.join("data/train.jsonl"), out.join("data/val.jsonl"), out.join("data/eval.jsonl"));
+    let (train_path, val_path, eval_path) = (
+        out.join("data/train.jsonl"),
+        out.join("data/val.jsonl"),
+        out.join("data/eval.jsonl"),
+    );
     scrl_data::write_problems(&train_path, &sets.train)?;
     scrl_data::write_problems(&val_path, &sets.val)?;
     scrl_data::write_problems(&eval_path, &sets.eval)?;
-    eprintln!("    {} evaluation problems, {} validation problems, {} training problems", sets.eval.len(), sets.val.len(), sets.train.len());
+    eprintln!(
+        "    {} evaluation problems, {} validation problems, {} training problems",
+        sets.eval.len(),
+        sets.val.len(),
+        sets.train.len()
+    );
 
     let mut variants = Vec::new();
     for k in 0..cfg.seeds {
         let seed = cfg.train_seed + k as u64;
         let (dir, label): (PathBuf, Box<dyn Fn(&str) -> (String, String)>) = if cfg.seeds == 1 {
-            (out.clone(), Box::new(|n: &str| (n.to_string(), n.to_lowercase())))
+            (
+                out.clone(),
+                Box::new(|n: &str| (n.to_string(), n.to_lowercase())),
+            )
         } else {
-            (out.join(format!("seed-{seed}")), Box::new(move |n: &str| (format!("{n} (seed {seed})"), format!("{}-seed{seed}", n.to_lowercase()))))
+            (
+                out.join(format!("seed-{seed}")),
+                Box::new(move |n: &str| {
+                    (
+                        format!("{n} (seed {seed})"),
+                        format!("{}-seed{seed}", n.to_lowercase()),
+                    )
+                }),
+            )
         };
-        variants.extend(train_seed(cfg, reward, &dir, (&train_path, &val_path), seed, &*label)?);
+        variants.extend(train_seed(
+            cfg,
+            reward,
+            &dir,
+            (&train_path, &val_path),
+            seed,
+            &*label,
+        )?);
     }
 
     let opts = EvalOptions {
@@ -242,26 +344,49 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
         seed: cfg.eval_seed,
         ..EvalOptions::default()
     };
-    let boot = BootstrapConfig { resamples: cfg.bootstrap_resamples, ..BootstrapConfig::default() };
-    let ks: Vec<u32> = if cfg.eval_samples > 1 { vec![1, cfg.eval_samples as u32] } else { vec![] };
+    let boot = BootstrapConfig {
+        resamples: cfg.bootstrap_resamples,
+        ..BootstrapConfig::default()
+    };
+    let ks: Vec<u32> = if cfg.eval_samples > 1 {
+        vec![1, cfg.eval_samples as u32]
+    } else {
+        vec![]
+    };
     let mut evals = Vec::new();
     let mut rows = Vec::new();
     for v in &variants {
         stage(&format!("evaluate {}", v.name));
-        let policy = load_policy(&cfg.model, Some(&v.adapter), cfg.sft.prompt_style, &cfg.sft.dtype, &cfg.sft.device)?;
+        let policy = load_policy(
+            &cfg.model,
+            Some(&v.adapter),
+            cfg.sft.prompt_style,
+            &cfg.sft.dtype,
+            &cfg.sft.device,
+        )?;
         let pb = bar((sets.eval.len() * cfg.eval_samples) as u64, "samples");
-        let recs = generate_records(&policy, reward, &sets.eval, &opts, &|d, _| pb.set_position(d as u64))?;
+        let recs = generate_records(&policy, reward, &sets.eval, &opts, &|d, _| {
+            pb.set_position(d as u64)
+        })?;
         pb.finish_and_clear();
         let path = out.join(format!("eval/{}.jsonl", v.stem));
         std::fs::create_dir_all(path.parent().expect("has a parent")).context("creating eval/")?;
         scrl_eval::write_records(&path, &recs)?;
         let set = EvalSet::from_records(&v.name, recs)?;
-        rows.push(ReportRow { paper_variant: Some(v.paper), summary: scrl_eval::summarize(&set, &ks, &boot)? });
+        rows.push(ReportRow {
+            paper_variant: Some(v.paper),
+            summary: scrl_eval::summarize(&set, &ks, &boot)?,
+        });
         evals.push(set);
     }
     // Paired comparisons within each seed: every PPO variant against SFT, partial against binary credit
     // (PPO-fresh vs PPO-simple) and the curriculum against partial credit alone (PPO-continue vs PPO-fresh).
-    const METRICS: [Metric; 4] = [Metric::SyntaxValid, Metric::AnyTestPassed, Metric::AllTestsPassed, Metric::MeanReward];
+    const METRICS: [Metric; 4] = [
+        Metric::SyntaxValid,
+        Metric::AnyTestPassed,
+        Metric::AllTestsPassed,
+        Metric::MeanReward,
+    ];
     let mut comparisons = Vec::new();
     for group in evals.chunks(1 + PPO_VARIANTS.len()) {
         for (a, b) in [(0, 1), (0, 2), (0, 3), (1, 2), (2, 3)] {
@@ -291,7 +416,10 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
             cfg.train_seed,
             cfg.sft.epochs,
             cfg.sft.lr,
-            cfg.sft.max_problems.map(|n| format!(" on at most {n} training problems")).unwrap_or_default(),
+            cfg.sft
+                .max_problems
+                .map(|n| format!(" on at most {n} training problems"))
+                .unwrap_or_default(),
             p.episodes,
             p.batch_size,
             p.group_size,
@@ -311,11 +439,20 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
         ),
         bootstrap: boot,
         sections: vec![
-            ReportSection { title: "Checkpoint selection".into(), markdown: selection_section(&variants) },
-            ReportSection { title: "Which of the paper's findings this run reproduces".into(), markdown: findings_section(&comparisons, cfg.seeds) },
+            ReportSection {
+                title: "Checkpoint selection".into(),
+                markdown: selection_section(&variants),
+            },
+            ReportSection {
+                title: "Which of the paper's findings this run reproduces".into(),
+                markdown: findings_section(&comparisons, cfg.seeds),
+            },
         ]
         .into_iter()
-        .chain((cfg.seeds > 1).then(|| ReportSection { title: "Across training seeds".into(), markdown: seeds_section(&rows, cfg.seeds) }))
+        .chain((cfg.seeds > 1).then(|| ReportSection {
+            title: "Across training seeds".into(),
+            markdown: seeds_section(&rows, cfg.seeds),
+        }))
         .collect(),
         rows,
         comparisons,
@@ -324,16 +461,28 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     let plots = out.join("plots");
     std::fs::create_dir_all(&plots).context("creating plots/")?;
     let summaries: Vec<_> = report.rows.iter().map(|r| r.summary.clone()).collect();
-    let mut plot_files = vec![scrl_eval::plot_metric_bars(&report.title, &summaries, &plots.join("metrics"))?];
+    let mut plot_files = vec![scrl_eval::plot_metric_bars(
+        &report.title,
+        &summaries,
+        &plots.join("metrics"),
+    )?];
     let mut curves = Vec::new();
     for v in &variants {
         let Some(run) = &v.run else { continue };
         let rows = scrl_eval::read_training_rows(&run.join("metrics.jsonl"))?;
         let stem = plots.join(format!("training-{}", v.stem));
-        plot_files.push(scrl_eval::plot_training_curves(&format!("{} training", v.name), &rows, &stem)?);
+        plot_files.push(scrl_eval::plot_training_curves(
+            &format!("{} training", v.name),
+            &rows,
+            &stem,
+        )?);
         curves.push((v.name.clone(), rows));
     }
-    plot_files.push(scrl_eval::plot_reward_comparison("Mean reward per episode", &curves, &plots.join("reward-curves"))?);
+    plot_files.push(scrl_eval::plot_reward_comparison(
+        "Mean reward per episode",
+        &curves,
+        &plots.join("reward-curves"),
+    )?);
 
     // The checks: every stage ran and wrote what it should.
     let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
@@ -344,17 +493,30 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     for v in &variants {
         for file in ["adapter_config.json", "adapter_model.safetensors"] {
             if !v.adapter.join(file).is_file() {
-                problems_found.push(format!("{}: missing {}", v.name, v.adapter.join(file).display()));
+                problems_found.push(format!(
+                    "{}: missing {}",
+                    v.name,
+                    v.adapter.join(file).display()
+                ));
             }
         }
         let Some(run) = &v.run else { continue };
-        for file in ["metrics.jsonl", "checkpoint/state.json", "final/value_head.safetensors", "summary.json"] {
+        for file in [
+            "metrics.jsonl",
+            "checkpoint/state.json",
+            "final/value_head.safetensors",
+            "summary.json",
+        ] {
             if !run.join(file).is_file() {
                 problems_found.push(format!("missing {}", run.join(file).display()));
             }
         }
     }
-    Ok(PipelineOutcome { report: files.markdown, problems: problems_found, seconds: started.elapsed().as_secs_f64() })
+    Ok(PipelineOutcome {
+        report: files.markdown,
+        problems: problems_found,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// How each PPO variant's evaluated checkpoint was chosen, and whether it beat its starting policy.
@@ -377,7 +539,11 @@ fn selection_section(variants: &[Variant]) -> String {
             f(s.best_val_reward),
             s.best_episode.map_or("-".into(), |e| e.to_string()),
             f(s.final_val_reward),
-            if s.beat_start { "yes" } else { "**no**: no validation beat the starting policy" }
+            if s.beat_start {
+                "yes"
+            } else {
+                "**no**: no validation beat the starting policy"
+            }
         );
     }
     md
@@ -387,12 +553,48 @@ fn selection_section(variants: &[Variant]) -> String {
 fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -> String {
     // (A, B, metric, the paper's direction of B - A, the claim in words)
     let claims: [(&str, &str, Metric, f64, &str); 6] = [
-        ("SFT", "PPO-simple", Metric::SyntaxValid, -1.0, "binary reward alone lowers syntax validity below SFT (44% -> 18%)"),
-        ("PPO-simple", "PPO-fresh", Metric::SyntaxValid, 1.0, "partial credit keeps more syntax validity than binary reward (27% vs 18%)"),
-        ("PPO-fresh", "PPO-continue", Metric::SyntaxValid, 1.0, "binary-then-partial beats partial credit alone on syntax validity (63% vs 27%)"),
-        ("PPO-fresh", "PPO-continue", Metric::AnyTestPassed, 1.0, "binary-then-partial beats partial credit alone on >=1 test passed (9% vs 2%)"),
-        ("SFT", "PPO-continue", Metric::SyntaxValid, 1.0, "the curriculum beats SFT on syntax validity (63% vs 44%)"),
-        ("SFT", "PPO-continue", Metric::MeanReward, 1.0, "the curriculum beats SFT on mean reward (0.42 vs 0.40)"),
+        (
+            "SFT",
+            "PPO-simple",
+            Metric::SyntaxValid,
+            -1.0,
+            "binary reward alone lowers syntax validity below SFT (44% -> 18%)",
+        ),
+        (
+            "PPO-simple",
+            "PPO-fresh",
+            Metric::SyntaxValid,
+            1.0,
+            "partial credit keeps more syntax validity than binary reward (27% vs 18%)",
+        ),
+        (
+            "PPO-fresh",
+            "PPO-continue",
+            Metric::SyntaxValid,
+            1.0,
+            "binary-then-partial beats partial credit alone on syntax validity (63% vs 27%)",
+        ),
+        (
+            "PPO-fresh",
+            "PPO-continue",
+            Metric::AnyTestPassed,
+            1.0,
+            "binary-then-partial beats partial credit alone on >=1 test passed (9% vs 2%)",
+        ),
+        (
+            "SFT",
+            "PPO-continue",
+            Metric::SyntaxValid,
+            1.0,
+            "the curriculum beats SFT on syntax validity (63% vs 44%)",
+        ),
+        (
+            "SFT",
+            "PPO-continue",
+            Metric::MeanReward,
+            1.0,
+            "the curriculum beats SFT on mean reward (0.42 vs 0.40)",
+        ),
     ];
     let mut md = String::from(
         "A finding counts as reproduced when the paired 95% interval of the difference lies on the paper's side of \
@@ -400,9 +602,16 @@ fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -
          | the paper's finding | seed | B − A [95% CI] | reproduced |\n|---|---|---:|---|\n",
     );
     let base = |name: &str| name.split(" (seed").next().unwrap_or(name).to_string();
-    let seed_of = |name: &str| name.split(" (seed ").nth(1).map_or("-".to_string(), |s| s.trim_end_matches(')').to_string());
+    let seed_of = |name: &str| {
+        name.split(" (seed ")
+            .nth(1)
+            .map_or("-".to_string(), |s| s.trim_end_matches(')').to_string())
+    };
     for (a, b, m, dir, words) in claims {
-        for c in comparisons.iter().filter(|c| base(&c.a) == a && base(&c.b) == b && c.metric == m) {
+        for c in comparisons
+            .iter()
+            .filter(|c| base(&c.a) == a && base(&c.b) == b && c.metric == m)
+        {
             let scale = if m.is_rate() { 100.0 } else { 1.0 };
             let (lo, hi) = (dir * c.ci_low, dir * c.ci_high);
             let verdict = if lo.min(hi) > 0.0 {
@@ -432,17 +641,46 @@ fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -
 
 /// Mean and spread (sample standard deviation, min, max) of each variant's metrics across seeds.
 fn seeds_section(rows: &[ReportRow], seeds: usize) -> String {
-    let mut md = format!("Mean ± standard deviation over {seeds} training seeds [min, max]; the per-seed rows are in the tables above.\n\n| variant | Syn.% | ≥1-P% | All-P% | mean R |\n|---|---:|---:|---:|---:|\n");
-    for v in [PaperVariant::Sft, PaperVariant::PpoSimple, PaperVariant::PpoFresh, PaperVariant::PpoContinue] {
+    let mut md = format!(
+        "Mean ± standard deviation over {seeds} training seeds [min, max]; the per-seed rows are in the tables above.\n\n| variant | Syn.% | ≥1-P% | All-P% | mean R |\n|---|---:|---:|---:|---:|\n"
+    );
+    for v in [
+        PaperVariant::Sft,
+        PaperVariant::PpoSimple,
+        PaperVariant::PpoFresh,
+        PaperVariant::PpoContinue,
+    ] {
         let of: Vec<&ReportRow> = rows.iter().filter(|r| r.paper_variant == Some(v)).collect();
-        let name = of.first().map_or(String::new(), |r| r.summary.label.split(" (seed").next().unwrap_or("").to_string());
+        let name = of.first().map_or(String::new(), |r| {
+            r.summary
+                .label
+                .split(" (seed")
+                .next()
+                .unwrap_or("")
+                .to_string()
+        });
         let _ = write!(md, "| {name} |");
-        for m in [Metric::SyntaxValid, Metric::AnyTestPassed, Metric::AllTestsPassed, Metric::MeanReward] {
+        for m in [
+            Metric::SyntaxValid,
+            Metric::AnyTestPassed,
+            Metric::AllTestsPassed,
+            Metric::MeanReward,
+        ] {
             let scale = if m.is_rate() { 100.0 } else { 1.0 };
-            let xs: Vec<f64> = of.iter().filter_map(|r| r.summary.get(m)).map(|e| scale * e.value).collect();
+            let xs: Vec<f64> = of
+                .iter()
+                .filter_map(|r| r.summary.get(m))
+                .map(|e| scale * e.value)
+                .collect();
             let mean = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
-            let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (xs.len().max(2) - 1) as f64).sqrt();
-            let (lo, hi) = xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+            let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
+                / (xs.len().max(2) - 1) as f64)
+                .sqrt();
+            let (lo, hi) = xs
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                });
             let d = if m.is_rate() { 1 } else { 3 };
             let _ = write!(md, " {mean:.d$} ± {sd:.d$} [{lo:.d$}, {hi:.d$}] |");
         }
@@ -455,14 +693,24 @@ fn print_outcome(o: &PipelineOutcome) -> i32 {
     for p in &o.problems {
         eprintln!("check failed: {p}");
     }
-    let verdict = if o.problems.is_empty() { "PASS" } else { "FAIL" };
-    println!("{verdict}: every stage ran and wrote its outputs ({} problem(s)) in {:.0} s", o.problems.len(), o.seconds);
+    let verdict = if o.problems.is_empty() {
+        "PASS"
+    } else {
+        "FAIL"
+    };
+    println!(
+        "{verdict}: every stage ran and wrote its outputs ({} problem(s)) in {:.0} s",
+        o.problems.len(),
+        o.seconds
+    );
     println!("report: {}", o.report.display());
     i32::from(!o.problems.is_empty())
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example (the paper's setting, on a GPU):\n  securecoderl sweep --config configs/paper-table3-deepseek-1.3b.toml")]
+#[command(
+    after_help = "Example (the paper's setting, on a GPU):\n  securecoderl sweep --config configs/paper-table3-deepseek-1.3b.toml"
+)]
 pub struct SweepArgs {
     /// The sweep's TOML config (see configs/).
     #[arg(long)]
@@ -478,15 +726,20 @@ pub struct SweepArgs {
 }
 
 pub fn run_sweep(a: SweepArgs) -> anyhow::Result<i32> {
-    let text = std::fs::read_to_string(&a.config).with_context(|| format!("reading {}", a.config.display()))?;
-    let mut cfg: SweepConfig = toml::from_str(&text).with_context(|| format!("{}: invalid sweep config", a.config.display()))?;
+    let text = std::fs::read_to_string(&a.config)
+        .with_context(|| format!("reading {}", a.config.display()))?;
+    let mut cfg: SweepConfig = toml::from_str(&text)
+        .with_context(|| format!("{}: invalid sweep config", a.config.display()))?;
     if let Some(o) = a.out {
         cfg.out = o;
     }
     if let Some(n) = a.seeds {
         cfg.seeds = n;
     }
-    anyhow::ensure!(!cfg.model.as_os_str().is_empty() && !cfg.data.as_os_str().is_empty(), "the config must set `model` and `data`");
+    anyhow::ensure!(
+        !cfg.model.as_os_str().is_empty() && !cfg.data.as_os_str().is_empty(),
+        "the config must set `model` and `data`"
+    );
     let reward = a.reward.build()?;
     let outcome = run_pipeline(&cfg, &reward)?;
     Ok(print_outcome(&outcome))
@@ -529,7 +782,12 @@ pub struct QuickstartConfig {
 
 impl Default for QuickstartConfig {
     fn default() -> Self {
-        QuickstartConfig { suite_seed: 42, per_family: 20, families: Vec::new(), sweep: SweepConfig::default() }
+        QuickstartConfig {
+            suite_seed: 42,
+            per_family: 20,
+            families: Vec::new(),
+            sweep: SweepConfig::default(),
+        }
     }
 }
 
@@ -538,9 +796,13 @@ const QUICKSTART_SMOKE_TOML: &str = include_str!("../../../../configs/quickstart
 
 impl QuickstartConfig {
     pub fn parse(text: &str, what: &str) -> anyhow::Result<QuickstartConfig> {
-        let cfg: QuickstartConfig = toml::from_str(text).with_context(|| format!("{what}: invalid quickstart config"))?;
+        let cfg: QuickstartConfig =
+            toml::from_str(text).with_context(|| format!("{what}: invalid quickstart config"))?;
         for f in &cfg.families {
-            anyhow::ensure!(scrl_data::builtin::family(f).is_some(), "{what}: no built-in family is called `{f}`");
+            anyhow::ensure!(
+                scrl_data::builtin::family(f).is_some(),
+                "{what}: no built-in family is called `{f}`"
+            );
         }
         cfg.sweep.sft.validate()?;
         cfg.sweep.ppo.validate()?;
@@ -560,23 +822,40 @@ impl QuickstartConfig {
 /// The committed tiny default model, if this binary runs from a checkout that has it.
 fn default_model() -> Option<PathBuf> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/tiny");
-    [PathBuf::from("models/tiny"), repo].into_iter().find(|p| p.join("config.json").is_file())
+    [PathBuf::from("models/tiny"), repo]
+        .into_iter()
+        .find(|p| p.join("config.json").is_file())
 }
 
 pub fn run_quickstart(a: QuickstartArgs) -> anyhow::Result<i32> {
     let started = Instant::now();
     let mut qc = match &a.config {
-        Some(p) => QuickstartConfig::parse(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?, &p.display().to_string())?,
-        None if a.smoke => QuickstartConfig::parse(QUICKSTART_SMOKE_TOML, "configs/quickstart-smoke.toml")?,
+        Some(p) => QuickstartConfig::parse(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            &p.display().to_string(),
+        )?,
+        None if a.smoke => {
+            QuickstartConfig::parse(QUICKSTART_SMOKE_TOML, "configs/quickstart-smoke.toml")?
+        }
         None => QuickstartConfig::parse(QUICKSTART_TOML, "configs/quickstart.toml")?,
     };
-    std::fs::create_dir_all(a.out.join("data")).with_context(|| format!("creating {}", a.out.display()))?;
+    std::fs::create_dir_all(a.out.join("data"))
+        .with_context(|| format!("creating {}", a.out.display()))?;
     stage("data: the built-in task suite");
     let suite = qc.problems();
     let data = a.out.join("data/suite.jsonl");
     scrl_data::write_problems(&data, &suite)?;
-    let families = if qc.families.is_empty() { scrl_data::builtin::FAMILIES.len() } else { qc.families.len() };
-    eprintln!("    {} problems ({families} families x {}, seed {})", suite.len(), qc.per_family, qc.suite_seed);
+    let families = if qc.families.is_empty() {
+        scrl_data::builtin::FAMILIES.len()
+    } else {
+        qc.families.len()
+    };
+    eprintln!(
+        "    {} problems ({families} families x {}, seed {})",
+        suite.len(),
+        qc.per_family,
+        qc.suite_seed
+    );
 
     let model = match a.model.clone().or_else(default_model) {
         Some(m) => m,
@@ -619,12 +898,16 @@ mod tests {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
                 let text = std::fs::read_to_string(&path).unwrap();
-                if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("quickstart")) {
+                if path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("quickstart"))
+                {
                     QuickstartConfig::parse(&text, &path.display().to_string()).unwrap();
                     n += 1;
                     continue;
                 }
-                let cfg: SweepConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let cfg: SweepConfig =
+                    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 cfg.sft.validate().unwrap();
                 cfg.ppo.validate().unwrap();
                 n += 1;
@@ -635,28 +918,48 @@ mod tests {
 
     #[test]
     fn the_quickstart_configs_parse_and_name_real_families() {
-        for (text, what) in [(QUICKSTART_TOML, "quickstart"), (QUICKSTART_SMOKE_TOML, "smoke")] {
+        for (text, what) in [
+            (QUICKSTART_TOML, "quickstart"),
+            (QUICKSTART_SMOKE_TOML, "smoke"),
+        ] {
             let qc = QuickstartConfig::parse(text, what).unwrap();
             assert!(!qc.problems().is_empty(), "{what}");
         }
-        let err = QuickstartConfig::parse("families = ['no_such_family']", "x").unwrap_err().to_string();
+        let err = QuickstartConfig::parse("families = ['no_such_family']", "x")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no_such_family"), "{err}");
     }
 
     #[test]
     fn evaluation_validation_and_training_sets_are_disjoint() {
         let all = scrl_data::builtin::suite(42, 6);
-        let cfg = SweepConfig { eval_n: 40, val_n: 30, ..SweepConfig::default() };
+        let cfg = SweepConfig {
+            eval_n: 40,
+            val_n: 30,
+            ..SweepConfig::default()
+        };
         let c = carve(&all, &cfg).unwrap();
         assert_eq!((c.eval.len(), c.val.len()), (40, 30));
         assert!(!c.train.is_empty());
-        let ids = |ps: &[scrl_data::Problem]| ps.iter().map(|p| p.id.clone()).collect::<std::collections::HashSet<_>>();
-        let stmts = |ps: &[scrl_data::Problem]| ps.iter().map(|p| p.statement.clone()).collect::<std::collections::HashSet<_>>();
+        let ids = |ps: &[scrl_data::Problem]| {
+            ps.iter()
+                .map(|p| p.id.clone())
+                .collect::<std::collections::HashSet<_>>()
+        };
+        let stmts = |ps: &[scrl_data::Problem]| {
+            ps.iter()
+                .map(|p| p.statement.clone())
+                .collect::<std::collections::HashSet<_>>()
+        };
         for (a, b) in [(&c.eval, &c.val), (&c.eval, &c.train), (&c.val, &c.train)] {
             assert!(ids(a).is_disjoint(&ids(b)));
             assert!(stmts(a).is_disjoint(&stmts(b)), "a statement in two sets");
         }
-        assert_eq!(c.eval.len() + c.val.len() + c.train.len() <= all.len(), true);
+        assert_eq!(
+            c.eval.len() + c.val.len() + c.train.len() <= all.len(),
+            true
+        );
         // The same config carves the same sets.
         let again = carve(&all, &cfg).unwrap();
         assert_eq!(ids(&again.val), ids(&c.val));
@@ -664,7 +967,9 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_an_error_that_names_it() {
-        let err = toml::from_str::<SweepConfig>("model = 'm'\n[ppo]\nepisodez = 3\n").unwrap_err().to_string();
+        let err = toml::from_str::<SweepConfig>("model = 'm'\n[ppo]\nepisodez = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("episodez"), "{err}");
     }
 }

@@ -84,8 +84,20 @@ macro_rules! set {
     };
 }
 
-fn apply_common(c: &Common, model: &mut PathBuf, data: &mut PathBuf, out: &mut PathBuf, lora: &mut scrl_train::LoraSettings) {
-    set!(*lora, r = c.lora_r, alpha = c.lora_alpha, dropout = c.lora_dropout, target_modules = c.target_modules.clone());
+fn apply_common(
+    c: &Common,
+    model: &mut PathBuf,
+    data: &mut PathBuf,
+    out: &mut PathBuf,
+    lora: &mut scrl_train::LoraSettings,
+) {
+    set!(
+        *lora,
+        r = c.lora_r,
+        alpha = c.lora_alpha,
+        dropout = c.lora_dropout,
+        target_modules = c.target_modules.clone()
+    );
     if let Some(m) = &c.model {
         *model = m.clone();
     }
@@ -98,21 +110,28 @@ fn apply_common(c: &Common, model: &mut PathBuf, data: &mut PathBuf, out: &mut P
 }
 
 fn require(path: &PathBuf, flag: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(!path.as_os_str().is_empty(), "{flag} is required (as a flag or in --config)");
+    anyhow::ensure!(
+        !path.as_os_str().is_empty(),
+        "{flag} is required (as a flag or in --config)"
+    );
     Ok(())
 }
 
 fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {what} {{elapsed}} eta {{eta}} {{msg}}"))
-            .expect("valid template"),
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:30}} {{pos}}/{{len}} {what} {{elapsed}} eta {{eta}} {{msg}}"
+        ))
+        .expect("valid template"),
     );
     bar
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example:\n  securecoderl sft --model models/tiny --data train.jsonl --epochs 3 --out runs/sft")]
+#[command(
+    after_help = "Example:\n  securecoderl sft --model models/tiny --data train.jsonl --epochs 3 --out runs/sft"
+)]
 pub struct SftArgs {
     #[command(flatten)]
     common: Common,
@@ -135,9 +154,28 @@ pub struct SftArgs {
 pub fn resolve_sft(a: &SftArgs) -> anyhow::Result<SftConfig> {
     let c = &a.common;
     let mut cfg: SftConfig = load(&c.config)?;
-    apply_common(c, &mut cfg.model, &mut cfg.data, &mut cfg.out, &mut cfg.lora);
-    set!(cfg, lr = c.lr, seed = c.seed, batch_size = c.batch_size, dtype = c.dtype.clone(), device = c.device.clone());
-    set!(cfg, epochs = a.epochs, grad_accum = a.grad_accum, max_seq_len = a.max_seq_len, val_fraction = a.val_fraction);
+    apply_common(
+        c,
+        &mut cfg.model,
+        &mut cfg.data,
+        &mut cfg.out,
+        &mut cfg.lora,
+    );
+    set!(
+        cfg,
+        lr = c.lr,
+        seed = c.seed,
+        batch_size = c.batch_size,
+        dtype = c.dtype.clone(),
+        device = c.device.clone()
+    );
+    set!(
+        cfg,
+        epochs = a.epochs,
+        grad_accum = a.grad_accum,
+        max_seq_len = a.max_seq_len,
+        val_fraction = a.val_fraction
+    );
     if let Some(s) = c.prompt_style {
         cfg.prompt_style = s.into();
     }
@@ -156,7 +194,10 @@ pub fn resolve_sft(a: &SftArgs) -> anyhow::Result<SftConfig> {
 pub fn run_sft(a: SftArgs) -> anyhow::Result<i32> {
     let cfg = resolve_sft(&a)?;
     let bar = progress_bar(0, "");
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} sft {elapsed} {msg}").expect("valid template"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} sft {elapsed} {msg}")
+            .expect("valid template"),
+    );
     bar.enable_steady_tick(std::time::Duration::from_millis(250));
     let s = scrl_train::run_sft(&cfg, a.common.resume, &|m| bar.set_message(m.to_string()))
         .with_context(|| format!("SFT into {}", cfg.out.display()))?;
@@ -173,10 +214,12 @@ pub enum AlgoArg {
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  securecoderl ppo --model models/tiny --adapter runs/sft/adapter --data train.jsonl --episodes 500 --batch-size 2 --out runs/ppo-fresh\n  \
+#[command(
+    after_help = "Examples:\n  securecoderl ppo --model models/tiny --adapter runs/sft/adapter --data train.jsonl --episodes 500 --batch-size 2 --out runs/ppo-fresh\n  \
 securecoderl ppo ... --binary --out runs/ppo-simple            (PPO-simple)\n  \
 securecoderl ppo ... --init-from runs/ppo-simple/final --out runs/ppo-continue   (PPO-continue, two jobs)\n  \
-securecoderl ppo ... --binary-episodes 250 --episodes 500        (the curriculum as one job)")]
+securecoderl ppo ... --binary-episodes 250 --episodes 500        (the curriculum as one job)"
+)]
 pub struct PpoArgs {
     #[command(flatten)]
     common: Common,
@@ -248,12 +291,48 @@ pub struct PpoArgs {
 pub fn resolve_ppo(a: &PpoArgs) -> anyhow::Result<PpoConfig> {
     let c = &a.common;
     let mut cfg: PpoConfig = load(&c.config)?;
-    apply_common(c, &mut cfg.model, &mut cfg.data, &mut cfg.out, &mut cfg.lora);
-    set!(cfg, lr = c.lr, seed = c.seed, batch_size = c.batch_size, dtype = c.dtype.clone(), device = c.device.clone());
-    set!(cfg, episodes = a.episodes, group_size = a.group_size, ppo_epochs = a.ppo_epochs, clip = a.clip, kl_coef = a.kl_coef);
-    set!(cfg, temperature = a.temperature, max_new_tokens = a.max_new_tokens, val_prompts = a.val_prompts);
-    set!(cfg, val_every = a.val_every, save_every = a.save_every, val_samples = a.val_samples, lam = a.lam, value_lam = a.value_lam);
-    set!(cfg, value_warmup_episodes = a.value_warmup_episodes, truncation_penalty = a.truncation_penalty);
+    apply_common(
+        c,
+        &mut cfg.model,
+        &mut cfg.data,
+        &mut cfg.out,
+        &mut cfg.lora,
+    );
+    set!(
+        cfg,
+        lr = c.lr,
+        seed = c.seed,
+        batch_size = c.batch_size,
+        dtype = c.dtype.clone(),
+        device = c.device.clone()
+    );
+    set!(
+        cfg,
+        episodes = a.episodes,
+        group_size = a.group_size,
+        ppo_epochs = a.ppo_epochs,
+        clip = a.clip,
+        kl_coef = a.kl_coef
+    );
+    set!(
+        cfg,
+        temperature = a.temperature,
+        max_new_tokens = a.max_new_tokens,
+        val_prompts = a.val_prompts
+    );
+    set!(
+        cfg,
+        val_every = a.val_every,
+        save_every = a.save_every,
+        val_samples = a.val_samples,
+        lam = a.lam,
+        value_lam = a.value_lam
+    );
+    set!(
+        cfg,
+        value_warmup_episodes = a.value_warmup_episodes,
+        truncation_penalty = a.truncation_penalty
+    );
     if a.value_lr.is_some() {
         cfg.value_lr = a.value_lr;
     }
@@ -266,7 +345,10 @@ pub fn resolve_ppo(a: &PpoArgs) -> anyhow::Result<PpoConfig> {
     if let Some(s) = c.prompt_style {
         cfg.prompt_style = s.into();
     }
-    for (slot, v) in [(&mut cfg.adapter, &a.adapter), (&mut cfg.init_from, &a.init_from)] {
+    for (slot, v) in [
+        (&mut cfg.adapter, &a.adapter),
+        (&mut cfg.init_from, &a.init_from),
+    ] {
         if v.is_some() {
             *slot = v.clone();
         }
@@ -299,7 +381,11 @@ pub fn resolve_ppo(a: &PpoArgs) -> anyhow::Result<PpoConfig> {
 pub fn run_ppo(a: PpoArgs) -> anyhow::Result<i32> {
     let cfg = resolve_ppo(&a)?;
     // The trainer switches kinds per episode itself: the reward model always computes partial credit.
-    let reward = RewardOpts { binary: false, ..a.reward.clone() }.build()?;
+    let reward = RewardOpts {
+        binary: false,
+        ..a.reward.clone()
+    }
+    .build()?;
     let bar = progress_bar(cfg.episodes, "episodes");
     let s = scrl_train::run_ppo(&cfg, &reward, a.common.resume, &|done, m| {
         bar.set_position(done);
