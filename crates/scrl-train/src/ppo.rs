@@ -899,11 +899,7 @@ fn build_policy(cfg: &PpoConfig) -> Result<(Policy, ValueHead, String, bool), Tr
         }
     };
     policy.decoder.freeze_reference()?;
-    let value = ValueHead::new(
-        policy.decoder.config().hidden_size,
-        derive_seed(cfg.seed, 0x7A1, 0),
-        &dev,
-    )?;
+    let value = ValueHead::new(policy.decoder.config().hidden_size, &dev)?;
     let mut value_loaded = false;
     if let Some(from) = &cfg.init_from {
         let adapter = from.join("adapter");
