@@ -35,6 +35,8 @@ impl Default for AdamWParams {
 /// Decoupled-weight-decay Adam over named f32 variables.
 pub struct AdamW {
     vars: Vec<(String, Var)>,
+    /// Each variable's step is `lr` times its scale (1 unless [`AdamW::with_lr_scale`] set one).
+    lr_scales: Vec<f64>,
     m: Vec<Var>,
     v: Vec<Var>,
     step: u64,
@@ -53,12 +55,29 @@ impl AdamW {
             .map(|(_, v)| zeros(v))
             .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Self {
+            lr_scales: vec![1.0; vars.len()],
             vars,
             m,
             v,
             step: 0,
             params,
         })
+    }
+
+    /// Scales the learning rate (and so the decoupled weight decay) of the variable `name`, as a
+    /// parameter group would. Adam moves every element by about the learning rate whatever its gradient's
+    /// size, so a layer whose output sums many inputs needs a smaller one. The scale is configuration, not
+    /// state: `save` does not store it.
+    pub fn with_lr_scale(mut self, name: &str, scale: f64) -> Result<Self> {
+        let i = self
+            .vars
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or_else(|| {
+                ModelError::InvalidArgument(format!("AdamW has no variable `{name}`"))
+            })?;
+        self.lr_scales[i] = scale;
+        Ok(self)
     }
 
     /// Steps taken so far.
@@ -91,8 +110,15 @@ impl AdamW {
         let p = self.params;
         let bc1 = 1.0 - p.beta1.powi(self.step as i32);
         let bc2 = 1.0 - p.beta2.powi(self.step as i32);
-        for (((_, var), (m, v)), g) in self.vars.iter().zip(self.m.iter().zip(&self.v)).zip(gs) {
+        for ((((_, var), (m, v)), g), scale) in self
+            .vars
+            .iter()
+            .zip(self.m.iter().zip(&self.v))
+            .zip(gs)
+            .zip(&self.lr_scales)
+        {
             let Some(g) = g else { continue };
+            let lr = lr * scale;
             let g = (g.to_dtype(DType::F32)? * clip)?;
             let m_new = ((m.as_tensor() * p.beta1)? + (&g * (1.0 - p.beta1))?)?;
             let v_new = ((v.as_tensor() * p.beta2)? + (g.sqr()? * (1.0 - p.beta2))?)?;
@@ -236,5 +262,43 @@ mod tests {
                 .to_string()
                 .contains("missing `other.exp_avg`")
         );
+    }
+
+    /// A scaled variable takes the step of the scaled learning rate, weight decay included; the others
+    /// keep theirs, and an unknown name is an error.
+    #[test]
+    fn a_learning_rate_scale_acts_on_its_variable_only() {
+        let var = |x: f32| Var::from_tensor(&Tensor::new(&[x], &Device::Cpu).unwrap()).unwrap();
+        let (a, b, c) = (var(2.0), var(2.0), var(2.0));
+        let params = AdamWParams {
+            max_grad_norm: None,
+            ..Default::default()
+        };
+        let mut scaled = AdamW::new(
+            vec![("a".into(), a.clone()), ("b".into(), b.clone())],
+            params,
+        )
+        .unwrap()
+        .with_lr_scale("a", 0.25)
+        .unwrap();
+        let mut plain = AdamW::new(vec![("c".into(), c.clone())], params).unwrap();
+        let loss = |v: &Var| v.as_tensor().sqr().unwrap().sum_all().unwrap();
+        let both = (loss(&a) + loss(&b)).unwrap();
+        scaled.step(&both.backward().unwrap(), 0.4).unwrap();
+        plain.step(&loss(&c).backward().unwrap(), 0.1).unwrap();
+        let get = |v: &Var| v.as_tensor().to_vec1::<f32>().unwrap()[0];
+        assert_eq!(get(&a), get(&c), "a at lr 0.4 x 0.25 steps as c at lr 0.1");
+        let want_b = 2.0 * (1.0 - 0.4 * 0.01) - 0.4;
+        assert!(
+            (get(&b) as f64 - want_b).abs() < 1e-6,
+            "{} vs {want_b}",
+            get(&b)
+        );
+        let err = AdamW::new(vec![("a".into(), a)], params)
+            .unwrap()
+            .with_lr_scale("nope", 0.5)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("no variable `nope`"), "{err}");
     }
 }

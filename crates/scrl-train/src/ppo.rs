@@ -779,7 +779,7 @@ impl Optimizers {
         Ok(Optimizers {
             policy: AdamW::new(policy.decoder.trainable_vars(), params)?,
             value: if cfg.algo.uses_value_head() {
-                Some(AdamW::new(value.vars(), params)?)
+                Some(value.optimizer(params)?)
             } else {
                 None
             },
