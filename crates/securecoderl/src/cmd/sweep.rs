@@ -387,11 +387,22 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
         Metric::AllTestsPassed,
         Metric::MeanReward,
     ];
+    const PAIRS: [(usize, usize); 5] = [(0, 1), (0, 2), (0, 3), (1, 2), (2, 3)];
     let mut comparisons = Vec::new();
     for group in evals.chunks(1 + PPO_VARIANTS.len()) {
-        for (a, b) in [(0, 1), (0, 2), (0, 3), (1, 2), (2, 3)] {
+        for (a, b) in PAIRS {
             for m in METRICS {
                 comparisons.push(scrl_eval::compare_paired(&group[a], &group[b], m, &boot)?);
+            }
+        }
+    }
+    // Pooled over seeds: every seed evaluates the same problems, so each problem's mean over all seeds'
+    // samples is still a paired unit, with the sampling noise of one seed's 4 samples cut by the seeds.
+    if cfg.seeds > 1 {
+        let pooled = pool_over_seeds(&evals, 1 + PPO_VARIANTS.len(), cfg.seeds)?;
+        for (a, b) in PAIRS {
+            for m in METRICS {
+                comparisons.push(scrl_eval::compare_paired(&pooled[a], &pooled[b], m, &boot)?);
             }
         }
     }
@@ -519,6 +530,34 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     })
 }
 
+/// One evaluation set per variant holding every seed's samples (seed k's sample i becomes sample
+/// k * samples + i), labelled "NAME (pooled over N seeds)". `evals` holds `per_seed` sets per seed, in
+/// the same variant order for every seed.
+fn pool_over_seeds(
+    evals: &[EvalSet],
+    per_seed: usize,
+    seeds: usize,
+) -> anyhow::Result<Vec<EvalSet>> {
+    (0..per_seed)
+        .map(|j| {
+            let of_variant = evals.iter().skip(j).step_by(per_seed);
+            let name = evals[j].label.split(" (seed").next().unwrap_or("").to_string();
+            let mut records = Vec::new();
+            for (k, set) in of_variant.enumerate() {
+                let samples = set.problems.iter().map(|p| p.n_samples).max().unwrap_or(0) as u32;
+                records.extend(set.records.iter().cloned().map(|mut r| {
+                    r.sample_index += k as u32 * samples;
+                    r
+                }));
+            }
+            Ok(EvalSet::from_records(
+                format!("{name} (pooled over {seeds} seeds)"),
+                records,
+            )?)
+        })
+        .collect()
+}
+
 /// How each PPO variant's evaluated checkpoint was chosen, and whether it beat its starting policy.
 fn selection_section(variants: &[Variant]) -> String {
     let mut md = String::from(
@@ -601,8 +640,11 @@ fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -
          zero; an interval that contains zero does not reproduce it, whichever way the point estimate leans.\n\n\
          | the paper's finding | seed | B − A [95% CI] | reproduced |\n|---|---|---:|---|\n",
     );
-    let base = |name: &str| name.split(" (seed").next().unwrap_or(name).to_string();
+    let base = |name: &str| name.split(" (").next().unwrap_or(name).to_string();
     let seed_of = |name: &str| {
+        if name.contains(" (pooled over ") {
+            return "all, pooled".to_string();
+        }
         name.split(" (seed ")
             .nth(1)
             .map_or("-".to_string(), |s| s.trim_end_matches(')').to_string())
@@ -635,6 +677,12 @@ fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -
     }
     if seeds == 1 {
         md.push_str("\nOne training seed: a finding that holds here may still be the seed's; `--seeds N` gives the spread.\n");
+    } else {
+        md.push_str(
+            "\n\"all, pooled\" pairs each problem's mean over every seed's samples (all seeds evaluate the same \
+             problems): the same paired test with less sampling noise, and the one that speaks for the method \
+             rather than for one seed.\n",
+        );
     }
     md
 }
