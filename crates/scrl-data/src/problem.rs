@@ -34,8 +34,10 @@ pub enum ProblemKind {
 #[serde(try_from = "Value")]
 pub struct Problem {
     pub id: String,
-    /// Provenance: upstream repository and file, or `builtin:<family>`.
-    pub source: String,
+    /// Provenance: upstream repository and file, or `builtin:<family>`; optional, so that a problem
+    /// written by hand needs none (absent stays absent when the file is written back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub statement: String,
     pub kind: ProblemKind,
     pub tests: Vec<StdinTest>,
@@ -72,7 +74,7 @@ impl Problem {
     ) -> Self {
         Problem {
             id: id.into(),
-            source: source.into(),
+            source: Some(source.into()),
             statement: statement.into(),
             kind: ProblemKind::Stdin,
             tests: Vec::new(),
@@ -126,7 +128,7 @@ impl Problem {
         let id = row
             .opt_text("id")?
             .ok_or_else(|| FieldError::new("id", "missing"))?;
-        let source = row.str("source")?.to_string();
+        let source = row.opt_str("source")?.map(str::to_string);
         let statement = row.str("statement")?.to_string();
         let tests = match row.map().get("tests") {
             None | Some(Value::Null) => Vec::new(),

@@ -58,7 +58,11 @@ pub fn stats(problems: &[Problem], cap: usize) -> Stats {
         for f in &p.flags {
             *s.by_flag.entry(f.clone()).or_default() += 1;
         }
-        *s.by_source.entry(source_family(&p.source)).or_default() += 1;
+        let family = p
+            .source
+            .as_deref()
+            .map_or_else(|| "(none)".into(), source_family);
+        *s.by_source.entry(family).or_default() += 1;
     }
     s
 }

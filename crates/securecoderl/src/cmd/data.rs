@@ -246,7 +246,7 @@ fn show(a: ShowArgs) -> anyhow::Result<i32> {
         out,
         "id: {}\nsource: {}\nkind: {:?}\ndifficulty: {}",
         p.id,
-        p.source,
+        p.source.as_deref().unwrap_or("-"),
         p.kind,
         p.difficulty.as_deref().unwrap_or("-")
     )?;
