@@ -709,7 +709,7 @@ fn print_outcome(o: &PipelineOutcome) -> i32 {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example (the paper's setting, on a GPU):\n  securecoderl sweep --config configs/paper-table3-deepseek-1.3b.toml"
+    after_help = "Example (the paper's setting, on a GPU):\n  securecoderl sweep --config configs/paper-table3-deepseek-coder-1.3b.toml"
 )]
 pub struct SweepArgs {
     /// The sweep's TOML config (see configs/).
