@@ -1,5 +1,5 @@
 //! Prompts built from problems: a completion prompt for base models (all comments, so it is valid Python
-//! on its own and the completion is the whole program — SPEC defect 2), and chat prompts rendered from the
+//! on its own and the completion is the whole program, no nested docstring stub), and chat prompts rendered from the
 //! model's own `chat_template` (tokenizer_config.json) with minijinja, the way `transformers` renders them.
 //! Knows nothing of tokenizers or models beyond that file.
 

@@ -1,4 +1,4 @@
-//! Seeded train/evaluation splits (SPEC defect 9: every evaluated model must see the same prompts).
+//! Seeded train/evaluation splits (every evaluated model must see the same prompts).
 //! A problem's place depends only on the seed and its own text, never on file order or on the model, so
 //! the evaluation set is identical across models and runs. Problems with the same statement are kept on
 //! the same side, so training and evaluation are disjoint by construction; overlap only happens when

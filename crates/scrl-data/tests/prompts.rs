@@ -40,7 +40,7 @@ fn completion_prompts_for_stdin_problems_are_valid_python() {
     assert!(prompt.ends_with("# Write a complete Python 3 program that reads the input from standard input and prints the answer to standard output.\n"));
     assert!(
         !prompt.contains(&"\"\"\"".to_string()),
-        "no docstring stub to nest (SPEC defect 2)"
+        "no docstring stub to nest (docs/data.md)"
     );
 }
 

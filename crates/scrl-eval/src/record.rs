@@ -35,7 +35,7 @@ pub struct SampleRecord {
     pub sample_index: u32,
     pub completion: String,
     pub syntax_valid: bool,
-    /// Highest stage of the partial-credit ladder reached (0..=4, SPEC Table 1).
+    /// Highest stage of the partial-credit ladder reached (0..=4, docs/reward.md).
     pub stage: u8,
     pub tests_passed: u32,
     pub tests_total: u32,
@@ -59,7 +59,7 @@ pub struct SampleRecord {
 }
 
 impl SampleRecord {
-    /// All tests passed; a problem without tests never counts as solved (SPEC: no-test prompts earn no
+    /// All tests passed; a problem without tests never counts as solved (no-test prompts earn no
     /// functional credit beyond stage 3).
     pub fn all_passed(&self) -> bool {
         self.tests_total > 0 && self.tests_passed == self.tests_total

@@ -2,7 +2,7 @@
 //!
 //! Each sampled token comes with its log-probability under the policy at temperature T with no other
 //! processing, `log_softmax(logits / T)`, taken before top-k/top-p truncation, so PPO can use it as the
-//! old log-prob of exactly that token id (SPEC defect 6) without re-tokenising. Row `i` draws from its
+//! old log-prob of exactly that token id (not from processed logits) without re-tokenising. Row `i` draws from its
 //! own ChaCha stream (seed, stream_offset + i): a fixed seed gives the same output.
 
 use candle_core::Tensor;

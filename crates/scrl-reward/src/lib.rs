@@ -28,7 +28,7 @@ pub use security::SeverityWeights;
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum UnparseableSecurity {
-    /// Scan the syntax tree the parser recovers (SPEC: "computed on what can be analysed"). The default,
+    /// Scan the syntax tree the parser recovers ("computed on what can be analysed", docs/reward.md). The default,
     /// as in the paper; note that it lets unparseable text earn beta * R_sec.
     #[default]
     Analyse,

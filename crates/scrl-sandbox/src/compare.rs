@@ -4,7 +4,7 @@
 //! Two modes:
 //!
 //! * [`CompareMode::Apps`] (default) follows the tolerant part of the APPS checker's cascade
-//!   (hendrycks/apps `testing_util.py`, summarised in notes/anchors.md §2.10). A match needs:
+//!   (hendrycks/apps `testing_util.py`). A match needs:
 //!   1. **Lines**: both texts are split on `\n`; every line is stripped of surrounding whitespace
 //!      (so `\r`, tabs, trailing and leading spaces never matter) — APPS steps 1 and 3.
 //!   2. **Blank lines** are dropped before comparing, wherever they are — APPS step 3.

@@ -1,7 +1,7 @@
 //! Runs untrusted Python programs against stdin tests, locked down by the kernel.
 //! Knows nothing about rewards, problems or models.
 //!
-//! Design (measured in notes/sandbox.md, §7): a pool of warm CPython zygotes (`-S -I -E -B`, empty
+//! Design (its measurements are summarised in docs/sandbox.md): a pool of warm CPython zygotes (`-S -I -E -B`, empty
 //! environment, a fixed list of preloaded pure-stdlib modules), one per worker, each in fresh pid, net,
 //! mount, ipc and uts namespaces. Every test is a `fork()` of a zygote; the child locks itself down in
 //! native code (the helper in `lockdown/lockdown.rs`, loaded through `ctypes` before any untrusted code

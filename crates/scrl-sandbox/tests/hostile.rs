@@ -1,4 +1,4 @@
-//! The hostile-program suite (notes/sandbox.md §5): each program must get its verdict under the full
+//! The hostile-program suite (docs/sandbox.md): each program must get its verdict under the full
 //! sandbox, and nothing may escape: no file written where it tried, no process left behind under the
 //! sandbox's uids, no connection or datagram reaching the listeners this test opens on loopback.
 

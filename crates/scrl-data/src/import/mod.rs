@@ -81,7 +81,7 @@ impl FromStr for Format {
 pub struct ImportOptions {
     /// Fail on the first malformed row instead of skipping it.
     pub strict: bool,
-    /// Skip function-call problems, so that a set meant to be stdin-only really is (SPEC defect 1).
+    /// Skip function-call problems, so that a set meant to be stdin-only really is (function-call tests are never fed as stdin).
     pub stdin_only: bool,
     /// Skip problems without a reference solution.
     pub require_reference: bool,

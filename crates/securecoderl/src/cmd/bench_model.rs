@@ -1,5 +1,5 @@
 //! `securecoderl bench model`: training and decoding tokens per second for the tiny default config, the
-//! 6.4M-parameter config notes/mlstack.md measured (PyTorch ~3.8k, plain candle ~1.4k train tok/s on 2
+//! 6.4M-parameter config measured before with other tools (docs/model.md: PyTorch ~3.8k, plain candle ~1.4k train tok/s on 2
 //! threads), and a Qwen2.5-0.5B-shaped model with random weights (fewer layers by default: CPU time).
 //! Decoding with the KV cache is compared against full recomputation measured in the same run.
 //! With `--shape NAME` it measures a real model shape instead (shapes/*/config.json, random bf16 weights
@@ -270,7 +270,7 @@ fn speed_table(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::Resul
     }
     println!();
     println!(
-        "Reference (notes/mlstack.md, other runs on this machine, 8x256, 2 threads): PyTorch ~3789, plain candle ~1392-1539 train tok/s for the 6.4M model."
+        "Reference (docs/model.md, other runs on this machine, 8x256, 2 threads): PyTorch ~3789, plain candle ~1392-1539 train tok/s for the 6.4M model."
     );
     Ok(())
 }
