@@ -378,6 +378,25 @@ pub fn write_problems(path: &Path, problems: &[Problem]) -> Result<(), DataError
     Ok(())
 }
 
+/// The indices of the tests whose input and output, each with surrounding whitespace trimmed and line
+/// endings as `\n`, both occur verbatim in the statement. An empty input or output never counts (it
+/// occurs in every statement).
+pub fn statement_example_tests(statement: &str, tests: &[StdinTest]) -> Vec<usize> {
+    let norm = |s: &str| s.replace("\r\n", "\n");
+    let statement = norm(statement);
+    let occurs = |text: &str| {
+        let text = norm(text);
+        let text = text.trim();
+        !text.is_empty() && statement.contains(text)
+    };
+    tests
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| occurs(&t.input) && occurs(&t.output))
+        .map(|(i, _)| i)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::called_function;
@@ -402,23 +421,4 @@ mod tests {
         );
         assert_eq!(called_function("assert x == 1"), None);
     }
-}
-
-/// The indices of the tests whose input and output, each with surrounding whitespace trimmed and line
-/// endings as `\n`, both occur verbatim in the statement. An empty input or output never counts (it
-/// occurs in every statement).
-pub fn statement_example_tests(statement: &str, tests: &[StdinTest]) -> Vec<usize> {
-    let norm = |s: &str| s.replace("\r\n", "\n");
-    let statement = norm(statement);
-    let occurs = |text: &str| {
-        let text = norm(text);
-        let text = text.trim();
-        !text.is_empty() && statement.contains(text)
-    };
-    tests
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| occurs(&t.input) && occurs(&t.output))
-        .map(|(i, _)| i)
-        .collect()
 }

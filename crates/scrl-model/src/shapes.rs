@@ -234,7 +234,7 @@ fn write_weights(path: &Path, cfg: &ModelConfig, seed: u64) -> Result<()> {
         offset += bytes;
     }
     let mut head = serde_json::to_vec(&Value::Object(header)).expect("JSON values serialize");
-    while head.len() % 8 != 0 {
+    while !head.len().is_multiple_of(8) {
         head.push(b' ');
     }
     let tmp = path.with_extension("safetensors.tmp");

@@ -100,8 +100,10 @@ impl RewardConfig {
     /// Checks the values a user can get wrong in a config file.
     pub fn validate(&self) -> Result<(), RewardError> {
         let bad = |m: String| Err(RewardError::Config(m));
-        if !(self.alpha.is_finite() && self.alpha >= 0.0)
-            || !(self.beta.is_finite() && self.beta >= 0.0)
+        if !(self.alpha.is_finite()
+            && self.alpha >= 0.0
+            && self.beta.is_finite()
+            && self.beta >= 0.0)
         {
             return bad(format!(
                 "alpha and beta must be finite and >= 0 (got {} and {})",

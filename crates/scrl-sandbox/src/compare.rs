@@ -230,7 +230,7 @@ mod tests {
         for mode in [CompareMode::Apps, CompareMode::Exact] {
             let m = |a: &str, e: &str| outputs_match(a.as_bytes(), e, mode);
             assert!(!m("3\0", "3"), "NUL is a character ({mode:?})");
-            assert!(!m("\03", "3"));
+            assert!(!m("\x003", "3"));
             assert!(
                 !m("4\r3", "3"),
                 "a carriage return does not erase ({mode:?})"

@@ -381,8 +381,9 @@ pub fn run_sft(
         let grad_norm = opt.step(&grads, lr)?;
         state.step += 1;
         let train_loss = loss_sum / n_tokens.max(1) as f64;
-        let end_of_epoch = state.step % steps_per_epoch == 0;
-        let eval_now = end_of_epoch || (cfg.eval_every > 0 && state.step % cfg.eval_every == 0);
+        let end_of_epoch = state.step.is_multiple_of(steps_per_epoch);
+        let eval_now =
+            end_of_epoch || (cfg.eval_every > 0 && state.step.is_multiple_of(cfg.eval_every));
         let val_loss = if eval_now {
             Some(mean_loss(&policy, &val, cfg.batch_size)?)
         } else {

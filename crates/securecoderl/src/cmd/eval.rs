@@ -166,7 +166,7 @@ pub fn run_eval(a: EvalArgs) -> anyhow::Result<i32> {
     let mut comparisons = Vec::new();
     if let Some(other) = &a.compare_with {
         let theirs = scrl_eval::read_records(other)?;
-        let other_set = EvalSet::from_records(&other.display().to_string(), theirs)?;
+        let other_set = EvalSet::from_records(other.display().to_string(), theirs)?;
         rows.push(ReportRow {
             paper_variant: None,
             summary: scrl_eval::summarize(&other_set, &ks, &cfg)?,

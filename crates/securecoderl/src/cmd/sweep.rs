@@ -280,6 +280,9 @@ fn train_seed(
     Ok(out)
 }
 
+/// Turns a variant's name into its label and folder name.
+type Labeller = Box<dyn Fn(&str) -> (String, String)>;
+
 /// Runs the whole pipeline; returns the report path and every check that failed.
 pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<PipelineOutcome> {
     let started = Instant::now();
@@ -311,7 +314,7 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     let mut variants = Vec::new();
     for k in 0..cfg.seeds {
         let seed = cfg.train_seed + k as u64;
-        let (dir, label): (PathBuf, Box<dyn Fn(&str) -> (String, String)>) = if cfg.seeds == 1 {
+        let (dir, label): (PathBuf, Labeller) = if cfg.seeds == 1 {
             (
                 out.clone(),
                 Box::new(|n: &str| (n.to_string(), n.to_lowercase())),
@@ -956,10 +959,7 @@ mod tests {
             assert!(ids(a).is_disjoint(&ids(b)));
             assert!(stmts(a).is_disjoint(&stmts(b)), "a statement in two sets");
         }
-        assert_eq!(
-            c.eval.len() + c.val.len() + c.train.len() <= all.len(),
-            true
-        );
+        assert!(c.eval.len() + c.val.len() + c.train.len() <= all.len());
         // The same config carves the same sets.
         let again = carve(&all, &cfg).unwrap();
         assert_eq!(ids(&again.val), ids(&c.val));

@@ -2,7 +2,7 @@
 //! `--config FILE.toml` when given and overridden by the flags that are set. The resolved config is
 //! written into the run folder, so any run can be repeated exactly.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use scrl_reward::RewardKind;
@@ -109,7 +109,7 @@ fn apply_common(
     }
 }
 
-fn require(path: &PathBuf, flag: &str) -> anyhow::Result<()> {
+fn require(path: &Path, flag: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
         !path.as_os_str().is_empty(),
         "{flag} is required (as a flag or in --config)"
