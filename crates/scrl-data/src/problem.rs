@@ -1,6 +1,7 @@
-//! The problem schema shared by every crate (stdin/stdout problems and function-call problems), and our
-//! own JSON Lines format: loading with errors that name file, line and field, and atomic writing.
-//! Rows of the files in ../shared/data load directly; their extra fields are kept in `extra`.
+//! The problem schema shared by every crate (stdin/stdout problems and function-call problems), and
+//! our own JSON Lines format: loading with errors that name file, line and field, and atomic
+//! writing. Rows of the files in ../shared/data load directly; their extra fields are kept in
+//! `extra`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -22,7 +23,8 @@ pub struct StdinTest {
     pub output: String,
 }
 
-/// How a candidate is run: as a whole program on stdin, or as code defining a function that assert lines call.
+/// How a candidate is run: as a whole program on stdin, or as code defining a function that assert
+/// lines call.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProblemKind {
@@ -56,8 +58,9 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub starter_code: Option<String>,
     /// Indices into `tests` of the stdin tests whose input and output both appear verbatim in the
-    /// statement (its worked examples): a program that prints a memorised example passes them. Set by
-    /// the importers ([`statement_example_tests`]); absent in older files, which then load with none.
+    /// statement (its worked examples): a program that prints a memorised example passes them. Set
+    /// by the importers ([`statement_example_tests`]); absent in older files, which then load with
+    /// none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub statement_example_tests: Vec<usize>,
     /// Every other field of the row, kept so that a load/write round trip loses nothing.
@@ -66,7 +69,8 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// A stdin problem with nothing but the required fields; importers and the built-in suite fill the rest.
+    /// A stdin problem with nothing but the required fields; importers and the built-in suite fill
+    /// the rest.
     pub fn stdin(
         id: impl Into<String>,
         source: impl Into<String>,
@@ -140,8 +144,15 @@ impl Problem {
         };
         let kind = match row.map().get("kind") {
             None | Some(Value::Null) => infer_kind(&row, &tests, &assert_tests)?,
-            Some(v) => serde_json::from_value::<ProblemKind>(v.clone())
-                .map_err(|e| FieldError::new("kind", format!("{e} (expected {{\"type\":\"stdin\"}} or {{\"type\":\"function_call\",\"entry_point\":...}})")))?,
+            Some(v) => serde_json::from_value::<ProblemKind>(v.clone()).map_err(|e| {
+                FieldError::new(
+                    "kind",
+                    format!(
+                        "{e} (expected {{\"type\":\"stdin\"}} \
+                         or {{\"type\":\"function_call\",\"entry_point\":...}})"
+                    ),
+                )
+            })?,
         };
         let difficulty = match row.opt_text("difficulty")? {
             Some(d) => Some(d),
@@ -241,8 +252,8 @@ pub(crate) fn parse_tests(v: &Value, field: &str) -> Result<Vec<StdinTest>, Fiel
         .collect()
 }
 
-/// Rows of ../shared/data carry no `kind`: stdin tests make a stdin problem, assert lines (or MBPP's
-/// `style: function_call`) a function-call problem.
+/// Rows of ../shared/data carry no `kind`: stdin tests make a stdin problem, assert lines (or
+/// MBPP's `style: function_call`) a function-call problem.
 fn infer_kind(
     row: &Row<'_>,
     tests: &[StdinTest],
@@ -349,8 +360,8 @@ pub fn load_problems_with_progress(
     Ok(problems)
 }
 
-/// Writes one problem a line. Atomic: a temporary file in the same folder, fsync, rename, so a reader never
-/// sees half a file.
+/// Writes one problem a line. Atomic: a temporary file in the same folder, fsync, rename, so a
+/// reader never sees half a file.
 pub fn write_problems(path: &Path, problems: &[Problem]) -> Result<(), DataError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -371,16 +382,16 @@ pub fn write_problems(path: &Path, problems: &[Problem]) -> Result<(), DataError
     tmp.persist(path)
         .map_err(|e| DataError::io(path, e.error))?;
     if let Ok(d) = File::open(dir) {
-        // The rename is durable only once the folder's entry is on disk; failing to sync a folder is not an
-        // error on file systems that do not support it.
+        // The rename is durable only once the folder's entry is on disk; failing to sync a folder
+        // is not an error on file systems that do not support it.
         let _ = d.sync_all();
     }
     Ok(())
 }
 
-/// The indices of the tests whose input and output, each with surrounding whitespace trimmed and line
-/// endings as `\n`, both occur verbatim in the statement. An empty input or output never counts (it
-/// occurs in every statement).
+/// The indices of the tests whose input and output, each with surrounding whitespace trimmed and
+/// line endings as `\n`, both occur verbatim in the statement. An empty input or output never
+/// counts (it occurs in every statement).
 pub fn statement_example_tests(statement: &str, tests: &[StdinTest]) -> Vec<usize> {
     let norm = |s: &str| s.replace("\r\n", "\n");
     let statement = norm(statement);

@@ -1,5 +1,6 @@
 //! Summary counts of a problem set, for `securecoderl data stats`: kinds, tests, references, flags,
-//! difficulties and sources. Pure counting; printing is the CLI's job except for the plain-text table.
+//! difficulties and sources. Pure counting; printing is the CLI's job except for the plain-text
+//! table.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,7 +18,8 @@ pub struct Stats {
     pub tests_min: usize,
     pub tests_median: usize,
     pub tests_max: usize,
-    /// Stdin tests whose input and output appear verbatim in the statement, and the problems with any.
+    /// Stdin tests whose input and output appear verbatim in the statement, and the problems with
+    /// any.
     pub statement_example_tests: usize,
     pub problems_with_statement_examples: usize,
     /// Problems with at least `cap` tests, for the given cap.

@@ -1,6 +1,7 @@
-//! The built-in suite: enough families across the difficulty range, deterministic from the seed, short
-//! references, at least 5 tests each, and every reference prints exactly the expected output of every
-//! test when run by real Python (/usr/bin/python3 -S -I -E -B, one plain process per test).
+//! The built-in suite: enough families across the difficulty range, deterministic from the seed,
+//! short references, at least 5 tests each, and every reference prints exactly the expected output
+//! of every test when run by real Python (/usr/bin/python3 -S -I -E -B, one plain process per
+//! test).
 
 mod common;
 

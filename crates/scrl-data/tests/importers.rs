@@ -1,5 +1,5 @@
-//! Importers on fixtures written in each upstream layout: what becomes a problem, what is skipped and
-//! why, and that malformed rows are reported with file, row and field.
+//! Importers on fixtures written in each upstream layout: what becomes a problem, what is skipped
+//! and why, and that malformed rows are reported with file, row and field.
 
 mod common;
 
@@ -223,7 +223,13 @@ fn strict_mode_names_file_line_and_field() {
     let e = import(Format::CodeContests, "code_contests.jsonl", &strict)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("code_contests.jsonl: line 5: field `private_tests.input`: element 1: expected a string, found a number"), "{e}");
+    assert!(
+        e.contains(
+            "code_contests.jsonl: line 5: field `private_tests.input`: element 1: \
+             expected a string, found a number"
+        ),
+        "{e}"
+    );
     let e = import(Format::Mbpp, "mbpp.jsonl", &strict)
         .unwrap_err()
         .to_string();
@@ -480,7 +486,8 @@ fn our_jsonl_errors_name_the_line_and_field() {
     let cases = [
         (
             format!(
-                "{good}\n{{\"id\":\"b\",\"source\":\"s\",\"statement\":\"x\",\"tests\":[{{\"input\":\"1\"}}]}}\n"
+                "{good}\n{{\"id\":\"b\",\"source\":\"s\",\"statement\":\"x\",\
+                 \"tests\":[{{\"input\":\"1\"}}]}}\n"
             ),
             "line 2: field `tests[0].output`: missing",
         ),
@@ -494,7 +501,8 @@ fn our_jsonl_errors_name_the_line_and_field() {
         ),
         (
             format!(
-                "{good}\n{{\"id\":\"c\",\"source\":\"s\",\"statement\":\"x\",\"kind\":{{\"type\":\"repl\"}}}}\n"
+                "{good}\n{{\"id\":\"c\",\"source\":\"s\",\"statement\":\"x\",\
+                 \"kind\":{{\"type\":\"repl\"}}}}\n"
             ),
             "line 2: field `kind`: unknown variant `repl`",
         ),

@@ -1,4 +1,5 @@
-//! Atomic file writes: a reader sees either the old file or the complete new one, never half a report.
+//! Atomic file writes: a reader sees either the old file or the complete new one, never half a
+//! report.
 
 use std::fs;
 use std::io::Write;
@@ -6,8 +7,8 @@ use std::path::Path;
 
 use crate::error::{EvalError, io_err};
 
-/// Writes `bytes` to `path` via a temporary file in the same folder, fsync, then rename over `path`.
-/// The folder is created if missing.
+/// Writes `bytes` to `path` via a temporary file in the same folder, fsync, then rename over
+/// `path`. The folder is created if missing.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,

@@ -67,8 +67,8 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) 
     })
 }
 
-/// Writes bytes atomically: a temporary file in the same folder, fsync, then rename over the target,
-/// so a crash never leaves a half-written checkpoint behind.
+/// Writes bytes atomically: a temporary file in the same folder, fsync, then rename over the
+/// target, so a crash never leaves a half-written checkpoint behind.
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp-write");

@@ -1,5 +1,5 @@
-//! AdamW with saveable state (candle's own `AdamW` keeps its moments private, so a resumed run could
-//! not continue the same trajectory) and global-norm gradient clipping.
+//! AdamW with saveable state (candle's own `AdamW` keeps its moments private, so a resumed run
+//! could not continue the same trajectory) and global-norm gradient clipping.
 
 use std::collections::HashMap;
 use std::path::Path;

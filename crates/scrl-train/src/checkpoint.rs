@@ -1,6 +1,7 @@
-//! Checkpoints: a folder holding the LoRA adapter (PEFT layout), the value head, the optimizer state and
-//! `state.json` (step, data cursor, seed, KL-controller state, fingerprints). Written whole into a
-//! temporary sibling folder, synced, then renamed into place, so a crash never leaves half a checkpoint.
+//! Checkpoints: a folder holding the LoRA adapter (PEFT layout), the value head, the optimizer
+//! state and `state.json` (step, data cursor, seed, KL-controller state, fingerprints). Written
+//! whole into a temporary sibling folder, synced, then renamed into place, so a crash never leaves
+//! half a checkpoint.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -43,8 +44,8 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
     })
 }
 
-/// Builds a checkpoint folder at `dir` atomically: `fill` writes into a fresh temporary folder, which then
-/// replaces `dir` (the previous version is removed only after the new one is in place).
+/// Builds a checkpoint folder at `dir` atomically: `fill` writes into a fresh temporary folder,
+/// which then replaces `dir` (the previous version is removed only after the new one is in place).
 pub fn write_dir(
     dir: &Path,
     fill: impl FnOnce(&Path) -> Result<(), TrainError>,
@@ -87,11 +88,12 @@ const V_WEIGHT: &str = "v_head.summary.weight";
 const V_BIAS: &str = "v_head.summary.bias";
 
 impl ValueHead {
-    /// Zero weights and a zero bias (PPO then sets the bias to the first batch's mean return): the head
-    /// starts as a constant baseline and learns only what the hidden states add to it. Random weights of
-    /// the usual 1/sqrt(hidden) scale put per-token noise as large as the returns' own spread on every
-    /// token's advantage (the final-norm hidden states are large), which is what the head's explained
-    /// variance of -0.5 to -0.9 measured even at a value learning rate of 1e-5 (docs/training.md).
+    /// Zero weights and a zero bias (PPO then sets the bias to the first batch's mean return): the
+    /// head starts as a constant baseline and learns only what the hidden states add to it. Random
+    /// weights of the usual 1/sqrt(hidden) scale put per-token noise as large as the returns' own
+    /// spread on every token's advantage (the final-norm hidden states are large), which is what
+    /// the head's explained variance of -0.5 to -0.9 measured even at a value learning rate of 1e-5
+    /// (docs/training.md).
     pub fn new(hidden: usize, device: &Device) -> Result<ValueHead, TrainError> {
         Ok(ValueHead {
             weight: Var::zeros((1, hidden), DType::F32, device)?,
@@ -137,7 +139,8 @@ impl ValueHead {
                 .ok_or_else(|| bad(format!("missing tensor `{name}`")))?;
             if t.dims() != var.dims() {
                 return Err(bad(format!(
-                    "`{name}` has shape {:?}, this model's value head needs {:?} (a checkpoint of another base?)",
+                    "`{name}` has shape {:?}, this model's value head needs {:?} (a checkpoint of \
+                     another base?)",
                     t.dims(),
                     var.dims()
                 )));

@@ -1,4 +1,5 @@
-//! The command line as a user meets it: the README's commands, JSON output, and clear errors on bad input.
+//! The command line as a user meets it: the README's commands, JSON output, and clear errors on bad
+//! input.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -299,9 +300,10 @@ fn device_flag_on_every_model_command_and_clear_cuda_errors_in_a_cpu_build() {
     );
 }
 
-/// scripts/gpu-check's measurement, run on the CPU on one-layer shapes: every row of the table comes out.
-/// Not in CI: it writes four real-vocabulary checkpoints and runs a PPO episode in a debug build (361 s
-/// on the shared 2-core machine; tests/shapes.rs keeps the shapes themselves in CI).
+/// scripts/gpu-check's measurement, run on the CPU on one-layer shapes: every row of the table
+/// comes out. Not in CI: it writes four real-vocabulary checkpoints and runs a PPO episode in a
+/// debug build (361 s on the shared 2-core machine; tests/shapes.rs keeps the shapes themselves in
+/// CI).
 #[test]
 #[ignore = "minutes: run with `cargo test -p securecoderl --test cli -- --ignored gpu_check`"]
 fn gpu_check_code_path_runs_on_the_cpu() {
@@ -339,7 +341,8 @@ fn gpu_check_code_path_runs_on_the_cpu() {
         "| logits vs CPU f32 | qwen2.5-coder-1.5b-instruct (1 layer) |",
         "| decode (KV cache, greedy) | deepseek-coder-1.3b-instruct (1 layers) | bf16, batch 2,",
         "| LoRA SFT step (r16 q/k/v/o, AdamW) | qwen2.5-coder-0.5b-instruct (1 layers) |",
-        "| PPO episode | deepseek-coder-1.3b-instruct (1 layers) | bf16, batch 2, 4 new tokens, 1 PPO epochs |",
+        "| PPO episode | deepseek-coder-1.3b-instruct (1 layers) | bf16, batch 2, 4 new tokens, 1 \
+         PPO epochs |",
         "|   generation |",
         "|   update |",
         "| memory after the PPO run |",
