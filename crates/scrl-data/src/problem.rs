@@ -360,33 +360,18 @@ pub fn load_problems_with_progress(
     Ok(problems)
 }
 
-/// Writes one problem a line. Atomic: a temporary file in the same folder, fsync, rename, so a
-/// reader never sees half a file.
+/// Writes one problem a line, atomically (`scrl_fs::write_atomic_with`: a temporary file in the
+/// same folder, fsync, rename, fsync of the folder), so a reader never sees half a file.
 pub fn write_problems(path: &Path, problems: &[Problem]) -> Result<(), DataError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| DataError::io(dir, e))?;
-    {
-        let mut w = BufWriter::new(tmp.as_file());
+    scrl_fs::write_atomic_with(path, |file| {
+        let mut w = BufWriter::new(file);
         for p in problems {
-            serde_json::to_writer(&mut w, p).map_err(|e| DataError::io(path, e.into()))?;
-            w.write_all(b"\n").map_err(|e| DataError::io(path, e))?;
+            serde_json::to_writer(&mut w, p)?;
+            w.write_all(b"\n")?;
         }
-        w.flush().map_err(|e| DataError::io(path, e))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| DataError::io(path, e))?;
-    tmp.persist(path)
-        .map_err(|e| DataError::io(path, e.error))?;
-    if let Ok(d) = File::open(dir) {
-        // The rename is durable only once the folder's entry is on disk; failing to sync a folder
-        // is not an error on file systems that do not support it.
-        let _ = d.sync_all();
-    }
-    Ok(())
+        w.flush()
+    })
+    .map_err(|e| DataError::io(path, e))
 }
 
 /// The indices of the tests whose input and output, each with surrounding whitespace trimmed and

@@ -243,12 +243,35 @@ fn write_weights(path: &Path, cfg: &ModelConfig, seed: u64) -> Result<()> {
     while !head.len().is_multiple_of(8) {
         head.push(b' ');
     }
-    let tmp = path.with_extension("safetensors.tmp");
-    let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 22, file);
-    let mut put = |b: &[u8]| w.write_all(b).map_err(io_err(&tmp));
+    // The tensors are built inside the writer's callback, which returns I/O errors only: a model
+    // error is kept here and returned as itself.
+    let mut failed = None;
+    let written = scrl_fs::write_atomic_with(path, |file| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 22, file);
+        stream_weights(&mut w, path, &params, &head, seed).map_err(|e| {
+            let io = std::io::Error::other(e.to_string());
+            failed = Some(e);
+            io
+        })?;
+        w.flush()
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => written.map_err(io_err(path)),
+    }
+}
+
+/// The safetensors layout after the header length: the header, then each tensor's bytes.
+fn stream_weights(
+    w: &mut impl Write,
+    path: &Path,
+    params: &[(String, Vec<usize>)],
+    head: &[u8],
+    seed: u64,
+) -> Result<()> {
+    let mut put = |b: &[u8]| w.write_all(b).map_err(io_err(path));
     put(&(head.len() as u64).to_le_bytes())?;
-    put(&head)?;
+    put(head)?;
     let mut words: Vec<u64> = Vec::new();
     for (index, (name, shape)) in params.iter().enumerate() {
         let n: usize = shape.iter().product();
@@ -272,9 +295,7 @@ fn write_weights(path: &Path, cfg: &ModelConfig, seed: u64) -> Result<()> {
         };
         put(&safetensors::View::data(&t))?;
     }
-    // No fsync: the folder only counts as written once the marker is (written last).
-    w.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    Ok(())
 }
 
 /// `n` words of SplitMix64 seeded with `seed` into `out`: a plain loop, fast in debug builds too

@@ -190,10 +190,8 @@ pub fn train_byte_level_bpe(texts: &[String], vocab_size: usize, out: &Path) -> 
     tk.train(&mut trainer, texts.iter())
         .map_err(|e| err(format!("train: {e}")))?;
     let tk: tokenizers::Tokenizer = tk.into();
-    let tmp = out.with_extension("json.tmp");
-    tk.save(&tmp, false)
-        .map_err(|e| err(format!("save: {e}")))?;
-    std::fs::rename(&tmp, out).map_err(crate::error::io_err(out))
+    let text = tk.to_string(false).map_err(|e| err(format!("save: {e}")))?;
+    crate::error::write_atomic(out, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! half a checkpoint.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, Var};
@@ -13,19 +12,13 @@ use serde::de::DeserializeOwned;
 
 use crate::TrainError;
 
-/// Writes `bytes` to a temp file beside `path`, fsyncs it, and renames it over `path`.
+/// Writes `bytes` to `path` with `scrl_fs::write_atomic`: a temp file beside `path`, fsync,
+/// rename over `path`, fsync of the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e| TrainError::Io { path: p, error: e }
-    };
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    scrl_fs::write_atomic(path, bytes).map_err(|error| TrainError::Io {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), TrainError> {
