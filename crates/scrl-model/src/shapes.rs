@@ -261,7 +261,7 @@ fn write_weights(path: &Path, cfg: &ModelConfig, seed: u64) -> Result<()> {
     }
 }
 
-/// The safetensors layout after the header length: the header, then each tensor's bytes.
+/// Writes the safetensors layout: the header's length, the header, then each tensor's bytes.
 fn stream_weights(
     w: &mut impl Write,
     path: &Path,
