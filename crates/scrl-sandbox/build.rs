@@ -1,5 +1,6 @@
-//! Compiles the in-child lockdown helper (`lockdown/lockdown.rs`) into a shared object with the same
-//! `rustc` that builds this crate, so the supervisor can embed it: no extra crate, tool or install step.
+//! Compiles the in-child lockdown helper (`lockdown/lockdown.rs`) into a shared object with the
+//! same `rustc` that builds this crate, so the supervisor can embed it: no extra crate, tool or
+//! install step.
 
 use std::env;
 use std::path::PathBuf;
@@ -11,7 +12,8 @@ fn main() {
         PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("liblockdown.so");
     let target = env::var("TARGET").unwrap_or_default();
     if target != "x86_64-unknown-linux-gnu" {
-        // The helper's syscall table is x86_64's; elsewhere the sandbox refuses to start (see isolation.rs).
+        // The helper's syscall table is x86_64's; elsewhere the sandbox refuses to start (see
+        // isolation.rs).
         std::fs::write(&out, b"").expect("write placeholder helper");
         return;
     }

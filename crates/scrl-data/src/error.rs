@@ -1,5 +1,5 @@
-//! The one error type of the crate. Every variant names the file and, for row-level problems, the row
-//! (line of a JSON Lines file or item of a JSON array) and the field that is wrong.
+//! The one error type of the crate. Every variant names the file and, for row-level problems, the
+//! row (line of a JSON Lines file or item of a JSON array) and the field that is wrong.
 
 use std::fmt;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
-//! Code extraction from model output: the first Python fenced block if there is a fence, otherwise the text
-//! with leading and trailing prose removed. A line counts as prose only if it cannot be Python where it
-//! stands (outside strings and brackets, at column 0, e.g. two plain words in a row), so valid code
-//! without fences comes back unchanged. Knows nothing about problems or models.
+//! Code extraction from model output: the first Python fenced block if there is a fence, otherwise
+//! the text with leading and trailing prose removed. A line counts as prose only if it cannot be
+//! Python where it stands (outside strings and brackets, at column 0, e.g. two plain words in a
+//! row), so valid code without fences comes back unchanged. Knows nothing about problems or models.
 
 /// The program in a model's reply.
 pub fn extract_code(output: &str) -> String {
@@ -11,8 +11,8 @@ pub fn extract_code(output: &str) -> String {
     strip_prose(output)
 }
 
-/// The first fenced block tagged python/py/python3, else the first untagged one, else the first block.
-/// An unclosed fence (generation cut off) runs to the end of the text.
+/// The first fenced block tagged python/py/python3, else the first untagged one, else the first
+/// block. An unclosed fence (generation cut off) runs to the end of the text.
 fn fenced_block(text: &str) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let mut blocks: Vec<(String, usize, usize)> = Vec::new();
@@ -62,8 +62,8 @@ fn strip_prose(text: &str) -> String {
     code
 }
 
-/// For each line, whether it is prose. Tracks Python's lexical state (triple-quoted strings, brackets,
-/// backslash continuations) so that text inside a docstring is never taken for prose.
+/// For each line, whether it is prose. Tracks Python's lexical state (triple-quoted strings,
+/// brackets, backslash continuations) so that text inside a docstring is never taken for prose.
 fn prose_lines(lines: &[&str]) -> Vec<bool> {
     let mut lexer = Lexer::default();
     lines
@@ -135,7 +135,8 @@ impl Lexer {
             }
             i += 1;
         }
-        // An unclosed bracket in prose ("(see below") must not swallow the code that follows for ever.
+        // An unclosed bracket in prose ("(see below") must not swallow the code that follows for
+        // ever.
         if self.depth < 0 {
             self.depth = 0;
         }
@@ -192,8 +193,8 @@ fn is_prose(line: &str) -> bool {
     adjacent_names(line)
 }
 
-/// The words at the start of `s` (up to the first character that is not a letter, digit, `_` or space)
-/// contain two neighbours that are both plain names, which Python's grammar never allows.
+/// The words at the start of `s` (up to the first character that is not a letter, digit, `_` or
+/// space) contain two neighbours that are both plain names, which Python's grammar never allows.
 fn adjacent_names(s: &str) -> bool {
     let mut rest = s;
     let mut prev: Option<&str> = None;

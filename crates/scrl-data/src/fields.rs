@@ -1,5 +1,5 @@
-//! Typed access to the fields of one JSON object, so that every importer reports a wrong row the same way:
-//! the field's name and what was expected. Knows nothing about any particular layout.
+//! Typed access to the fields of one JSON object, so that every importer reports a wrong row the
+//! same way: the field's name and what was expected. Knows nothing about any particular layout.
 
 use serde_json::{Map, Value};
 
@@ -50,7 +50,8 @@ impl<'a> Row<'a> {
             .ok_or_else(|| FieldError::new(name, "missing"))
     }
 
-    /// A string, or a number written as its decimal text (ids and difficulties come both ways upstream).
+    /// A string, or a number written as its decimal text (ids and difficulties come both ways
+    /// upstream).
     pub(crate) fn opt_text(&self, name: &str) -> Result<Option<String>, FieldError> {
         match self.map.get(name) {
             None | Some(Value::Null) => Ok(None),

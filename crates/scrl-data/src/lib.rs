@@ -1,6 +1,7 @@
-//! Problem data for SecureCodeRL: the problem schema and our JSON Lines format, importers for the upstream
-//! layouts, prompt building and code extraction, seeded train/evaluation splits, and the built-in task
-//! suite the CPU default trains on. Running code is not this crate's job (that is scrl-sandbox).
+//! Problem data for SecureCodeRL: the problem schema and our JSON Lines format, importers for the
+//! upstream layouts, prompt building and code extraction, seeded train/evaluation splits, and the
+//! built-in task suite the CPU default trains on. Running code is not this crate's job (that is
+//! scrl-sandbox).
 
 pub mod builtin;
 mod error;

@@ -1,6 +1,7 @@
-//! The problem schema shared by every crate (stdin/stdout problems and function-call problems), and our
-//! own JSON Lines format: loading with errors that name file, line and field, and atomic writing.
-//! Rows of the files in ../shared/data load directly; their extra fields are kept in `extra`.
+//! The problem schema shared by every crate (stdin/stdout problems and function-call problems), and
+//! our own JSON Lines format: loading with errors that name file, line and field, and atomic
+//! writing. Rows of the files in ../shared/data load directly; their extra fields are kept in
+//! `extra`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -22,7 +23,8 @@ pub struct StdinTest {
     pub output: String,
 }
 
-/// How a candidate is run: as a whole program on stdin, or as code defining a function that assert lines call.
+/// How a candidate is run: as a whole program on stdin, or as code defining a function that assert
+/// lines call.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProblemKind {
@@ -34,8 +36,10 @@ pub enum ProblemKind {
 #[serde(try_from = "Value")]
 pub struct Problem {
     pub id: String,
-    /// Provenance: upstream repository and file, or `builtin:<family>`.
-    pub source: String,
+    /// Provenance: upstream repository and file, or `builtin:<family>`; optional, so that a problem
+    /// written by hand needs none (absent stays absent when the file is written back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub statement: String,
     pub kind: ProblemKind,
     pub tests: Vec<StdinTest>,
@@ -54,8 +58,9 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub starter_code: Option<String>,
     /// Indices into `tests` of the stdin tests whose input and output both appear verbatim in the
-    /// statement (its worked examples): a program that prints a memorised example passes them. Set by
-    /// the importers ([`statement_example_tests`]); absent in older files, which then load with none.
+    /// statement (its worked examples): a program that prints a memorised example passes them. Set
+    /// by the importers ([`statement_example_tests`]); absent in older files, which then load with
+    /// none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub statement_example_tests: Vec<usize>,
     /// Every other field of the row, kept so that a load/write round trip loses nothing.
@@ -64,7 +69,8 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// A stdin problem with nothing but the required fields; importers and the built-in suite fill the rest.
+    /// A stdin problem with nothing but the required fields; importers and the built-in suite fill
+    /// the rest.
     pub fn stdin(
         id: impl Into<String>,
         source: impl Into<String>,
@@ -72,7 +78,7 @@ impl Problem {
     ) -> Self {
         Problem {
             id: id.into(),
-            source: source.into(),
+            source: Some(source.into()),
             statement: statement.into(),
             kind: ProblemKind::Stdin,
             tests: Vec::new(),
@@ -126,7 +132,7 @@ impl Problem {
         let id = row
             .opt_text("id")?
             .ok_or_else(|| FieldError::new("id", "missing"))?;
-        let source = row.str("source")?.to_string();
+        let source = row.opt_str("source")?.map(str::to_string);
         let statement = row.str("statement")?.to_string();
         let tests = match row.map().get("tests") {
             None | Some(Value::Null) => Vec::new(),
@@ -138,8 +144,15 @@ impl Problem {
         };
         let kind = match row.map().get("kind") {
             None | Some(Value::Null) => infer_kind(&row, &tests, &assert_tests)?,
-            Some(v) => serde_json::from_value::<ProblemKind>(v.clone())
-                .map_err(|e| FieldError::new("kind", format!("{e} (expected {{\"type\":\"stdin\"}} or {{\"type\":\"function_call\",\"entry_point\":...}})")))?,
+            Some(v) => serde_json::from_value::<ProblemKind>(v.clone()).map_err(|e| {
+                FieldError::new(
+                    "kind",
+                    format!(
+                        "{e} (expected {{\"type\":\"stdin\"}} \
+                         or {{\"type\":\"function_call\",\"entry_point\":...}})"
+                    ),
+                )
+            })?,
         };
         let difficulty = match row.opt_text("difficulty")? {
             Some(d) => Some(d),
@@ -239,8 +252,8 @@ pub(crate) fn parse_tests(v: &Value, field: &str) -> Result<Vec<StdinTest>, Fiel
         .collect()
 }
 
-/// Rows of ../shared/data carry no `kind`: stdin tests make a stdin problem, assert lines (or MBPP's
-/// `style: function_call`) a function-call problem.
+/// Rows of ../shared/data carry no `kind`: stdin tests make a stdin problem, assert lines (or
+/// MBPP's `style: function_call`) a function-call problem.
 fn infer_kind(
     row: &Row<'_>,
     tests: &[StdinTest],
@@ -347,33 +360,37 @@ pub fn load_problems_with_progress(
     Ok(problems)
 }
 
-/// Writes one problem a line. Atomic: a temporary file in the same folder, fsync, rename, so a reader never
-/// sees half a file.
+/// Writes one problem a line, atomically (`scrl_fs::write_atomic_with`: a temporary file in the
+/// same folder, fsync, rename, fsync of the folder), so a reader never sees half a file.
 pub fn write_problems(path: &Path, problems: &[Problem]) -> Result<(), DataError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| DataError::io(dir, e))?;
-    {
-        let mut w = BufWriter::new(tmp.as_file());
+    scrl_fs::write_atomic_with(path, |file| {
+        let mut w = BufWriter::new(file);
         for p in problems {
-            serde_json::to_writer(&mut w, p).map_err(|e| DataError::io(path, e.into()))?;
-            w.write_all(b"\n").map_err(|e| DataError::io(path, e))?;
+            serde_json::to_writer(&mut w, p)?;
+            w.write_all(b"\n")?;
         }
-        w.flush().map_err(|e| DataError::io(path, e))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| DataError::io(path, e))?;
-    tmp.persist(path)
-        .map_err(|e| DataError::io(path, e.error))?;
-    if let Ok(d) = File::open(dir) {
-        // The rename is durable only once the folder's entry is on disk; failing to sync a folder is not an
-        // error on file systems that do not support it.
-        let _ = d.sync_all();
-    }
-    Ok(())
+        w.flush()
+    })
+    .map_err(|e| DataError::io(path, e))
+}
+
+/// The indices of the tests whose input and output, each with surrounding whitespace trimmed and
+/// line endings as `\n`, both occur verbatim in the statement. An empty input or output never
+/// counts (it occurs in every statement).
+pub fn statement_example_tests(statement: &str, tests: &[StdinTest]) -> Vec<usize> {
+    let norm = |s: &str| s.replace("\r\n", "\n");
+    let statement = norm(statement);
+    let occurs = |text: &str| {
+        let text = norm(text);
+        let text = text.trim();
+        !text.is_empty() && statement.contains(text)
+    };
+    tests
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| occurs(&t.input) && occurs(&t.output))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 #[cfg(test)]
@@ -400,23 +417,4 @@ mod tests {
         );
         assert_eq!(called_function("assert x == 1"), None);
     }
-}
-
-/// The indices of the tests whose input and output, each with surrounding whitespace trimmed and line
-/// endings as `\n`, both occur verbatim in the statement. An empty input or output never counts (it
-/// occurs in every statement).
-pub fn statement_example_tests(statement: &str, tests: &[StdinTest]) -> Vec<usize> {
-    let norm = |s: &str| s.replace("\r\n", "\n");
-    let statement = norm(statement);
-    let occurs = |text: &str| {
-        let text = norm(text);
-        let text = text.trim();
-        !text.is_empty() && statement.contains(text)
-    };
-    tests
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| occurs(&t.input) && occurs(&t.output))
-        .map(|(i, _)| i)
-        .collect()
 }

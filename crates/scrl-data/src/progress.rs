@@ -1,5 +1,5 @@
-//! A reader that advances an indicatif bar by the bytes it passes through, so large imports show progress
-//! without each importer counting for itself.
+//! A reader that advances an indicatif bar by the bytes it passes through, so large imports show
+//! progress without each importer counting for itself.
 
 use std::io::Read;
 

@@ -1,7 +1,7 @@
-//! Prompts built from problems: a completion prompt for base models (all comments, so it is valid Python
-//! on its own and the completion is the whole program — SPEC defect 2), and chat prompts rendered from the
-//! model's own `chat_template` (tokenizer_config.json) with minijinja, the way `transformers` renders them.
-//! Knows nothing of tokenizers or models beyond that file.
+//! Prompts built from problems: a completion prompt for base models (all comments, so it is valid
+//! Python on its own and the completion is the whole program, no nested docstring stub), and chat
+//! prompts rendered from the model's own `chat_template` (tokenizer_config.json) with minijinja,
+//! the way `transformers` renders them. Knows nothing of tokenizers or models beyond that file.
 
 use std::path::Path;
 
@@ -12,11 +12,12 @@ use crate::error::DataError;
 use crate::problem::{Problem, ProblemKind};
 
 /// What the model is asked to write for a stdin problem.
-pub const STDIN_INSTRUCTION: &str = "Write a complete Python 3 program that reads the input from standard input and prints the answer to standard output.";
+pub const STDIN_INSTRUCTION: &str = "Write a complete Python 3 program that reads the input from \
+    standard input and prints the answer to standard output.";
 
-/// The prompt for base (completion) models. For a stdin problem every line is a comment, so the prompt
-/// parses as Python and prompt + completion is the program. For a function-call problem with starter code
-/// (HumanEval) the starter code follows the comments, as those benchmarks expect.
+/// The prompt for base (completion) models. For a stdin problem every line is a comment, so the
+/// prompt parses as Python and prompt + completion is the program. For a function-call problem with
+/// starter code (HumanEval) the starter code follows the comments, as those benchmarks expect.
 pub fn completion_prompt(problem: &Problem) -> String {
     let mut out = String::new();
     if !statement_is_starter(problem) {
@@ -65,7 +66,8 @@ pub fn user_message(problem: &Problem) -> String {
     out
 }
 
-/// HumanEval's statement is its starter code (signature and docstring); showing it twice wastes context.
+/// HumanEval's statement is its starter code (signature and docstring); showing it twice wastes
+/// context.
 fn statement_is_starter(problem: &Problem) -> bool {
     problem
         .starter_code
@@ -76,7 +78,8 @@ fn statement_is_starter(problem: &Problem) -> bool {
 fn function_instruction(entry_point: Option<&str>) -> String {
     match entry_point {
         Some(name) => format!(
-            "Write a Python 3 function `{name}` that solves the problem above. It must pass tests like:"
+            "Write a Python 3 function `{name}` that solves the problem above. It must pass tests \
+             like:"
         ),
         None => "Write a Python 3 function that solves the problem above. It must pass tests like:"
             .to_string(),
@@ -130,7 +133,8 @@ pub struct ChatTemplate {
 }
 
 impl ChatTemplate {
-    /// Reads `chat_template`, `bos_token` and `eos_token` from a Hugging Face `tokenizer_config.json`.
+    /// Reads `chat_template`, `bos_token` and `eos_token` from a Hugging Face
+    /// `tokenizer_config.json`.
     pub fn from_tokenizer_config(path: &Path) -> Result<Self, DataError> {
         let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
         let layout = |message: String| DataError::Layout {
@@ -180,8 +184,8 @@ impl ChatTemplate {
         })
     }
 
-    /// Renders `messages` as `transformers`' `apply_chat_template(..., tokenize=False)` does: Jinja with
-    /// `trim_blocks` and `lstrip_blocks`, Python string methods, and `raise_exception`.
+    /// Renders `messages` as `transformers`' `apply_chat_template(..., tokenize=False)` does: Jinja
+    /// with `trim_blocks` and `lstrip_blocks`, Python string methods, and `raise_exception`.
     pub fn render(
         &self,
         messages: &[ChatMessage],

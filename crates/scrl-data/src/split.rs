@@ -1,8 +1,8 @@
-//! Seeded train/evaluation splits (SPEC defect 9: every evaluated model must see the same prompts).
-//! A problem's place depends only on the seed and its own text, never on file order or on the model, so
-//! the evaluation set is identical across models and runs. Problems with the same statement are kept on
-//! the same side, so training and evaluation are disjoint by construction; overlap only happens when
-//! the caller asks for it, and is then reported.
+//! Seeded train/evaluation splits (every evaluated model must see the same prompts).
+//! A problem's place depends only on the seed and its own text, never on file order or on the
+//! model, so the evaluation set is identical across models and runs. Problems with the same
+//! statement are kept on the same side, so training and evaluation are disjoint by construction;
+//! overlap only happens when the caller asks for it, and is then reported.
 
 use std::collections::{HashMap, HashSet};
 
@@ -44,7 +44,8 @@ pub struct Split {
     pub held_out_duplicates: Vec<String>,
 }
 
-/// The seeded rank of a problem: a hash of the seed and its normalised statement (ties broken by id).
+/// The seeded rank of a problem: a hash of the seed and its normalised statement (ties broken by
+/// id).
 fn rank(seed: u64, statement_key: &str) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(seed.to_le_bytes());

@@ -1,5 +1,6 @@
 //! Summary counts of a problem set, for `securecoderl data stats`: kinds, tests, references, flags,
-//! difficulties and sources. Pure counting; printing is the CLI's job except for the plain-text table.
+//! difficulties and sources. Pure counting; printing is the CLI's job except for the plain-text
+//! table.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,7 +18,8 @@ pub struct Stats {
     pub tests_min: usize,
     pub tests_median: usize,
     pub tests_max: usize,
-    /// Stdin tests whose input and output appear verbatim in the statement, and the problems with any.
+    /// Stdin tests whose input and output appear verbatim in the statement, and the problems with
+    /// any.
     pub statement_example_tests: usize,
     pub problems_with_statement_examples: usize,
     /// Problems with at least `cap` tests, for the given cap.
@@ -58,7 +60,11 @@ pub fn stats(problems: &[Problem], cap: usize) -> Stats {
         for f in &p.flags {
             *s.by_flag.entry(f.clone()).or_default() += 1;
         }
-        *s.by_source.entry(source_family(&p.source)).or_default() += 1;
+        let family = p
+            .source
+            .as_deref()
+            .map_or_else(|| "(none)".into(), source_family);
+        *s.by_source.entry(family).or_default() += 1;
     }
     s
 }

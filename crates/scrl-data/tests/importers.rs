@@ -1,5 +1,5 @@
-//! Importers on fixtures written in each upstream layout: what becomes a problem, what is skipped and
-//! why, and that malformed rows are reported with file, row and field.
+//! Importers on fixtures written in each upstream layout: what becomes a problem, what is skipped
+//! and why, and that malformed rows are reported with file, row and field.
 
 mod common;
 
@@ -62,7 +62,7 @@ fn apps_plus_tells_stdin_from_function_call_by_the_inputs() {
     );
     assert!(
         double.tests.is_empty(),
-        "function-call tests never become stdin reprs (SPEC defect 1)"
+        "function-call tests never become stdin reprs (docs/data.md)"
     );
     assert_eq!(
         double.assert_tests[0],
@@ -223,7 +223,13 @@ fn strict_mode_names_file_line_and_field() {
     let e = import(Format::CodeContests, "code_contests.jsonl", &strict)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("code_contests.jsonl: line 5: field `private_tests.input`: element 1: expected a string, found a number"), "{e}");
+    assert!(
+        e.contains(
+            "code_contests.jsonl: line 5: field `private_tests.input`: element 1: \
+             expected a string, found a number"
+        ),
+        "{e}"
+    );
     let e = import(Format::Mbpp, "mbpp.jsonl", &strict)
         .unwrap_err()
         .to_string();
@@ -444,6 +450,34 @@ fn imported_problems_round_trip_through_our_jsonl() {
 }
 
 #[test]
+fn a_row_without_source_loads_and_stays_without_one() {
+    // A problem written by hand needs an id, a statement and tests; provenance is optional.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hand.jsonl");
+    std::fs::write(
+        &path,
+        r#"{"id":"a","statement":"echo","tests":[{"input":"1\n","output":"1\n"}]}"#,
+    )
+    .unwrap();
+    let problems = load_problems(&path).unwrap();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].source, None);
+    assert_eq!(problems[0].kind, ProblemKind::Stdin);
+    assert_eq!(problems[0].tests, vec![test("1\n", "1\n")]);
+    let out = dir.path().join("out.jsonl");
+    write_problems(&out, &problems).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("source"), "{text}");
+    assert_eq!(load_problems(&out).unwrap(), problems);
+    // A row that has one keeps it.
+    std::fs::write(&path, r#"{"id":"b","source":"s","statement":"x"}"#).unwrap();
+    let problems = load_problems(&path).unwrap();
+    assert_eq!(problems[0].source.as_deref(), Some("s"));
+    write_problems(&out, &problems).unwrap();
+    assert_eq!(load_problems(&out).unwrap(), problems);
+}
+
+#[test]
 fn our_jsonl_errors_name_the_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.jsonl");
@@ -452,7 +486,8 @@ fn our_jsonl_errors_name_the_line_and_field() {
     let cases = [
         (
             format!(
-                "{good}\n{{\"id\":\"b\",\"source\":\"s\",\"statement\":\"x\",\"tests\":[{{\"input\":\"1\"}}]}}\n"
+                "{good}\n{{\"id\":\"b\",\"source\":\"s\",\"statement\":\"x\",\
+                 \"tests\":[{{\"input\":\"1\"}}]}}\n"
             ),
             "line 2: field `tests[0].output`: missing",
         ),
@@ -461,12 +496,13 @@ fn our_jsonl_errors_name_the_line_and_field() {
             "id `a` appears twice (line 1 and line 3)",
         ),
         (
-            format!("{good}\n{{\"id\":\"c\",\"statement\":\"x\"}}\n"),
-            "line 2: field `source`: missing",
+            format!("{good}\n{{\"id\":\"c\",\"source\":\"s\"}}\n"),
+            "line 2: field `statement`: missing",
         ),
         (
             format!(
-                "{good}\n{{\"id\":\"c\",\"source\":\"s\",\"statement\":\"x\",\"kind\":{{\"type\":\"repl\"}}}}\n"
+                "{good}\n{{\"id\":\"c\",\"source\":\"s\",\"statement\":\"x\",\
+                 \"kind\":{{\"type\":\"repl\"}}}}\n"
             ),
             "line 2: field `kind`: unknown variant `repl`",
         ),

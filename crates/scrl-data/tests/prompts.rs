@@ -1,6 +1,6 @@
 //! Prompt building and code extraction: completion prompts are valid Python for every real stdin
-//! problem; chat prompts render exactly as `transformers` renders them (expected strings produced with
-//! Jinja2 3.1.6 in an ImmutableSandboxedEnvironment with trim_blocks and lstrip_blocks, as
+//! problem; chat prompts render exactly as `transformers` renders them (expected strings produced
+//! with Jinja2 3.1.6 in an ImmutableSandboxedEnvironment with trim_blocks and lstrip_blocks, as
 //! apply_chat_template does); extraction returns valid code unchanged.
 
 mod common;
@@ -37,10 +37,13 @@ fn completion_prompts_for_stdin_problems_are_valid_python() {
     let p = &ps[0];
     let prompt = completion_prompt(p);
     assert!(prompt.starts_with("# Andryusha is an orderly boy"));
-    assert!(prompt.ends_with("# Write a complete Python 3 program that reads the input from standard input and prints the answer to standard output.\n"));
+    assert!(prompt.ends_with(
+        "# Write a complete Python 3 program that reads the input from \
+         standard input and prints the answer to standard output.\n"
+    ));
     assert!(
         !prompt.contains(&"\"\"\"".to_string()),
-        "no docstring stub to nest (SPEC defect 2)"
+        "no docstring stub to nest (docs/data.md)"
     );
 }
 
@@ -99,7 +102,9 @@ fn qwen2_template_renders_like_transformers() {
         .unwrap();
     assert_eq!(
         one,
-        "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nAdd two numbers.<|im_end|>\n<|im_start|>assistant\n"
+        "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful \
+         assistant.<|im_end|>\n<|im_start|>user\nAdd two \
+         numbers.<|im_end|>\n<|im_start|>assistant\n"
     );
     let conv = [
         ChatMessage::new("system", "Be brief."),
@@ -108,7 +113,8 @@ fn qwen2_template_renders_like_transformers() {
     ];
     assert_eq!(
         t.render(&conv, false).unwrap(),
-        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nprint(1)<|im_end|>\n"
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n\
+         <|im_start|>assistant\nprint(1)<|im_end|>\n"
     );
 }
 
@@ -125,7 +131,11 @@ fn deepseek_coder_template_renders_like_transformers() {
         .unwrap();
     assert_eq!(
         one,
-        "<\u{ff5c}begin\u{2581}of\u{2581}sentence\u{ff5c}>You are an AI programming assistant, utilizing the Deepseek Coder model, developed by Deepseek Company, and you only answer questions related to computer science. For politically sensitive questions, security and privacy issues, and other non-computer science questions, you will refuse to answer\n### Instruction:\nAdd two numbers.\n### Response:\n"
+        "<\u{ff5c}begin\u{2581}of\u{2581}sentence\u{ff5c}>You are an AI programming assistant, \
+         utilizing the Deepseek Coder model, developed by Deepseek Company, and you only answer \
+         questions related to computer science. For politically sensitive questions, security and \
+         privacy issues, and other non-computer science questions, you will refuse to answer\n### \
+         Instruction:\nAdd two numbers.\n### Response:\n"
     );
     let conv = [
         ChatMessage::new("system", "Be brief."),
@@ -134,7 +144,8 @@ fn deepseek_coder_template_renders_like_transformers() {
     ];
     assert_eq!(
         t.render(&conv, false).unwrap(),
-        "<\u{ff5c}begin\u{2581}of\u{2581}sentence\u{ff5c}>Be brief.### Instruction:\nHi\n### Response:\nprint(1)\n<|EOT|>\n"
+        "<\u{ff5c}begin\u{2581}of\u{2581}sentence\u{ff5c}>Be brief.### Instruction:\nHi\n### \
+         Response:\nprint(1)\n<|EOT|>\n"
     );
 }
 
@@ -183,7 +194,12 @@ fn template_errors_are_reported_not_panics() {
     let e = raising.render(&[], true).unwrap_err().to_string();
     assert!(e.contains("only user and assistant roles"), "{e}");
     // Named templates: the `default` entry is used.
-    std::fs::write(&path, r#"{"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D{{ messages|length }}"}]}"#).unwrap();
+    std::fs::write(
+        &path,
+        r#"{"chat_template": [{"name": "tool_use", "template": "T"},
+            {"name": "default", "template": "D{{ messages|length }}"}]}"#,
+    )
+    .unwrap();
     assert_eq!(
         ChatTemplate::from_tokenizer_config(&path)
             .unwrap()
@@ -216,7 +232,8 @@ fn extraction_returns_every_real_reference_unchanged() {
         assert_eq!(&extract_code(r), r, "bare code must come back unchanged");
         // Inside a fence, lines come back joined by \n (CRLF references are normalised).
         let fenced = format!(
-            "Here is my solution:\n\n```python\n{}\n```\n\nThis reads the input and prints the answer.",
+            "Here is my solution:\n\n```python\n{}\n```\n\nThis reads the input and prints the \
+             answer.",
             r.trim_end()
         );
         assert_eq!(
@@ -250,8 +267,10 @@ fn extraction_strips_fences_and_prose() {
         ("print(5)\n\nNote: the input is one line.", "print(5)\n"),
         ("print(6)\n<|EOT|>", "print(6)\n"),
         (
-            "def f():\n    \"\"\"This function does a thing\n\nIt is documented here\n    \"\"\"\n    return 1\nprint(f())\n",
-            "def f():\n    \"\"\"This function does a thing\n\nIt is documented here\n    \"\"\"\n    return 1\nprint(f())\n",
+            "def f():\n    \"\"\"This function does a thing\n\nIt is documented \
+             here\n    \"\"\"\n    return 1\nprint(f())\n",
+            "def f():\n    \"\"\"This function does a thing\n\nIt is documented \
+             here\n    \"\"\"\n    return 1\nprint(f())\n",
         ),
         (
             "match x:\n    case 1:\n        print(1)\n",

@@ -1,5 +1,5 @@
-//! The three real problem files of ../shared/data load directly with the documented counts and the right
-//! stdin/function-call split, and survive a round trip through our JSON Lines writer.
+//! The three real problem files of ../shared/data load directly with the documented counts and the
+//! right stdin/function-call split, and survive a round trip through our JSON Lines writer.
 
 mod common;
 
@@ -140,8 +140,8 @@ fn shared_files_round_trip_through_our_jsonl() {
 }
 
 /// Statement examples in the real files: tests whose input and output both appear verbatim in the
-/// statement (what the importers mark, `statement_example_tests`). Counted on the rows as stored, so
-/// the numbers are those of the files, not of an earlier import.
+/// statement (what the importers mark, `statement_example_tests`). Counted on the rows as stored,
+/// so the numbers are those of the files, not of an earlier import.
 #[test]
 fn statement_examples_in_the_shared_files_are_counted() {
     let count = |name: &str| {

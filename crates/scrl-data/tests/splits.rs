@@ -72,7 +72,8 @@ fn train_and_eval_are_disjoint_and_cover_everything() {
 #[test]
 fn duplicate_statements_stay_on_one_side() {
     let mut ps = apps();
-    // A copy of every problem under a new id, with different spacing: same problem, so never split apart.
+    // A copy of every problem under a new id, with different spacing: same problem, so never split
+    // apart.
     let copies: Vec<Problem> = ps
         .iter()
         .map(|p| {

@@ -1,6 +1,7 @@
-//! Benchmark of the evaluation maths: how long metrics, bootstrap intervals and a paired comparison take
-//! for the paper's evaluation size (100 problems) and for k = 10 samples per problem with pass@k, as
-//! ratios against grouping the records and computing point estimates only (the baseline).
+//! Benchmark of the evaluation maths: how long metrics, bootstrap intervals and a paired comparison
+//! take for the paper's evaluation size (100 problems) and for k = 10 samples per problem with
+//! pass@k, as ratios against grouping the records and computing point estimates only (the
+//! baseline).
 //!
 //! Run: `cargo run --release -p scrl-eval --example bench_eval`
 

@@ -1,5 +1,6 @@
-//! Seeded percentile bootstrap over problems: the resampling unit is the problem (all of its samples go
-//! together), so confidence intervals reflect the choice of evaluation problems, as in the paper's Table 3.
+//! Seeded percentile bootstrap over problems: the resampling unit is the problem (all of its
+//! samples go together), so confidence intervals reflect the choice of evaluation problems, as in
+//! the paper's Table 3.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -47,8 +48,9 @@ impl BootstrapConfig {
     }
 }
 
-/// For each column (one value per problem), the bootstrap distribution of its mean. All columns share the
-/// same resampled problem indices, so the statistics of one resample are computed on the same problems.
+/// For each column (one value per problem), the bootstrap distribution of its mean. All columns
+/// share the same resampled problem indices, so the statistics of one resample are computed on the
+/// same problems.
 pub(crate) fn resample_means(columns: &[Vec<f64>], cfg: &BootstrapConfig) -> Vec<Vec<f64>> {
     let n = columns.first().map_or(0, Vec::len);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -72,7 +74,8 @@ pub(crate) fn resample_means(columns: &[Vec<f64>], cfg: &BootstrapConfig) -> Vec
     out
 }
 
-/// The percentile interval of a bootstrap distribution (linear interpolation between order statistics).
+/// The percentile interval of a bootstrap distribution (linear interpolation between order
+/// statistics).
 pub(crate) fn percentile_interval(dist: &mut [f64], confidence: f64) -> (f64, f64) {
     dist.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
@@ -135,7 +138,8 @@ mod tests {
 
     #[test]
     fn interval_of_a_proportion_is_close_to_the_normal_approximation() {
-        // 40 of 100 problems solved: the normal approximation gives 0.40 +- 1.96 * sqrt(0.24 / 100) = +-0.096.
+        // 40 of 100 problems solved: the normal approximation gives 0.40 +- 1.96 * sqrt(0.24 / 100)
+        // = +-0.096.
         let col: Vec<f64> = (0..100).map(|i| if i < 40 { 1.0 } else { 0.0 }).collect();
         let cfg = BootstrapConfig {
             resamples: 5_000,

@@ -1,4 +1,5 @@
-//! The one error type of this crate: every variant names the file, line, problem or field that is wrong.
+//! The one error type of this crate: every variant names the file, line, problem or field that is
+//! wrong.
 
 use std::path::PathBuf;
 

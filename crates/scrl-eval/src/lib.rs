@@ -1,9 +1,10 @@
-//! Evaluation for SecureCodeRL: per-sample records, the paper's metrics (Table 2 and Table 3), pass@k,
-//! seeded bootstrap confidence intervals, paired comparisons of two models on the same problems, a failure
-//! taxonomy, and the reports and plots a run ends with.
+//! Evaluation for SecureCodeRL: per-sample records, the paper's metrics (Table 2 and Table 3),
+//! pass@k, seeded bootstrap confidence intervals, paired comparisons of two models on the same
+//! problems, a failure taxonomy, and the reports and plots a run ends with.
 //!
-//! This crate is model-independent and knows nothing about the sandbox or the reward code: the caller fills
-//! [`SampleRecord`]s from whatever produced them, and everything here is pure computation plus atomic writes.
+//! This crate is model-independent and knows nothing about the sandbox or the reward code: the
+//! caller fills [`SampleRecord`]s from whatever produced them, and everything here is pure
+//! computation plus atomic writes.
 //!
 //! The path a command takes, from records to a report:
 //!
@@ -17,14 +18,21 @@
 //!     security_findings: vec![], exception_type: None, no_op: false,
 //! };
 //! let sft = EvalSet::from_records("SFT", vec![record("a", true, 2), record("b", false, 0)])?;
-//! let ppo = EvalSet::from_records("PPO-continue", vec![record("a", true, 2), record("b", true, 1)])?;
+//! let ppo = vec![record("a", true, 2), record("b", true, 1)];
+//! let ppo = EvalSet::from_records("PPO-continue", ppo)?;
 //! let cfg = BootstrapConfig::default(); // 2,000 resamples, 95%, seed 42
 //! let rows = vec![
 //!     ReportRow { paper_variant: Some(PaperVariant::Sft), summary: summarize(&sft, &[], &cfg)? },
-//!     ReportRow { paper_variant: Some(PaperVariant::PpoContinue), summary: summarize(&ppo, &[], &cfg)? },
+//!     ReportRow {
+//!         paper_variant: Some(PaperVariant::PpoContinue),
+//!         summary: summarize(&ppo, &[], &cfg)?,
+//!     },
 //! ];
 //! let comparisons = vec![compare_paired(&sft, &ppo, Metric::SyntaxValid, &cfg)?];
-//! let report = Report { title: "Evaluation".into(), setting: "two toy problems".into(), bootstrap: cfg, rows, comparisons, sections: vec![] };
+//! let report = Report {
+//!     title: "Evaluation".into(), setting: "two toy problems".into(), bootstrap: cfg,
+//!     rows, comparisons, sections: vec![],
+//! };
 //! let dir = tempfile::tempdir().unwrap();
 //! let files = write_report(dir.path(), &report)?;
 //! assert!(std::fs::read_to_string(files.markdown).unwrap().contains("| SFT | 2 | 50.0 ["));

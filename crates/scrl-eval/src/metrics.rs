@@ -1,5 +1,5 @@
-//! The paper's metrics over a set of records: per-problem aggregation (each problem weighs the same however
-//! many samples it has), point estimates, and bootstrap confidence intervals.
+//! The paper's metrics over a set of records: per-problem aggregation (each problem weighs the same
+//! however many samples it has), point estimates, and bootstrap confidence intervals.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,8 +12,8 @@ use crate::passk::pass_at_k;
 use crate::record::SampleRecord;
 use crate::taxonomy::Taxonomy;
 
-/// A metric of the evaluation. Rates are fractions in [0, 1] (reports print them as percentages); means
-/// are in the reward's own unit.
+/// A metric of the evaluation. Rates are fractions in [0, 1] (reports print them as percentages);
+/// means are in the reward's own unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {
     /// Syn.%: the completion parses.
@@ -92,8 +92,8 @@ impl Metric {
         )
     }
 
-    /// Whether one sample yields a 0/1 outcome, so that the exact McNemar test applies with one sample
-    /// per problem.
+    /// Whether one sample yields a 0/1 outcome, so that the exact McNemar test applies with one
+    /// sample per problem.
     pub fn is_binary(&self) -> bool {
         self.is_rate()
     }
@@ -155,8 +155,8 @@ impl ProblemScores {
         }
     }
 
-    /// This problem's value of `metric`; pass@k is undefined (an error naming the problem) with fewer than
-    /// k samples.
+    /// This problem's value of `metric`; pass@k is undefined (an error naming the problem) with
+    /// fewer than k samples.
     pub fn value(&self, metric: Metric) -> Result<f64, EvalError> {
         Ok(match metric {
             Metric::SyntaxValid => self.syntax_valid,
@@ -179,8 +179,8 @@ impl ProblemScores {
     }
 }
 
-/// The validated records of one model (or variant), grouped by problem, problems sorted by id so that
-/// results do not depend on the order samples were written in.
+/// The validated records of one model (or variant), grouped by problem, problems sorted by id so
+/// that results do not depend on the order samples were written in.
 #[derive(Debug, Clone)]
 pub struct EvalSet {
     pub label: String,
@@ -261,8 +261,8 @@ impl ModelSummary {
     }
 }
 
-/// The headline metrics plus pass@k for each k in `pass_ks`, each with a bootstrap CI over problems.
-/// Errors if a problem has fewer than k samples for a requested k.
+/// The headline metrics plus pass@k for each k in `pass_ks`, each with a bootstrap CI over
+/// problems. Errors if a problem has fewer than k samples for a requested k.
 pub fn summarize(
     set: &EvalSet,
     pass_ks: &[u32],
@@ -319,7 +319,8 @@ mod tests {
     use crate::record::{SecurityFinding, Severity};
 
     /// Four problems, one sample each, worked by hand:
-    /// p1 syntax ok, 5/5 passed, R 1.0 | p2 ok, 2/5, R 0.736 | p3 ok, 0/5, R 0.76 | p4 syntax error, R 0.4.
+    /// p1 syntax ok, 5/5 passed, R 1.0 | p2 ok, 2/5, R 0.736 | p3 ok, 0/5, R 0.76 | p4 syntax
+    /// error, R 0.4.
     fn four_problems() -> Vec<SampleRecord> {
         let mut p3 = rec("p3", 0, true, 0, 5, 0.76);
         p3.security_findings.push(SecurityFinding {

@@ -1,5 +1,5 @@
-//! The unbiased pass@k estimator of Chen et al. (2021): the chance that at least one of k samples, drawn
-//! without replacement from n generated samples of which c are correct, is correct.
+//! The unbiased pass@k estimator of Chen et al. (2021): the chance that at least one of k samples,
+//! drawn without replacement from n generated samples of which c are correct, is correct.
 
 /// `1 - C(n-c, k) / C(n, k)`, computed as `1 - prod_{i=n-c+1}^{n} (1 - k/i)` so that no binomial
 /// coefficient is ever formed (they overflow f64 long before n = 1,100).

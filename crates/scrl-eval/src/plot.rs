@@ -1,9 +1,10 @@
-//! Plots as PNG and SVG: training curves (mean reward and ladder-stage counts per step) and metric bars
-//! with confidence-interval whiskers per model.
+//! Plots as PNG and SVG: training curves (mean reward and ladder-stage counts per step) and metric
+//! bars with confidence-interval whiskers per model.
 //!
 //! Text needs a font file (DejaVu Sans from Debian's fonts-dejavu-core, or the file named by
-//! `SCRL_PLOT_FONT`). Without one the plots are still drawn, with lines, bars and whiskers but no text, and
-//! [`PlotFiles::text`] says so, because a missing font must not cost a user the rest of a run.
+//! `SCRL_PLOT_FONT`). Without one the plots are still drawn, with lines, bars and whiskers but no
+//! text, and [`PlotFiles::text`] says so, because a missing font must not cost a user the rest of a
+//! run.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,8 @@ const FONT_CANDIDATES: [&str; 3] = [
     "/usr/share/fonts/TTF/DejaVuSans.ttf",
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",
 ];
-/// A family name of our own, so that registering our font cannot change another crate's "sans-serif".
+/// A family name of our own, so that registering our font cannot change another crate's
+/// "sans-serif".
 const FAMILY: &str = "scrl-eval-sans";
 
 /// Whether the text of a plot (titles, axis labels, legends) was drawn.
@@ -584,8 +586,8 @@ fn bar_files(
     )
 }
 
-/// Training curves of one run: mean reward per step (top) and ladder-stage counts per step (bottom).
-/// Writes `<stem>.png` and `<stem>.svg`.
+/// Training curves of one run: mean reward per step (top) and ladder-stage counts per step
+/// (bottom). Writes `<stem>.png` and `<stem>.svg`.
 pub fn plot_training_curves(
     title: &str,
     rows: &[TrainingRow],
@@ -767,7 +769,8 @@ mod tests {
 
     #[test]
     fn draws_without_any_font() {
-        // An unregistered family proves these figures need a font for text; None draws them without text.
+        // An unregistered family proves these figures need a font for text; None draws them without
+        // text.
         let dir = tempfile::tempdir().unwrap();
         assert!(
             training_files("t", &rows(), &dir.path().join("x"), Some("no-such-family")).is_err()
@@ -789,7 +792,12 @@ mod tests {
     fn reads_training_rows_and_ignores_other_fields() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("metrics.jsonl");
-        fs::write(&p, "{\"step\":1,\"reward_mean\":0.4,\"stage_counts\":[1,0,0,1,0],\"kl\":0.01}\n\n{\"step\":2,\"reward_mean\":0.5}\n").unwrap();
+        fs::write(
+            &p,
+            "{\"step\":1,\"reward_mean\":0.4,\"stage_counts\":[1,0,0,1,0],\"kl\":0.01}\n\n\
+             {\"step\":2,\"reward_mean\":0.5}\n",
+        )
+        .unwrap();
         let rows = read_training_rows(&p).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].stage_counts, Some([1, 0, 0, 1, 0]));

@@ -1,7 +1,7 @@
 //! The per-sample evaluation record and its JSON Lines file format.
 //!
-//! Fields are plain values so that the CLI can fill a record from the reward crate's output without this
-//! crate depending on it. One line of the file is one generated sample for one problem.
+//! Fields are plain values so that the CLI can fill a record from the reward crate's output without
+//! this crate depending on it. One line of the file is one generated sample for one problem.
 
 use std::fs;
 use std::path::Path;
@@ -35,12 +35,13 @@ pub struct SampleRecord {
     pub sample_index: u32,
     pub completion: String,
     pub syntax_valid: bool,
-    /// Highest stage of the partial-credit ladder reached (0..=4, SPEC Table 1).
+    /// Highest stage of the partial-credit ladder reached (0..=4, docs/reward.md).
     pub stage: u8,
     pub tests_passed: u32,
     pub tests_total: u32,
-    /// One verdict per test in test order: "accepted", "wrong_answer", "runtime_error", "time_limit",
-    /// "memory_limit", "no_output", or any other string the judge uses (kept as-is in the taxonomy).
+    /// One verdict per test in test order: "accepted", "wrong_answer", "runtime_error",
+    /// "time_limit", "memory_limit", "no_output", or any other string the judge uses (kept as-is in
+    /// the taxonomy).
     #[serde(default)]
     pub verdicts: Vec<String>,
     pub r_func: f64,
@@ -49,17 +50,19 @@ pub struct SampleRecord {
     pub reward: f64,
     #[serde(default)]
     pub security_findings: Vec<SecurityFinding>,
-    /// Exception type of the first runtime error, e.g. "ZeroDivisionError"; see [`exception_type_from_stderr`].
+    /// Exception type of the first runtime error, e.g. "ZeroDivisionError"; see
+    /// [`exception_type_from_stderr`].
     #[serde(default)]
     pub exception_type: Option<String>,
-    /// The completion parses but runs none of its own code (only definitions, imports, constants): on a
-    /// stdin problem the reward caps it at stage 1. Counted apart so that Syn.% can be read without it.
+    /// The completion parses but runs none of its own code (only definitions, imports, constants):
+    /// on a stdin problem the reward caps it at stage 1. Counted apart so that Syn.% can be read
+    /// without it.
     #[serde(default)]
     pub no_op: bool,
 }
 
 impl SampleRecord {
-    /// All tests passed; a problem without tests never counts as solved (SPEC: no-test prompts earn no
+    /// All tests passed; a problem without tests never counts as solved (no-test prompts earn no
     /// functional credit beyond stage 3).
     pub fn all_passed(&self) -> bool {
         self.tests_total > 0 && self.tests_passed == self.tests_total
@@ -118,7 +121,8 @@ impl SampleRecord {
     }
 }
 
-/// Reads a JSON Lines file of records; blank lines are skipped, every other line must parse and validate.
+/// Reads a JSON Lines file of records; blank lines are skipped, every other line must parse and
+/// validate.
 pub fn read_records(path: &Path) -> Result<Vec<SampleRecord>, EvalError> {
     let text = fs::read_to_string(path).map_err(io_err(path))?;
     let mut out = Vec::new();
@@ -152,12 +156,13 @@ pub fn write_records(path: &Path, records: &[SampleRecord]) -> Result<(), EvalEr
     write_atomic(path, buf.as_bytes())
 }
 
-/// The exception type named on the last line of a Python traceback on stderr, e.g. `ZeroDivisionError`
-/// from `ZeroDivisionError: division by zero`, or `json.decoder.JSONDecodeError` for a qualified name.
+/// The exception type named on the last line of a Python traceback on stderr, e.g.
+/// `ZeroDivisionError` from `ZeroDivisionError: division by zero`, or
+/// `json.decoder.JSONDecodeError` for a qualified name.
 ///
-/// Returns `None` unless stderr looks like a traceback (a `Traceback (most recent call last):` header or a
-/// `File "...", line N` frame, which a SyntaxError report has without the header), so that a program that
-/// merely prints a word to stderr is not mistaken for a crash.
+/// Returns `None` unless stderr looks like a traceback (a `Traceback (most recent call last):`
+/// header or a `File "...", line N` frame, which a SyntaxError report has without the header), so
+/// that a program that merely prints a word to stderr is not mistaken for a crash.
 pub fn exception_type_from_stderr(stderr: &str) -> Option<String> {
     let looks_like_traceback = stderr.contains("Traceback (most recent call last):")
         || stderr
@@ -237,24 +242,29 @@ pub(crate) mod tests {
 
     #[test]
     fn parses_exception_types_from_real_tracebacks() {
-        let zde = "Traceback (most recent call last):\n  File \"/tmp/s.py\", line 3, in <module>\n    print(1/0)\n          ~^~\nZeroDivisionError: division by zero\n";
+        let zde = "Traceback (most recent call last):\n  File \"/tmp/s.py\", line 3, in \
+            <module>\n    print(1/0)\n          ~^~\nZeroDivisionError: division by zero\n";
         assert_eq!(
             exception_type_from_stderr(zde).as_deref(),
             Some("ZeroDivisionError")
         );
-        let eof = "Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\nEOFError: EOF when reading a line\n\n";
+        let eof = "Traceback (most recent call last):\n  File \"<string>\", line 1, in \
+            <module>\nEOFError: EOF when reading a line\n\n";
         assert_eq!(exception_type_from_stderr(eof).as_deref(), Some("EOFError"));
-        let syn = "  File \"/tmp/s.py\", line 1\n    def f(\n         ^\nSyntaxError: '(' was never closed\n";
+        let syn = "  File \"/tmp/s.py\", line 1\n    def f(\n         ^\nSyntaxError: '(' was \
+            never closed\n";
         assert_eq!(
             exception_type_from_stderr(syn).as_deref(),
             Some("SyntaxError")
         );
-        let qualified = "Traceback (most recent call last):\n  File \"x\", line 1, in <module>\njson.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)";
+        let qualified = "Traceback (most recent call last):\n  File \"x\", line 1, in \
+            <module>\njson.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)";
         assert_eq!(
             exception_type_from_stderr(qualified).as_deref(),
             Some("json.decoder.JSONDecodeError")
         );
-        let bare = "Traceback (most recent call last):\n  File \"x\", line 1, in <module>\nKeyboardInterrupt\n";
+        let bare = "Traceback (most recent call last):\n  File \"x\", line 1, in \
+            <module>\nKeyboardInterrupt\n";
         assert_eq!(
             exception_type_from_stderr(bare).as_deref(),
             Some("KeyboardInterrupt")

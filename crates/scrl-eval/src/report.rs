@@ -1,5 +1,5 @@
-//! Reports: the paper's Table 3 and Table 2 shapes in Markdown, the failure taxonomy, paired tests, an
-//! honest comparison with the paper's numbers, and JSON and CSV copies of the same content.
+//! Reports: the paper's Table 3 and Table 2 shapes in Markdown, the failure taxonomy, paired tests,
+//! an honest comparison with the paper's numbers, and JSON and CSV copies of the same content.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,7 +33,8 @@ pub struct PaperRow {
     pub mean_reward: f64,
 }
 
-/// Table 3 of the paper: DeepSeek-Coder-1.3B-Instruct, 100 APPS+ prompts, one sample each at T = 0.7.
+/// Table 3 of the paper: DeepSeek-Coder-1.3B-Instruct, 100 APPS+ prompts, one sample each at T =
+/// 0.7.
 pub const PAPER_TABLE3: [PaperRow; 4] = [
     PaperRow {
         variant: PaperVariant::Sft,
@@ -69,7 +70,8 @@ pub const PAPER_TABLE3: [PaperRow; 4] = [
     },
 ];
 
-/// One model or variant in a report; `paper_variant` says which paper row, if any, it corresponds to.
+/// One model or variant in a report; `paper_variant` says which paper row, if any, it corresponds
+/// to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportRow {
     pub paper_variant: Option<PaperVariant>,
@@ -80,14 +82,16 @@ pub struct ReportRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub title: String,
-    /// What was evaluated and how (model, data, samples, temperature), in the caller's words; it is printed
-    /// verbatim next to the paper's setting so the comparison is read with the difference in mind.
+    /// What was evaluated and how (model, data, samples, temperature), in the caller's words; it is
+    /// printed verbatim next to the paper's setting so the comparison is read with the difference
+    /// in mind.
     pub setting: String,
     pub bootstrap: BootstrapConfig,
     pub rows: Vec<ReportRow>,
     pub comparisons: Vec<PairedComparison>,
-    /// Further Markdown sections the caller writes (how checkpoints were chosen, spread across seeds,
-    /// which findings of the paper a run reproduces), printed before the comparison with the paper.
+    /// Further Markdown sections the caller writes (how checkpoints were chosen, spread across
+    /// seeds, which findings of the paper a run reproduces), printed before the comparison with the
+    /// paper.
     #[serde(default)]
     pub sections: Vec<ReportSection>,
 }
@@ -209,12 +213,14 @@ fn versus(s: &ModelSummary, metric: Metric, paper: f64) -> String {
     let diff = v - paper;
     if metric.is_rate() {
         format!(
-            "{} {v:.1} [{lo:.1}, {hi:.1}] vs paper {paper:.1} ({diff:+.1} points; paper value {inside} our CI)",
+            "{} {v:.1} [{lo:.1}, {hi:.1}] vs paper {paper:.1} ({diff:+.1} points; paper value \
+             {inside} our CI)",
             metric.label()
         )
     } else {
         format!(
-            "{} {v:.3} [{lo:.3}, {hi:.3}] vs paper {paper:.2} ({diff:+.3}; paper value {inside} our CI)",
+            "{} {v:.3} [{lo:.3}, {hi:.3}] vs paper {paper:.2} ({diff:+.3}; paper value {inside} \
+             our CI)",
             metric.label()
         )
     }
@@ -238,14 +244,15 @@ fn ranking(entries: &[(String, f64)]) -> String {
     out
 }
 
-/// A paragraph comparing the rows that correspond to paper variants with the paper's Table 3, stating the
-/// numbers as they are: differences, whether the paper's value lies inside our interval, and whether the
-/// paper's ordering on syntax validity is reproduced.
+/// A paragraph comparing the rows that correspond to paper variants with the paper's Table 3,
+/// stating the numbers as they are: differences, whether the paper's value lies inside our
+/// interval, and whether the paper's ordering on syntax validity is reproduced.
 pub fn paper_comparison(rows: &[ReportRow], setting: &str) -> String {
     let mut out = String::from(
-        "The paper's Table 3 (DeepSeek-Coder-1.3B-Instruct, 100 stdin-style APPS+ prompts, one sample each at \
-         T = 0.7) reports Syn.% / ≥1-P% / All-P% / mean R of SFT 44/3/1/0.40, PPO-simple 18/0/0/0.38, \
-         PPO-fresh 27/2/0/0.40 and PPO-continue 63/9/2/0.42, with CIs of about ±10 (Syn.) and ±6 (≥1-P).",
+        "The paper's Table 3 (DeepSeek-Coder-1.3B-Instruct, 100 stdin-style APPS+ prompts, one \
+         sample each at T = 0.7) reports Syn.% / ≥1-P% / All-P% / mean R of SFT 44/3/1/0.40, \
+         PPO-simple 18/0/0/0.38, PPO-fresh 27/2/0/0.40 and PPO-continue 63/9/2/0.42, with CIs of \
+         about ±10 (Syn.) and ±6 (≥1-P).",
     );
     let _ = write!(out, " This run: {}.", setting.trim_end_matches('.'));
     let matched: Vec<(&ReportRow, &PaperRow)> = rows
@@ -300,8 +307,9 @@ pub fn paper_comparison(rows: &[ReportRow], setting: &str) -> String {
         );
     }
     out.push_str(
-        "\nPoint estimates whose intervals overlap are not evidence of a difference; a paired test on the same \
-         problems says which differences between our own models are distinguishable from noise.\n",
+        "\nPoint estimates whose intervals overlap are not evidence of a difference; a paired test \
+         on the same problems says which differences between our own models are distinguishable \
+         from noise.\n",
     );
     out
 }
@@ -312,8 +320,8 @@ pub fn render_markdown(report: &Report) -> String {
     let mut out = format!("# {}\n\n{}\n\n", report.title, report.setting);
     let _ = writeln!(
         out,
-        "Intervals: {:.0}% percentile bootstrap over problems, {} resamples, seed {}. Rates in percent; \
-         problems with several samples are averaged per problem first.\n",
+        "Intervals: {:.0}% percentile bootstrap over problems, {} resamples, seed {}. Rates in \
+         percent; problems with several samples are averaged per problem first.\n",
         100.0 * b.confidence,
         b.resamples,
         b.seed
@@ -342,7 +350,10 @@ pub fn render_markdown(report: &Report) -> String {
 
     if !report.comparisons.is_empty() {
         out.push_str("\n## Paired comparisons (B − A on the same problems)\n\n");
-        out.push_str("| A | B | metric | A | B | B − A [CI] | bootstrap p | McNemar (A only / B only, exact p) |\n");
+        out.push_str(
+            "| A | B | metric | A | B | B − A [CI] | bootstrap p | McNemar (A only / B \
+             only, exact p) |\n",
+        );
         out.push_str("|---|---|---|---:|---:|---:|---:|---:|\n");
         for c in &report.comparisons {
             let scale = if c.metric.is_rate() { 100.0 } else { 1.0 };
@@ -352,7 +363,8 @@ pub fn render_markdown(report: &Report) -> String {
             });
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.digits$} | {:.digits$} | {:+.digits$} [{:+.digits$}, {:+.digits$}] | {} | {} |",
+                "| {} | {} | {} | {:.digits$} | {:.digits$} | {:+.digits$} [{:+.digits$}, \
+                 {:+.digits$}] | {} | {} |",
                 escape_cell(&c.a),
                 escape_cell(&c.b),
                 c.metric.label(),
@@ -411,7 +423,8 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// Long-format CSV, one line per model and metric, with the same numbers as the Markdown (as fractions).
+/// Long-format CSV, one line per model and metric, with the same numbers as the Markdown (as
+/// fractions).
 pub fn render_csv(report: &Report) -> String {
     let mut out =
         String::from("model,paper_variant,metric,value,ci_low,ci_high,n_problems,n_samples\n");
@@ -471,10 +484,10 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<ReportFiles, EvalErro
 /// The CSV header [`render_csv`] writes.
 const CSV_HEADER: &str = "model,paper_variant,metric,value,ci_low,ci_high,n_problems,n_samples";
 
-/// Checks that `dir` holds a complete report for `models` (the checks a quickstart prints PASS or FAIL
-/// on): the Markdown has both tables with a row per model and the paper comparison, the JSON parses into a
-/// [`Report`] with those models, and the CSV has its header and every model's headline metrics. Returns
-/// what is wrong, one line each; empty means the report is complete.
+/// Checks that `dir` holds a complete report for `models` (the checks a quickstart prints PASS or
+/// FAIL on): the Markdown has both tables with a row per model and the paper comparison, the JSON
+/// parses into a [`Report`] with those models, and the CSV has its header and every model's
+/// headline metrics. Returns what is wrong, one line each; empty means the report is complete.
 pub fn verify_report(dir: &Path, models: &[&str]) -> Vec<String> {
     let mut problems = Vec::new();
     let read = |name: &str, problems: &mut Vec<String>| {
@@ -613,7 +626,13 @@ mod tests {
             md.contains("vs paper 44.0 (-4.0 points; paper value inside our CI)"),
             "{md}"
         );
-        assert!(md.contains("Syn.% ordering: paper PPO-continue (partial) > SFT Baseline; this run PPO-continue (partial) > SFT Baseline (the same ordering)"), "{md}");
+        assert!(
+            md.contains(
+                "Syn.% ordering: paper PPO-continue (partial) > SFT Baseline; this run \
+                 PPO-continue (partial) > SFT Baseline (the same ordering)"
+            ),
+            "{md}"
+        );
         assert!(md.contains("This run: tiny model on the built-in suite, 50 problems."));
     }
 

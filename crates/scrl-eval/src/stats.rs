@@ -1,5 +1,5 @@
-//! Paired comparison of two models evaluated on the same problems: a paired bootstrap of the difference
-//! of means, and the exact McNemar test when each problem has one 0/1 outcome per model.
+//! Paired comparison of two models evaluated on the same problems: a paired bootstrap of the
+//! difference of means, and the exact McNemar test when each problem has one 0/1 outcome per model.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,16 +30,16 @@ pub struct PairedComparison {
     pub difference: f64,
     pub ci_low: f64,
     pub ci_high: f64,
-    /// Two-sided bootstrap p-value for "no difference" (the resampled differences are shifted to mean zero
-    /// and compared with the observed one).
+    /// Two-sided bootstrap p-value for "no difference" (the resampled differences are shifted to
+    /// mean zero and compared with the observed one).
     pub bootstrap_p_value: f64,
     /// Present for 0/1 metrics when every problem has exactly one sample in both models.
     pub mcnemar: Option<McNemar>,
 }
 
-/// Two-sided exact McNemar p-value: under the null each discordant pair is equally likely to go either way,
-/// so the smaller count is Binomial(n, 1/2) with n = a_only + b_only; the p-value doubles its lower tail.
-/// Summed in log space so that large n does not underflow 0.5^n.
+/// Two-sided exact McNemar p-value: under the null each discordant pair is equally likely to go
+/// either way, so the smaller count is Binomial(n, 1/2) with n = a_only + b_only; the p-value
+/// doubles its lower tail. Summed in log space so that large n does not underflow 0.5^n.
 pub fn mcnemar_exact(a_only: u32, b_only: u32) -> f64 {
     let n = a_only + b_only;
     if n == 0 {
@@ -60,8 +60,8 @@ pub fn mcnemar_exact(a_only: u32, b_only: u32) -> f64 {
     (2.0 * tail).min(1.0)
 }
 
-/// Compares `b` against `a` on `metric`. Both must cover exactly the same problems (the paper evaluates
-/// every model on one fixed set; comparing different sets would not be paired).
+/// Compares `b` against `a` on `metric`. Both must cover exactly the same problems (the paper
+/// evaluates every model on one fixed set; comparing different sets would not be paired).
 pub fn compare_paired(
     a: &EvalSet,
     b: &EvalSet,
@@ -161,7 +161,8 @@ mod tests {
         // Balanced counts are capped at 1, and no discordant pairs means no evidence.
         assert_eq!(mcnemar_exact(5, 5), 1.0);
         assert_eq!(mcnemar_exact(0, 0), 1.0);
-        // Large n stays finite: 2 * P(X <= 1000) for X ~ Bin(3000, 1/2) is astronomically small but positive.
+        // Large n stays finite: 2 * P(X <= 1000) for X ~ Bin(3000, 1/2) is astronomically small but
+        // positive.
         let p = mcnemar_exact(1000, 2000);
         assert!(p > 0.0 && p < 1e-60, "{p}");
     }

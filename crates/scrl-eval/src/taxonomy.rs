@@ -1,7 +1,9 @@
-//! Failure taxonomy: why samples failed (one primary outcome per sample) and which security tests fired.
+//! Failure taxonomy: why samples failed (one primary outcome per sample) and which security tests
+//! fired.
 //!
-//! The primary outcome of a sample that parses but does not pass every test is the verdict of its first
-//! failing test, in test order, so every failed sample lands in exactly one bucket and the shares sum to 1.
+//! The primary outcome of a sample that parses but does not pass every test is the verdict of its
+//! first failing test, in test order, so every failed sample lands in exactly one bucket and the
+//! shares sum to 1.
 
 use std::collections::BTreeMap;
 
@@ -14,14 +16,15 @@ use crate::record::{SampleRecord, Severity};
 pub enum FailureCategory {
     Passed,
     SyntaxError,
-    /// Crashed; the exception type from the traceback, or "unknown" when the judge did not give one.
+    /// Crashed; the exception type from the traceback, or "unknown" when the judge did not give
+    /// one.
     RuntimeError(String),
     Timeout,
     /// Killed at the memory limit, or a `MemoryError`.
     Memory,
     WrongAnswer,
-    /// Ran without crashing but printed nothing (a wrong answer from a program that reached no further
-    /// than ladder stage 2 counts here).
+    /// Ran without crashing but printed nothing (a wrong answer from a program that reached no
+    /// further than ladder stage 2 counts here).
     NoOutput,
     /// The problem has no tests, so the sample cannot pass or fail one.
     NoTests,
@@ -104,8 +107,8 @@ pub struct Taxonomy {
     pub n_samples: u32,
     /// One primary outcome per sample; the shares sum to 1. Most frequent first.
     pub outcomes: Vec<TaxonomyEntry>,
-    /// Samples with at least one MEDIUM/HIGH finding of each Bandit test id (a sample with two findings
-    /// of different tests counts under both). LOW findings are left out, as in the paper.
+    /// Samples with at least one MEDIUM/HIGH finding of each Bandit test id (a sample with two
+    /// findings of different tests counts under both). LOW findings are left out, as in the paper.
     pub security: Vec<TaxonomyEntry>,
     pub samples_with_findings: u32,
 }

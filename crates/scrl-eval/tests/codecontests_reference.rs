@@ -1,8 +1,9 @@
-//! End to end on real data: the accepted human solutions of ../shared/data/codecontests_cc300.jsonl,
-//! judged two ways (exact per-line match vs token match, as recorded with the data), syntax-checked by
-//! real CPython, scanned by real Bandit (-ll --ignore-nosec), and crashes re-run to read their exception
-//! type. The metrics, the paired test between the two judges, the report and the plots must agree with
-//! counts taken straight from the data file.
+//! End to end on real data: the accepted human solutions of
+//! ../shared/data/codecontests_cc300.jsonl, judged two ways (exact per-line match vs token match,
+//! as recorded with the data), syntax-checked by real CPython, scanned by real Bandit (-ll
+//! --ignore-nosec), and crashes re-run to read their exception type. The metrics, the paired test
+//! between the two judges, the report and the plots must agree with counts taken straight from the
+//! data file.
 //!
 //! Set SCRL_EVAL_KEEP=<dir> to keep the report and plots for inspection.
 
@@ -35,7 +36,9 @@ fn bandit() -> PathBuf {
 
 /// Which sources CPython compiles, from one interpreter process.
 fn syntax_valid(sources: &[&str]) -> Vec<bool> {
-    let script = "import json, sys\nout = []\nfor s in json.load(sys.stdin):\n    try:\n        compile(s, '<sample>', 'exec')\n        out.append(True)\n    except (SyntaxError, ValueError):\n        out.append(False)\nprint(json.dumps(out))\n";
+    let script = "import json, sys\nout = []\nfor s in json.load(sys.stdin):\n    try:\n        \
+        compile(s, '<sample>', 'exec')\n        out.append(True)\n    except (SyntaxError, \
+        ValueError):\n        out.append(False)\nprint(json.dumps(out))\n";
     let mut child = Command::new(PYTHON)
         .args(["-S", "-I", "-E", "-B", "-c", script])
         .stdin(Stdio::piped())
@@ -87,8 +90,8 @@ fn bandit_findings(dir: &Path) -> HashMap<String, Vec<SecurityFinding>> {
     by_file
 }
 
-/// Runs a program on one input (as a regular file: some references need one), returning (crashed, stdout
-/// non-empty, stderr).
+/// Runs a program on one input (as a regular file: some references need one), returning (crashed,
+/// stdout non-empty, stderr).
 fn run_once(program: &Path, input: &str, scratch: &Path) -> (bool, bool, String) {
     let input_path = scratch.join("stdin.txt");
     fs::write(&input_path, input).unwrap();
@@ -301,12 +304,22 @@ fn reference_solutions_under_two_judges() {
 
     let report = Report {
         title: "Accepted CodeContests solutions under two output judges".into(),
-        setting: "300 accepted human Python 3 solutions from ../shared/data/codecontests_cc300.jsonl, one per \
-                  problem, 10 tests each, verdicts as recorded with the data, syntax by CPython 3.11, security by \
-                  Bandit -ll --ignore-nosec"
+        setting: "300 accepted human Python 3 solutions from \
+            ../shared/data/codecontests_cc300.jsonl, one per problem, 10 tests each, \
+            verdicts as recorded with the data, syntax by CPython 3.11, security by Bandit \
+            -ll --ignore-nosec"
             .into(),
         bootstrap: cfg,
-        rows: vec![ReportRow { paper_variant: None, summary: se.clone() }, ReportRow { paper_variant: None, summary: st.clone() }],
+        rows: vec![
+            ReportRow {
+                paper_variant: None,
+                summary: se.clone(),
+            },
+            ReportRow {
+                paper_variant: None,
+                summary: st.clone(),
+            },
+        ],
         comparisons: vec![c],
         sections: Vec::new(),
     };

@@ -1,8 +1,9 @@
 //! `ModelConfig`: the decoder's shape, read from a Hugging Face `config.json`.
 //!
 //! Covers the LLaMA family (incl. DeepSeek-Coder's linear RoPE scaling) and Qwen2 (q/k/v bias, tied
-//! embeddings), in both the transformers 4 layout (`rope_theta` + `rope_scaling`) and the transformers 5
-//! layout (`rope_parameters`). Anything the decoder would silently compute wrongly is refused here.
+//! embeddings), in both the transformers 4 layout (`rope_theta` + `rope_scaling`) and the
+//! transformers 5 layout (`rope_parameters`). Anything the decoder would silently compute wrongly
+//! is refused here.
 
 use std::path::{Path, PathBuf};
 
@@ -176,7 +177,8 @@ impl ModelConfig {
                     path: p(),
                     field: "hidden_size".into(),
                     message: format!(
-                        "{hidden_size} is not divisible by num_attention_heads {num_attention_heads}"
+                        "{hidden_size} is not divisible by num_attention_heads \
+                         {num_attention_heads}"
                     ),
                 });
             }
@@ -229,7 +231,8 @@ impl ModelConfig {
         })
     }
 
-    /// A `config.json` in the transformers 4 layout that `LlamaForCausalLM`/`Qwen2ForCausalLM` load.
+    /// A `config.json` in the transformers 4 layout that `LlamaForCausalLM`/`Qwen2ForCausalLM`
+    /// load.
     pub fn to_hf_json(&self) -> Value {
         let (model_type, arch) = match self.arch {
             Arch::Llama => ("llama", "LlamaForCausalLM"),
@@ -292,7 +295,8 @@ impl ModelConfig {
 
 fn parse_rope(path: &Path, raw: &RawConfig) -> Result<(f64, RopeScaling)> {
     let p = || -> PathBuf { path.to_path_buf() };
-    // transformers 5 moves theta and scaling into one `rope_parameters` object; prefer it when present.
+    // transformers 5 moves theta and scaling into one `rope_parameters` object; prefer it when
+    // present.
     let params = match (&raw.rope_parameters, &raw.rope_scaling) {
         (Some(v @ Value::Object(_)), _) => Some(("rope_parameters", v)),
         (_, Some(v @ Value::Object(_))) => Some(("rope_scaling", v)),
@@ -353,10 +357,13 @@ mod tests {
         // Shape and rope fields as published in deepseek-coder-1.3b-instruct's config.json.
         let c = parse(serde_json::json!({
             "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu",
-            "hidden_size": 2048, "intermediate_size": 5504, "num_attention_heads": 16, "num_hidden_layers": 24,
+            "hidden_size": 2048, "intermediate_size": 5504, "num_attention_heads": 16,
+            "num_hidden_layers": 24,
             "num_key_value_heads": 16, "max_position_embeddings": 16384, "rms_norm_eps": 1e-6,
-            "rope_scaling": {"factor": 4.0, "type": "linear"}, "rope_theta": 100000, "tie_word_embeddings": false,
-            "vocab_size": 32256, "bos_token_id": 32013, "eos_token_id": 32021, "torch_dtype": "bfloat16"
+            "rope_scaling": {"factor": 4.0, "type": "linear"}, "rope_theta": 100000,
+            "tie_word_embeddings": false,
+            "vocab_size": 32256, "bos_token_id": 32013, "eos_token_id": 32021,
+            "torch_dtype": "bfloat16"
         }))
         .unwrap();
         assert_eq!(c.arch, Arch::Llama);
@@ -371,8 +378,10 @@ mod tests {
     fn qwen2_tf5_rope_parameters_and_bias() {
         let c = parse(serde_json::json!({
             "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 896,
-            "intermediate_size": 4864, "num_attention_heads": 14, "num_hidden_layers": 24, "num_key_value_heads": 2,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0}, "tie_word_embeddings": true,
+            "intermediate_size": 4864, "num_attention_heads": 14, "num_hidden_layers": 24,
+            "num_key_value_heads": 2,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0},
+            "tie_word_embeddings": true,
             "vocab_size": 151936, "eos_token_id": [151645, 151643], "use_sliding_window": false
         }))
         .unwrap();
@@ -390,7 +399,8 @@ mod tests {
     #[test]
     fn tf5_linear_scaling_in_rope_parameters() {
         let c = parse(serde_json::json!({
-            "model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+            "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+            "num_attention_heads": 4,
             "num_hidden_layers": 2, "vocab_size": 100,
             "rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 5000.0}
         }))
@@ -402,7 +412,8 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_compute() {
         let base = serde_json::json!({
-            "model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+            "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+            "num_attention_heads": 4,
             "num_hidden_layers": 2, "vocab_size": 100
         });
         let mut v = base.clone();
@@ -437,7 +448,8 @@ mod tests {
     #[test]
     fn hf_json_round_trip() {
         let c = parse(serde_json::json!({
-            "model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+            "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+            "num_attention_heads": 4,
             "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 100, "eos_token_id": 3,
             "rope_scaling": {"type": "linear", "factor": 2.0}
         }))

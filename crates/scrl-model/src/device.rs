@@ -1,6 +1,6 @@
-//! Choosing the compute device by name (`--device cpu|cuda|cuda:N`), with one clear sentence when the
-//! GPU cannot be used: a CPU build says it lacks the `cuda` feature; a CUDA build says which library or
-//! device is missing, and that `--device cpu` works.
+//! Choosing the compute device by name (`--device cpu|cuda|cuda:N`), with one clear sentence when
+//! the GPU cannot be used: a CPU build says it lacks the `cuda` feature; a CUDA build says which
+//! library or device is missing, and that `--device cpu` works.
 
 use candle_core::Device;
 
@@ -72,12 +72,12 @@ fn cuda_failure(name: &str, ordinal: usize, e: &candle_core::Error) -> String {
     match driver_code(e) {
         Some(34) => format!(
             "device `{name}`: the libcuda.so.1 this process loaded is a link-only stub (from \
-             scripts/cuda-build), not the NVIDIA driver, so there is no usable GPU; put the driver's \
-             libcuda.so.1 on LD_LIBRARY_PATH instead of the stub, or use --device cpu"
+             scripts/cuda-build), not the NVIDIA driver, so there is no usable GPU; put the \
+             driver's libcuda.so.1 on LD_LIBRARY_PATH instead of the stub, or use --device cpu"
         ),
         Some(100) => format!(
-            "device `{name}`: the NVIDIA driver is loaded but sees no GPU (CUDA_ERROR_NO_DEVICE; check \
-             CUDA_VISIBLE_DEVICES and /dev/nvidia*); {cpu}"
+            "device `{name}`: the NVIDIA driver is loaded but sees no GPU (CUDA_ERROR_NO_DEVICE; \
+             check CUDA_VISIBLE_DEVICES and /dev/nvidia*); {cpu}"
         ),
         Some(101) => {
             let count = candle_core::cuda_backend::cudarc::driver::CudaContext::device_count()
@@ -93,7 +93,8 @@ fn cuda_failure(name: &str, ordinal: usize, e: &candle_core::Error) -> String {
             driver_code(e).unwrap_or_default()
         ),
         Some(code) => format!(
-            "device `{name}`: the CUDA driver could not open GPU {ordinal} (CUresult {code}: {e}); {cpu}"
+            "device `{name}`: the CUDA driver could not open GPU {ordinal} (CUresult {code}: {e}); \
+             {cpu}"
         ),
         None => format!("device `{name}`: CUDA could not start on GPU {ordinal} ({e}); {cpu}"),
     }

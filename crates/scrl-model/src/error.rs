@@ -67,14 +67,9 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) 
     })
 }
 
-/// Writes bytes atomically: a temporary file in the same folder, fsync, then rename over the target,
-/// so a crash never leaves a half-written checkpoint behind.
+/// Writes bytes atomically with `scrl_fs::write_atomic` (a temporary file in the same folder,
+/// fsync, rename over the target, fsync of the folder), so a crash never leaves a half-written
+/// checkpoint behind.
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp-write");
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    scrl_fs::write_atomic(path, bytes).map_err(io_err(path))
 }

@@ -1,15 +1,17 @@
-//! Differentiable ops with a frozen operand whose backward computes only the gradients that can be used.
+//! Differentiable ops with a frozen operand whose backward computes only the gradients that can be
+//! used.
 //!
 //! candle 0.11's backward computes a gradient for both operands of every `matmul` and binary op and
 //! keeps it in the `GradStore`, also for a tensor that is neither a `Var` nor derived from one
-//! (`backprop.rs`, `Op::Matmul`, `Op::Binary`). Under LoRA that is a full-size gradient and an extra GEMM
-//! for every frozen base weight, plus activation-sized buffers for the norm weights, RoPE tables and
-//! attention mask. The products and broadcasts here run candle's forward kernels (bit-identical
-//! outputs) and return `None` for the frozen operand, so no such buffer is ever allocated; attention
-//! uses candle's fused softmax and recomputes its probabilities in backward instead of keeping them, and
-//! RoPE and RMSNorm run candle's fused kernels (which have no backward) inside nodes with their own.
-//! `FrozenOps::Candle` keeps the old path selectable for benchmarks and for the gradient-equality test.
-//! This module knows nothing about the model's layout.
+//! (`backprop.rs`, `Op::Matmul`, `Op::Binary`). Under LoRA that is a full-size gradient and an
+//! extra GEMM for every frozen base weight, plus activation-sized buffers for the norm weights,
+//! RoPE tables and attention mask. The products and broadcasts here run candle's forward kernels
+//! (bit-identical outputs) and return `None` for the frozen operand, so no such buffer is ever
+//! allocated; attention uses candle's fused softmax and recomputes its probabilities in backward
+//! instead of keeping them, and RoPE and RMSNorm run candle's fused kernels (which have no
+//! backward) inside nodes with their own. `FrozenOps::Candle` keeps the old path selectable for
+//! benchmarks and for the gradient-equality test. This module knows nothing about the model's
+//! layout.
 
 use candle_core::backend::BackendStorage;
 use std::sync::Mutex;
@@ -25,16 +27,18 @@ use candle_core::{
 #[serde(rename_all = "snake_case")]
 pub enum FrozenOps {
     /// Custom ops whose backward returns only the gradients of operands that track one: a frozen
-    /// linear layer costs one GEMM (`grad W`) instead of two, and the `GradStore` holds nothing for it.
+    /// linear layer costs one GEMM (`grad W`) instead of two, and the `GradStore` holds nothing for
+    /// it.
     #[default]
     InputGradOnly,
-    /// candle's own `matmul` and broadcast ops, as before issue 14: backward also computes, and keeps,
-    /// a gradient for every frozen operand. Kept for benchmarks and the equality test.
+    /// candle's own `matmul` and broadcast ops, as before issue 14: backward also computes, and
+    /// keeps, a gradient for every frozen operand. Kept for benchmarks and the equality test.
     Candle,
 }
 
-/// `a @ b` for 2-D `a` and `b`. With `InputGradOnly`, when only one operand tracks a gradient (a frozen
-/// weight, or an input that does not depend on any `Var`), backward computes only that one's.
+/// `a @ b` for 2-D `a` and `b`. With `InputGradOnly`, when only one operand tracks a gradient (a
+/// frozen weight, or an input that does not depend on any `Var`), backward computes only that
+/// one's.
 pub(crate) fn matmul(a: &Tensor, b: &Tensor, ops: FrozenOps) -> Result<Tensor> {
     if ops == FrozenOps::Candle || a.track_op() == b.track_op() {
         return a.matmul(b);
@@ -70,11 +74,12 @@ fn binary(x: &Tensor, y: &Tensor, ops: FrozenOps, op: BinOp) -> Result<Tensor> {
     x.apply_op2(&y, Binary(op))
 }
 
-/// Causal attention `softmax(q k^T * scale + bias) v` for `q` (b, h, tq, d), `k` and `v` (b, h, tk, d),
-/// a constant f32 `bias` (b, 1, tq, tk); scores and softmax in f32, the output in v's dtype.
-/// With `InputGradOnly` the graph keeps no score-sized tensor: backward recomputes the probabilities
-/// one batch row at a time (one more `q k^T` per layer), so the (tq, tk) scores of a layer exist for
-/// one row at a time instead of six copies for every layer until backward reaches it.
+/// Causal attention `softmax(q k^T * scale + bias) v` for `q` (b, h, tq, d), `k` and `v` (b, h, tk,
+/// d), a constant f32 `bias` (b, 1, tq, tk); scores and softmax in f32, the output in v's dtype.
+/// With `InputGradOnly` the graph keeps no score-sized tensor: backward recomputes the
+/// probabilities one batch row at a time (one more `q k^T` per layer), so the (tq, tk) scores of a
+/// layer exist for one row at a time instead of six copies for every layer until backward reaches
+/// it.
 pub(crate) fn attention(
     q: &Tensor,
     k: &Tensor,
@@ -116,10 +121,10 @@ pub(crate) fn attention(
     )
 }
 
-/// Rotate-half RoPE of `x` (b, h, t, d) with `cos`/`sin` (b, t, d/2) in x's dtype. With `InputGradOnly`
-/// the forward is candle's fused kernel and the graph keeps only the output (instead of the halves'
-/// negation, concatenation, two products and their sum); backward is the inverse rotation, the same
-/// kernel with `-sin`.
+/// Rotate-half RoPE of `x` (b, h, t, d) with `cos`/`sin` (b, t, d/2) in x's dtype. With
+/// `InputGradOnly` the forward is candle's fused kernel and the graph keeps only the output
+/// (instead of the halves' negation, concatenation, two products and their sum); backward is the
+/// inverse rotation, the same kernel with `-sin`.
 pub(crate) fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, ops: FrozenOps) -> Result<Tensor> {
     if ops == FrozenOps::Candle || cos.track_op() || sin.track_op() {
         let full = |c: &Tensor| -> Result<Tensor> { Tensor::cat(&[c, c], D::Minus1)?.unsqueeze(1) };
@@ -143,8 +148,8 @@ pub(crate) fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, ops: FrozenOps) -> Re
     })
 }
 
-/// RMSNorm of `x` (.., h) times the weight `alpha` (h). With `InputGradOnly` and a frozen `alpha` the
-/// forward is candle's fused kernel and the graph keeps only the output; backward (in f32) is
+/// RMSNorm of `x` (.., h) times the weight `alpha` (h). With `InputGradOnly` and a frozen `alpha`
+/// the forward is candle's fused kernel and the graph keeps only the output; backward (in f32) is
 /// `dx = r (g alpha) - x r^3 mean(g alpha x)`, r = 1 / sqrt(mean(x^2) + eps). Otherwise
 /// `candle_nn::ops::rms_norm_slow`'s steps, with the weight product through `mul`.
 pub(crate) fn rms_norm(x: &Tensor, alpha: &Tensor, eps: f32, ops: FrozenOps) -> Result<Tensor> {
@@ -180,7 +185,8 @@ pub(crate) fn rms_norm(x: &Tensor, alpha: &Tensor, eps: f32, ops: FrozenOps) -> 
     })
 }
 
-/// `softmax(q k^T * scale + bias)` in f32 with candle's fused softmax, for tensors outside the graph.
+/// `softmax(q k^T * scale + bias)` in f32 with candle's fused softmax, for tensors outside the
+/// graph.
 fn probs(q: &Tensor, k: &Tensor, bias: &Tensor, scale: f64) -> Result<Tensor> {
     let (q, k) = (q.to_dtype(DType::F32)?, k.to_dtype(DType::F32)?);
     let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
@@ -386,8 +392,8 @@ impl CustomOp1 for HandOver {
     }
 }
 
-/// The graph node of `attention`: its forward hands over the output `attention` computed outside the
-/// graph (one copy of a (b, h, tq, d) tensor); its backward recomputes the probabilities.
+/// The graph node of `attention`: its forward hands over the output `attention` computed outside
+/// the graph (one copy of a (b, h, tq, d) tensor); its backward recomputes the probabilities.
 struct Attention {
     out: Mutex<Option<Tensor>>,
     bias: Tensor,
@@ -500,8 +506,8 @@ mod tests {
             .unwrap()
     }
 
-    /// Each op on both paths: the same forward (bit for bit), the same input gradient, and no gradient
-    /// entry for the constant operand on the new path (the old path has one).
+    /// Each op on both paths: the same forward (bit for bit), the same input gradient, and no
+    /// gradient entry for the constant operand on the new path (the old path has one).
     #[test]
     fn ops_match_candle_and_leave_no_gradient_for_the_constant() {
         let x = Var::from_tensor(&randn(&[6, 5], 1)).unwrap();
@@ -549,7 +555,8 @@ mod tests {
             let d = max_diff(g_old.get(t).unwrap(), g_new.get(t).unwrap());
             assert!(d < 1e-5, "gradient differs by {d}");
         }
-        // Old path: entries for x, q, k, v and the frozen operands (w^T, the broadcast c, the bias, ...).
+        // Old path: entries for x, q, k, v and the frozen operands (w^T, the broadcast c, the bias,
+        // ...).
         assert!(g_old.get_ids().count() > 4);
         assert_eq!(
             g_new.get_ids().count(),

@@ -1,9 +1,10 @@
-//! LoRA adapters: configuration, attachment to a frozen `Decoder`, PEFT-format save/load and merging.
+//! LoRA adapters: configuration, attachment to a frozen `Decoder`, PEFT-format save/load and
+//! merging.
 //!
 //! A/B are f32 `Var`s named exactly as PEFT writes them
-//! (`base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight`, A `(r, in)`, B `(out, r)`), so
-//! `adapter_model.safetensors` + `adapter_config.json` load in Python `peft`. A mismatched adapter is an
-//! error, never a silent fallback to the base model.
+//! (`base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight`, A `(r, in)`, B `(out, r)`),
+//! so `adapter_model.safetensors` + `adapter_config.json` load in Python `peft`. A mismatched
+//! adapter is an error, never a silent fallback to the base model.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -90,8 +91,9 @@ fn peft_key(lin_name: &str, ab: &str) -> String {
 }
 
 impl Decoder {
-    /// Adds fresh LoRA branches (A: Kaiming-uniform as PEFT initialises it, from `seed`; B: zeros, so
-    /// the model's output is unchanged) on every targeted linear layer. Replaces an attached adapter.
+    /// Adds fresh LoRA branches (A: Kaiming-uniform as PEFT initialises it, from `seed`; B: zeros,
+    /// so the model's output is unchanged) on every targeted linear layer. Replaces an attached
+    /// adapter.
     pub fn attach_lora(&mut self, cfg: LoraConfig, seed: u64) -> Result<()> {
         cfg.validate(Path::new("<lora config>"))?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -124,9 +126,10 @@ impl Decoder {
         Ok(())
     }
 
-    /// Snapshots the adapter's current values (deep copies: a `Var` is updated in place) as the frozen
-    /// reference that `LoraMode::Reference` computes with. PPO calls it after loading the SFT adapter, so
-    /// the KL reference is the SFT model while base weights stay shared. Needs an attached adapter.
+    /// Snapshots the adapter's current values (deep copies: a `Var` is updated in place) as the
+    /// frozen reference that `LoraMode::Reference` computes with. PPO calls it after loading the
+    /// SFT adapter, so the KL reference is the SFT model while base weights stay shared. Needs an
+    /// attached adapter.
     pub fn freeze_reference(&mut self) -> Result<()> {
         if self.lora.is_none() {
             return Err(ModelError::InvalidArgument(
@@ -146,8 +149,8 @@ impl Decoder {
         self.lora.as_ref().map(|(c, _)| c)
     }
 
-    /// A short hash of the base model (its config and the first values of every weight tensor), stored
-    /// in the adapter file so loading it onto a different base of the same shape is refused.
+    /// A short hash of the base model (its config and the first values of every weight tensor),
+    /// stored in the adapter file so loading it onto a different base of the same shape is refused.
     pub fn base_fingerprint(&self) -> Result<String> {
         let mut h = Sha256::new();
         h.update(format!("{:?}", self.cfg).as_bytes());
@@ -191,16 +194,18 @@ impl Decoder {
         let config = serde_json::json!({
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": cfg.r, "lora_alpha": cfg.alpha,
             "lora_dropout": cfg.dropout, "target_modules": cfg.target_modules, "bias": "none",
-            "fan_in_fan_out": false, "base_model_name_or_path": base_model_name_or_path, "inference_mode": true,
-            "use_rslora": false, "use_dora": false, "modules_to_save": null, "init_lora_weights": true,
+            "fan_in_fan_out": false, "base_model_name_or_path": base_model_name_or_path,
+            "inference_mode": true,
+            "use_rslora": false, "use_dora": false, "modules_to_save": null,
+            "init_lora_weights": true,
         });
         let text = serde_json::to_string_pretty(&config).expect("a json! value serialises");
         write_atomic(&dir.join("adapter_config.json"), text.as_bytes())
     }
 
-    /// Loads a PEFT LoRA adapter folder onto this (frozen) base. Every targeted layer must have A and B
-    /// of the right shapes, and the file must hold nothing else; an adapter saved by this crate for a
-    /// different base is refused by its fingerprint.
+    /// Loads a PEFT LoRA adapter folder onto this (frozen) base. Every targeted layer must have A
+    /// and B of the right shapes, and the file must hold nothing else; an adapter saved by this
+    /// crate for a different base is refused by its fingerprint.
     pub fn load_adapter(&mut self, dir: &Path) -> Result<()> {
         let cfg_path = dir.join("adapter_config.json");
         let raw: Value = read_json(&cfg_path)?;
@@ -221,7 +226,8 @@ impl Decoder {
             let ours = self.base_fingerprint()?;
             if *fp != ours {
                 return Err(adapter_err(format!(
-                    "was trained on a different base model (fingerprint {fp}, this base is {ours}; base recorded in adapter_config.json: {})",
+                    "was trained on a different base model (fingerprint {fp}, this base is {ours}; \
+                     base recorded in adapter_config.json: {})",
                     raw.get("base_model_name_or_path")
                         .and_then(Value::as_str)
                         .unwrap_or("?")
@@ -240,7 +246,8 @@ impl Decoder {
             if !cfg.target_modules.iter().any(|m| m == lin.module) {
                 if lin.lora.as_ref().is_some_and(|l| l.reference.is_some()) {
                     return Err(adapter_err(format!(
-                        "does not target {}, which holds the frozen reference adapter; use the reference's target_modules",
+                        "does not target {}, which holds the frozen reference adapter; use the \
+                         reference's target_modules",
                         lin.name
                     )));
                 }
@@ -280,7 +287,8 @@ impl Decoder {
         }
         if let Some(extra) = tensors.keys().next() {
             return Err(adapter_err(format!(
-                "{} tensor(s) match no targeted layer of this base, e.g. `{extra}` (different base or target_modules?)",
+                "{} tensor(s) match no targeted layer of this base, e.g. `{extra}` (different base \
+                 or target_modules?)",
                 tensors.len()
             )));
         }
@@ -302,7 +310,8 @@ impl Decoder {
         Ok(())
     }
 
-    /// Base weights with every LoRA branch folded in (`W + scale * B A`), in the weight dtype, by HF name.
+    /// Base weights with every LoRA branch folded in (`W + scale * B A`), in the weight dtype, by
+    /// HF name.
     pub fn merged_tensors(&self) -> Result<Vec<(String, Tensor)>> {
         let mut merged: HashMap<String, Tensor> = HashMap::new();
         for lin in self.lins() {
@@ -322,8 +331,8 @@ impl Decoder {
             .collect())
     }
 
-    /// Writes `config.json` + `model.safetensors` with LoRA merged in (plain base weights without an
-    /// adapter): a folder `Decoder::load` and transformers' `from_pretrained` both read.
+    /// Writes `config.json` + `model.safetensors` with LoRA merged in (plain base weights without
+    /// an adapter): a folder `Decoder::load` and transformers' `from_pretrained` both read.
     pub fn save_merged(&self, dir: &Path) -> Result<()> {
         save_checkpoint(dir, &self.cfg.to_hf_json(), &self.merged_tensors()?)
     }

@@ -1,11 +1,11 @@
 //! The decoder: one implementation for LLaMA and Qwen2 with Hugging Face parameter names.
 //!
 //! Two forwards share the same weights: `forward_train` uses only ops that have a backward pass in
-//! candle 0.11 (`rms_norm_slow`, an explicit rotate-half RoPE, `softmax`), because the fused kernels
-//! silently detach the graph; `forward_cached` uses the fused kernels and a preallocated KV cache for
-//! sampling. LoRA branches live beside the frozen base weights, so the policy (LoRA on) and the reference
-//! (LoRA off) are one set of base tensors in memory. This module knows nothing about tokenizers or files
-//! other than weights.
+//! candle 0.11 (`rms_norm_slow`, an explicit rotate-half RoPE, `softmax`), because the fused
+//! kernels silently detach the graph; `forward_cached` uses the fused kernels and a preallocated KV
+//! cache for sampling. LoRA branches live beside the frozen base weights, so the policy (LoRA on)
+//! and the reference (LoRA off) are one set of base tensors in memory. This module knows nothing
+//! about tokenizers or files other than weights.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,13 +29,13 @@ pub enum LoraMode {
     On,
     /// Base + LoRA with the adapter's dropout, masks drawn from `seed` (training).
     Train { seed: u64 },
-    /// Base + the frozen snapshot taken by `Decoder::freeze_reference` (e.g. the SFT adapter as PPO's
-    /// KL reference while the live adapter trains), sharing the base weights with the policy.
+    /// Base + the frozen snapshot taken by `Decoder::freeze_reference` (e.g. the SFT adapter as
+    /// PPO's KL reference while the live adapter trains), sharing the base weights with the policy.
     Reference,
 }
 
-/// What a differentiable forward returns: logits for every position and the final normed hidden states
-/// (the input of a value head). Both are f32 whatever the weight dtype.
+/// What a differentiable forward returns: logits for every position and the final normed hidden
+/// states (the input of a value head). Both are f32 whatever the weight dtype.
 pub struct ForwardOutput {
     /// (batch, seq, vocab)
     pub logits: Tensor,
@@ -60,7 +60,8 @@ impl Lin {
             y = frozen::add(&y, b, ops)?;
         }
         if let (Some(l), true) = (&self.lora, mode != LoraMode::Off) {
-            // LoRA A/B are f32 Vars (optimizer moments stay in f32); the branch runs in f32 and is cast back.
+            // LoRA A/B are f32 Vars (optimizer moments stay in f32); the branch runs in f32 and is
+            // cast back.
             let (a, b, scale) = match (mode, &l.reference) {
                 (LoraMode::Reference, Some((a, b, scale))) => (a.clone(), b.clone(), *scale),
                 (LoraMode::Reference, None) => return Ok(y),
@@ -108,7 +109,8 @@ struct Block {
     down: Lin,
 }
 
-/// Key/value cache for sampling: one preallocated buffer per layer plus which key slots are padding.
+/// Key/value cache for sampling: one preallocated buffer per layer plus which key slots are
+/// padding.
 pub struct InferCache {
     layers: Vec<KvCache>,
     /// `key_valid[b][j]`: slot j of row b holds a real token (false for padding).
@@ -152,8 +154,8 @@ pub enum Init<'a> {
     Tensors(&'a HashMap<String, Tensor>),
 }
 
-/// The safetensors files of a checkpoint folder: the shards listed in `model.safetensors.index.json`,
-/// or the single `model.safetensors`.
+/// The safetensors files of a checkpoint folder: the shards listed in
+/// `model.safetensors.index.json`, or the single `model.safetensors`.
 pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let index = dir.join("model.safetensors.index.json");
     if index.exists() {
@@ -238,8 +240,8 @@ impl Decoder {
     pub fn load(dir: &Path, dtype: DType, device: &Device) -> Result<Self> {
         let cfg = ModelConfig::from_file(&dir.join("config.json"))?;
         let files = weight_files(dir)?;
-        // SAFETY: the files are mapped read-only; candle copies each tensor out of the mapping when loaded,
-        // and nothing in this process writes to checkpoint files while loading.
+        // SAFETY: the files are mapped read-only; candle copies each tensor out of the mapping when
+        // loaded, and nothing in this process writes to checkpoint files while loading.
         let st = unsafe { candle_core::safetensors::MmapedSafetensors::multi(&files) }?;
         let mut get = |name: &str, shape: &[usize]| -> Result<Tensor> {
             let t = st.load(name, device).map_err(|e| ModelError::Checkpoint {
@@ -260,7 +262,8 @@ impl Decoder {
         Self::build(cfg, dtype, device, &mut get, None)
     }
 
-    /// A model whose base weights are trainable Vars (pretraining from scratch or resuming it), in f32.
+    /// A model whose base weights are trainable Vars (pretraining from scratch or resuming it), in
+    /// f32.
     pub fn new_trainable(cfg: ModelConfig, init: Init<'_>, device: &Device) -> Result<Self> {
         let mut vars = Vec::new();
         let mut rng = match init {
@@ -394,8 +397,9 @@ impl Decoder {
         self.dtype
     }
 
-    /// Selects how `forward_train` treats frozen tensors; the default computes no gradient for them.
-    /// `FrozenOps::Candle` is the path before issue 14, kept for benchmarks and the equality test.
+    /// Selects how `forward_train` treats frozen tensors; the default computes no gradient for
+    /// them. `FrozenOps::Candle` is the path before issue 14, kept for benchmarks and the equality
+    /// test.
     pub fn set_frozen_ops(&mut self, ops: FrozenOps) {
         self.frozen_ops = ops;
     }
@@ -481,9 +485,9 @@ impl Decoder {
         Ok((cos, sin))
     }
 
-    /// Differentiable forward over whole sequences. `ids` is (batch, seq) u32; `mask` (batch, seq), any
-    /// numeric dtype, 1 for real tokens and 0 for padding (left or right); `None` means no padding.
-    /// Positions count real tokens only (as transformers does for left padding).
+    /// Differentiable forward over whole sequences. `ids` is (batch, seq) u32; `mask` (batch, seq),
+    /// any numeric dtype, 1 for real tokens and 0 for padding (left or right); `None` means no
+    /// padding. Positions count real tokens only (as transformers does for left padding).
     pub fn forward_train(
         &self,
         ids: &Tensor,
@@ -635,8 +639,9 @@ impl Decoder {
         }
     }
 
-    /// Inference forward with fused kernels (no gradients): appends `ids` (batch, t) to the cache and
-    /// returns the f32 logits of the last new position, (batch, vocab). `valid[b][i]` marks real tokens.
+    /// Inference forward with fused kernels (no gradients): appends `ids` (batch, t) to the cache
+    /// and returns the f32 logits of the last new position, (batch, vocab). `valid[b][i]` marks
+    /// real tokens.
     pub fn forward_cached(
         &self,
         ids: &Tensor,
@@ -694,8 +699,8 @@ impl Decoder {
     }
 }
 
-/// Position of each token = number of real tokens before it in its row (plus `start`); padding gets the
-/// position of the next real token, which is harmless because padding is never attended to.
+/// Position of each token = number of real tokens before it in its row (plus `start`); padding gets
+/// the position of the next real token, which is harmless because padding is never attended to.
 fn positions_from_valid(valid: &[Vec<bool>], start: &[u32]) -> Vec<u32> {
     let mut out = Vec::new();
     for (row, &s) in valid.iter().zip(start) {
@@ -710,8 +715,9 @@ fn positions_from_valid(valid: &[Vec<bool>], start: &[u32]) -> Vec<u32> {
     out
 }
 
-/// Additive attention bias (b, 1, tq, tk) for the last `tq` key slots as queries: causal, padding keys
-/// masked. A query may always see itself, so padding rows never produce an all-masked softmax (NaN).
+/// Additive attention bias (b, 1, tq, tk) for the last `tq` key slots as queries: causal, padding
+/// keys masked. A query may always see itself, so padding rows never produce an all-masked softmax
+/// (NaN).
 fn attention_bias(key_valid: &[Vec<bool>], tq: usize, device: &Device) -> Result<Tensor> {
     let b = key_valid.len();
     let tk = key_valid.first().map_or(0, Vec::len);

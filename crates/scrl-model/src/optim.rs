@@ -1,5 +1,5 @@
-//! AdamW with saveable state (candle's own `AdamW` keeps its moments private, so a resumed run could
-//! not continue the same trajectory) and global-norm gradient clipping.
+//! AdamW with saveable state (candle's own `AdamW` keeps its moments private, so a resumed run
+//! could not continue the same trajectory) and global-norm gradient clipping.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -65,9 +65,9 @@ impl AdamW {
     }
 
     /// Scales the learning rate (and so the decoupled weight decay) of the variable `name`, as a
-    /// parameter group would. Adam moves every element by about the learning rate whatever its gradient's
-    /// size, so a layer whose output sums many inputs needs a smaller one. The scale is configuration, not
-    /// state: `save` does not store it.
+    /// parameter group would. Adam moves every element by about the learning rate whatever its
+    /// gradient's size, so a layer whose output sums many inputs needs a smaller one. The scale is
+    /// configuration, not state: `save` does not store it.
     pub fn with_lr_scale(mut self, name: &str, scale: f64) -> Result<Self> {
         let i = self
             .vars
@@ -264,8 +264,8 @@ mod tests {
         );
     }
 
-    /// A scaled variable takes the step of the scaled learning rate, weight decay included; the others
-    /// keep theirs, and an unknown name is an error.
+    /// A scaled variable takes the step of the scaled learning rate, weight decay included; the
+    /// others keep theirs, and an unknown name is an error.
     #[test]
     fn a_learning_rate_scale_acts_on_its_variable_only() {
         let var = |x: f32| Var::from_tensor(&Tensor::new(&[x], &Device::Cpu).unwrap()).unwrap();

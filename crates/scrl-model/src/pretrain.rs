@@ -1,9 +1,11 @@
-//! Pretraining the tiny default model from scratch: a byte-level BPE tokenizer and a small LLaMA-style
-//! decoder trained on the local Python standard library plus extra texts (e.g. the built-in task suite).
+//! Pretraining the tiny default model from scratch: a byte-level BPE tokenizer and a small
+//! LLaMA-style decoder trained on the local Python standard library plus extra texts (e.g. the
+//! built-in task suite).
 //!
 //! Every random choice derives from the seed and the step number (batch `s` is a pure function of
-//! (seed, s)), the optimizer state is checkpointed, so a resumed run follows the same loss curve as an
-//! uninterrupted one. The output folder is itself a model folder `Decoder::load` and `Tokenizer::load` read.
+//! (seed, s)), the optimizer state is checkpointed, so a resumed run follows the same loss curve as
+//! an uninterrupted one. The output folder is itself a model folder `Decoder::load` and
+//! `Tokenizer::load` read.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -239,7 +241,8 @@ pub struct PretrainReport {
 }
 
 /// Trains (or resumes) into `out`, checkpointing every `checkpoint_every` steps and at the end.
-/// `stop_at` ends the run early at that step (as an interruption would), leaving a resumable checkpoint.
+/// `stop_at` ends the run early at that step (as an interruption would), leaving a resumable
+/// checkpoint.
 pub fn pretrain(
     out: &Path,
     settings: &PretrainSettings,
@@ -280,7 +283,8 @@ pub fn pretrain(
         return Err(ModelError::Checkpoint {
             path: state_path,
             message: format!(
-                "was written with other settings {:?}; resume with the same settings or use a new folder",
+                "was written with other settings {:?}; resume with the same settings or use a new \
+                 folder",
                 st.settings
             ),
         });
@@ -290,7 +294,10 @@ pub fn pretrain(
         let mut texts = sources.clone();
         texts.extend(corpus.extra_texts.iter().cloned());
         train_byte_level_bpe(&texts, settings.vocab_size, &tok_path)?;
-        let tc = serde_json::json!({"eos_token": ENDOFTEXT, "pad_token": PAD, "bos_token": null, "model_max_length": 4 * settings.seq_len});
+        let tc = serde_json::json!({
+            "eos_token": ENDOFTEXT, "pad_token": PAD, "bos_token": null,
+            "model_max_length": 4 * settings.seq_len,
+        });
         write_atomic(
             &out.join("tokenizer_config.json"),
             tc.to_string().as_bytes(),
@@ -403,8 +410,8 @@ fn adam_params(s: &PretrainSettings) -> AdamWParams {
     }
 }
 
-/// Model, optimizer, then the state file that names the step: the state is written last, so a crash in
-/// between leaves the previous state, and a model/optimizer mismatch is caught on resume.
+/// Model, optimizer, then the state file that names the step: the state is written last, so a crash
+/// in between leaves the previous state, and a model/optimizer mismatch is caught on resume.
 fn checkpoint(
     out: &Path,
     model: &Decoder,

@@ -1,9 +1,10 @@
 //! Batched sampling with a preallocated KV cache: temperature, top-k, top-p, stop strings and EOS.
 //!
-//! Each sampled token comes with its log-probability under the policy at temperature T with no other
-//! processing, `log_softmax(logits / T)`, taken before top-k/top-p truncation, so PPO can use it as the
-//! old log-prob of exactly that token id (SPEC defect 6) without re-tokenising. Row `i` draws from its
-//! own ChaCha stream (seed, stream_offset + i): a fixed seed gives the same output.
+//! Each sampled token comes with its log-probability under the policy at temperature T with no
+//! other processing, `log_softmax(logits / T)`, taken before top-k/top-p truncation, so PPO can use
+//! it as the old log-prob of exactly that token id (not from processed logits) without
+//! re-tokenising. Row `i` draws from its own ChaCha stream (seed, stream_offset + i): a fixed seed
+//! gives the same output.
 
 use candle_core::Tensor;
 use rand::{Rng, SeedableRng};
@@ -13,7 +14,8 @@ use crate::error::{ModelError, Result};
 use crate::model::{Decoder, LoraMode};
 use crate::tokenizer::Tokenizer;
 
-/// How to sample. `temperature == 0` is greedy; `top_k == 0` and `top_p >= 1` switch those filters off.
+/// How to sample. `temperature == 0` is greedy; `top_k == 0` and `top_p >= 1` switch those filters
+/// off.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamplingParams {
     pub max_new_tokens: usize,
@@ -23,9 +25,9 @@ pub struct SamplingParams {
     /// Generation stops once the decoded completion contains one of these strings.
     pub stop: Vec<String>,
     pub seed: u64,
-    /// Row `i` of a batch draws from ChaCha stream `stream_offset + i` of `seed`; callers splitting a
-    /// prompt list into batches pass the index of the batch's first prompt, so outputs do not depend on
-    /// the batch size.
+    /// Row `i` of a batch draws from ChaCha stream `stream_offset + i` of `seed`; callers splitting
+    /// a prompt list into batches pass the index of the batch's first prompt, so outputs do not
+    /// depend on the batch size.
     pub stream_offset: u64,
 }
 
@@ -57,7 +59,8 @@ pub enum Finish {
 pub struct Sample {
     /// Every sampled id, including the EOS or the tokens that completed a stop string.
     pub token_ids: Vec<u32>,
-    /// `log_softmax(logits / T)[token]` per sampled id (T = 1 for greedy), untouched by top-k/top-p.
+    /// `log_softmax(logits / T)[token]` per sampled id (T = 1 for greedy), untouched by
+    /// top-k/top-p.
     pub logprobs: Vec<f32>,
     pub finish: Finish,
     /// Decoded completion without special tokens, cut before the stop string when `finish == Stop`.
@@ -102,7 +105,8 @@ pub fn sample(
     let dev = model.device().clone();
     let pad = tok.pad_id().min(vocab - 1);
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
-    // Left padding keeps every row's last prompt token in the same column, so one decode step serves all.
+    // Left padding keeps every row's last prompt token in the same column, so one decode step
+    // serves all.
     let mut ids = Vec::with_capacity(b * longest);
     let mut valid = Vec::with_capacity(b);
     for p in prompts {
@@ -228,8 +232,8 @@ fn choose(logits: &[f32], p: &SamplingParams, rng: &mut ChaCha8Rng) -> (u32, f32
 }
 
 /// The ids top-k/top-p keep, most probable first (ties by lower id). Exact, but avoids sorting a
-/// 150k-entry vocabulary: select the best `m` candidates, sort those, and widen `m` only while the top-p
-/// mass is not yet reached.
+/// 150k-entry vocabulary: select the best `m` candidates, sort those, and widen `m` only while the
+/// top-p mass is not yet reached.
 fn truncated_candidates(scaled: &[f64], log_z: f64, top_k: usize, top_p: f64) -> Vec<usize> {
     let n = scaled.len();
     let cap = if top_k > 0 { top_k.min(n) } else { n };

@@ -1,7 +1,7 @@
 //! The real model shapes (DeepSeek-Coder-1.3B, Qwen2.5-Coder-0.5B/1.5B; `config.json` files in
-//! `shapes/`), and a writer that turns one into a loadable Hugging Face folder with seeded random bf16
-//! weights and a tokenizer of exactly `vocab_size` ids, so the decoder can be measured and tested at
-//! real shapes without the real weights.
+//! `shapes/`), and a writer that turns one into a loadable Hugging Face folder with seeded random
+//! bf16 weights and a tokenizer of exactly `vocab_size` ids, so the decoder can be measured and
+//! tested at real shapes without the real weights.
 
 use std::io::Write;
 use std::path::Path;
@@ -97,12 +97,13 @@ impl Shape {
 /// What a random checkpoint folder was written from; a folder whose marker matches is reused.
 const MARKER: &str = "random_checkpoint.json";
 
-/// Writes `dir` as a Hugging Face folder of `shape` (with `layers` layers, default the real number):
-/// `config.json`, `generation_config.json`, `tokenizer.json` + `tokenizer_config.json` (a byte-level BPE
-/// trained on `tokenizer_texts`, padded with unused tokens to exactly `vocab_size` ids, the shape's
-/// special tokens at their published ids) and `model.safetensors` in bf16: norms 1, every other tensor
-/// uniform with standard deviation 0.02 from SplitMix64 seeded by (`seed`, tensor index).
-/// Returns false when `dir` already holds exactly this checkpoint (nothing is written then).
+/// Writes `dir` as a Hugging Face folder of `shape` (with `layers` layers, default the real
+/// number): `config.json`, `generation_config.json`, `tokenizer.json` + `tokenizer_config.json` (a
+/// byte-level BPE trained on `tokenizer_texts`, padded with unused tokens to exactly `vocab_size`
+/// ids, the shape's special tokens at their published ids) and `model.safetensors` in bf16: norms
+/// 1, every other tensor uniform with standard deviation 0.02 from SplitMix64 seeded by (`seed`,
+/// tensor index). Returns false when `dir` already holds exactly this checkpoint (nothing is
+/// written then).
 pub fn write_random_checkpoint(
     dir: &Path,
     shape: &Shape,
@@ -114,7 +115,8 @@ pub fn write_random_checkpoint(
     let cfg = shape.config(layers)?;
     let marker = serde_json::json!({
         "shape": shape.name, "num_hidden_layers": cfg.num_hidden_layers, "seed": seed,
-        "weights": "bf16, norms 1, others uniform (256 levels, std 0.02) from SplitMix64(seed, tensor index)",
+        "weights": "bf16, norms 1, others uniform (256 levels, std 0.02) from SplitMix64(seed, \
+            tensor index)",
         "tokenizer_texts": tokenizer_texts.len(),
         "writer_version": 2,
     });
@@ -149,7 +151,8 @@ fn write_tokenizer(dir: &Path, shape: &Shape, vocab_size: usize, texts: &[String
     let vocab = tk["model"]["vocab"]
         .as_object_mut()
         .ok_or_else(|| bad("trained tokenizer has no model.vocab".into()))?;
-    // The trainer's own specials (<|endoftext|> = 0, <|pad|> = 1) would clash with the published ones.
+    // The trainer's own specials (<|endoftext|> = 0, <|pad|> = 1) would clash with the published
+    // ones.
     let mut by_id: Vec<Option<String>> = vec![None; vocab_size];
     for (tok, id) in vocab.iter() {
         let id = id
@@ -207,7 +210,8 @@ fn write_tokenizer(dir: &Path, shape: &Shape, vocab_size: usize, texts: &[String
     };
     let tok_cfg = serde_json::json!({
         "bos_token": name_of("bos_token_id"), "eos_token": name_of("eos_token_id"),
-        "model_max_length": cfg["max_position_embeddings"], "tokenizer_class": "PreTrainedTokenizerFast",
+        "model_max_length": cfg["max_position_embeddings"],
+        "tokenizer_class": "PreTrainedTokenizerFast",
     });
     crate::error::write_atomic(
         &dir.join("tokenizer_config.json"),
@@ -229,28 +233,54 @@ fn write_weights(path: &Path, cfg: &ModelConfig, seed: u64) -> Result<()> {
         let bytes = 2 * shape.iter().product::<usize>();
         header.insert(
             name.clone(),
-            serde_json::json!({"dtype": "BF16", "shape": shape, "data_offsets": [offset, offset + bytes]}),
+            serde_json::json!({
+                "dtype": "BF16", "shape": shape, "data_offsets": [offset, offset + bytes],
+            }),
         );
         offset += bytes;
     }
     let mut head = serde_json::to_vec(&Value::Object(header)).expect("JSON values serialize");
-    while head.len() % 8 != 0 {
+    while !head.len().is_multiple_of(8) {
         head.push(b' ');
     }
-    let tmp = path.with_extension("safetensors.tmp");
-    let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 22, file);
-    let mut put = |b: &[u8]| w.write_all(b).map_err(io_err(&tmp));
+    // The tensors are built inside the writer's callback, which returns I/O errors only: a model
+    // error is kept here and returned as itself.
+    let mut failed = None;
+    let written = scrl_fs::write_atomic_with(path, |file| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 22, file);
+        stream_weights(&mut w, path, &params, &head, seed).map_err(|e| {
+            let io = std::io::Error::other(e.to_string());
+            failed = Some(e);
+            io
+        })?;
+        w.flush()
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => written.map_err(io_err(path)),
+    }
+}
+
+/// Writes the safetensors layout: the header's length, the header, then each tensor's bytes.
+fn stream_weights(
+    w: &mut impl Write,
+    path: &Path,
+    params: &[(String, Vec<usize>)],
+    head: &[u8],
+    seed: u64,
+) -> Result<()> {
+    let mut put = |b: &[u8]| w.write_all(b).map_err(io_err(path));
     put(&(head.len() as u64).to_le_bytes())?;
-    put(&head)?;
+    put(head)?;
     let mut words: Vec<u64> = Vec::new();
     for (index, (name, shape)) in params.iter().enumerate() {
         let n: usize = shape.iter().product();
         let t = if name.ends_with("norm.weight") {
             Tensor::ones(n, DType::BF16, &Device::Cpu)?
         } else {
-            // Uniform over 256 levels in [-a, a], a = 0.02 * sqrt(3): standard deviation 0.02 as in HF's
-            // initialisation. The per-element work runs in candle's kernels (fast in debug builds too).
+            // Uniform over 256 levels in [-a, a], a = 0.02 * sqrt(3): standard deviation 0.02 as in
+            // HF's initialisation. The per-element work runs in candle's kernels (fast in debug
+            // builds too).
             random_words(
                 &mut words,
                 n.div_ceil(8),
@@ -265,13 +295,12 @@ fn write_weights(path: &Path, cfg: &ModelConfig, seed: u64) -> Result<()> {
         };
         put(&safetensors::View::data(&t))?;
     }
-    // No fsync: the folder only counts as written once the marker is (written last).
-    w.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    Ok(())
 }
 
-/// `n` words of SplitMix64 seeded with `seed` into `out`: a plain loop, fast in debug builds too (the
-/// generic ChaCha code would be compiled at the test profile's opt-level 0 and take ten times longer).
+/// `n` words of SplitMix64 seeded with `seed` into `out`: a plain loop, fast in debug builds too
+/// (the generic ChaCha code would be compiled at the test profile's opt-level 0 and take ten times
+/// longer).
 fn random_words(out: &mut Vec<u64>, n: usize, seed: u64) {
     out.clear();
     let mut z = seed;

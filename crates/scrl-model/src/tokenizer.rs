@@ -1,8 +1,9 @@
-//! Tokenizers from a checkpoint's `tokenizer.json`, with the checkpoint's EOS/BOS/pad ids, and training
-//! of the byte-level BPE used by the tiny default model.
+//! Tokenizers from a checkpoint's `tokenizer.json`, with the checkpoint's EOS/BOS/pad ids, and
+//! training of the byte-level BPE used by the tiny default model.
 //!
-//! EOS comes from `generation_config.json`, else `tokenizer_config.json`, else `config.json` (the order in
-//! which transformers' `generate` would find it). Nothing here knows about models or sampling.
+//! EOS comes from `generation_config.json`, else `tokenizer_config.json`, else `config.json` (the
+//! order in which transformers' `generate` would find it). Nothing here knows about models or
+//! sampling.
 
 use std::path::{Path, PathBuf};
 
@@ -48,7 +49,8 @@ fn read_optional_json(path: &Path) -> Result<Option<Value>> {
 }
 
 impl Tokenizer {
-    /// Loads `dir/tokenizer.json` and resolves EOS (required), BOS and pad from the checkpoint's files.
+    /// Loads `dir/tokenizer.json` and resolves EOS (required), BOS and pad from the checkpoint's
+    /// files.
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join("tokenizer.json");
         if !path.exists() {
@@ -81,7 +83,9 @@ impl Tokenizer {
             .or_else(|| by_id(&model_cfg, "eos_token_id"))
             .ok_or_else(|| ModelError::Tokenizer {
                 path: path.clone(),
-                message: "no EOS token: none of generation_config.json `eos_token_id`, tokenizer_config.json `eos_token`, config.json `eos_token_id`".into(),
+                message: "no EOS token: none of generation_config.json `eos_token_id`, \
+                    tokenizer_config.json `eos_token`, config.json `eos_token_id`"
+                    .into(),
             })?;
         let vocab = inner.get_vocab_size(true) as u32;
         if let Some(bad) = eos_ids.iter().find(|&&x| x >= vocab) {
@@ -136,7 +140,8 @@ impl Tokenizer {
         self.bos_id
     }
 
-    /// The padding id; falls back to the first EOS id (padding is always masked out, so any id works).
+    /// The padding id; falls back to the first EOS id (padding is always masked out, so any id
+    /// works).
     pub fn pad_id(&self) -> u32 {
         self.pad_id.unwrap_or(self.eos_ids[0])
     }
@@ -185,10 +190,8 @@ pub fn train_byte_level_bpe(texts: &[String], vocab_size: usize, out: &Path) -> 
     tk.train(&mut trainer, texts.iter())
         .map_err(|e| err(format!("train: {e}")))?;
     let tk: tokenizers::Tokenizer = tk.into();
-    let tmp = out.with_extension("json.tmp");
-    tk.save(&tmp, false)
-        .map_err(|e| err(format!("save: {e}")))?;
-    std::fs::rename(&tmp, out).map_err(crate::error::io_err(out))
+    let text = tk.to_string(false).map_err(|e| err(format!("save: {e}")))?;
+    crate::error::write_atomic(out, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Golden logits: our decoder against Hugging Face transformers on committed tiny random checkpoints
-//! (generated once by tests/fixtures/golden/make_golden.py; versions are recorded in golden.json).
-//! Also checks that the fused, KV-cached inference path agrees with the differentiable training path.
+//! Golden logits: our decoder against Hugging Face transformers on committed tiny random
+//! checkpoints (generated once by tests/fixtures/golden/make_golden.py; versions are recorded in
+//! golden.json). Also checks that the fused, KV-cached inference path agrees with the
+//! differentiable training path.
 
 use std::path::{Path, PathBuf};
 
@@ -55,7 +56,8 @@ fn check_against_transformers(name: &str) {
     println!("{name}: max |ours - transformers| = {d:e}");
     assert!(d < 1e-4, "{name}: max abs logit difference {d}");
 
-    // The fused inference path, fed one token at a time through the KV cache, gives the same logits.
+    // The fused inference path, fed one token at a time through the KV cache, gives the same
+    // logits.
     let (b, t) = (g.ids.len(), g.ids[0].len());
     let mut cache = model.new_cache(b, t);
     let mut worst = 0.0f32;

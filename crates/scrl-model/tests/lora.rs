@@ -1,5 +1,6 @@
 //! LoRA: every trainable variable gets a gradient through the training forward, PEFT key names and
-//! shapes, adapter save/load round trip, mismatched adapters refused, merged export equal to base+LoRA.
+//! shapes, adapter save/load round trip, mismatched adapters refused, merged export equal to
+//! base+LoRA.
 
 use std::path::{Path, PathBuf};
 
@@ -52,8 +53,8 @@ fn batch(dev: &Device) -> (Tensor, Tensor, Tensor) {
     (ids, mask, targets)
 }
 
-/// Loss = -mean log p(target) over real tokens, plus the value of a linear head on the hidden states
-/// (so gradients must also reach through `hidden`).
+/// Loss = -mean log p(target) over real tokens, plus the value of a linear head on the hidden
+/// states (so gradients must also reach through `hidden`).
 fn loss_and_grads(model: &Decoder, mode: LoraMode) -> candle_core::backprop::GradStore {
     let dev = model.device().clone();
     let (ids, mask, targets) = batch(&dev);
@@ -112,14 +113,16 @@ fn every_lora_var_gets_a_nonzero_gradient() {
     }
 }
 
-/// The frozen-operand ops (the default) against candle's own ops on both fixtures, f32 and bf16, with
-/// dropout: every LoRA gradient agrees to float tolerance, and the gradient store holds an entry for
-/// the LoRA variables only, while candle's ops leave one for every frozen weight (transposed).
+/// The frozen-operand ops (the default) against candle's own ops on both fixtures, f32 and bf16,
+/// with dropout: every LoRA gradient agrees to float tolerance, and the gradient store holds an
+/// entry for the LoRA variables only, while candle's ops leave one for every frozen weight
+/// (transposed).
 #[test]
 fn frozen_ops_give_the_same_lora_gradients_and_no_frozen_gradient() {
     for name in ["llama", "qwen2"] {
-        // f32 checks the backward formulas; in bf16 (8 mantissa bits) the fused RMSNorm and RoPE kernels
-        // round once where candle's composite ops round after every step, a few bf16 ulps apart.
+        // f32 checks the backward formulas; in bf16 (8 mantissa bits) the fused RMSNorm and RoPE
+        // kernels round once where candle's composite ops round after every step, a few bf16 ulps
+        // apart.
         for (dtype, tol) in [(DType::F32, 1e-5f32), (DType::BF16, 5e-2)] {
             let mut model = Decoder::load(&fixture(name), dtype, &Device::Cpu).unwrap();
             let cfg = LoraConfig {
@@ -135,8 +138,8 @@ fn frozen_ops_give_the_same_lora_gradients_and_no_frozen_gradient() {
                         .unwrap();
                 }
             }
-            // A loss with no constant operand of its own, so every entry left in the store comes from
-            // the model.
+            // A loss with no constant operand of its own, so every entry left in the store comes
+            // from the model.
             let (ids, mask, targets) = batch(&Device::Cpu);
             let grads = |model: &Decoder| {
                 let out = model

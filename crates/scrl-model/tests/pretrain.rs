@@ -1,5 +1,5 @@
-//! Pretraining: an interrupted and resumed run follows exactly the loss curve of an uninterrupted one,
-//! ends with identical weights, the loss goes down, and the output folder loads as a model.
+//! Pretraining: an interrupted and resumed run follows exactly the loss curve of an uninterrupted
+//! one, ends with identical weights, the loss goes down, and the output folder loads as a model.
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! Sampling: determinism for a fixed seed, log-probs equal to the training forward's
-//! `log_softmax(logits / T)` (before top-k/top-p), greedy = argmax, batching with left padding changes
-//! nothing, EOS and stop strings end sequences.
+//! `log_softmax(logits / T)` (before top-k/top-p), greedy = argmax, batching with left padding
+//! changes nothing, EOS and stop strings end sequences.
 
 use scrl_model::model::Init;
 use scrl_model::tokenizer::train_byte_level_bpe;
@@ -30,8 +30,11 @@ fn setup(eos: Option<u32>) -> (tempfile::TempDir, Decoder, Tokenizer) {
     let tok = Tokenizer::load(tmp.path()).unwrap();
     let cfg = ModelConfig::from_value(
         std::path::Path::new("test"),
-        serde_json::json!({"model_type": "qwen2", "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4,
-            "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": tok.vocab_size(), "tie_word_embeddings": true}),
+        serde_json::json!({
+            "model_type": "qwen2", "hidden_size": 32, "intermediate_size": 64,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 2,
+            "vocab_size": tok.vocab_size(), "tie_word_embeddings": true,
+        }),
     )
     .unwrap();
     // Larger-than-default weights so the random model has peaked, seed-sensitive distributions.

@@ -1,6 +1,6 @@
 //! The real model shapes (shapes/*/config.json) in CI: their parameter counts match the published
-//! models, and a one-layer version of each (real widths, heads, vocabulary, RoPE, biases, tying) written
-//! as a bf16 Hugging Face folder loads and runs forward in bf16, f16 and f32.
+//! models, and a one-layer version of each (real widths, heads, vocabulary, RoPE, biases, tying)
+//! written as a bf16 Hugging Face folder loads and runs forward in bf16, f16 and f32.
 
 use scrl_model::shapes::{SHAPES, shape, write_random_checkpoint};
 use scrl_model::{DType, Decoder, Device, LoraMode, Tensor, Tokenizer};
@@ -26,7 +26,12 @@ fn published_parameter_counts() {
 
 fn texts() -> Vec<String> {
     (0..30)
-        .map(|i| format!("def solve{i}(n):\n    return sum(range(n)) * {i}\n\nprint(solve{i}(int(input())))\n"))
+        .map(|i| {
+            format!(
+                "def solve{i}(n):\n    return sum(range(n)) * \
+                 {i}\n\nprint(solve{i}(int(input())))\n"
+            )
+        })
         .collect()
 }
 

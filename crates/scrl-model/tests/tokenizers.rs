@@ -1,5 +1,6 @@
 //! Checkpoint-style tokenizer.json files built by Python `tokenizers` (tests/fixtures/tokenizers/
-//! make_tokenizers.py): the same ids as Python, exact round trips, and the checkpoint's EOS/BOS/pad.
+//! make_tokenizers.py): the same ids as Python, exact round trips, and the checkpoint's
+//! EOS/BOS/pad.
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,7 @@
 //! `cargo bench -p scrl-pycheck --bench scan`: the scanner benchmark table with this crate built
-//! optimised (the CLI's `securecoderl bench scan` prints the same table for however the binary was built).
-//! Needs `$SCRL_BANDIT`. Optional arguments: CORPUS (a directory or a problems JSONL) MAX_FILES.
+//! optimised (the CLI's `securecoderl bench scan` prints the same table for however the binary was
+//! built). Needs `$SCRL_BANDIT`. Optional arguments: CORPUS (a directory or a problems JSONL)
+//! MAX_FILES.
 
 fn main() {
     let Some(bandit) = std::env::var_os(scrl_pycheck::BANDIT_ENV).filter(|v| !v.is_empty()) else {

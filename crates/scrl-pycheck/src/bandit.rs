@@ -1,6 +1,7 @@
 //! The reference tool itself: real Bandit kept warm in one Python process (the embedded
-//! `bandit_worker.py`), fed sources through a pipe, configured as `bandit -ll --ignore-nosec`. Used by
-//! `--scanner bandit` and by the cross-check of the native rules. Knows nothing about the native rules.
+//! `bandit_worker.py`), fed sources through a pipe, configured as `bandit -ll --ignore-nosec`. Used
+//! by `--scanner bandit` and by the cross-check of the native rules. Knows nothing about the native
+//! rules.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -12,7 +13,8 @@ use serde::Deserialize;
 use crate::ScanError;
 use crate::finding::{Finding, ScanReport};
 
-/// Environment variable naming the `bandit` executable (tests and CI set it to `$REPO/.venv/bin/bandit`).
+/// Environment variable naming the `bandit` executable (tests and CI set it to
+/// `$REPO/.venv/bin/bandit`).
 pub const BANDIT_ENV: &str = "SCRL_BANDIT";
 
 const WORKER_SCRIPT: &str = include_str!("bandit_worker.py");

@@ -1,7 +1,8 @@
-//! The scanner benchmark shared by `securecoderl bench scan` and `cargo bench -p scrl-pycheck`: files per
-//! second of the native scanner against Bandit on the same corpus, in one run. Bandit is timed as one
-//! process per file (how a reward loop would call the CLI), one process over all files (a folder run) and
-//! warm in-process (the `--scanner bandit` worker). Prints nothing itself; the caller prints the table.
+//! The scanner benchmark shared by `securecoderl bench scan` and `cargo bench -p scrl-pycheck`:
+//! files per second of the native scanner against Bandit on the same corpus, in one run. Bandit is
+//! timed as one process per file (how a reward loop would call the CLI), one process over all files
+//! (a folder run) and warm in-process (the `--scanner bandit` worker). Prints nothing itself; the
+//! caller prints the table.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,9 +48,9 @@ pub struct ScanBenchmark {
     pub bandit_warm_s: f64,
 }
 
-/// A benchmark corpus on disk (Bandit reads files): the first `max_files` top-level `*.py` files of a
-/// directory in name order, or the first `max_files` `reference_solution`s of a problems JSONL, written to a
-/// temporary directory that is removed afterwards.
+/// A benchmark corpus on disk (Bandit reads files): the first `max_files` top-level `*.py` files of
+/// a directory in name order, or the first `max_files` `reference_solution`s of a problems JSONL,
+/// written to a temporary directory that is removed afterwards.
 struct Corpus {
     description: String,
     files: Vec<PathBuf>,
@@ -162,8 +163,8 @@ fn run_bandit(bandit: &Path, files: &[PathBuf], what: &str) -> Result<(), BenchE
     }
 }
 
-/// Runs all four measurements on the first `max_files` files of `corpus`; the native scanner repeats the
-/// corpus on one thread until `native_seconds` have passed.
+/// Runs all four measurements on the first `max_files` files of `corpus`; the native scanner
+/// repeats the corpus on one thread until `native_seconds` have passed.
 pub fn run_scan_benchmark(
     corpus: &Path,
     max_files: usize,
@@ -252,7 +253,8 @@ impl std::fmt::Display for ScanBenchmark {
         writeln!(f)?;
         write!(
             f,
-            "targets: >= 100x against one process per file, >= 10x against one process for all files"
+            "targets: >= 100x against one process per file, >= 10x against one process for all \
+             files"
         )
     }
 }

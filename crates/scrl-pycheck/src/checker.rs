@@ -1,8 +1,9 @@
-//! Walks a module the way Bandit's node visitor does and hands each node to the rules that check its kind:
-//! calls, strings (including the literal parts of f-strings, which CPython 3.11 merges into `Constant`
-//! nodes of a `JoinedStr`), imports, function definitions and the file as a whole. It also provides the
-//! rule contexts: Bandit's view of a call (resolved name, literal values of arguments and keywords) and of a
-//! string (its parents, for the SQL rule). Knows the rules only through `crate::rules`.
+//! Walks a module the way Bandit's node visitor does and hands each node to the rules that check
+//! its kind: calls, strings (including the literal parts of f-strings, which CPython 3.11 merges
+//! into `Constant` nodes of a `JoinedStr`), imports, function definitions and the file as a whole.
+//! It also provides the rule contexts: Bandit's view of a call (resolved name, literal values of
+//! arguments and keywords) and of a string (its parents, for the SQL rule). Knows the rules only
+//! through `crate::rules`.
 
 use ruff_python_ast::Mod;
 use ruff_python_ast::visitor::{self, Visitor};
@@ -42,7 +43,8 @@ impl Issue {
         }
     }
 
-    /// Reports at `line` instead of the node's first line (Bandit does so for keyword-triggered rules).
+    /// Reports at `line` instead of the node's first line (Bandit does so for keyword-triggered
+    /// rules).
     pub(crate) fn at_line(mut self, line: Option<u32>) -> Self {
         self.line = line;
         self
@@ -85,7 +87,8 @@ pub(crate) fn scan_parsed(source: &str, parsed: &Parsed<Mod>) -> ScanReport {
             checker.push(rule.id, rule.name, issue, (0, 0, vec![0, 1]));
         }
     }
-    // A tree deeper than CPython compiles is not parsed by Bandit either; it was scanned only partially.
+    // A tree deeper than CPython compiles is not parsed by Bandit either; it was scanned only
+    // partially.
     ScanReport {
         findings: checker.findings,
         parsed: parsed_ok && !checker.too_deep,
@@ -113,7 +116,8 @@ struct Checker<'a, 'i> {
 }
 
 impl<'a> Checker<'a, '_> {
-    /// Adds an issue unless it is LOW (never counted at `-ll`); `default` is the node's (line, col, range).
+    /// Adds an issue unless it is LOW (never counted at `-ll`); `default` is the node's (line, col,
+    /// range).
     fn push(&mut self, id: &str, name: &str, issue: Issue, default: (u32, u32, Vec<u32>)) {
         if issue.severity == Severity::Low {
             return;
@@ -195,9 +199,9 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
-    /// CPython 3.11's `JoinedStr` for an f-string: consecutive literal text (across implicitly concatenated
-    /// parts) merges into one `Constant`; a format spec is a nested `JoinedStr`. All these constants carry
-    /// the position of the whole f-string expression.
+    /// CPython 3.11's `JoinedStr` for an f-string: consecutive literal text (across implicitly
+    /// concatenated parts) merges into one `Constant`; a format spec is a nested `JoinedStr`. All
+    /// these constants carry the position of the whole f-string expression.
     fn check_fstring(&mut self, fstring: &'a ast::ExprFString, expr: &'a Expr) {
         let mut top = Vec::new();
         let mut current = String::new();
@@ -260,7 +264,8 @@ impl<'a> Checker<'a, '_> {
         if !current.is_empty() {
             pieces.push(current);
         }
-        // The spec's own JoinedStr is a parent no rule inspects beyond "not an expression statement".
+        // The spec's own JoinedStr is a parent no rule inspects beyond "not an expression
+        // statement".
         self.parents.push(Parent::Other);
         for (i, value) in pieces.iter().enumerate() {
             let node = StrNode::JoinedPart {
@@ -284,8 +289,8 @@ impl<'a> Checker<'a, '_> {
     }
 }
 
-/// Where CPython puts a statement's `lineno`: a decorated `def`/`class` starts at its keyword, which ruff's
-/// range does not (it includes the decorators). The name is on the keyword's line.
+/// Where CPython puts a statement's `lineno`: a decorated `def`/`class` starts at its keyword,
+/// which ruff's range does not (it includes the decorators). The name is on the keyword's line.
 pub(crate) fn stmt_start(stmt: &Stmt) -> u32 {
     match stmt {
         Stmt::FunctionDef(def) if !def.decorator_list.is_empty() => {
@@ -337,8 +342,8 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
             _ => {}
         }
         self.parents.push(Parent::Stmt(stmt));
-        // Bandit visits CPython's fields in order, so a definition's body comes before its decorators;
-        // that order decides which imports a decorator's call sees.
+        // Bandit visits CPython's fields in order, so a definition's body comes before its
+        // decorators; that order decides which imports a decorator's call sees.
         match stmt {
             Stmt::FunctionDef(def) => {
                 self.visit_parameters(&def.parameters);
@@ -372,7 +377,8 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
         match expr {
             Expr::Call(call) => self.check_call(call),
             Expr::StringLiteral(string)
-                // Bandit skips a string whose parent is an expression statement (docstrings and the like).
+                // Bandit skips a string whose parent is an expression statement (docstrings and the
+                // like).
                 if !matches!(self.parents.last(), Some(Parent::Stmt(Stmt::Expr(_)))) => {
                     self.check_string(string.value.to_str(), StrNode::Constant(expr), expr.range());
                 }
@@ -427,16 +433,17 @@ impl<'a> Visitor<'a> for Checker<'a, '_> {
     }
 
     fn visit_elif_else_clause(&mut self, clause: &'a ast::ElifElseClause) {
-        // CPython nests `elif` as an `If` statement in `orelse`; no rule needs more than "a statement".
+        // CPython nests `elif` as an `If` statement in `orelse`; no rule needs more than "a
+        // statement".
         self.parents.push(Parent::Other);
         visitor::walk_elif_else_clause(self, clause);
         self.parents.pop();
     }
 }
 
-/// A value as Bandit's `_get_literal_value` sees it: `True`/`False`/`None` and names become strings,
-/// attributes are taken by their last name (`ssl.PROTOCOL_SSLv2` is `"PROTOCOL_SSLv2"`), anything else
-/// that is not a literal is `Unknown` (Python's `None`).
+/// A value as Bandit's `_get_literal_value` sees it: `True`/`False`/`None` and names become
+/// strings, attributes are taken by their last name (`ssl.PROTOCOL_SSLv2` is `"PROTOCOL_SSLv2"`),
+/// anything else that is not a literal is `Unknown` (Python's `None`).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Lit {
     Str(String),
@@ -593,7 +600,8 @@ impl<'a> CallContext<'a, '_> {
         self.keyword(name).is_some()
     }
 
-    /// The last keyword argument called `name` (a later duplicate overwrote earlier ones in Bandit's dict).
+    /// The last keyword argument called `name` (a later duplicate overwrote earlier ones in
+    /// Bandit's dict).
     pub(crate) fn keyword(&self, name: &str) -> Option<&'a Keyword> {
         self.keywords()
             .iter()

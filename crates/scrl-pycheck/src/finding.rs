@@ -1,5 +1,5 @@
-//! The finding and report types shared by the native rules, the Bandit worker and the output formats.
-//! Field names are Bandit's JSON field names.
+//! The finding and report types shared by the native rules, the Bandit worker and the output
+//! formats. Field names are Bandit's JSON field names.
 
 use serde::{Deserialize, Serialize};
 
@@ -56,8 +56,9 @@ pub struct Finding {
     pub issue_text: String,
 }
 
-/// The MEDIUM/HIGH findings of one source. `parsed` is false when the source has syntax errors: the native
-/// scanner then reports what it found in ruff's recovered partial AST, while Bandit reports nothing.
+/// The MEDIUM/HIGH findings of one source. `parsed` is false when the source has syntax errors: the
+/// native scanner then reports what it found in ruff's recovered partial AST, while Bandit reports
+/// nothing.
 #[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanReport {
     pub findings: Vec<Finding>,

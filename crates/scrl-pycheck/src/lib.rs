@@ -2,8 +2,9 @@
 //! Knows nothing about execution or rewards.
 //!
 //! * [`check_syntax`]: does CPython `compile()` of a given version accept the source?
-//! * [`scan`]: native re-implementation of every Bandit 1.9.4 test that can report MEDIUM or HIGH, with
-//!   Bandit's test ids, severities, confidences and line numbers, `# nosec` ignored, LOW findings dropped.
+//! * [`scan`]: native re-implementation of every Bandit 1.9.4 test that can report MEDIUM or HIGH,
+//!   with Bandit's test ids, severities, confidences and line numbers, `# nosec` ignored, LOW
+//!   findings dropped.
 //! * [`analyze`]: both answers from one parse (the call the reward makes per completion).
 //! * [`Scanner::Bandit`]: the reference tool itself, kept warm in one Python process.
 
@@ -54,8 +55,8 @@ pub enum ScanError {
     BanditWorker { bandit: String, reason: String },
 }
 
-/// Scans with the native rules. Source over [`MAX_SOURCE_BYTES`] yields an empty, unparsed report; use
-/// [`Scanner::scan`] to get that as an error instead.
+/// Scans with the native rules. Source over [`MAX_SOURCE_BYTES`] yields an empty, unparsed report;
+/// use [`Scanner::scan`] to get that as an error instead.
 pub fn scan(source: &str) -> ScanReport {
     checker::scan_guarded(source).unwrap_or(ScanReport {
         findings: Vec::new(),
@@ -74,8 +75,8 @@ pub struct Analysis {
     pub shape: ProgramShape,
 }
 
-/// [`check_syntax`] and [`scan`] at the cost of one parse. A source over [`MAX_SOURCE_BYTES`] gets the
-/// size error as its syntax error and an empty, unparsed report.
+/// [`check_syntax`] and [`scan`] at the cost of one parse. A source over [`MAX_SOURCE_BYTES`] gets
+/// the size error as its syntax error and an empty, unparsed report.
 pub fn analyze(source: &str, target: PythonVersion) -> Analysis {
     let both = parse_thread::run_guarded(source, || {
         let parsed = syntax::parse(source, target);

@@ -1,16 +1,17 @@
-//! Runs ruff's recursive-descent parser (and our recursive AST walks) on a dedicated thread with a large
-//! stack, after capping the source size, so adversarial input cannot overflow the caller's stack.
-//! Knows nothing about what the closure does with the source.
+//! Runs ruff's recursive-descent parser (and our recursive AST walks) on a dedicated thread with a
+//! large stack, after capping the source size, so adversarial input cannot overflow the caller's
+//! stack. Knows nothing about what the closure does with the source.
 
 use crate::PyCheckError;
 
-/// Largest source accepted, in bytes. Generated programs are a few KB; the largest CPython 3.11 stdlib file
-/// is about 600 KB. The cap bounds both parse time and the parser's memory (ruff needs ~1 GB RSS for a
-/// 1M-character unary chain).
+/// Largest source accepted, in bytes. Generated programs are a few KB; the largest CPython 3.11
+/// stdlib file is about 600 KB. The cap bounds both parse time and the parser's memory (ruff needs
+/// ~1 GB RSS for a 1M-character unary chain).
 pub const MAX_SOURCE_BYTES: usize = 2 * 1024 * 1024;
 
-/// Stack of the parse thread. Measured: 64 MB suffices for the parser on 1M-deep unary chains; the scanner's
-/// walk adds a parent stack per level, so we take four times that. Only touched pages cost memory.
+/// Stack of the parse thread. Measured: 64 MB suffices for the parser on 1M-deep unary chains; the
+/// scanner's walk adds a parent stack per level, so we take four times that. Only touched pages
+/// cost memory.
 const PARSE_STACK_BYTES: usize = 256 * 1024 * 1024;
 
 /// Checks the size cap, then runs `job` on a fresh thread with a [`PARSE_STACK_BYTES`] stack.

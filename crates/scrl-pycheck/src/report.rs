@@ -1,5 +1,5 @@
-//! Output formats for scan results: Bandit's JSON layout (so tools reading `bandit -f json` keep working)
-//! and SARIF 2.1.0. Knows nothing about how findings were produced.
+//! Output formats for scan results: Bandit's JSON layout (so tools reading `bandit -f json` keep
+//! working) and SARIF 2.1.0. Knows nothing about how findings were produced.
 
 use serde_json::{Value, json};
 
@@ -11,14 +11,17 @@ pub struct FileReport {
     pub report: ScanReport,
 }
 
-/// `{"errors": [...], "results": [...]}` with Bandit's field names; unparsable files are listed under
-/// `errors` with Bandit's reason, and their (native, partial-AST) findings are still listed.
+/// `{"errors": [...], "results": [...]}` with Bandit's field names; unparsable files are listed
+/// under `errors` with Bandit's reason, and their (native, partial-AST) findings are still listed.
 pub fn to_bandit_json(files: &[FileReport]) -> Value {
     let mut results = Vec::new();
     let mut errors = Vec::new();
     for file in files {
         if !file.report.parsed {
-            errors.push(json!({ "filename": file.filename, "reason": "syntax error while parsing AST from file" }));
+            errors.push(
+                json!({ "filename": file.filename, "reason": "syntax error while parsing \
+                    AST from file" }),
+            );
         }
         for finding in &file.report.findings {
             let mut value = serde_json::to_value(finding).unwrap_or(Value::Null);
@@ -65,10 +68,16 @@ pub fn to_sarif(files: &[FileReport]) -> Value {
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": { "uri": file.filename },
-                        "region": { "startLine": line_number.max(&1), "startColumn": col_offset + 1 }
+                        "region": {
+                            "startLine": line_number.max(&1),
+                            "startColumn": col_offset + 1,
+                        }
                     }
                 }],
-                "properties": { "issue_severity": issue_severity, "issue_confidence": issue_confidence }
+                "properties": {
+                    "issue_severity": issue_severity,
+                    "issue_confidence": issue_confidence,
+                }
             }));
         }
     }

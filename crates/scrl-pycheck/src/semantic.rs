@@ -1,8 +1,9 @@
-//! The one shared name resolver the rules ask "what does this call resolve to?". It reproduces Bandit's
-//! model exactly, quirks included, because matching Bandit is the point: one file-wide alias table filled in
-//! visiting order (`import a.b as c` maps `c` to `a.b`; `from a import b as c` maps `c` to `a.b`, and a
-//! relative `from .a import b` maps `b` to `a.b`), a set of imported names, and dotted names built from
-//! `Name`/`Attribute` chains. Knows nothing about individual rules.
+//! The one shared name resolver the rules ask "what does this call resolve to?". It reproduces
+//! Bandit's model exactly, quirks included, because matching Bandit is the point: one file-wide
+//! alias table filled in visiting order (`import a.b as c` maps `c` to `a.b`; `from a import b as
+//! c` maps `c` to `a.b`, and a relative `from .a import b` maps `b` to `a.b`), a set of imported
+//! names, and dotted names built from `Name`/`Attribute` chains. Knows nothing about individual
+//! rules.
 
 use std::collections::{HashMap, HashSet};
 
@@ -27,7 +28,8 @@ impl Imports {
         }
     }
 
-    /// Records `from m import a as b`; without a module name (`from . import x`) it is an `import x`.
+    /// Records `from m import a as b`; without a module name (`from . import x`) it is an `import
+    /// x`.
     pub(crate) fn record_import_from(&mut self, stmt: &StmtImportFrom) {
         let Some(module) = &stmt.module else {
             for alias in &stmt.names {
@@ -80,8 +82,9 @@ impl Imports {
             .unwrap_or_else(|| name.to_string())
     }
 
-    /// Bandit's `get_qual_attr`, used for function defaults: `prefix.attr` for an attribute whose value is a
-    /// (possibly aliased) name, `.attr` for any other attribute, empty for anything else.
+    /// Bandit's `get_qual_attr`, used for function defaults: `prefix.attr` for an attribute whose
+    /// value is a (possibly aliased) name, `.attr` for any other attribute, empty for anything
+    /// else.
     pub(crate) fn default_qualname(&self, expr: &Expr) -> String {
         match expr {
             Expr::Attribute(attribute) => {
@@ -100,7 +103,8 @@ impl Imports {
         self.imported.contains(module)
     }
 
-    /// Whether any imported name contains `module` as a substring (Bandit's `is_module_imported_like`).
+    /// Whether any imported name contains `module` as a substring (Bandit's
+    /// `is_module_imported_like`).
     pub(crate) fn imported_like(&self, module: &str) -> bool {
         self.imported.iter().any(|name| name.contains(module))
     }

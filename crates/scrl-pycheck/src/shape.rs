@@ -1,8 +1,8 @@
 //! What a parsed program does at module level, for the reward's "no program" and "no-op" rules
-//! (docs/reward.md): a module of nothing but comments, docstrings, `pass` and `...` is no program at
-//! all; a module of nothing but definitions, imports, constant assignments and those is a program that
-//! runs none of its own code when executed (its function bodies are never called). Anything else runs.
-//! Knows nothing about execution or rewards.
+//! (docs/reward.md): a module of nothing but comments, docstrings, `pass` and `...` is no program
+//! at all; a module of nothing but definitions, imports, constant assignments and those is a
+//! program that runs none of its own code when executed (its function bodies are never called).
+//! Anything else runs. Knows nothing about execution or rewards.
 
 use ruff_python_ast::{self as ast, Expr, Stmt};
 use serde::Serialize;
@@ -18,8 +18,8 @@ pub enum ProgramShape {
     /// No statement but docstrings and other constants, `pass` or `...` (empty, whitespace or
     /// comment-only text included).
     Empty,
-    /// Only definitions (functions, classes whose bodies are themselves inert), imports, assignments of
-    /// constants, docstrings and `pass`: running it executes none of its code.
+    /// Only definitions (functions, classes whose bodies are themselves inert), imports,
+    /// assignments of constants, docstrings and `pass`: running it executes none of its code.
     NoOp,
     /// Some statement runs when the module is executed.
     Runs,
@@ -54,7 +54,8 @@ fn is_nothing(stmt: &Stmt) -> bool {
 }
 
 /// Expressions whose evaluation runs nothing of the program's: constants, names, attribute chains,
-/// subscripts and `|` of those (annotations like `list[int] | None`), and literal containers of them.
+/// subscripts and `|` of those (annotations like `list[int] | None`), and literal containers of
+/// them.
 fn is_inert(expr: &Expr) -> bool {
     match expr {
         e if is_constant(e) => true,
@@ -137,7 +138,8 @@ mod tests {
     fn definitions_only_are_no_ops() {
         for src in [
             "def solve():\n    \"\"\"Read n and print it.\"\"\"\n",
-            "import sys\nfrom math import gcd\nR = 3\ndef f(a: int = 2) -> list[int] | None:\n    print(a)\n",
+            "import sys\nfrom math import gcd\nR = 3\ndef f(a: int = 2) -> list[int] | None:\n    \
+             print(a)\n",
             "class A(object):\n    x = 1\n    def m(self):\n        return input()\n",
         ] {
             assert_eq!(shape(src), ProgramShape::NoOp, "{src:?}");

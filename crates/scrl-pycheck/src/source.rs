@@ -1,5 +1,5 @@
-//! Maps byte offsets of a source text to CPython-style positions: 1-based line numbers and 0-based UTF-8
-//! byte columns (what `ast` reports as `lineno` / `col_offset`). Knows nothing about the AST.
+//! Maps byte offsets of a source text to CPython-style positions: 1-based line numbers and 0-based
+//! UTF-8 byte columns (what `ast` reports as `lineno` / `col_offset`). Knows nothing about the AST.
 
 /// Line start offsets of one source text.
 pub(crate) struct LineIndex {
@@ -43,9 +43,9 @@ impl LineIndex {
     }
 }
 
-/// Splits like Python's `str.splitlines()`: besides `\n`, `\r\n` and `\r` it breaks at `\x0b`, `\x0c`,
-/// `\x1c`-`\x1e`, `\x85`, U+2028 and U+2029. Bandit's trojan-source test numbers lines this way, so B613's
-/// line must too.
+/// Splits like Python's `str.splitlines()`: besides `\n`, `\r\n` and `\r` it breaks at `\x0b`,
+/// `\x0c`, `\x1c`-`\x1e`, `\x85`, U+2028 and U+2029. Bandit's trojan-source test numbers lines this
+/// way, so B613's line must too.
 pub(crate) fn python_splitlines(text: &str) -> Vec<&str> {
     let mut lines = Vec::new();
     let mut start = 0;

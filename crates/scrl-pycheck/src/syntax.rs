@@ -1,8 +1,9 @@
-//! The syntax check of the reward's first stages: does CPython `compile()` (of the sandbox's interpreter
-//! version) accept this source? Three layers of ruff's parser are combined: parse errors, syntax the target
-//! version does not support yet, and the compile-time "semantic" errors CPython raises from its symbol table
-//! and compiler (return outside function, duplicate parameters, ...), which ruff's `SemanticSyntaxChecker`
-//! reports when driven by the scope-tracking visitor below. Knows nothing about execution or security rules.
+//! The syntax check of the reward's first stages: does CPython `compile()` (of the sandbox's
+//! interpreter version) accept this source? Three layers of ruff's parser are combined: parse
+//! errors, syntax the target version does not support yet, and the compile-time "semantic" errors
+//! CPython raises from its symbol table and compiler (return outside function, duplicate
+//! parameters, ...), which ruff's `SemanticSyntaxChecker` reports when driven by the scope-tracking
+//! visitor below. Knows nothing about execution or security rules.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -71,9 +72,9 @@ impl PythonVersion {
     }
 }
 
-/// Why a source is rejected: the first error in source order. `line` is 1-based, `column` is the 1-based
-/// byte column (what CPython's `SyntaxError.offset` approximates). `line` and `column` are 0 when the error
-/// is not tied to a position (source over the size cap).
+/// Why a source is rejected: the first error in source order. `line` is 1-based, `column` is the
+/// 1-based byte column (what CPython's `SyntaxError.offset` approximates). `line` and `column` are
+/// 0 when the error is not tied to a position (source over the size cap).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SyntaxError {
     pub message: String,
@@ -92,17 +93,18 @@ impl std::error::Error for SyntaxError {}
 /// CPython's tokenizer refuses more than 200 open brackets at once ("too many nested parentheses").
 const MAX_BRACKET_DEPTH: usize = 200;
 
-/// CPython 3.11's compiler raises `RecursionError` beyond about 3,000 nested AST nodes (measured: a chain of
-/// 2,989 unary minus, `+` terms, `not`s or attributes compiles, one more does not). Deeper trees are rejected
-/// here too, which also bounds the recursion of the visitors below.
+/// CPython 3.11's compiler raises `RecursionError` beyond about 3,000 nested AST nodes (measured: a
+/// chain of 2,989 unary minus, `+` terms, `not`s or attributes compiles, one more does not). Deeper
+/// trees are rejected here too, which also bounds the recursion of the visitors below.
 pub(crate) const MAX_AST_DEPTH: usize = 2_995;
 
-/// Accepts `source` iff CPython `target`'s `compile(source, "<string>", "exec")` is expected to accept it.
-/// The symbol-table checks (`global` after use, `nonlocal` without a binding) use a per-scope summary of
-/// declarations and bindings (see [`Frame`]), not CPython's full symbol table.
-/// A NUL byte is rejected (CPython raises `ValueError`, which is a rejection too). Some compile-time rules
-/// are not checked here (e.g. more than 20 statically nested blocks); the sandbox compiles every program
-/// before it runs and reports CPython's refusal itself, so the reward's verdict is the interpreter's.
+/// Accepts `source` iff CPython `target`'s `compile(source, "<string>", "exec")` is expected to
+/// accept it. The symbol-table checks (`global` after use, `nonlocal` without a binding) use a
+/// per-scope summary of declarations and bindings (see [`Frame`]), not CPython's full symbol table.
+/// A NUL byte is rejected (CPython raises `ValueError`, which is a rejection too). Some
+/// compile-time rules are not checked here (e.g. more than 20 statically nested blocks); the
+/// sandbox compiles every program before it runs and reports CPython's refusal itself, so the
+/// reward's verdict is the interpreter's.
 pub fn check_syntax(source: &str, target: PythonVersion) -> Result<(), SyntaxError> {
     match run_guarded(source, || check_on_this_thread(source, target)) {
         Ok(result) => result,
@@ -114,8 +116,8 @@ pub fn check_syntax(source: &str, target: PythonVersion) -> Result<(), SyntaxErr
     }
 }
 
-/// Parses `source` for `target` (the tree is the same for every target; the version only decides which
-/// newer syntax is reported as unsupported).
+/// Parses `source` for `target` (the tree is the same for every target; the version only decides
+/// which newer syntax is reported as unsupported).
 pub(crate) fn parse(source: &str, target: PythonVersion) -> Parsed<Mod> {
     let options = ParseOptions::from(Mode::Module).with_target_version(target.to_ruff());
     ruff_python_parser::parse_unchecked(source, options)
@@ -182,14 +184,15 @@ pub(crate) fn check_parsed(
 /// CPython's tokenizer refuses a 100th indentation level ("too many levels of indentation").
 const MAX_INDENT_LEVELS: usize = 100;
 
-/// CPython 3.11 converts a decimal integer literal with `int(text)`, which refuses more than 4,300 digits
-/// (`sys.int_info.default_max_str_digits`); binary, octal and hexadecimal literals have no limit.
+/// CPython 3.11 converts a decimal integer literal with `int(text)`, which refuses more than 4,300
+/// digits (`sys.int_info.default_max_str_digits`); binary, octal and hexadecimal literals have no
+/// limit.
 const MAX_INT_LITERAL_DIGITS: usize = 4_300;
 
-/// The compile-time limits of CPython's tokenizer and literal conversion that ruff's parser does not
-/// enforce: a NUL byte anywhere (`ValueError: source code string cannot contain null bytes`), the
-/// 100th indentation level, and a decimal integer literal of more than 4,300 digits (also inside an
-/// f-string's replacement field, which ruff tokenizes as code).
+/// The compile-time limits of CPython's tokenizer and literal conversion that ruff's parser does
+/// not enforce: a NUL byte anywhere (`ValueError: source code string cannot contain null bytes`),
+/// the 100th indentation level, and a decimal integer literal of more than 4,300 digits (also
+/// inside an f-string's replacement field, which ruff tokenizes as code).
 fn token_limit_errors(source: &str, tokens: &ast::token::Tokens) -> Vec<(TextRange, String)> {
     let mut errors = Vec::new();
     if let Some(at) = source.find('\0') {
@@ -224,8 +227,8 @@ fn token_limit_errors(source: &str, tokens: &ast::token::Tokens) -> Vec<(TextRan
                     errors.push((
                         token.range(),
                         format!(
-                            "Exceeds the limit ({MAX_INT_LITERAL_DIGITS} digits) for integer string \
-                             conversion: value has {digits} digits"
+                            "Exceeds the limit ({MAX_INT_LITERAL_DIGITS} digits) for integer \
+                             string conversion: value has {digits} digits"
                         ),
                     ));
                 }
@@ -294,7 +297,8 @@ struct ScopeVisitor<'s> {
     /// Current AST nesting, and the first node found deeper than [`MAX_AST_DEPTH`].
     depth: usize,
     too_deep: Option<TextRange>,
-    /// CPython compile-time errors ruff's checker does not report (`x.__debug__ = 1`, `f(__debug__=1)`).
+    /// CPython compile-time errors ruff's checker does not report (`x.__debug__ = 1`,
+    /// `f(__debug__=1)`).
     own_errors: Vec<(TextRange, String)>,
 }
 
@@ -318,7 +322,8 @@ impl<'s> ScopeVisitor<'s> {
         }
     }
 
-    /// Enters one AST level; false (and the node recorded) when that is deeper than CPython compiles.
+    /// Enters one AST level; false (and the node recorded) when that is deeper than CPython
+    /// compiles.
     fn descend(&mut self, range: TextRange) -> bool {
         if self.depth >= MAX_AST_DEPTH {
             self.too_deep.get_or_insert(range);
@@ -362,7 +367,8 @@ impl<'s> ScopeVisitor<'s> {
         scope: Scope,
         elts: &[&Expr],
     ) {
-        // The first iterable is evaluated in the enclosing scope; everything else inside the new one.
+        // The first iterable is evaluated in the enclosing scope; everything else inside the new
+        // one.
         if let Some(first) = generators.first() {
             self.visit_expr(&first.iter);
         }
@@ -391,7 +397,8 @@ struct Frame {
     parameters: Vec<String>,
     /// Names declared `global` anywhere in the scope's own body, with the first declaration.
     globals: HashMap<String, TextRange>,
-    /// Names bound in a function scope (parameters included, globals excluded); `None` for other scopes.
+    /// Names bound in a function scope (parameters included, globals excluded); `None` for other
+    /// scopes.
     bound: Option<HashSet<String>>,
 }
 
@@ -412,9 +419,9 @@ impl Frame {
     }
 }
 
-/// Collects the `global` declarations and the bound names of one scope's body, without entering nested
-/// scopes (whose names are bound here, but not their contents). Comprehension variables belong to the
-/// comprehension, but a walrus inside a comprehension binds in the enclosing scope.
+/// Collects the `global` declarations and the bound names of one scope's body, without entering
+/// nested scopes (whose names are bound here, but not their contents). Comprehension variables
+/// belong to the comprehension, but a walrus inside a comprehension binds in the enclosing scope.
 #[derive(Default)]
 struct ScopeFacts {
     globals: HashMap<String, TextRange>,
@@ -547,7 +554,8 @@ impl SemanticSyntaxContext for ScopeVisitor<'_> {
     }
 
     fn has_nonlocal_binding(&self, name: &str) -> bool {
-        // CPython looks for a binding in the enclosing function scopes only (not classes, not the module).
+        // CPython looks for a binding in the enclosing function scopes only (not classes, not the
+        // module).
         let enclosing = &self.frames[..self.frames.len().saturating_sub(1)];
         enclosing.iter().rev().any(|frame| {
             frame
@@ -725,7 +733,8 @@ impl<'a> ScopeVisitor<'_> {
     fn visit_expr_inner(&mut self, expr: &'a Expr) {
         self.check_expr(expr);
         match expr {
-            // CPython 3.11 refuses `__debug__` as an attribute store target and as a keyword argument.
+            // CPython 3.11 refuses `__debug__` as an attribute store target and as a keyword
+            // argument.
             Expr::Attribute(attr) if attr.attr.as_str() == "__debug__" && attr.ctx.is_store() => {
                 self.own_errors
                     .push((attr.attr.range, "cannot assign to __debug__".to_string()));

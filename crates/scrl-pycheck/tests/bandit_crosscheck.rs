@@ -1,8 +1,9 @@
-//! The cross-check: the native rules and real Bandit 1.9.4 (`bandit -ll --ignore-nosec`, in the warm
-//! worker) must report identical (test id, line) sets of MEDIUM/HIGH findings on the same corpus (and we
-//! also require the same severity and confidence for each): the
-//! trigger programs in tests/fixtures/triggers, every Python file of the local CPython 3.11 standard library,
-//! and the reference solutions in ../shared/data. Disagreements are printed. Needs `$SCRL_BANDIT`.
+//! The cross-check: the native rules and real Bandit 1.9.4 (`bandit -ll --ignore-nosec`, in the
+//! warm worker) must report identical (test id, line) sets of MEDIUM/HIGH findings on the same
+//! corpus (and we also require the same severity and confidence for each): the
+//! trigger programs in tests/fixtures/triggers, every Python file of the local CPython 3.11
+//! standard library, and the reference solutions in ../shared/data. Disagreements are printed.
+//! Needs `$SCRL_BANDIT`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,9 @@ const STDLIB: &str = "/usr/lib/python3.11";
 fn worker() -> BanditWorker {
     if std::env::var_os(BANDIT_ENV).is_none() {
         panic!(
-            "{BANDIT_ENV} is not set. Run `bash scripts/setup-test-env` (creates .venv with bandit==1.9.4), then \
-             `export {BANDIT_ENV}=$PWD/.venv/bin/bandit` from the repository root, and rerun the tests."
+            "{BANDIT_ENV} is not set. Run `bash scripts/setup-test-env` (creates .venv with \
+             bandit==1.9.4), then `export {BANDIT_ENV}=$PWD/.venv/bin/bandit` from the repository \
+             root, and rerun the tests."
         );
     }
     BanditWorker::start(None).unwrap_or_else(|e| panic!("{e}"))
@@ -55,8 +57,8 @@ impl Tally {
             .scan(source)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         if !reference.parsed {
-            // Bandit reports nothing for a file it cannot parse; the native scanner's partial-AST findings
-            // are documented as a deliberate difference.
+            // Bandit reports nothing for a file it cannot parse; the native scanner's partial-AST
+            // findings are documented as a deliberate difference.
             self.skipped_unparsable += 1;
             return;
         }
@@ -79,7 +81,8 @@ impl Tally {
 
     fn finish(self, corpus: &str) {
         println!(
-            "{corpus}: {} files compared, {} Bandit findings, {} unparsable by Bandit skipped, {} disagreements",
+            "{corpus}: {} files compared, {} Bandit findings, {} unparsable by Bandit skipped, {} \
+             disagreements",
             self.files,
             self.findings,
             self.skipped_unparsable,
@@ -145,9 +148,9 @@ fn trigger_programs_agree_with_bandit() {
     tally.finish("triggers");
 }
 
-/// Edge cases of name resolution and visiting order (aliases before/after imports, imports inside bodies
-/// seen by decorators, relative imports), strings in patterns, annotations and f-string specs, SQL chains,
-/// and the assignment analysis of B703.
+/// Edge cases of name resolution and visiting order (aliases before/after imports, imports inside
+/// bodies seen by decorators, relative imports), strings in patterns, annotations and f-string
+/// specs, SQL chains, and the assignment analysis of B703.
 #[test]
 fn edge_cases_agree_with_bandit() {
     let worker = worker();
@@ -176,7 +179,8 @@ fn cpython_stdlib_agrees_with_bandit() {
     );
     let mut tally = Tally::default();
     for path in &files {
-        // A few test files are deliberately not UTF-8; Bandit's worker takes text, so they are skipped.
+        // A few test files are deliberately not UTF-8; Bandit's worker takes text, so they are
+        // skipped.
         let Ok(source) = std::fs::read_to_string(path) else {
             continue;
         };
@@ -217,8 +221,8 @@ fn reference_solutions_agree_with_bandit() {
     tally.finish("reference solutions");
 }
 
-/// More corpora on demand: `SCRL_CROSSCHECK_EXTRA=dir1:dir2` cross-checks every `*.py` under them too
-/// (e.g. a virtual environment's site-packages). Without the variable this test checks nothing.
+/// More corpora on demand: `SCRL_CROSSCHECK_EXTRA=dir1:dir2` cross-checks every `*.py` under them
+/// too (e.g. a virtual environment's site-packages). Without the variable this test checks nothing.
 #[test]
 fn extra_corpora_agree_with_bandit() {
     let Some(dirs) = std::env::var_os("SCRL_CROSSCHECK_EXTRA") else {

@@ -1,7 +1,7 @@
-//! Per-rule expectations of the native scanner, written by hand (the cross-check compares with Bandit;
-//! these pin the behaviour down on their own): positive and negative cases, evasion attempts through
-//! aliases, `from x import y as z`, `__import__`/`importlib`, and `# nosec` comments, which never hide a
-//! finding.
+//! Per-rule expectations of the native scanner, written by hand (the cross-check compares with
+//! Bandit; these pin the behaviour down on their own): positive and negative cases, evasion
+//! attempts through aliases, `from x import y as z`, `__import__`/`importlib`, and `# nosec`
+//! comments, which never hide a finding.
 
 use scrl_pycheck::{Confidence, Severity, scan};
 
@@ -40,7 +40,8 @@ fn exec_and_eval() {
 #[test]
 fn input_and_low_findings_are_never_reported() {
     expect(
-        "n = int(input())\nimport random, subprocess, pickle\nrandom.random()\nassert n\nos.system('ls')\n",
+        "n = int(input())\nimport random, subprocess, pickle\nrandom.random()\nassert \
+         n\nos.system('ls')\n",
         &[],
     );
     expect(
@@ -51,7 +52,8 @@ fn input_and_low_findings_are_never_reported() {
 
 #[test]
 fn shell_rules_follow_aliases_and_keyword_lines() {
-    let src = "import subprocess as sp\nfrom subprocess import Popen as P\nsp.call(cmd,\n        shell=True)\nP(cmd, shell=True)\n";
+    let src = "import subprocess as sp\nfrom subprocess import Popen as P\nsp.call(cmd,\n        \
+        shell=True)\nP(cmd, shell=True)\n";
     expect(src, &[("B602", 4), ("B602", 5)]);
     expect("from os import system as run\nrun(cmd)\n", &[("B605", 2)]);
     expect("import os\nos.popen(f'cat {name}')\n", &[("B605", 2)]);
@@ -89,7 +91,8 @@ fn deserialization_and_crypto() {
         &[("B301", 2), ("B302", 4)],
     );
     expect(
-        "import hashlib\nhashlib.md5(x)\nhashlib.md5(x, usedforsecurity=False)\nhashlib.new('sha1')\n",
+        "import hashlib\nhashlib.md5(x)\nhashlib.md5(x, \
+         usedforsecurity=False)\nhashlib.new('sha1')\n",
         &[("B324", 2), ("B324", 4)],
     );
     expect(
@@ -98,7 +101,8 @@ fn deserialization_and_crypto() {
     );
     expect("yaml.load(s)\n", &[]);
     expect(
-        "from cryptography.hazmat.primitives.asymmetric import rsa\nrsa.generate_private_key(65537, 1024)\nrsa.generate_private_key(65537, 4096)\n",
+        "from cryptography.hazmat.primitives.asymmetric import \
+         rsa\nrsa.generate_private_key(65537, 1024)\nrsa.generate_private_key(65537, 4096)\n",
         &[("B505", 2)],
     );
 }
@@ -133,7 +137,8 @@ fn file_permissions_and_requests() {
         &[("B103", 2), ("B103", 3)],
     );
     expect(
-        "import requests\nrequests.get(u)\nrequests.get(u, timeout=3)\nrequests.get(u, timeout=3,\n  verify=False)\n",
+        "import requests\nrequests.get(u)\nrequests.get(u, timeout=3)\nrequests.get(u, \
+         timeout=3,\n  verify=False)\n",
         &[("B113", 2), ("B501", 5)],
     );
 }

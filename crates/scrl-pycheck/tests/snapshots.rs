@@ -1,8 +1,8 @@
-//! Snapshot tests in ruff's manner: for every trigger program (one per rule, with positive, negative and
-//! evasion cases), the native findings must equal the stored diagnostics, test id, line, severity and
-//! confidence. `fixtures/triggers.expected.json` was produced by real Bandit 1.9.4
-//! (`bandit -ll --ignore-nosec -f json -r triggers`); this test runs without Bandit, the cross-check
-//! (`bandit_crosscheck.rs`) keeps the snapshot honest against it.
+//! Snapshot tests in ruff's manner: for every trigger program (one per rule, with positive,
+//! negative and evasion cases), the native findings must equal the stored diagnostics, test id,
+//! line, severity and confidence. `fixtures/triggers.expected.json` was produced by real Bandit
+//! 1.9.4 (`bandit -ll --ignore-nosec -f json -r triggers`); this test runs without Bandit, the
+//! cross-check (`bandit_crosscheck.rs`) keeps the snapshot honest against it.
 
 use std::collections::BTreeMap;
 use std::path::Path;

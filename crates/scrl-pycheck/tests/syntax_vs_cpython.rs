@@ -1,7 +1,8 @@
-//! The syntax check against the real interpreter: every snippet in tests/fixtures/syntax is compiled by
-//! Debian's CPython 3.11 (`compile(bytes, name, "exec")` as for a file, run in this test) and by `check_syntax` with target
-//! 3.11; accept/reject must agree. The same holds for every file of the CPython standard library and every
-//! reference solution in ../shared/data. Also: adversarial inputs must not crash the process.
+//! The syntax check against the real interpreter: every snippet in tests/fixtures/syntax is
+//! compiled by Debian's CPython 3.11 (`compile(bytes, name, "exec")` as for a file, run in this
+//! test) and by `check_syntax` with target 3.11; accept/reject must agree. The same holds for every
+//! file of the CPython standard library and every reference solution in ../shared/data. Also:
+//! adversarial inputs must not crash the process.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -91,9 +92,9 @@ fn acceptance_matches_cpython_311() {
 
 /// Compile-time rules the static check does not enforce (more than 20 statically nested blocks, the
 /// symbol table's `nonlocal` ordering rules, `except*` bodies, ...): every snippet in
-/// tests/fixtures/compile_time is refused by CPython, and the reward still gives each stage 0 because
-/// the sandbox compiles every program before running it (scrl-reward's red-team suite asserts that end
-/// to end). The table shows which of them the static check catches too.
+/// tests/fixtures/compile_time is refused by CPython, and the reward still gives each stage 0
+/// because the sandbox compiles every program before running it (scrl-reward's red-team suite
+/// asserts that end to end). The table shows which of them the static check catches too.
 #[test]
 fn compile_time_rules_left_to_the_interpreter_are_refused_by_cpython() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compile_time");

@@ -1,5 +1,6 @@
-//! A bounded in-memory cache of scores keyed by (program, capped tests, reward configuration), so that the
-//! identical completions that RL sampling produces all the time are run once. Evicts oldest-first.
+//! A bounded in-memory cache of scores keyed by (program, capped tests, reward configuration), so
+//! that the identical completions that RL sampling produces all the time are run once. Evicts
+//! oldest-first.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -11,7 +12,8 @@ use crate::{RewardBreakdown, RewardConfig, TestSpec};
 
 pub(crate) type Key = [u8; 32];
 
-/// Hashes everything the score depends on. Lengths are framed so that no two inputs share a byte stream.
+/// Hashes everything the score depends on. Lengths are framed so that no two inputs share a byte
+/// stream.
 pub(crate) fn key(program: &str, tests: &TestSpec, config: &RewardConfig) -> Key {
     let mut h = Sha256::new();
     for part in [

@@ -1,14 +1,16 @@
-//! The function-call harness (docs/reward.md, "Function-call problems"): an assert is split by a trusted
-//! planner into *probes* (the sub-expressions that call the candidate) and a *template* (the judgement
-//! with the expected value). The candidate's process only evaluates the probes and reports their values
-//! as plain data (`python/harness.py`); a fresh process that never runs candidate code decodes them and
-//! evaluates the template with a type-strict `==` (`python/judge.py`). So the expected value is never in
-//! the candidate's process, an early or late exit leaves no report, and a forged report can only claim
-//! values the candidate could have returned anyway.
+//! The function-call harness (docs/reward.md, "Function-call problems"): an assert is split by a
+//! trusted planner into *probes* (the sub-expressions that call the candidate) and a *template*
+//! (the judgement with the expected value). The candidate's process only evaluates the probes and
+//! reports their values as plain data (`python/harness.py`); a fresh process that never runs
+//! candidate code decodes them and evaluates the template with a type-strict `==`
+//! (`python/judge.py`). So the expected value is never in the candidate's process, an early or late
+//! exit leaves no report, and a forged report can only claim values the candidate could have
+//! returned anyway.
 
 use scrl_sandbox::{Execution, Limits, Outcome, Sandbox, SandboxError};
 
-/// Runs the candidate, the setup code and the probes of one assert; stdin carries the framed fields.
+/// Runs the candidate, the setup code and the probes of one assert; stdin carries the framed
+/// fields.
 pub(crate) const HARNESS_PY: &str = include_str!("../python/harness.py");
 /// Plans asserts and verifies reported values; never runs candidate code.
 pub(crate) const JUDGE_PY: &str = include_str!("../python/judge.py");
@@ -126,18 +128,20 @@ pub(crate) fn plan(
 /// What the candidate's run reported.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Report {
-    /// Exactly one well-formed report: the encoded probe values (`-` when a value was not plain data).
+    /// Exactly one well-formed report: the encoded probe values (`-` when a value was not plain
+    /// data).
     Values(Vec<u8>),
-    /// No report, several, or a broken one: the run ended before the harness finished (an early exit, a
-    /// signal) or printed the marker itself.
+    /// No report, several, or a broken one: the run ended before the harness finished (an early
+    /// exit, a signal) or printed the marker itself.
     Missing,
-    /// CPython refused to compile the candidate, so none of it ran (harness.py says so before anything
-    /// else is written; a candidate that prints the same only claims a worse verdict than it earned).
+    /// CPython refused to compile the candidate, so none of it ran (harness.py says so before
+    /// anything else is written; a candidate that prints the same only claims a worse verdict than
+    /// it earned).
     CompileRefused,
 }
 
-/// Runs the candidate and the probes of one assert. The returned execution's stdout is the program's
-/// own output, with the report cut out.
+/// Runs the candidate and the probes of one assert. The returned execution's stdout is the
+/// program's own output, with the report cut out.
 pub(crate) fn run_probes(
     sandbox: &Sandbox,
     program: &str,
@@ -191,7 +195,8 @@ fn split_report(stdout: &[u8]) -> (Report, Vec<u8>) {
 pub(crate) enum Judgement {
     Holds,
     Fails,
-    /// Evaluating the assert on the reported values raised (e.g. `None < 3`): a crash of the assert.
+    /// Evaluating the assert on the reported values raised (e.g. `None < 3`): a crash of the
+    /// assert.
     Raised,
 }
 

@@ -1,15 +1,17 @@
-//! The functional reward ladder of the paper (Eq. 1, Table 1) and its binary variant, as pure functions of
-//! per-test observations. Knows nothing about how programs are run.
+//! The functional reward ladder of the paper (Eq. 1, Table 1) and its binary variant, as pure
+//! functions of per-test observations. Knows nothing about how programs are run.
 //!
 //! How a run is classified (each test is one run of the program on that test's stdin):
-//! - a run that hits a limit, is killed, exits non-zero or violates the sandbox reaches [`Stage::ValidSyntax`];
+//! - a run that hits a limit, is killed, exits non-zero or violates the sandbox reaches
+//!   [`Stage::ValidSyntax`];
 //! - a run that exits 0 with empty stdout reaches [`Stage::Executes`];
 //! - a run that exits 0 with any stdout reaches [`Stage::ProducesOutput`];
 //! - an accepted run is a passed test.
 //!
-//! The program's stage is the highest stage over its runs (stages are never summed): [`Stage::PassesTests`]
-//! when k >= 1 of T tests pass, with R_func = 0.6 + 0.4 k/T. A problem without tests is run once on empty
-//! stdin and can reach at most [`Stage::ProducesOutput`] (0.6): no functional credit without a check.
+//! The program's stage is the highest stage over its runs (stages are never summed):
+//! [`Stage::PassesTests`] when k >= 1 of T tests pass, with R_func = 0.6 + 0.4 k/T. A problem
+//! without tests is run once on empty stdin and can reach at most [`Stage::ProducesOutput`] (0.6):
+//! no functional credit without a check.
 
 use serde::{Deserialize, Serialize};
 
@@ -102,8 +104,8 @@ pub fn syntax_error(tests_total: usize) -> FunctionalScore {
     }
 }
 
-/// Scores a parsed program from its runs. `tests_total` is T (0 for a problem without tests, whose single
-/// run on empty stdin must then have `passed == false`).
+/// Scores a parsed program from its runs. `tests_total` is T (0 for a problem without tests, whose
+/// single run on empty stdin must then have `passed == false`).
 pub fn score_runs(
     runs: &[RunObservation],
     tests_total: usize,
@@ -138,7 +140,8 @@ pub fn score_runs(
     }
 }
 
-/// The same score with its stage lowered to at most `cap` (tests passed above the cap no longer count).
+/// The same score with its stage lowered to at most `cap` (tests passed above the cap no longer
+/// count).
 pub fn capped(score: FunctionalScore, cap: Stage, kind: RewardKind) -> FunctionalScore {
     if score.stage <= cap {
         return score;
@@ -272,7 +275,8 @@ mod tests {
 
     #[test]
     fn no_tests_caps_credit_at_stage_3() {
-        // Even a run flagged as passing cannot earn test credit when there is nothing to check it against.
+        // Even a run flagged as passing cannot earn test credit when there is nothing to check it
+        // against.
         let s = partial(&[PASS], 0);
         assert_eq!(
             (s.stage, s.r_func, s.tests_passed),

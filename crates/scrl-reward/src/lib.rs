@@ -1,11 +1,11 @@
 //! The partial-credit reward: the functional ladder, the binary variant, R_sec and the joint reward
-//! R = alpha * R_func + beta * R_sec (paper Eq. 1-2). Depends on the sandbox and the static checks; knows
-//! nothing about models, problems files or training.
+//! R = alpha * R_func + beta * R_sec (paper Eq. 1-2). Depends on the sandbox and the static checks;
+//! knows nothing about models, problems files or training.
 //!
 //! One [`RewardModel`] owns a sandbox and a scanner and scores programs against a [`TestSpec`]:
 //! syntax check (stage 0 / 1) -> one sandboxed run per test (stages 2-4) -> security scan (R_sec).
-//! Results are cached by (program, tests, configuration), so identical programs are never run twice.
-//! Infrastructure failures (a sandbox that cannot run a program) are errors, never a score.
+//! Results are cached by (program, tests, configuration), so identical programs are never run
+//! twice. Infrastructure failures (a sandbox that cannot run a program) are errors, never a score.
 
 mod cache;
 mod harness;
@@ -28,8 +28,9 @@ pub use security::SeverityWeights;
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum UnparseableSecurity {
-    /// Scan the syntax tree the parser recovers (SPEC: "computed on what can be analysed"). The default,
-    /// as in the paper; note that it lets unparseable text earn beta * R_sec.
+    /// Scan the syntax tree the parser recovers ("computed on what can be analysed",
+    /// docs/reward.md). The default, as in the paper; note that it lets unparseable text earn beta
+    /// * R_sec.
     #[default]
     Analyse,
     /// R_sec = 0 for unparseable code, so a syntax error earns nothing at all.
@@ -55,14 +56,15 @@ pub struct RewardConfig {
     pub severity: SeverityWeights,
     pub unparseable_security: UnparseableSecurity,
     /// The paper's Table 1 read literally: a completion with no code in it is just text that parses
-    /// (stage 1 and up, as it runs cleanly), and a program that runs none of its code is not capped.
-    /// Off by default: then "no program" is stage 0 and a no-op earns at most stage 1 on stdin problems
-    /// (docs/reward.md, "No program, no-op programs").
+    /// (stage 1 and up, as it runs cleanly), and a program that runs none of its code is not
+    /// capped. Off by default: then "no program" is stage 0 and a no-op earns at most stage 1 on
+    /// stdin problems (docs/reward.md, "No program, no-op programs").
     pub literal_ladder: bool,
-    /// Leave out of the reward every test whose input and output both appear verbatim in the problem's
-    /// statement, so that printing a memorised example cannot pass a "hidden" test. Applied where a
-    /// problem becomes a `TestSpec` (`scrl_train::evaluate::test_spec`, `score`); a problem whose tests
-    /// are all statement examples is then left with none (no credit beyond stage 3; PPO skips it).
+    /// Leave out of the reward every test whose input and output both appear verbatim in the
+    /// problem's statement, so that printing a memorised example cannot pass a "hidden" test.
+    /// Applied where a problem becomes a `TestSpec` (`scrl_train::evaluate::test_spec`, `score`); a
+    /// problem whose tests are all statement examples is then left with none (no credit beyond
+    /// stage 3; PPO skips it).
     pub skip_statement_examples: bool,
 }
 
@@ -100,8 +102,10 @@ impl RewardConfig {
     /// Checks the values a user can get wrong in a config file.
     pub fn validate(&self) -> Result<(), RewardError> {
         let bad = |m: String| Err(RewardError::Config(m));
-        if !(self.alpha.is_finite() && self.alpha >= 0.0)
-            || !(self.beta.is_finite() && self.beta >= 0.0)
+        if !(self.alpha.is_finite()
+            && self.alpha >= 0.0
+            && self.beta.is_finite()
+            && self.beta >= 0.0)
         {
             return bad(format!(
                 "alpha and beta must be finite and >= 0 (got {} and {})",
@@ -140,10 +144,10 @@ pub struct StdinCase {
 pub enum TestSpec {
     /// Run the program on each input and compare its stdout with the expected output.
     Stdin(Vec<StdinCase>),
-    /// Function-call problems: for each assert the program runs (then `setup`) under the harness, which
-    /// evaluates the calls of the assert and reports their values as plain data; a separate process that
-    /// runs no candidate code decides whether the assert holds (docs/reward.md). A wrong value counts as
-    /// a clean run for the ladder (the program ran; its answer was wrong).
+    /// Function-call problems: for each assert the program runs (then `setup`) under the harness,
+    /// which evaluates the calls of the assert and reports their values as plain data; a separate
+    /// process that runs no candidate code decides whether the assert holds (docs/reward.md). A
+    /// wrong value counts as a clean run for the ladder (the program ran; its answer was wrong).
     Asserts {
         setup: Option<String>,
         asserts: Vec<String>,
@@ -212,9 +216,9 @@ impl TestRun {
         }
     }
 
-    /// The error of a run CPython refused to compile, from what the interpreter printed: the last line
-    /// (`SyntaxError: too many statically nested blocks`) and the line of `File "main.py", line N`
-    /// (0 when it is not in the excerpt; the column is not recovered and is 0).
+    /// The error of a run CPython refused to compile, from what the interpreter printed: the last
+    /// line (`SyntaxError: too many statically nested blocks`) and the line of `File "main.py",
+    /// line N` (0 when it is not in the excerpt; the column is not recovered and is 0).
     pub fn compile_error(&self) -> SyntaxError {
         let last = self
             .stderr_tail
@@ -279,16 +283,17 @@ pub struct RewardBreakdown {
     pub security_parsed: bool,
     /// What the program does at module level ([`ProgramShape`]); `empty` is "no program" (stage 0).
     pub shape: ProgramShape,
-    /// The program parses but runs none of its own code (only definitions, imports, constants); on a
-    /// stdin problem its stage is capped at 1 unless [`RewardConfig::literal_ladder`] is set.
+    /// The program parses but runs none of its own code (only definitions, imports, constants); on
+    /// a stdin problem its stage is capped at 1 unless [`RewardConfig::literal_ladder`] is set.
     pub no_op: bool,
     pub findings: Vec<Finding>,
     pub tests: Vec<TestRun>,
 }
 
 impl RewardBreakdown {
-    /// The JSON object `securecoderl score --json` prints and the reward server returns: the breakdown
-    /// plus `stage_number`, the per-test `verdicts` and, for a problem from a problems file, its `id`.
+    /// The JSON object `securecoderl score --json` prints and the reward server returns: the
+    /// breakdown plus `stage_number`, the per-test `verdicts` and, for a problem from a problems
+    /// file, its `id`.
     pub fn to_json_row(&self, id: Option<&str>) -> serde_json::Value {
         let mut v = serde_json::to_value(self).expect("a breakdown serializes");
         let obj = v.as_object_mut().expect("a breakdown is an object");
@@ -304,8 +309,8 @@ impl RewardBreakdown {
         v
     }
 
-    /// The same observations under another functional reward: the curriculum switches from binary to
-    /// partial credit without running anything again.
+    /// The same observations under another functional reward: the curriculum switches from binary
+    /// to partial credit without running anything again.
     pub fn with_kind(&self, kind: RewardKind) -> RewardBreakdown {
         let r_func = ladder::r_func(self.stage, self.tests_passed, self.tests_total, kind);
         RewardBreakdown {
@@ -346,7 +351,8 @@ pub struct RewardModel {
 }
 
 impl RewardModel {
-    /// Builds a reward model around a started sandbox. The syntax check targets the sandbox's interpreter.
+    /// Builds a reward model around a started sandbox. The syntax check targets the sandbox's
+    /// interpreter.
     pub fn new(
         config: RewardConfig,
         sandbox: Arc<Sandbox>,
@@ -354,7 +360,8 @@ impl RewardModel {
     ) -> Result<Self, RewardError> {
         config.validate()?;
         let (major, minor) = sandbox.python_version();
-        // Test runs block on the sandbox, not the CPU: twice as many threads as cores keeps every zygote busy.
+        // Test runs block on the sandbox, not the CPU: twice as many threads as cores keeps every
+        // zygote busy.
         let threads = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -406,8 +413,9 @@ impl RewardModel {
     }
 
     /// [`RewardModel::score_batch`] that stops starting programs once `cancel` is set (those get
-    /// [`RewardError::Cancelled`]; a program already running finishes) and calls `on_done` after each.
-    /// For callers that can lose interest (a reward server whose client went away) or show progress.
+    /// [`RewardError::Cancelled`]; a program already running finishes) and calls `on_done` after
+    /// each. For callers that can lose interest (a reward server whose client went away) or show
+    /// progress.
     pub fn score_batch_with(
         &self,
         items: &[(&str, &TestSpec)],
@@ -461,8 +469,8 @@ impl RewardModel {
                 let runs = self.run_tests(program, tests)?;
                 let obs: Vec<_> = runs.iter().map(|(_, o)| *o).collect();
                 let runs: Vec<TestRun> = runs.into_iter().map(|(r, _)| r).collect();
-                // The interpreter is the oracle: what CPython refused to compile is stage 0 even where
-                // the static check accepted it (compile-time limits, docs/reward.md).
+                // The interpreter is the oracle: what CPython refused to compile is stage 0 even
+                // where the static check accepted it (compile-time limits, docs/reward.md).
                 match runs.iter().find(|r| r.outcome == Outcome::CompileError) {
                     Some(refused) => {
                         syntax = Some(refused.compile_error());
@@ -478,7 +486,8 @@ impl RewardModel {
             && !c.literal_ladder
             && func.stage > Stage::ValidSyntax
         {
-            // Nothing of it ran, so "executes without crash" and anything above says nothing about it.
+            // Nothing of it ran, so "executes without crash" and anything above says nothing about
+            // it.
             func = ladder::capped(func, Stage::ValidSyntax, c.kind);
         }
         let r_sec = if syntax.is_some() && c.unparseable_security == UnparseableSecurity::Zero {
@@ -515,7 +524,8 @@ impl RewardModel {
         match tests {
             TestSpec::Stdin(cases) if cases.is_empty() => {
                 let exec = self.sandbox.run(program, b"", &limits)?;
-                // Nothing to compare against: a clean exit is labelled a wrong answer, never accepted.
+                // Nothing to compare against: a clean exit is labelled a wrong answer, never
+                // accepted.
                 Ok(vec![observe(
                     &exec,
                     Verdict::of(exec.outcome, false),
@@ -577,7 +587,8 @@ impl RewardModel {
         Ok(planned)
     }
 
-    /// Limits of the harness's own trusted runs (planning, verification): never tighter than the defaults.
+    /// Limits of the harness's own trusted runs (planning, verification): never tighter than the
+    /// defaults.
     fn trusted_limits(&self) -> Limits {
         let (l, d) = (self.config.limits(), Limits::default());
         Limits {
@@ -637,7 +648,8 @@ impl RewardModel {
                     (Outcome::Exited, _, Some(harness::Judgement::Fails)) => {
                         (Verdict::WrongAnswer, true)
                     }
-                    // The assert itself raised on the reported values: a crash, as before the harness.
+                    // The assert itself raised on the reported values: a crash, as before the
+                    // harness.
                     (Outcome::Exited, _, Some(harness::Judgement::Raised)) => {
                         (Verdict::RuntimeError, false)
                     }
@@ -645,8 +657,8 @@ impl RewardModel {
                     (Outcome::Exited, harness::Report::Values(_), None) => {
                         (Verdict::WrongAnswer, true)
                     }
-                    // Exit status 0 without the harness's report: the program ended the run early (or
-                    // forged or doubled the report). It did not complete the test.
+                    // Exit status 0 without the harness's report: the program ended the run early
+                    // (or forged or doubled the report). It did not complete the test.
                     (Outcome::Exited, harness::Report::Missing, None) => {
                         (Verdict::RuntimeError, false)
                     }

@@ -1,5 +1,6 @@
-//! R_sec = 1 - V (paper Eq. 2): each MEDIUM finding adds 0.5 to V, each HIGH finding 1.0, V capped at 1.
-//! LOW findings never count (the paper scores Bandit at `-ll`), so `input()` and the like cost nothing.
+//! R_sec = 1 - V (paper Eq. 2): each MEDIUM finding adds 0.5 to V, each HIGH finding 1.0, V capped
+//! at 1. LOW findings never count (the paper scores Bandit at `-ll`), so `input()` and the like
+//! cost nothing.
 
 use scrl_pycheck::{Finding, Severity};
 

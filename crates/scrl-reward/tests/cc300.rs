@@ -1,7 +1,8 @@
 //! Every accepted CodeContests reference whose output the data marks as exactly checkable scores
-//! R_func = 1.0 on all its tests through the full reward; a deliberately broken copy of each does not.
-//! References whose measured CPU time comes within a factor of `MARGIN` of the CPU limit are left out
-//! (and counted), so a loaded machine cannot turn a slow reference's tests into time limits.
+//! R_func = 1.0 on all its tests through the full reward; a deliberately broken copy of each does
+//! not. References whose measured CPU time comes within a factor of `MARGIN` of the CPU limit are
+//! left out (and counted), so a loaded machine cannot turn a slow reference's tests into time
+//! limits.
 
 #[path = "../../scrl-sandbox/tests/common/cc300.rs"]
 mod cc300;

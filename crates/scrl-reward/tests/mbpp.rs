@@ -1,7 +1,7 @@
-//! Function-call references through the harness: every MBPP canonical solution in ../shared/data that the
-//! data marks as passing scores R_func 1.0 on all its asserts; copies broken two ways do not (one whose
-//! functions all return None, and the issue's hack: the reference followed by `os._exit(0)`, which now
-//! leaves no report).
+//! Function-call references through the harness: every MBPP canonical solution in ../shared/data
+//! that the data marks as passing scores R_func 1.0 on all its asserts; copies broken two ways do
+//! not (one whose functions all return None, and the issue's hack: the reference followed by
+//! `os._exit(0)`, which now leaves no report).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +10,9 @@ use scrl_pycheck::Scanner;
 use scrl_reward::{RewardConfig, RewardModel, TestSpec};
 use scrl_sandbox::{Sandbox, SandboxConfig};
 
-const BREAK_FUNCTIONS: &str = "\n_scrl_names = [n for n, f in list(globals().items()) if callable(f) and not isinstance(f, type) and getattr(f, '__module__', '') == '__main__']\nfor _n in _scrl_names:\n    globals()[_n] = lambda *a, **k: None\n";
+const BREAK_FUNCTIONS: &str = "\n_scrl_names = [n for n, f in list(globals().items()) if \
+    callable(f) and not isinstance(f, type) and getattr(f, '__module__', '') == '__main__']\nfor \
+    _n in _scrl_names:\n    globals()[_n] = lambda *a, **k: None\n";
 
 #[test]
 fn mbpp_references_score_one_and_broken_copies_do_not() {

@@ -1,6 +1,6 @@
-//! The reward red-team suite (issue 12): hostile programs for stdin and function-call problems, each with
-//! the highest stage and reward it may earn, and for the sandbox items the absence of the outside effect.
-//! Everything runs for real: real Python in the real sandbox, the native scanner.
+//! The reward red-team suite (issue 12): hostile programs for stdin and function-call problems,
+//! each with the highest stage and reward it may earn, and for the sandbox items the absence of the
+//! outside effect. Everything runs for real: real Python in the real sandbox, the native scanner.
 
 use std::sync::{Arc, OnceLock};
 
@@ -103,13 +103,15 @@ const FUNCTION_CALL: &[Case] = &[
     ),
     case(
         "__ne__ always false and __bool__ true",
-        "class A:\n    def __ne__(self, o): return False\n    def __bool__(self): return True\ndef add(a,b): return A()\n",
+        "class A:\n    def __ne__(self, o): return False\n    def __bool__(self): return True\ndef \
+         add(a,b): return A()\n",
         Stage::Executes,
         R2,
     ),
     case(
         "__hash__ and __eq__ of an int subclass",
-        "class I(int):\n    def __eq__(self, o): return True\n    __hash__ = int.__hash__\ndef add(a,b): return I(0)\n",
+        "class I(int):\n    def __eq__(self, o): return True\n    __hash__ = int.__hash__\ndef \
+         add(a,b): return I(0)\n",
         Stage::Executes,
         R2,
     ),
@@ -145,19 +147,23 @@ const FUNCTION_CALL: &[Case] = &[
     ),
     case(
         "SIGTERM to itself from the function",
-        "import os, signal\ndef add(a,b):\n    os.kill(os.getpid(), signal.SIGTERM)\n    return 0\n",
+        "import os, signal\ndef add(a,b):\n    os.kill(os.getpid(), signal.SIGTERM)\n    return \
+         0\n",
         Stage::ValidSyntax,
         R1,
     ),
     case(
         "SIGKILL to itself from atexit",
-        "import atexit, os, signal\natexit.register(lambda: os.kill(os.getpid(), signal.SIGKILL))\ndef add(a,b): return a+b\n",
+        "import atexit, os, signal\natexit.register(lambda: os.kill(os.getpid(), \
+         signal.SIGKILL))\ndef add(a,b): return a+b\n",
         Stage::ValidSyntax,
         R1,
     ),
     case(
         "replaced print, sys.stdout and builtins",
-        "import sys, builtins\nclass W:\n    def write(self, s): return len(s)\n    def flush(self): pass\nsys.stdout = W()\nbuiltins.print = lambda *a, **k: None\ndef add(a,b): return 0\n",
+        "import sys, builtins\nclass W:\n    def write(self, s): return len(s)\n    def \
+         flush(self): pass\nsys.stdout = W()\nbuiltins.print = lambda *a, **k: None\ndef add(a,b): \
+         return 0\n",
         Stage::Executes,
         R2,
     ),
@@ -175,19 +181,27 @@ const FUNCTION_CALL: &[Case] = &[
     ),
     case(
         "replaced type, isinstance and collections",
-        "import builtins, collections\nbuiltins.type = lambda *a: int\nbuiltins.isinstance = lambda *a: True\ncollections.Counter = int\ndef add(a,b): return '3'\n",
+        "import builtins, collections\nbuiltins.type = lambda *a: int\nbuiltins.isinstance = \
+         lambda *a: True\ncollections.Counter = int\ndef add(a,b): return '3'\n",
         Stage::Executes,
         R2,
     ),
     case(
         "caller's frames for the expected value",
-        "import sys\ndef add(a,b):\n    f = sys._getframe(1)\n    while f is not None:\n        for v in list(f.f_locals.values()) + list(f.f_globals.values()) + list(f.f_code.co_consts):\n            if isinstance(v, int) and not isinstance(v, bool) and v not in (a, b) and v > 2:\n                return v\n        f = f.f_back\n    return 0\n",
+        "import sys\ndef add(a,b):\n    f = sys._getframe(1)\n    while f is not None:\n        \
+         for v in list(f.f_locals.values()) + list(f.f_globals.values()) + \
+         list(f.f_code.co_consts):\n            if isinstance(v, int) and not isinstance(v, bool) \
+         and v not in (a, b) and v > 2:\n                return v\n        f = f.f_back\n    \
+         return 0\n",
         Stage::Executes,
         R2,
     ),
     case(
         "gc and stdin scan for the assert's right-hand side",
-        "import gc, os, re\ndef add(a,b):\n    os.lseek(0, 0, 0)\n    text = os.read(0, 1 << 20).decode('utf-8', 'replace')\n    for o in gc.get_objects():\n        if isinstance(o, str):\n            text += o\n    for m in re.finditer(r'==\\s*(\\d+)', text):\n        return int(m.group(1))\n    return 0\n",
+        "import gc, os, re\ndef add(a,b):\n    os.lseek(0, 0, 0)\n    text = os.read(0, 1 << \
+         20).decode('utf-8', 'replace')\n    for o in gc.get_objects():\n        if isinstance(o, \
+         str):\n            text += o\n    for m in re.finditer(r'==\\s*(\\d+)', text):\n        \
+         return int(m.group(1))\n    return 0\n",
         Stage::ProducesOutput,
         R3,
     ),
@@ -287,7 +301,8 @@ fn honest_function_call_programs_keep_their_scores() {
         (constant.tests_passed, constant.stage),
         (1, Stage::PassesTests)
     );
-    // Reporting a fixed value instead of returning it (the report's format is public) earns exactly that.
+    // Reporting a fixed value instead of returning it (the report's format is public) earns exactly
+    // that.
     let forged = m
         .score(
             "import os\nos.write(1, b'\\x00SCRL-RESULT\\x003:i3;')\nos._exit(0)\n",
@@ -403,37 +418,43 @@ const STDIN: &[Case] = &[
     ),
     case(
         "correct output then SIGKILL to itself",
-        "import os, sys\na, b = map(int, input().split())\nprint(a + b)\nsys.stdout.flush()\nos.kill(os.getpid(), 9)\n",
+        "import os, sys\na, b = map(int, input().split())\nprint(a + \
+         b)\nsys.stdout.flush()\nos.kill(os.getpid(), 9)\n",
         Stage::ValidSyntax,
         R1,
     ),
     case(
         "correct output then SIGSEGV via faulthandler",
-        "import sys, faulthandler\na, b = map(int, input().split())\nprint(a + b)\nsys.stdout.flush()\nfaulthandler._sigsegv()\n",
+        "import sys, faulthandler\na, b = map(int, input().split())\nprint(a + \
+         b)\nsys.stdout.flush()\nfaulthandler._sigsegv()\n",
         Stage::ValidSyntax,
         R1,
     ),
     case(
         "correct output then an output flood",
-        "import sys\na, b = map(int, input().split())\nprint(a + b)\nsys.stdout.write('x' * (9 << 20))\n",
+        "import sys\na, b = map(int, input().split())\nprint(a + b)\nsys.stdout.write('x' * (9 << \
+         20))\n",
         Stage::ValidSyntax,
         R1,
     ),
     case(
         "correct output then ftruncate far beyond the cap",
-        "import os, sys\na, b = map(int, input().split())\nprint(a + b)\nsys.stdout.flush()\nos.ftruncate(1, 1 << 40)\n",
+        "import os, sys\na, b = map(int, input().split())\nprint(a + \
+         b)\nsys.stdout.flush()\nos.ftruncate(1, 1 << 40)\n",
         Stage::ValidSyntax,
         R1,
     ),
     case(
         "correct output then a wrong exit status via atexit",
-        "import atexit, os\natexit.register(lambda: os._exit(3))\na, b = map(int, input().split())\nprint(a + b)\n",
+        "import atexit, os\natexit.register(lambda: os._exit(3))\na, b = map(int, \
+         input().split())\nprint(a + b)\n",
         Stage::ValidSyntax,
         R1,
     ),
     case(
         "correct output rewritten after a seek",
-        "import os\na, b = map(int, input().split())\nos.write(1, str(a + b).encode() + b'\\n')\nos.lseek(1, 0, 0)\nos.write(1, b'9')\n",
+        "import os\na, b = map(int, input().split())\nos.write(1, str(a + b).encode() + \
+         b'\\n')\nos.lseek(1, 0, 0)\nos.write(1, b'9')\n",
         Stage::ProducesOutput,
         R3,
     ),
@@ -492,7 +513,8 @@ fn an_honest_crash_beats_doing_nothing_and_no_ops_are_counted() {
         scrl_reward::NO_PROGRAM
     );
     // Correct programs are untouched: a main() guarded by __name__ runs.
-    let guarded = "def main():\n    a, b = map(int, input().split())\n    print(a + b)\nif __name__ == '__main__':\n    main()\n";
+    let guarded = "def main():\n    a, b = map(int, input().split())\n    print(a + b)\nif \
+        __name__ == '__main__':\n    main()\n";
     assert_eq!(m.score(guarded, &sum_spec()).unwrap().r_func, 1.0);
 }
 
@@ -523,8 +545,10 @@ fn stopping_itself_or_ignoring_cpu_signals_is_a_time_limit() {
         output: "3\n".into(),
     }]);
     for program in [
-        "import os, signal, sys\nprint(3)\nsys.stdout.flush()\nos.kill(os.getpid(), signal.SIGSTOP)\n",
-        "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nprint(3)\nwhile True:\n    pass\n",
+        "import os, signal, sys\nprint(3)\nsys.stdout.flush()\nos.kill(os.getpid(), \
+         signal.SIGSTOP)\n",
+        "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nprint(3)\nwhile True:\n    \
+         pass\n",
         "import time\nprint(3, flush=True)\ntime.sleep(60)\n",
     ] {
         let b = m.score(program, &spec).unwrap();
@@ -541,8 +565,8 @@ fn stopping_itself_or_ignoring_cpu_signals_is_a_time_limit() {
     }
 }
 
-/// The sandbox items: nothing a run sets on its stdin/stdout/stderr survives it, and no lock, flush or
-/// cache eviction on a read-only host file.
+/// The sandbox items: nothing a run sets on its stdin/stdout/stderr survives it, and no lock, flush
+/// or cache eviction on a read-only host file.
 #[test]
 fn runs_start_from_fresh_descriptions_and_leave_host_files_alone() {
     let sb = Sandbox::new(SandboxConfig {
@@ -551,7 +575,11 @@ fn runs_start_from_fresh_descriptions_and_leave_host_files_alone() {
     })
     .unwrap();
     let limits = Limits::default();
-    let tamper = "import fcntl, os\nfor fd in (0, 1, 2):\n    fl = fcntl.fcntl(fd, fcntl.F_GETFL)\n    fcntl.fcntl(fd, fcntl.F_SETFL, fl | os.O_NONBLOCK | os.O_APPEND | os.O_ASYNC)\nfor cmd in (fcntl.F_SETOWN, fcntl.F_SETSIG):\n    try:\n        fcntl.fcntl(1, cmd, os.getpid())\n        print('set', cmd)\n    except OSError:\n        pass\n";
+    let tamper = "import fcntl, os\nfor fd in (0, 1, 2):\n    fl = fcntl.fcntl(fd, \
+        fcntl.F_GETFL)\n    fcntl.fcntl(fd, fcntl.F_SETFL, fl | os.O_NONBLOCK | os.O_APPEND | \
+        os.O_ASYNC)\nfor cmd in (fcntl.F_SETOWN, fcntl.F_SETSIG):\n    try:\n        \
+        fcntl.fcntl(1, cmd, os.getpid())\n        print('set', cmd)\n    except OSError:\n        \
+        pass\n";
     let e = sb.run(tamper, b"SECRET-A\n", &limits).unwrap();
     assert_eq!(
         e.outcome,
@@ -564,7 +592,9 @@ fn runs_start_from_fresh_descriptions_and_leave_host_files_alone() {
         "owner and signal settings are refused: {}",
         String::from_utf8_lossy(&e.stdout)
     );
-    let look = "import fcntl, os, sys\nflags = [fcntl.fcntl(fd, fcntl.F_GETFL) & (os.O_NONBLOCK | os.O_APPEND | os.O_ASYNC) for fd in (0, 1, 2)]\nprint(flags, os.lseek(0, 0, 1), repr(sys.stdin.read()))\n";
+    let look = "import fcntl, os, sys\nflags = [fcntl.fcntl(fd, fcntl.F_GETFL) & (os.O_NONBLOCK | \
+        os.O_APPEND | os.O_ASYNC) for fd in (0, 1, 2)]\nprint(flags, os.lseek(0, 0, 1), \
+        repr(sys.stdin.read()))\n";
     let e = sb.run(look, b"B\n", &limits).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&e.stdout),
@@ -576,7 +606,13 @@ fn runs_start_from_fresh_descriptions_and_leave_host_files_alone() {
     // Locks, flushes and cache advice on a file the program may read.
     let target = "/usr/lib/python3.11/os.py";
     let attempt = format!(
-        "import fcntl, os, time\nfd = os.open({target:?}, os.O_RDONLY)\nfor name, f in [('flock', lambda: fcntl.flock(fd, fcntl.LOCK_SH)), ('lockf', lambda: fcntl.lockf(fd, fcntl.LOCK_SH)), ('ofd', lambda: fcntl.fcntl(fd, 37, b'\\0' * 32)), ('fsync', lambda: os.fsync(fd)), ('fdatasync', lambda: os.fdatasync(fd)), ('fadvise', lambda: os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED))]:\n    try:\n        f()\n        print('done', name)\n    except OSError as e:\n        print('refused', name, e.errno)\ntime.sleep(0.5)\n"
+        "import fcntl, os, time\nfd = os.open({target:?}, os.O_RDONLY)\nfor name, f in [('flock', \
+         lambda: fcntl.flock(fd, fcntl.LOCK_SH)), ('lockf', lambda: fcntl.lockf(fd, \
+         fcntl.LOCK_SH)), ('ofd', lambda: fcntl.fcntl(fd, 37, b'\\0' * 32)), ('fsync', lambda: \
+         os.fsync(fd)), ('fdatasync', lambda: os.fdatasync(fd)), ('fadvise', lambda: \
+         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED))]:\n    try:\n        f()\n        \
+         print('done', name)\n    except OSError as e:\n        print('refused', name, \
+         e.errno)\ntime.sleep(0.5)\n"
     );
     let prober = std::thread::spawn(move || {
         // While the program sleeps, the host can take an exclusive lock on the same file.
@@ -615,9 +651,10 @@ fn nested(head: &str, n: usize, body: &str) -> String {
 const SOLVE: &str = "import sys\nprint(sum(map(int, sys.stdin.read().split())))";
 const SOLVE_ADD: &str = "def add(a, b):\n    return a + b";
 
-/// Programs CPython 3.11 refuses at compile time (found by testing against /usr/bin/python3), each with
-/// an honest solution of both problems in it, so without the interpreter as the oracle they would run.
-/// Every one is stage 0 and not syntax-valid, whether or not the static check catches it.
+/// Programs CPython 3.11 refuses at compile time (found by testing against /usr/bin/python3), each
+/// with an honest solution of both problems in it, so without the interpreter as the oracle they
+/// would run. Every one is stage 0 and not syntax-valid, whether or not the static check catches
+/// it.
 fn compile_refused() -> Vec<(&'static str, String)> {
     let with_solution = |extra: String| format!("{SOLVE}\n{SOLVE_ADD}\n{extra}");
     let try_finally = |n: usize| {
@@ -838,12 +875,14 @@ fn programs_at_the_compile_time_limits_keep_their_scores() {
     }
 }
 
-/// The refusal is reported by the sandbox's own code, before the program runs: a program that prints
-/// what CPython prints for a refusal and exits 1 is an ordinary crash (stage 1), not stage 0.
+/// The refusal is reported by the sandbox's own code, before the program runs: a program that
+/// prints what CPython prints for a refusal and exits 1 is an ordinary crash (stage 1), not stage
+/// 0.
 #[test]
 fn a_program_cannot_fake_a_compile_refusal_into_another_verdict() {
     let m = model(RewardConfig::default());
-    let fake = "import sys\nsys.stderr.write('  File \"main.py\", line 1\\nSyntaxError: invalid syntax\\n')\nsys.exit(1)\n";
+    let fake = "import sys\nsys.stderr.write('  File \"main.py\", line 1\\nSyntaxError: invalid \
+        syntax\\n')\nsys.exit(1)\n";
     let b = m.score(fake, &sum_spec()).unwrap();
     assert_eq!(b.stage, Stage::ValidSyntax);
     assert!(b.syntax_error.is_none());

@@ -1,5 +1,5 @@
-//! The reward end to end: real sandboxed Python, the real scanner, every rung of the ladder, the binary
-//! variant, the no-test rule, R_sec, function-call problems and the cache.
+//! The reward end to end: real sandboxed Python, the real scanner, every rung of the ladder, the
+//! binary variant, the no-test rule, R_sec, function-call problems and the cache.
 
 use std::sync::{Arc, OnceLock};
 

@@ -1,9 +1,10 @@
-//! The in-child lockdown: a tiny native library that the Python zygote loads once (through `ctypes`,
-//! before any untrusted code exists) and calls in every forked child, right before the child compiles the
-//! untrusted program. It applies, in this order: rlimits, the unprivileged uid/gid, no_new_privs, the
-//! Landlock domain prepared by the supervisor, and a seccomp allowlist. It must not know anything about
-//! tests or verdicts. `build.rs` compiles this file with plain `rustc` (no crates), and the supervisor
-//! embeds the result, so nothing outside `cargo build` is needed on a fresh machine.
+//! The in-child lockdown: a tiny native library that the Python zygote loads once (through
+//! `ctypes`, before any untrusted code exists) and calls in every forked child, right before the
+//! child compiles the untrusted program. It applies, in this order: rlimits, the unprivileged
+//! uid/gid, no_new_privs, the Landlock domain prepared by the supervisor, and a seccomp allowlist.
+//! It must not know anything about tests or verdicts. `build.rs` compiles this file with plain
+//! `rustc` (no crates), and the supervisor embeds the result, so nothing outside `cargo build` is
+//! needed on a fresh machine.
 //!
 //! x86_64 only: the syscall numbers below are the x86_64 ones, and the filter kills any other ABI.
 
@@ -71,8 +72,8 @@ const SYS_LANDLOCK_RESTRICT_SELF: c_long = 446;
 const SYS_CLOSE_RANGE: c_long = 436;
 const SECCOMP_SET_MODE_FILTER: c_ulong = 1;
 
-/// Called once by the zygote that serves requests: die with the process that started it, so a killed
-/// supervisor never leaves a zygote (and its pid namespace) behind.
+/// Called once by the zygote that serves requests: die with the process that started it, so a
+/// killed supervisor never leaves a zygote (and its pid namespace) behind.
 #[unsafe(no_mangle)]
 pub extern "C" fn scrl_die_with_parent() -> c_int {
     unsafe {
@@ -101,8 +102,8 @@ pub extern "C" fn scrl_become_subreaper() -> c_int {
     }
 }
 
-/// Locks the calling (freshly forked, single-threaded) child down. Returns 0, or a negative step code
-/// with errno left set by the failing call.
+/// Locks the calling (freshly forked, single-threaded) child down. Returns 0, or a negative step
+/// code with errno left set by the failing call.
 ///
 /// # Safety
 /// `req` must point to a readable `LockdownRequest`.
@@ -125,7 +126,8 @@ pub unsafe extern "C" fn scrl_lockdown(req: *const LockdownRequest) -> c_int {
     }
     if r.flags & FLAG_SETUID != 0 {
         let id = r.uid as c_uint;
-        // Groups first: once the uid is dropped, the supplementary groups of root could not be cleared.
+        // Groups first: once the uid is dropped, the supplementary groups of root could not be
+        // cleared.
         if unsafe { setgroups(0, std::ptr::null()) } != 0
             || unsafe { setresgid(id, id, id) } != 0
             || unsafe { setresuid(id, id, id) } != 0
@@ -165,8 +167,8 @@ pub unsafe extern "C" fn scrl_lockdown(req: *const LockdownRequest) -> c_int {
     {
         return STEP_LANDLOCK;
     }
-    // Every descriptor except stdio and the ok pipe goes before untrusted code can see it: the zygote's
-    // control pipes, the memfds of the source, the ruleset, the helper itself.
+    // Every descriptor except stdio and the ok pipe goes before untrusted code can see it: the
+    // zygote's control pipes, the memfds of the source, the ruleset, the helper itself.
     let ok = r.ok_fd as c_uint;
     if ok < 3 {
         return STEP_CLOSE;
@@ -235,11 +237,12 @@ const OFF_ARCH: u32 = 4;
 const OFF_ARG0_LO: u32 = 16;
 const OFF_ARG1_LO: u32 = 24;
 
-/// Syscalls an ordinary stdin/stdout program (and CPython's threads) needs. Everything not named here
-/// fails with ENOSYS, so harmless probes (e.g. `os.cpu_count` fallbacks) degrade instead of dying.
-/// Left out on purpose because they reach outside the run even on a read-only file: `flock` (73),
-/// `fsync` (74), `fdatasync` (75), `sync` (162), `syncfs` (306), `sync_file_range` (277), `readahead`
-/// (187) and `fadvise64` (221): locks that block host processes, disk flushes, page-cache eviction.
+/// Syscalls an ordinary stdin/stdout program (and CPython's threads) needs. Everything not named
+/// here fails with ENOSYS, so harmless probes (e.g. `os.cpu_count` fallbacks) degrade instead of
+/// dying. Left out on purpose because they reach outside the run even on a read-only file: `flock`
+/// (73), `fsync` (74), `fdatasync` (75), `sync` (162), `syncfs` (306), `sync_file_range` (277),
+/// `readahead` (187) and `fadvise64` (221): locks that block host processes, disk flushes,
+/// page-cache eviction.
 const ALLOW: &[u32] = &[
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
     26, 27, 28, 32, 33, 34, 35, 36, 39, 60, 61, 63, 72, 77, 78, 79, 80, 81, 89, 95, 96, 97, 98, 99,
@@ -248,10 +251,10 @@ const ALLOW: &[u32] = &[
     247, 257, 262, 267, 269, 270, 271, 273, 281, 290, 291, 292, 293, 309, 318, 332, 334, 436, 439,
 ];
 
-/// Syscalls that only an escape attempt makes: the process is killed with SIGSYS so the supervisor can
-/// report a sandbox violation instead of a mere runtime error. Processes (fork, vfork, exec), sockets,
-/// identity and session changes, namespaces and mounts, kernel attack surface (bpf, perf, io_uring,
-/// userfaultfd, keyrings), other processes' memory and signals to anyone but itself.
+/// Syscalls that only an escape attempt makes: the process is killed with SIGSYS so the supervisor
+/// can report a sandbox violation instead of a mere runtime error. Processes (fork, vfork, exec),
+/// sockets, identity and session changes, namespaces and mounts, kernel attack surface (bpf, perf,
+/// io_uring, userfaultfd, keyrings), other processes' memory and signals to anyone but itself.
 const KILL: &[u32] = &[
     41, 42, 43, 49, 50, 53, 57, 58, 59, 101, 105, 106, 109, 112, 113, 114, 116, 117, 119, 122, 123,
     129, 135, 155, 161, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 175, 176, 200, 227,
@@ -320,8 +323,8 @@ fn build_filter(pid: u32) -> Vec<SockFilter> {
         stmt(RET, RET_ALLOW),
         stmt(RET, RET_KILL_PROCESS),
     ]);
-    // fcntl: descriptor and status flags and duplication only. Record locks (F_SETLK, F_OFD_SETLK, ...),
-    // leases, owners, signals and notifications would act on files outside the run: ENOSYS.
+    // fcntl: descriptor and status flags and duplication only. Record locks (F_SETLK, F_OFD_SETLK,
+    // ...), leases, owners, signals and notifications would act on files outside the run: ENOSYS.
     f.extend([jump(JEQ, SYS_FCNTL, 0, 9), stmt(LD_ABS_W, OFF_ARG1_LO)]);
     for (i, cmd) in FCNTL_ALLOWED.iter().enumerate() {
         let last = i == FCNTL_ALLOWED.len() - 1;
@@ -329,8 +332,9 @@ fn build_filter(pid: u32) -> Vec<SockFilter> {
         f.push(jump(JEQ, *cmd, to_allow, if last { 1 } else { 0 }));
     }
     f.extend([stmt(RET, RET_ALLOW), stmt(RET, RET_ERRNO | ENOSYS)]);
-    // The plain allow/kill decisions as a binary search: attaching a filter makes the kernel evaluate it
-    // for every syscall number (its action cache), so a short average path keeps the per-test cost low.
+    // The plain allow/kill decisions as a binary search: attaching a filter makes the kernel
+    // evaluate it for every syscall number (its action cache), so a short average path keeps the
+    // per-test cost low.
     let mut table: Vec<(u32, u32)> = ALLOW.iter().map(|&nr| (nr, RET_ALLOW)).collect();
     table.extend(KILL.iter().map(|&nr| (nr, RET_KILL_PROCESS)));
     table.sort_unstable();
@@ -338,7 +342,8 @@ fn build_filter(pid: u32) -> Vec<SockFilter> {
     f
 }
 
-/// Emits a search over `table` (sorted by syscall number) that returns the matching action, or ENOSYS.
+/// Emits a search over `table` (sorted by syscall number) that returns the matching action, or
+/// ENOSYS.
 fn emit_search(f: &mut Vec<SockFilter>, table: &[(u32, u32)]) {
     if table.len() <= 4 {
         for &(nr, action) in table {
@@ -348,8 +353,8 @@ fn emit_search(f: &mut Vec<SockFilter>, table: &[(u32, u32)]) {
         return;
     }
     let (left, right) = table.split_at(table.len() / 2);
-    // jge pivot → the `ja` over the left half; otherwise fall into the left half. `ja` takes a 32-bit
-    // offset, so subtrees of any size fit where the 8-bit jt/jf offsets would not.
+    // jge pivot → the `ja` over the left half; otherwise fall into the left half. `ja` takes a
+    // 32-bit offset, so subtrees of any size fit where the 8-bit jt/jf offsets would not.
     f.push(jump(JGE, right[0].0, 0, 1));
     let ja = f.len();
     f.push(stmt(JA, 0));

@@ -1,45 +1,50 @@
-//! Output comparison shared by the reward and the evaluation: is a program's stdout the expected answer?
-//! It knows nothing about processes or verdicts; it only compares bytes with the expected text.
+//! Output comparison shared by the reward and the evaluation: is a program's stdout the expected
+//! answer? It knows nothing about processes or verdicts; it only compares bytes with the expected
+//! text.
 //!
 //! Two modes:
 //!
 //! * [`CompareMode::Apps`] (default) follows the tolerant part of the APPS checker's cascade
-//!   (hendrycks/apps `testing_util.py`, summarised in notes/anchors.md §2.10). A match needs:
+//!   (hendrycks/apps `testing_util.py`). A match needs:
 //!   1. **Lines**: both texts are split on `\n`; every line is stripped of surrounding whitespace
 //!      (so `\r`, tabs, trailing and leading spaces never matter) — APPS steps 1 and 3.
 //!   2. **Blank lines** are dropped before comparing, wherever they are — APPS step 3.
-//!   3. **Tokens**: each remaining line is split on runs of whitespace; the two texts must have the same
-//!      number of lines and each pair of lines the same number of tokens — APPS step 5 (token lists).
-//!   4. **Token equality**: two tokens match when they are the same string, or when the expected token
-//!      is a non-integer number (it has a `.` or an exponent), the actual token is a plain number
-//!      as a number, and `|a - b| <= 1e-8 + 1e-5 * |b|` (`b` expected), numpy `allclose`'s default
-//!      tolerances — APPS step 4. APPS applies the float rule only when every line (or every token of the
-//!      first line) is a number; here it applies per token, so `YES 0.3333333` matches `YES 0.33333334`
-//!      too. APPS also applies it to integer answers, which accepts `1000001` for `1000000`; here an
-//!      integer expected token must match exactly. Numerically NaN equals nothing, as in numpy
-//!      (the identical text `nan` still matches by rule 4's first clause).
+//!   3. **Tokens**: each remaining line is split on runs of whitespace; the two texts must have the
+//!      same number of lines and each pair of lines the same number of tokens — APPS step 5 (token
+//!      lists).
+//!   4. **Token equality**: two tokens match when they are the same string, or when the expected
+//!      token is a non-integer number (it has a `.` or an exponent), the actual token is a plain
+//!      number as a number, and `|a - b| <= 1e-8 + 1e-5 * |b|` (`b` expected), numpy `allclose`'s
+//!      default tolerances — APPS step 4. APPS applies the float rule only when every line (or
+//!      every token of the first line) is a number; here it applies per token, so `YES 0.3333333`
+//!      matches `YES 0.33333334` too. APPS also applies it to integer answers, which accepts
+//!      `1000001` for `1000000`; here an integer expected token must match exactly. Numerically NaN
+//!      equals nothing, as in numpy (the identical text `nan` still matches by rule 4's first
+//!      clause).
 //!
 //!   Deliberately left out: APPS steps 6 and 7 compare *sets* of per-line token sets, which accept
-//!   permuted, duplicated or dropped lines (`NO\nYES` matches `YES\nYES\nNO`); as a reward signal that is
-//!   a hack, so order and multiplicity always matter here. Case always matters, as in APPS.
+//!   permuted, duplicated or dropped lines (`NO\nYES` matches `YES\nYES\nNO`); as a reward signal
+//!   that is a hack, so order and multiplicity always matter here. Case always matters, as in APPS.
 //!
-//! * [`CompareMode::Exact`]: both texts are split on `\n`, each line has trailing whitespace removed
-//!   (`rstrip`), and trailing empty lines are ignored. Leading whitespace, inner spaces and blank lines
-//!   in the middle all matter.
+//! * [`CompareMode::Exact`]: both texts are split on `\n`, each line has trailing whitespace
+//!   removed (`rstrip`), and trailing empty lines are ignored. Leading whitespace, inner spaces and
+//!   blank lines in the middle all matter.
 //!
-//! Program output that is not valid UTF-8 is decoded lossily (invalid bytes become U+FFFD), so it can only
-//! match an expected text that contains U+FFFD at the same place.
+//! Program output that is not valid UTF-8 is decoded lossily (invalid bytes become U+FFFD), so it
+//! can only match an expected text that contains U+FFFD at the same place.
 //!
 //! Hardening, both modes (a program must not pass by output that only *looks* right):
-//! * **Whitespace is ASCII only**: space, `\t`, `\r`, `\x0b`, `\x0c` separate tokens and are stripped;
-//!   `\n` alone ends a line. Unicode spaces and line separators (U+00A0, U+2028, U+3000, ...) are
-//!   characters like any other, so `3\u{2028}4` is one token, not two lines or two tokens.
-//! * **Control characters are characters**: a NUL byte, an ANSI escape (`\x1b[2K`) or a backspace inside
-//!   a line makes it differ from a line without it; only the ASCII whitespace above is ever ignored.
+//! * **Whitespace is ASCII only**: space, `\t`, `\r`, `\x0b`, `\x0c` separate tokens and are
+//!   stripped; `\n` alone ends a line. Unicode spaces and line separators (U+00A0, U+2028, U+3000,
+//!   ...) are characters like any other, so `3\u{2028}4` is one token, not two lines or two tokens.
+//! * **Control characters are characters**: a NUL byte, an ANSI escape (`\x1b[2K`) or a backspace
+//!   inside a line makes it differ from a line without it; only the ASCII whitespace above is ever
+//!   ignored.
 //! * **Numbers** (APPS mode's float rule): the program's token must be a plain decimal number
-//!   (`[+-]digits[.digits][e[+-]digits]`, at most 400 exponent digits' worth of magnitude: |exponent|
-//!   <= 400) to get tolerance; `inf`, `nan`, `infinity` and friends match only as identical text, never
-//!   numerically, and a number whose magnitude overflows to infinity matches nothing numerically.
+//!   (`[+-]digits[.digits][e[+-]digits]`, at most 400 exponent digits' worth of magnitude:
+//!   |exponent| <= 400) to get tolerance; `inf`, `nan`, `infinity` and friends match only as
+//!   identical text, never numerically, and a number whose magnitude overflows to infinity matches
+//!   nothing numerically.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +54,8 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "snake_case")]
 pub enum CompareMode {
-    /// APPS-style tolerance: per-line strip, blank lines ignored, whitespace tokens, float tolerance.
+    /// APPS-style tolerance: per-line strip, blank lines ignored, whitespace tokens, float
+    /// tolerance.
     #[default]
     Apps,
     /// Per-line rstrip, trailing blank lines ignored; everything else must be identical.
@@ -230,7 +236,7 @@ mod tests {
         for mode in [CompareMode::Apps, CompareMode::Exact] {
             let m = |a: &str, e: &str| outputs_match(a.as_bytes(), e, mode);
             assert!(!m("3\0", "3"), "NUL is a character ({mode:?})");
-            assert!(!m("\03", "3"));
+            assert!(!m("\x003", "3"));
             assert!(
                 !m("4\r3", "3"),
                 "a carriage return does not erase ({mode:?})"

@@ -165,8 +165,8 @@ struct PathBeneathAttr {
 }
 
 /// Builds the ruleset every child enters: every filesystem right the ABI knows is handled, and only
-/// reading `read_dirs` (directories) and `read_files` is granted back; TCP bind/connect and the scopes
-/// are handled with nothing granted. Paths that do not exist are skipped.
+/// reading `read_dirs` (directories) and `read_files` is granted back; TCP bind/connect and the
+/// scopes are handled with nothing granted. Paths that do not exist are skipped.
 pub(crate) fn landlock_ruleset(
     abi: u32,
     read_dirs: &[&Path],

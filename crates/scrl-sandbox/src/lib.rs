@@ -1,16 +1,17 @@
 //! Runs untrusted Python programs against stdin tests, locked down by the kernel.
 //! Knows nothing about rewards, problems or models.
 //!
-//! Design (measured in notes/sandbox.md, §7): a pool of warm CPython zygotes (`-S -I -E -B`, empty
-//! environment, a fixed list of preloaded pure-stdlib modules), one per worker, each in fresh pid, net,
-//! mount, ipc and uts namespaces. Every test is a `fork()` of a zygote; the child locks itself down in
-//! native code (the helper in `lockdown/lockdown.rs`, loaded through `ctypes` before any untrusted code
-//! exists): rlimits, an unprivileged uid of its worker slot, no_new_privs, Landlock (interpreter and
-//! libraries read-only, nothing writable, no TCP, signals and abstract sockets scoped) and a seccomp
-//! allowlist (threads but no processes, no exec, no sockets, signals only to itself; escape attempts
-//! kill the process with SIGSYS). The program, its stdin and its stdout/stderr travel through memfds
-//! (stdin is a regular file, output is capped by RLIMIT_FSIZE). The zygote enforces the wall limit with
-//! a pidfd, then kills and reaps everything else in its pid namespace. Compare with [`compare`].
+//! Design (its measurements are summarised in docs/sandbox.md): a pool of warm CPython zygotes (`-S
+//! -I -E -B`, empty environment, a fixed list of preloaded pure-stdlib modules), one per worker,
+//! each in fresh pid, net, mount, ipc and uts namespaces. Every test is a `fork()` of a zygote; the
+//! child locks itself down in native code (the helper in `lockdown/lockdown.rs`, loaded through
+//! `ctypes` before any untrusted code exists): rlimits, an unprivileged uid of its worker slot,
+//! no_new_privs, Landlock (interpreter and libraries read-only, nothing writable, no TCP, signals
+//! and abstract sockets scoped) and a seccomp allowlist (threads but no processes, no exec, no
+//! sockets, signals only to itself; escape attempts kill the process with SIGSYS). The program, its
+//! stdin and its stdout/stderr travel through memfds (stdin is a regular file, output is capped by
+//! RLIMIT_FSIZE). The zygote enforces the wall limit with a pidfd, then kills and reaps everything
+//! else in its pid namespace. Compare with [`compare`].
 
 pub mod compare;
 mod isolation;
@@ -45,8 +46,9 @@ pub(crate) const FLAG_LANDLOCK: u64 = 4;
 
 /// Pure-stdlib modules every zygote imports once, so programs that use them skip the import cost.
 /// Chosen by use in the cc300 references (collections 61 of 300, math 54, heapq 21, bisect and
-/// itertools 14, random 10, threading 8, ...); every preloaded module makes each fork a little dearer,
-/// so rarely used ones with many dependencies (typing, re, string, fractions, decimal) are left out.
+/// itertools 14, random 10, threading 8, ...); every preloaded module makes each fork a little
+/// dearer, so rarely used ones with many dependencies (typing, re, string, fractions, decimal) are
+/// left out.
 pub const DEFAULT_PRELOAD: &[&str] = &[
     "array",
     "bisect",
@@ -60,8 +62,8 @@ pub const DEFAULT_PRELOAD: &[&str] = &[
     "threading",
 ];
 
-/// Library directories a child may read besides the interpreter's own `sys.path` (the shared objects
-/// that stdlib extension modules such as `_decimal` or `_ctypes` link against).
+/// Library directories a child may read besides the interpreter's own `sys.path` (the shared
+/// objects that stdlib extension modules such as `_decimal` or `_ctypes` link against).
 const LIBRARY_DIRS: &[&str] = &[
     "/usr/lib",
     "/usr/lib64",
@@ -115,8 +117,8 @@ impl Default for SandboxConfig {
 /// Limits of one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
-    /// CPU time (user + system, all threads). Enforced by RLIMIT_CPU (whole seconds, rounded up) and
-    /// checked exactly after exit.
+    /// CPU time (user + system, all threads). Enforced by RLIMIT_CPU (whole seconds, rounded up)
+    /// and checked exactly after exit.
     pub cpu_time_ms: u64,
     /// Wall-clock backstop (sleeping or blocked programs).
     pub wall_time_ms: u64,
@@ -344,10 +346,12 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    /// One program that needs a non-preloaded stdlib module with a C extension and its shared library
-    /// (`_decimal` links libmpdec): catches an unreadable stdlib or a Landlock rule set that is too tight.
+    /// One program that needs a non-preloaded stdlib module with a C extension and its shared
+    /// library (`_decimal` links libmpdec): catches an unreadable stdlib or a Landlock rule set
+    /// that is too tight.
     fn self_test(&self) -> Result<(), SandboxError> {
-        let program = "import json, decimal, zlib\nprint(json.dumps([int(input()) * 2, str(decimal.Decimal(1) / 4)]))\n";
+        let program = "import json, decimal, zlib\nprint(json.dumps([int(input()) * 2, \
+            str(decimal.Decimal(1) / 4)]))\n";
         let e = self.run(program, b"21\n", &Limits::default())?;
         if e.outcome != Outcome::Exited || e.stdout != b"[42, \"0.25\"]\n" {
             return Err(SandboxError::SelfTest(format!(
@@ -451,7 +455,8 @@ impl Sandbox {
             stack_bytes: self.cfg.stack_bytes.min(limits.memory_bytes),
             uid: self.uid_base + slot.index as u32,
             flags: self.flags,
-            // poll(2) takes an i32 of milliseconds (about 24 days): longer is the same as unlimited.
+            // poll(2) takes an i32 of milliseconds (about 24 days): longer is the same as
+            // unlimited.
             wall_ms: limits.wall_time_ms.min(i32::MAX as u64),
             output_cap: limits.output_bytes,
         };

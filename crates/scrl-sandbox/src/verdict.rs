@@ -1,6 +1,6 @@
-//! What happened to one run ([`Outcome`], decided from the exit status, resource usage and output sizes)
-//! and what that means for one test ([`Verdict`], which adds the comparison with the expected output).
-//! Knows nothing about how the process was run.
+//! What happened to one run ([`Outcome`], decided from the exit status, resource usage and output
+//! sizes) and what that means for one test ([`Verdict`], which adds the comparison with the
+//! expected output). Knows nothing about how the process was run.
 
 use serde::Serialize;
 
@@ -10,15 +10,17 @@ use crate::compare::{CompareMode, outputs_match};
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// CPython refused to compile the program (a syntax error, a compile-time limit such as too many
-    /// statically nested blocks or an integer literal over 4,300 digits, a NUL byte): none of it ran.
-    /// Reported by the sandbox's own code before the program starts, so a program cannot fake it.
+    /// CPython refused to compile the program (a syntax error, a compile-time limit such as too
+    /// many statically nested blocks or an integer literal over 4,300 digits, a NUL byte): none of
+    /// it ran. Reported by the sandbox's own code before the program starts, so a program cannot
+    /// fake it.
     CompileError,
     /// Exit code 0 and no limit hit: the program "ran without crash".
     Exited,
     /// Non-zero exit code (uncaught exception, syntax error, `sys.exit(n)`) or a fatal signal.
     RuntimeError,
-    /// CPU time above the limit (SIGXCPU, the hard CPU limit, or measured after exit) or the wall limit.
+    /// CPU time above the limit (SIGXCPU, the hard CPU limit, or measured after exit) or the wall
+    /// limit.
     TimeLimit,
     /// `MemoryError` as the final error, or a fatal signal at the memory limit.
     MemoryLimit,
@@ -71,8 +73,9 @@ pub fn judge(exec: &Execution, expected_output: &str, mode: CompareMode) -> Verd
 }
 
 impl Verdict {
-    /// The verdict of a run with this outcome whose output did (`true`) or did not match: a clean exit is
-    /// accepted or a wrong answer, every other outcome is its own verdict whatever the output.
+    /// The verdict of a run with this outcome whose output did (`true`) or did not match: a clean
+    /// exit is accepted or a wrong answer, every other outcome is its own verdict whatever the
+    /// output.
     pub fn of(outcome: Outcome, output_matches: bool) -> Verdict {
         match outcome {
             Outcome::Exited if output_matches => Verdict::Accepted,
@@ -102,9 +105,10 @@ pub(crate) struct RunFacts<'a> {
     pub stderr: &'a [u8],
 }
 
-/// Decides the outcome. Order matters: a compile refusal comes first (nothing of the program ran); a seccomp kill is reported as such even if the program was also
-/// slow; time beats output (a program killed for time often has partial output); memory is recognised by
-/// Python's own `MemoryError` or by a fatal signal near the address-space limit.
+/// Decides the outcome. Order matters: a compile refusal comes first (nothing of the program ran);
+/// a seccomp kill is reported as such even if the program was also slow; time beats output (a
+/// program killed for time often has partial output); memory is recognised by Python's own
+/// `MemoryError` or by a fatal signal near the address-space limit.
 pub(crate) fn classify(f: &RunFacts<'_>) -> Outcome {
     if f.compile_refused {
         return Outcome::CompileError;

@@ -1,6 +1,7 @@
-//! One worker: a warm CPython zygote in its own namespaces, the pipes that carry requests and replies,
-//! and the memfds that carry the program, stdin and the captured output. The supervisor side never forks
-//! by itself: it starts zygotes with `Command` + `pre_exec` (fork-then-exec, async-signal-safe calls only).
+//! One worker: a warm CPython zygote in its own namespaces, the pipes that carry requests and
+//! replies, and the memfds that carry the program, stdin and the captured output. The supervisor
+//! side never forks by itself: it starts zygotes with `Command` + `pre_exec` (fork-then-exec,
+//! async-signal-safe calls only).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -110,7 +111,8 @@ fn pipe() -> Result<(File, File), SandboxError> {
     Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
 }
 
-/// A close-on-exec copy numbered >= 64, so that `pre_exec`'s dup2 onto 3..=10 never clobbers a source.
+/// A close-on-exec copy numbered >= 64, so that `pre_exec`'s dup2 onto 3..=10 never clobbers a
+/// source.
 fn high_copy(fd: RawFd) -> Result<OwnedFd, SandboxError> {
     // SAFETY: fd is open; F_DUPFD_CLOEXEC returns a new descriptor we own.
     let n = cvt(
@@ -172,11 +174,11 @@ impl Worker {
                     source,
                 }
             })?));
-        // No PR_SET_PDEATHSIG here: it fires when the spawning *thread* exits (a finished test thread, a
-        // retired pool thread), not the process. A dead supervisor is noticed anyway: its end of the
-        // request pipe closes, the zygote reads EOF and exits, and its pid namespace goes with it.
-        // SAFETY: the closure only makes async-signal-safe syscalls (dup2, unshare, mount) and builds
-        // io::Error from errno, which does not allocate.
+        // No PR_SET_PDEATHSIG here: it fires when the spawning *thread* exits (a finished test
+        // thread, a retired pool thread), not the process. A dead supervisor is noticed anyway: its
+        // end of the request pipe closes, the zygote reads EOF and exits, and its pid namespace
+        // goes with it. SAFETY: the closure only makes async-signal-safe syscalls (dup2, unshare,
+        // mount) and builds io::Error from errno, which does not allocate.
         unsafe {
             cmd.pre_exec(move || {
                 for (i, &fd) in map.iter().enumerate() {
@@ -226,7 +228,8 @@ impl Worker {
         })
     }
 
-    /// Runs one test. An `Err` is a fault of the worker (it must be replaced), never of the program.
+    /// Runs one test. An `Err` is a fault of the worker (it must be replaced), never of the
+    /// program.
     pub fn run(&mut self, r: &Request<'_>) -> Result<RawRun, String> {
         let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
         for (f, data, what) in [
@@ -302,8 +305,8 @@ impl Worker {
         self.req = None;
     }
 
-    /// Waits up to a second for a clean exit, then kills. PID 1 of the zygote's pid namespace exiting
-    /// takes every process of that namespace with it.
+    /// Waits up to a second for a clean exit, then kills. PID 1 of the zygote's pid namespace
+    /// exiting takes every process of that namespace with it.
     pub fn reap(&mut self) {
         self.close_requests();
         let deadline = Instant::now() + Duration::from_secs(1);

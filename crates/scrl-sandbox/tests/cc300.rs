@@ -1,8 +1,8 @@
-//! Every reference solution of ../shared/data/codecontests_cc300.jsonl whose reference passes all its
-//! tests with exact comparison must be Accepted on every test through the sandbox (under both compare
-//! modes); a deliberately broken copy of each must not be. References whose measured CPU time comes
-//! within a factor of `MARGIN` of the CPU limit are left out (and counted), so a loaded machine cannot
-//! turn a slow reference's verdict into a time limit.
+//! Every reference solution of ../shared/data/codecontests_cc300.jsonl whose reference passes all
+//! its tests with exact comparison must be Accepted on every test through the sandbox (under both
+//! compare modes); a deliberately broken copy of each must not be. References whose measured CPU
+//! time comes within a factor of `MARGIN` of the CPU limit are left out (and counted), so a loaded
+//! machine cannot turn a slow reference's verdict into a time limit.
 
 #[path = "common/cc300.rs"]
 mod cc300;
@@ -19,8 +19,8 @@ const LIMITS: Limits = Limits {
     output_bytes: 8 << 20,
 };
 
-/// Runs `work` on every reference from as many driver threads as zygotes (the sandbox dispatches each
-/// call to an idle one).
+/// Runs `work` on every reference from as many driver threads as zygotes (the sandbox dispatches
+/// each call to an idle one).
 fn each_reference(
     sandbox: &Sandbox,
     refs: &[cc300::Reference],
@@ -102,8 +102,9 @@ fn references_pass_and_broken_copies_fail() {
     );
 }
 
-/// Regenerates tests/data/cc300_reference_cpu_ms.tsv (run on a quiet machine, then commit the file):
-/// `cargo test -p scrl-sandbox --test cc300 -- --ignored measure_reference_cpu_times --nocapture`.
+/// Regenerates tests/data/cc300_reference_cpu_ms.tsv (run on a quiet machine, then commit the
+/// file): `cargo test -p scrl-sandbox --test cc300 -- --ignored measure_reference_cpu_times
+/// --nocapture`.
 #[test]
 #[ignore = "writes the committed CPU-time table; run by hand when the data or the sandbox changes"]
 fn measure_reference_cpu_times() {
@@ -137,9 +138,9 @@ fn measure_reference_cpu_times() {
     let mut rows = rows.into_inner().unwrap();
     rows.sort();
     let header = format!(
-        "# CPU time of each exactly checkable cc300 reference on each of its tests, through the sandbox ({} zygotes).\n\
-         # Regenerate: cargo test -p scrl-sandbox --test cc300 -- --ignored measure_reference_cpu_times\n\
-         id\ttests\tmax_cpu_ms\ttotal_cpu_ms\n",
+        "# CPU time of each exactly checkable cc300 reference on each of its tests, through the \
+         sandbox ({} zygotes).\n# Regenerate: cargo test -p scrl-sandbox --test cc300 -- --ignored \
+         measure_reference_cpu_times\nid\ttests\tmax_cpu_ms\ttotal_cpu_ms\n",
         sandbox.uids().len()
     );
     std::fs::write(cc300::cpu_table_path(), header + &rows.join("\n") + "\n")

@@ -1,6 +1,7 @@
-//! The hostile-program suite (notes/sandbox.md §5): each program must get its verdict under the full
-//! sandbox, and nothing may escape: no file written where it tried, no process left behind under the
-//! sandbox's uids, no connection or datagram reaching the listeners this test opens on loopback.
+//! The hostile-program suite (docs/sandbox.md): each program must get its verdict under the full
+//! sandbox, and nothing may escape: no file written where it tried, no process left behind under
+//! the sandbox's uids, no connection or datagram reaching the listeners this test opens on
+//! loopback.
 
 mod common;
 
@@ -67,7 +68,8 @@ fn cases() -> Vec<Case> {
         c("fork_bomb", "import os\nwhile True:\n    os.fork()\n", V),
         c(
             "fork_bomb_swallowing_errors",
-            "import os\nwhile True:\n    try:\n        os.fork()\n    except Exception:\n        pass\n",
+            "import os\nwhile True:\n    try:\n        os.fork()\n    except Exception:\n        \
+             pass\n",
             V,
         ),
         c("infinite_loop", "while True:\n    pass\n", TL),
@@ -207,12 +209,14 @@ fn cases() -> Vec<Case> {
         },
         c(
             "tcp_connect_loopback",
-            "import socket\ns = socket.create_connection(('127.0.0.1', {PORT}))\nprint('connected')\n",
+            "import socket\ns = socket.create_connection(('127.0.0.1', \
+             {PORT}))\nprint('connected')\n",
             V,
         ),
         c(
             "udp_send_loopback",
-            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.sendto(b'x', ('127.0.0.1', {UDP}))\n",
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.sendto(b'x', \
+             ('127.0.0.1', {UDP}))\n",
             V,
         ),
         c(
@@ -223,7 +227,8 @@ fn cases() -> Vec<Case> {
         c("os_system", "import os\nprint('rc', os.system('id'))\n", V),
         c(
             "subprocess_run",
-            "import subprocess\nprint(subprocess.run(['/bin/echo', 'hi'], capture_output=True).stdout)\n",
+            "import subprocess\nprint(subprocess.run(['/bin/echo', 'hi'], \
+             capture_output=True).stdout)\n",
             V,
         ),
         c(
@@ -238,7 +243,8 @@ fn cases() -> Vec<Case> {
             check: |e| stdout_is(e, "got USR1\n"),
             ..c(
                 "signal_to_itself_is_fine",
-                "import os, signal\nsignal.signal(signal.SIGUSR1, lambda *a: print('got USR1'))\nos.kill(os.getpid(), signal.SIGUSR1)\n",
+                "import os, signal\nsignal.signal(signal.SIGUSR1, lambda *a: print('got \
+                 USR1'))\nos.kill(os.getpid(), signal.SIGUSR1)\n",
                 &[Exited],
             )
         },
@@ -254,18 +260,21 @@ fn cases() -> Vec<Case> {
             check: |e| stdout_is(e, "started 1000\n"),
             ..c(
                 "threads_1000_sequential",
-                "import threading\nfor i in range(1000):\n    t = threading.Thread(target=lambda: None)\n    t.start()\n    t.join()\nprint('started', 1000)\n",
+                "import threading\nfor i in range(1000):\n    t = threading.Thread(target=lambda: \
+                 None)\n    t.start()\n    t.join()\nprint('started', 1000)\n",
                 &[Exited],
             )
         },
         c(
             "threads_100_concurrent",
-            "import threading, time\nfor i in range(100):\n    threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n",
+            "import threading, time\nfor i in range(100):\n    threading.Thread(target=time.sleep, \
+             args=(5,), daemon=True).start()\n",
             RE,
         ),
         c(
             "threads_spinning",
-            "import threading\ndef spin():\n    while True:\n        pass\nfor i in range(4):\n    threading.Thread(target=spin).start()\n",
+            "import threading\ndef spin():\n    while True:\n        pass\nfor i in range(4):\n    \
+             threading.Thread(target=spin).start()\n",
             TL,
         ),
         c(
@@ -300,7 +309,8 @@ fn cases() -> Vec<Case> {
         },
         c(
             "raise_rlimit",
-            "import resource\nresource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))\n",
+            "import resource\nresource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY, \
+             resource.RLIM_INFINITY))\n",
             RE,
         ),
         c(
@@ -340,7 +350,8 @@ fn cases() -> Vec<Case> {
         ),
         c(
             "io_uring_setup",
-            "import ctypes\nprint(ctypes.CDLL(None).syscall(425, 8, ctypes.create_string_buffer(120)))\n",
+            "import ctypes\nprint(ctypes.CDLL(None).syscall(425, 8, \
+             ctypes.create_string_buffer(120)))\n",
             V,
         ),
         c(
@@ -365,12 +376,16 @@ fn cases() -> Vec<Case> {
         ),
         c(
             "int80_32bit_syscall",
-            "import ctypes, mmap\nm = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\nm.write(b'\\xb8\\x14\\x00\\x00\\x00\\xcd\\x80\\xc3')\nf = ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(m)))\nprint(f())\n",
+            "import ctypes, mmap\nm = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | \
+             mmap.PROT_EXEC)\nm.write(b'\\xb8\\x14\\x00\\x00\\x00\\xcd\\x80\\xc3')\nf = \
+             ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(m)))\n\
+             print(f())\n",
             V,
         ),
         c(
             "memfd_create_then_exec",
-            "import os\nfd = os.memfd_create('x')\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['x'])\n",
+            "import os\nfd = os.memfd_create('x')\nos.write(fd, open('/bin/true', \
+             'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['x'])\n",
             RE,
         ),
         Case {
@@ -385,7 +400,9 @@ fn cases() -> Vec<Case> {
             check: |e| stdout_is(e, "0\n"),
             ..c(
                 "zygote_heap_scan",
-                "import gc\nm = 'PREVIOUS' + '-SECRET'\nprint(sum(1 for o in gc.get_objects() if isinstance(o, (str, bytes)) and (m in o if isinstance(o, str) else m.encode() in o)))\n",
+                "import gc\nm = 'PREVIOUS' + '-SECRET'\nprint(sum(1 for o in gc.get_objects() if \
+                 isinstance(o, (str, bytes)) and (m in o if isinstance(o, str) else m.encode() in \
+                 o)))\n",
                 &[Exited],
             )
         },
@@ -436,7 +453,8 @@ fn cases() -> Vec<Case> {
             check: |e| stdout_is(e, "15\n"),
             ..c(
                 "stdin_is_a_regular_file",
-                "import os, stat\nassert stat.S_ISREG(os.fstat(0).st_mode)\ndata = os.read(0, os.fstat(0).st_size).split()\nprint(sum(map(int, data[1:])))\n",
+                "import os, stat\nassert stat.S_ISREG(os.fstat(0).st_mode)\ndata = os.read(0, \
+                 os.fstat(0).st_size).split()\nprint(sum(map(int, data[1:])))\n",
                 &[Exited],
             )
         },

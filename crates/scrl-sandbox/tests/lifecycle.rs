@@ -11,9 +11,9 @@ fn zygotes() -> Vec<u32> {
     common::descendants_named(std::process::id(), "python3")
 }
 
-/// Polls until `done`; the deadline only bounds a hang. Zygotes start in well under a second on a quiet
-/// machine, but a loaded 2-core CI machine has taken several, so the wait is generous (it ends as soon
-/// as `done` holds).
+/// Polls until `done`; the deadline only bounds a hang. Zygotes start in well under a second on a
+/// quiet machine, but a loaded 2-core CI machine has taken several, so the wait is generous (it
+/// ends as soon as `done` holds).
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !done() {
@@ -29,7 +29,8 @@ fn killed_zygotes_are_replaced_and_drop_leaves_nothing() {
         ..SandboxConfig::default()
     })
     .expect("sandbox");
-    // Each worker is an anchor process plus PID 1 of its namespace (forked once its imports are done).
+    // Each worker is an anchor process plus PID 1 of its namespace (forked once its imports are
+    // done).
     wait_until("both workers are up", || zygotes().len() == 4);
     for pid in zygotes() {
         // SAFETY: plain kill(2) of a process this test started.

@@ -48,7 +48,8 @@ fn cpu_limit_is_checked_below_one_second() {
         cpu_time_ms: 200,
         ..Limits::default()
     };
-    let spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5:\n    pass\nprint('done')\n";
+    let spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5:\n    \
+        pass\nprint('done')\n";
     let e = sb.run(spin, b"", &limits).unwrap();
     assert_eq!(e.outcome, Outcome::TimeLimit, "{e:?}");
     assert!(e.cpu_time_ms > 200);
@@ -94,7 +95,8 @@ fn python_exit_semantics_match_the_interpreter() {
     let e = run("import atexit\natexit.register(lambda: print('at exit'))\nprint('main')\n");
     assert_eq!(e.stdout, b"main\nat exit\n");
     let e = run(
-        "import threading, time\ndef late():\n    time.sleep(0.05)\n    print('thread')\nthreading.Thread(target=late).start()\n",
+        "import threading, time\ndef late():\n    time.sleep(0.05)\n    \
+         print('thread')\nthreading.Thread(target=late).start()\n",
     );
     assert_eq!(
         e.stdout, b"thread\n",
@@ -122,9 +124,9 @@ fn python_exit_semantics_match_the_interpreter() {
     );
 }
 
-/// The interpreter is the oracle of syntax: what CPython refuses to compile is reported as a compile
-/// error by the sandbox's own code, with the message `python3 main.py` prints, and a program that
-/// prints the same message and exits 1 is an ordinary runtime error.
+/// The interpreter is the oracle of syntax: what CPython refuses to compile is reported as a
+/// compile error by the sandbox's own code, with the message `python3 main.py` prints, and a
+/// program that prints the same message and exits 1 is an ordinary runtime error.
 #[test]
 fn compile_refusals_are_their_own_outcome() {
     let sb = sandbox(1, 1000);

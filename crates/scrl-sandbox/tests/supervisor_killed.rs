@@ -12,9 +12,9 @@ fn zygotes() -> Vec<u32> {
     common::descendants_named(std::process::id(), "python3")
 }
 
-/// Polls until `done`; the deadline only bounds a hang. Zygotes start in well under a second on a quiet
-/// machine, but a loaded 2-core CI machine has taken several, so the wait is generous (it ends as soon
-/// as `done` holds).
+/// Polls until `done`; the deadline only bounds a hang. Zygotes start in well under a second on a
+/// quiet machine, but a loaded 2-core CI machine has taken several, so the wait is generous (it
+/// ends as soon as `done` holds).
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !done() {

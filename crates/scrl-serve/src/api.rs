@@ -34,7 +34,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Every endpoint but `/health` (which load balancers probe) needs the token when one is configured.
+/// Every endpoint but `/health` (which load balancers probe) needs the token when one is
+/// configured.
 async fn authorize(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     if let Some(token) = &st.cfg.token
         && req.uri().path() != "/health"
@@ -51,7 +52,8 @@ async fn authorize(State(st): State<Arc<AppState>>, req: Request, next: Next) ->
     next.run(req).await
 }
 
-/// Compares without stopping at the first difference, so timing does not reveal a prefix of the token.
+/// Compares without stopping at the first difference, so timing does not reveal a prefix of the
+/// token.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -93,7 +95,8 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// Where one request is in the admission queue; leaving (answered, rejected, dropped) updates the gauges.
+/// Where one request is in the admission queue; leaving (answered, rejected, dropped) updates the
+/// gauges.
 struct Admission {
     st: Arc<AppState>,
     running: bool,
@@ -123,8 +126,8 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// Runs `work` on a blocking thread once a slot is free, within the request's deadline. `work` gets the
-/// cancel flag, set when the client disconnects or the deadline passes.
+/// Runs `work` on a blocking thread once a slot is free, within the request's deadline. `work` gets
+/// the cancel flag, set when the client disconnects or the deadline passes.
 pub(crate) async fn run_admitted<T: Send + 'static>(
     st: &Arc<AppState>,
     arrived: Instant,
@@ -251,7 +254,8 @@ async fn score(
             _ => {
                 return Err(ApiError::bad(
                     format!("items[{i}]"),
-                    "give exactly one of `problem` (an id the server was started with) or `tests` ([{\"input\", \"output\"}, ...])",
+                    "give exactly one of `problem` (an id the server was started with) or `tests` \
+                     ([{\"input\", \"output\"}, ...])",
                 ));
             }
         };
@@ -306,8 +310,8 @@ fn scoring_error(st: &AppState, i: usize, e: RewardError) -> ApiError {
     }
 }
 
-/// The server's reward configuration with a request's overrides. Resource limits may only be lowered,
-/// and the options applied when the server loaded its problems cannot change per request.
+/// The server's reward configuration with a request's overrides. Resource limits may only be
+/// lowered, and the options applied when the server loaded its problems cannot change per request.
 fn request_config(
     server: &RewardConfig,
     overlay: Option<Map<String, Value>>,
@@ -347,7 +351,8 @@ fn request_config(
     if cfg.skip_statement_examples != server.skip_statement_examples {
         return Err(ApiError::bad(
             "reward.skip_statement_examples",
-            "fixed when the server loads its problems; start it with or without --skip-statement-examples",
+            "fixed when the server loads its problems; start it with or without \
+             --skip-statement-examples",
         ));
     }
     Ok(cfg)

@@ -1,5 +1,5 @@
-//! A small HTTP/1.1 client for this server (one kept-alive connection), used by `bench serve` and the
-//! tests. Python users have clients/python/securecoderl_client.py instead.
+//! A small HTTP/1.1 client for this server (one kept-alive connection), used by `bench serve` and
+//! the tests. Python users have clients/python/securecoderl_client.py instead.
 
 use std::net::SocketAddr;
 

@@ -1,12 +1,12 @@
-//! The reward and the sandbox as an HTTP service (`securecoderl serve`, docs/serve.md): `POST /score`
-//! answers with the breakdown of `score --json`, `POST /run_code` speaks SandboxFusion's protocol for
-//! Python, `GET /health` and `GET /metrics` (Prometheus text) are for operators and load balancers.
-//! Knows nothing about problems files or the command line: the caller hands it the tests of the
-//! problems it serves, a started sandbox and a way to make a scanner.
+//! The reward and the sandbox as an HTTP service (`securecoderl serve`, docs/serve.md): `POST
+//! /score` answers with the breakdown of `score --json`, `POST /run_code` speaks SandboxFusion's
+//! protocol for Python, `GET /health` and `GET /metrics` (Prometheus text) are for operators and
+//! load balancers. Knows nothing about problems files or the command line: the caller hands it the
+//! tests of the problems it serves, a started sandbox and a way to make a scanner.
 //!
 //! Work runs on blocking threads behind a bounded admission queue; a full queue answers 503 with
-//! `Retry-After`, a request past its deadline 504, a client that goes away cancels the programs of its
-//! batch that have not started, and shutdown drains what was admitted.
+//! `Retry-After`, a request past its deadline 504, a client that goes away cancels the programs of
+//! its batch that have not started, and shutdown drains what was admitted.
 
 mod api;
 pub mod client;
@@ -66,8 +66,8 @@ impl Default for ServeConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(
-        "refusing to listen on {0} without a bearer token: anyone who can reach it could run code here \
-         (give --token, --token-file or SCRL_SERVE_TOKEN, or bind a loopback address)"
+        "refusing to listen on {0} without a bearer token: anyone who can reach it could run code \
+         here (give --token, --token-file or SCRL_SERVE_TOKEN, or bind a loopback address)"
     )]
     TokenRequired(SocketAddr),
     #[error("the bearer token is empty")]

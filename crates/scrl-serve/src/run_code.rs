@@ -1,8 +1,9 @@
 //! `POST /run_code` in SandboxFusion's request and response shapes (its `RunCodeRequest` and
 //! `RunCodeResponse`), for `language: "python"` with stdin, so that SandboxFusion's clients (veRL's
 //! `sandbox_fusion` reward, the `sandbox-fusion` package) use this server by changing a URL.
-//! Python has no compile step there, so `compile_result` is null and a syntax error is a failed run,
-//! as SandboxFusion reports it. Timeouts and memory asked for are capped at the server's limits.
+//! Python has no compile step there, so `compile_result` is null and a syntax error is a failed
+//! run, as SandboxFusion reports it. Timeouts and memory asked for are capped at the server's
+//! limits.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -176,7 +177,8 @@ fn limits_for(
 fn response(e: &Execution) -> RunCodeResponse {
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let timed_out = e.outcome == Outcome::TimeLimit;
-    // As Python's subprocess reports it, which SandboxFusion passes on: a signal is its negative number.
+    // As Python's subprocess reports it, which SandboxFusion passes on: a signal is its negative
+    // number.
     let return_code = if timed_out {
         None
     } else {

@@ -15,6 +15,11 @@ use tokio::io::AsyncWriteExt;
 
 const SUM: &str = "a, b = map(int, input().split())\nprint(a + b)\n";
 
+/// A JSON body as the bytes a client sends.
+fn bytes(v: Value) -> Vec<u8> {
+    v.to_string().into_bytes()
+}
+
 fn sleeper(seconds: f64) -> String {
     format!("import time\ntime.sleep({seconds})\na, b = map(int, input().split())\nprint(a + b)\n")
 }
@@ -29,9 +34,11 @@ async fn health_metrics_and_score_answer() {
 
     let body = json!({"items": [
         {"tests": sum_two_tests(), "completion": SUM},
-        {"tests": sum_two_tests(), "completion": "a, b = map(int, input().split())\nprint(a - b)\n"},
+        {"tests": sum_two_tests(), "completion": "a, b = map(int, input().split())\nprint(a - \
+            b)\n"},
         {"tests": sum_two_tests(), "completion": "print('hello'\n"},
-        {"tests": sum_two_tests(), "completion": "import subprocess\nsubprocess.call(input(), shell=True)\na, b = map(int, input().split())\nprint(a + b)\n"},
+        {"tests": sum_two_tests(), "completion": "import subprocess\nsubprocess.call(input(), \
+            shell=True)\na, b = map(int, input().split())\nprint(a + b)\n"},
     ]});
     let ans = c.post_json("/score", &body).await.unwrap();
     assert_eq!(ans.status, 200, "{:?}", ans.body);
@@ -105,7 +112,11 @@ async fn problems_by_id_and_reward_options_per_request() {
     .await;
     let mut c = Client::new(srv.addr, None);
     let wrong = "print(5)\n";
-    let ans = c.post_json("/score", &json!({"items": [{"problem": "sum", "completion": SUM}, {"problem": "sum", "completion": wrong}]})).await.unwrap();
+    let body = json!({"items": [
+        {"problem": "sum", "completion": SUM},
+        {"problem": "sum", "completion": wrong},
+    ]});
+    let ans = c.post_json("/score", &body).await.unwrap();
     let rows = ans.json().unwrap()["results"].clone();
     assert_eq!(
         (rows[0]["id"].as_str(), rows[0]["reward"].as_f64()),
@@ -115,7 +126,13 @@ async fn problems_by_id_and_reward_options_per_request() {
     let partial = rows[1]["reward"].as_f64().unwrap();
     assert!((partial - (0.6 * 0.6 + 0.4)).abs() < 1e-9, "{partial}");
     let ans = c
-        .post_json("/score", &json!({"items": [{"problem": "sum", "completion": wrong}], "reward": {"kind": "binary", "alpha": 1.0, "beta": 0.0}}))
+        .post_json(
+            "/score",
+            &json!({
+                "items": [{"problem": "sum", "completion": wrong}],
+                "reward": {"kind": "binary", "alpha": 1.0, "beta": 0.0},
+            }),
+        )
         .await
         .unwrap();
     let row = &ans.json().unwrap()["results"][0];
@@ -133,7 +150,11 @@ async fn problems_by_id_and_reward_options_per_request() {
         .unwrap();
     assert_eq!(ans.status, 400);
     assert_eq!(ans.json().unwrap()["field"], "items[0].problem");
-    let ans = c.post_json("/score", &json!({"items": [{"problem": "sum", "completion": SUM}], "reward": {"cpu_time_ms": 1_000_000}})).await.unwrap();
+    let body = json!({
+        "items": [{"problem": "sum", "completion": SUM}],
+        "reward": {"cpu_time_ms": 1_000_000},
+    });
+    let ans = c.post_json("/score", &body).await.unwrap();
     assert_eq!(
         (ans.status.as_u16(), ans.json().unwrap()["field"].as_str()),
         (400, Some("reward.cpu_time_ms"))
@@ -174,17 +195,55 @@ async fn bad_requests_get_4xx_naming_the_field() {
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (b"{\"items\": [".to_vec(), 400, "body"),
         (b"not json".to_vec(), 400, "body"),
-        (br#"{"items": [{"tests": [], "completion": 5}]}"#.to_vec(), 400, "items[0].completion"),
+        (
+            br#"{"items": [{"tests": [], "completion": 5}]}"#.to_vec(),
+            400,
+            "items[0].completion",
+        ),
         (br#"{"items": [{"tests": []}]}"#.to_vec(), 400, "items[0]"),
         (br#"{"items": [], "extra": 1}"#.to_vec(), 400, "extra"),
         (br#"{"items": []}"#.to_vec(), 400, "items"),
-        (br#"{"items": [{"completion": "print(1)"}]}"#.to_vec(), 400, "items[0]"),
-        (br#"{"items": [{"completion": "print(1)", "tests": [], "problem": "x"}]}"#.to_vec(), 400, "items[0]"),
-        (br#"{"items": [{"completion": "print(1)", "tests": [{"input": "1"}]}]}"#.to_vec(), 400, "items[0].tests[0]"),
-        (json!({"items": [{"completion": "x".repeat(1001), "tests": []}]}).to_string().into_bytes(), 413, "items[0].completion"),
-        (json!({"items": [{"completion": "print(1)", "tests": vec![json!({"input": "", "output": ""}); 3]}]}).to_string().into_bytes(), 413, "items[0].tests"),
-        (json!({"items": [{"completion": "print(1)", "tests": [{"input": "x".repeat(60), "output": "y".repeat(60)}]}]}).to_string().into_bytes(), 413, "items[0].tests[0]"),
-        (json!({"items": vec![json!({"completion": "print(1)", "tests": []}); 4]}).to_string().into_bytes(), 413, "items"),
+        (
+            br#"{"items": [{"completion": "print(1)"}]}"#.to_vec(),
+            400,
+            "items[0]",
+        ),
+        (
+            br#"{"items": [{"completion": "print(1)", "tests": [], "problem": "x"}]}"#.to_vec(),
+            400,
+            "items[0]",
+        ),
+        (
+            br#"{"items": [{"completion": "print(1)", "tests": [{"input": "1"}]}]}"#.to_vec(),
+            400,
+            "items[0].tests[0]",
+        ),
+        (
+            bytes(json!({"items": [{"completion": "x".repeat(1001), "tests": []}]})),
+            413,
+            "items[0].completion",
+        ),
+        (
+            bytes(json!({"items": [{
+                "completion": "print(1)",
+                "tests": vec![json!({"input": "", "output": ""}); 3],
+            }]})),
+            413,
+            "items[0].tests",
+        ),
+        (
+            bytes(json!({"items": [{
+                "completion": "print(1)",
+                "tests": [{"input": "x".repeat(60), "output": "y".repeat(60)}],
+            }]})),
+            413,
+            "items[0].tests[0]",
+        ),
+        (
+            bytes(json!({"items": vec![json!({"completion": "print(1)", "tests": []}); 4]})),
+            413,
+            "items",
+        ),
         (vec![b' '; 65 << 10], 413, "body"),
     ];
     for (body, status, field) in cases {
@@ -272,7 +331,12 @@ async fn a_configured_token_is_required_everywhere_but_health() {
 async fn run_code_speaks_sandboxfusion() {
     let srv = start(ServeConfig::default(), 2).await;
     let mut c = Client::new(srv.addr, None);
-    let run = |code: &str, stdin: &str, timeout: f64| json!({"code": code, "stdin": stdin, "language": "python", "run_timeout": timeout, "memory_limit_MB": 1024, "compile_timeout": 10, "files": {}, "fetch_files": []});
+    let run = |code: &str, stdin: &str, timeout: f64| {
+        json!({
+            "code": code, "stdin": stdin, "language": "python", "run_timeout": timeout,
+            "memory_limit_MB": 1024, "compile_timeout": 10, "files": {}, "fetch_files": [],
+        })
+    };
     let v = c
         .post_json("/run_code", &run(SUM, "20 22\n", 10.0))
         .await
@@ -378,8 +442,13 @@ async fn hostile_programs_are_contained_and_the_server_carries_on() {
     let hostile = [
         format!("import os\nos.system('touch {m}-system')\nprint(3)\n"),
         format!("open('{m}-open', 'w').write('x')\nprint(3)\n"),
-        format!("import socket\ns = socket.create_connection(('127.0.0.1', {port}))\ns.sendall(b'GET /health HTTP/1.0\\r\\n\\r\\n')\nprint(s.recv(200))\n"),
-        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(-1, signal.SIGKILL)\nprint(3)\n".to_string(),
+        format!(
+            "import socket\ns = socket.create_connection(('127.0.0.1', \
+             {port}))\ns.sendall(b'GET /health HTTP/1.0\\r\\n\\r\\n')\nprint(s.recv(200))\n"
+        ),
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(-1, \
+         signal.SIGKILL)\nprint(3)\n"
+            .to_string(),
         "import os\nos.fork()\nprint(3)\n".to_string(),
         "x = ' ' * (1 << 34)\nprint(3)\n".to_string(),
     ];
@@ -432,7 +501,8 @@ async fn a_full_queue_answers_503_with_retry_after() {
     };
     let srv = start(cfg, 1).await;
     let addr = srv.addr;
-    let slow = json!({"items": [{"tests": [{"input": "1 2\n", "output": "3\n"}], "completion": sleeper(3.0)}]});
+    let slow = json!({"items": [{"tests": [{"input": "1 \
+        2\n", "output": "3\n"}], "completion": sleeper(3.0)}]});
     let mut held = Vec::new();
     for i in 0..2 {
         let b = slow.clone();
@@ -490,7 +560,14 @@ async fn a_request_past_its_deadline_gets_504() {
     let srv = start(cfg, 1).await;
     let mut c = Client::new(srv.addr, None);
     // The sleep outlasts the deadline by far; the sandbox's wall limit ends it afterwards.
-    let ans = c.post_json("/score", &json!({"items": [{"tests": [{"input": "1 2\n", "output": "3\n"}], "completion": sleeper(60.0)}]})).await.unwrap();
+    let ans = c
+        .post_json(
+            "/score",
+            &json!({"items": [{"tests": [{"input": "1 \
+                2\n", "output": "3\n"}], "completion": sleeper(60.0)}]}),
+        )
+        .await
+        .unwrap();
     assert_eq!(ans.status, 504);
     assert!(ans.retry_after_s.is_some());
     assert!(ans.json().unwrap().get("results").is_none());
@@ -511,12 +588,17 @@ async fn a_client_that_disconnects_cancels_the_programs_not_started() {
     let addr = srv.addr;
     // More programs than the reward's scoring threads can start at once, each holding its thread.
     let n = 2 * std::thread::available_parallelism().map_or(2, |n| n.get()) * 3;
-    let items: Vec<Value> =
-        (0..n).map(|i| json!({"tests": [{"input": "1 2\n", "output": "3\n"}], "completion": format!("{}# {i}\n", sleeper(2.0))})).collect();
+    let items: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"tests": [{"input": "1 \
+                2\n", "output": "3\n"}], "completion": format!("{}# {i}\n", sleeper(2.0))})
+        })
+        .collect();
     let body = json!({ "items": items }).to_string();
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
-        "POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \
+         {}\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).await.unwrap();
@@ -556,7 +638,8 @@ async fn shutdown_answers_every_admitted_request() {
     let addr = srv.addr;
     let mut held = Vec::new();
     for i in 0..3 {
-        let body = json!({"items": [{"tests": [{"input": "1 2\n", "output": "3\n"}], "completion": format!("{}# {i}\n", sleeper(1.0))}]});
+        let body = json!({"items": [{"tests": [{"input": "1 \
+            2\n", "output": "3\n"}], "completion": format!("{}# {i}\n", sleeper(1.0))}]});
         held.push(tokio::spawn(async move {
             Client::new(addr, None)
                 .post_json("/score", &body)

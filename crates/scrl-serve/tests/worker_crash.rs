@@ -1,6 +1,6 @@
-//! A sandbox worker that dies under a request: the request is answered with a retryable error and no
-//! score, and the next request runs on a replaced worker. Alone in its own test binary, so the only
-//! zygotes under this process are this test's.
+//! A sandbox worker that dies under a request: the request is answered with a retryable error and
+//! no score, and the next request runs on a replaced worker. Alone in its own test binary, so the
+//! only zygotes under this process are this test's.
 
 mod common;
 

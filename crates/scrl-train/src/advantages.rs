@@ -1,7 +1,8 @@
-//! Advantage estimators. PPO: per-token rewards (the sequence reward on the last token, minus the KL
-//! penalty on every token) and a value baseline, combined by GAE (Schulman et al. 2016). GRPO and RLOO:
-//! one scalar per completion, relative to the other completions of the same prompt, no value function.
-//! Plain `f32` slices: these run once per rollout and are easiest to check by hand this way.
+//! Advantage estimators. PPO: per-token rewards (the sequence reward on the last token, minus the
+//! KL penalty on every token) and a value baseline, combined by GAE (Schulman et al. 2016). GRPO
+//! and RLOO: one scalar per completion, relative to the other completions of the same prompt, no
+//! value function. Plain `f32` slices: these run once per rollout and are easiest to check by hand
+//! this way.
 
 /// GAE over one sequence of `rewards.len()` tokens. `values[t]` estimates the return from token t;
 /// the value after the last token is 0 (the episode ends). Returns (advantages, returns).
@@ -21,8 +22,8 @@ pub fn gae(rewards: &[f32], values: &[f32], gamma: f32, lambda: f32) -> (Vec<f32
     (adv, returns)
 }
 
-/// Whitens advantages over every token of the batch: zero mean, unit variance (a no-op shift when all
-/// advantages are equal, so a batch with no signal stays without signal).
+/// Whitens advantages over every token of the batch: zero mean, unit variance (a no-op shift when
+/// all advantages are equal, so a batch with no signal stays without signal).
 pub fn whiten(batch: &mut [Vec<f32>]) {
     let n: usize = batch.iter().map(Vec::len).sum();
     if n == 0 {
@@ -45,7 +46,8 @@ pub fn whiten(batch: &mut [Vec<f32>]) {
     }
 }
 
-/// Per-token PPO rewards: `-kl_coef * kl[t]` on every token and the sequence reward added on the last one.
+/// Per-token PPO rewards: `-kl_coef * kl[t]` on every token and the sequence reward added on the
+/// last one.
 pub fn token_rewards(sequence_reward: f32, kl: &[f32], kl_coef: f32) -> Vec<f32> {
     let mut r: Vec<f32> = kl.iter().map(|k| -kl_coef * k).collect();
     if let Some(last) = r.last_mut() {
@@ -103,8 +105,8 @@ mod tests {
         // lambda 0: one-step TD errors. delta_t = r_t + gamma V_{t+1} - V_t.
         let (adv, _) = gae(&[0.0, 0.0, 1.0], &[0.5, 0.25, 0.0], 0.9, 0.0);
         assert!(close(&adv, &[0.9 * 0.25 - 0.5, 0.0 - 0.25, 1.0]));
-        // gamma 0.5, lambda 0.5 by hand: deltas = [-0.375, -0.25, 1]; A2 = 1, A1 = -0.25 + 0.25 = 0,
-        // A0 = -0.375 + 0.25 * 0 = -0.375.
+        // gamma 0.5, lambda 0.5 by hand: deltas = [-0.375, -0.25, 1]; A2 = 1, A1 = -0.25 + 0.25 =
+        // 0, A0 = -0.375 + 0.25 * 0 = -0.375.
         let (adv, _) = gae(&[0.0, 0.0, 1.0], &[0.5, 0.25, 0.0], 0.5, 0.5);
         assert!(close(&adv, &[-0.375, 0.0, 1.0]), "{adv:?}");
     }
@@ -112,14 +114,14 @@ mod tests {
     #[test]
     fn lambda_one_gives_every_token_the_return_to_go_minus_its_value() {
         // Reward 1 on the last of four tokens, KL 0.1 per token at coefficient 0.5: token rewards
-        // [-0.05, -0.05, -0.05, 0.95]. With gamma 1 and lambda 1, A_t = (sum of rewards from t) - V_t:
-        // returns-to-go [0.8, 0.85, 0.9, 0.95], minus values [0.5, 0.5, 0.6, 0.7].
+        // [-0.05, -0.05, -0.05, 0.95]. With gamma 1 and lambda 1, A_t = (sum of rewards from t) -
+        // V_t: returns-to-go [0.8, 0.85, 0.9, 0.95], minus values [0.5, 0.5, 0.6, 0.7].
         let tr = token_rewards(1.0, &[0.1, 0.1, 0.1, 0.1], 0.5);
         let (adv, ret) = gae(&tr, &[0.5, 0.5, 0.6, 0.7], 1.0, 1.0);
         assert!(close(&adv, &[0.3, 0.35, 0.3, 0.25]), "{adv:?}");
         assert!(close(&ret, &[0.8, 0.85, 0.9, 0.95]), "{ret:?}");
-        // The first token of a 300-token program gets the whole reward minus its value; with lambda 0.95
-        // and a zero value head it would get 0.95^299 of it.
+        // The first token of a 300-token program gets the whole reward minus its value; with lambda
+        // 0.95 and a zero value head it would get 0.95^299 of it.
         let long = token_rewards(1.0, &[0.0; 300], 0.1);
         let (a1, _) = gae(&long, &[0.0; 300], 1.0, 1.0);
         let (a95, _) = gae(&long, &[0.0; 300], 1.0, 0.95);

@@ -1,9 +1,9 @@
-//! Checkpoints: a folder holding the LoRA adapter (PEFT layout), the value head, the optimizer state and
-//! `state.json` (step, data cursor, seed, KL-controller state, fingerprints). Written whole into a
-//! temporary sibling folder, synced, then renamed into place, so a crash never leaves half a checkpoint.
+//! Checkpoints: a folder holding the LoRA adapter (PEFT layout), the value head, the optimizer
+//! state and `state.json` (step, data cursor, seed, KL-controller state, fingerprints). Written
+//! whole into a temporary sibling folder, synced, then renamed into place, so a crash never leaves
+//! half a checkpoint.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, Var};
@@ -13,19 +13,13 @@ use serde::de::DeserializeOwned;
 
 use crate::TrainError;
 
-/// Writes `bytes` to a temp file beside `path`, fsyncs it, and renames it over `path`.
+/// Writes `bytes` to `path` with `scrl_fs::write_atomic`: a temp file beside `path`, fsync,
+/// rename over `path`, fsync of the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e| TrainError::Io { path: p, error: e }
-    };
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    scrl_fs::write_atomic(path, bytes).map_err(|error| TrainError::Io {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), TrainError> {
@@ -44,8 +38,8 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
     })
 }
 
-/// Builds a checkpoint folder at `dir` atomically: `fill` writes into a fresh temporary folder, which then
-/// replaces `dir` (the previous version is removed only after the new one is in place).
+/// Builds a checkpoint folder at `dir` atomically: `fill` writes into a fresh temporary folder,
+/// which then replaces `dir` (the previous version is removed only after the new one is in place).
 pub fn write_dir(
     dir: &Path,
     fill: impl FnOnce(&Path) -> Result<(), TrainError>,
@@ -88,11 +82,12 @@ const V_WEIGHT: &str = "v_head.summary.weight";
 const V_BIAS: &str = "v_head.summary.bias";
 
 impl ValueHead {
-    /// Zero weights and a zero bias (PPO then sets the bias to the first batch's mean return): the head
-    /// starts as a constant baseline and learns only what the hidden states add to it. Random weights of
-    /// the usual 1/sqrt(hidden) scale put per-token noise as large as the returns' own spread on every
-    /// token's advantage (the final-norm hidden states are large), which is what the head's explained
-    /// variance of -0.5 to -0.9 measured even at a value learning rate of 1e-5 (docs/training.md).
+    /// Zero weights and a zero bias (PPO then sets the bias to the first batch's mean return): the
+    /// head starts as a constant baseline and learns only what the hidden states add to it. Random
+    /// weights of the usual 1/sqrt(hidden) scale put per-token noise as large as the returns' own
+    /// spread on every token's advantage (the final-norm hidden states are large), which is what
+    /// the head's explained variance of -0.5 to -0.9 measured even at a value learning rate of 1e-5
+    /// (docs/training.md).
     pub fn new(hidden: usize, device: &Device) -> Result<ValueHead, TrainError> {
         Ok(ValueHead {
             weight: Var::zeros((1, hidden), DType::F32, device)?,
@@ -108,12 +103,13 @@ impl ValueHead {
             .broadcast_add(self.bias.as_tensor())?)
     }
 
-    /// AdamW over the head, its weight at `1 / hidden` of the value learning rate. Adam moves each of the
-    /// `hidden` weights by about the learning rate per step, all in the direction of the batch's hidden
-    /// states, so at the full rate one step can move a value by `lr * sum |h|`: on the default model 192
-    /// final-norm inputs of mean size about 1.1 (its final norm's weights are 1.4), so about 1 at the
-    /// default value lr of 5e-3, several times the returns' spread. At `lr / hidden` a step moves values by
-    /// about `lr * mean |h|` on any width (the µP rule for a readout layer); the bias keeps the full rate.
+    /// AdamW over the head, its weight at `1 / hidden` of the value learning rate. Adam moves each
+    /// of the `hidden` weights by about the learning rate per step, all in the direction of the
+    /// batch's hidden states, so at the full rate one step can move a value by `lr * sum |h|`: on
+    /// the default model 192 final-norm inputs of mean size about 1.1 (its final norm's weights are
+    /// 1.4), so about 1 at the default value lr of 5e-3, several times the returns' spread. At `lr
+    /// / hidden` a step moves values by about `lr * mean |h|` on any width (the µP rule for a
+    /// readout layer); the bias keeps the full rate.
     pub fn optimizer(&self, params: AdamWParams) -> Result<AdamW, TrainError> {
         let hidden = self.weight.dims()[1];
         Ok(AdamW::new(self.vars(), params)?.with_lr_scale(V_WEIGHT, 1.0 / hidden as f64)?)
@@ -149,7 +145,8 @@ impl ValueHead {
                 .ok_or_else(|| bad(format!("missing tensor `{name}`")))?;
             if t.dims() != var.dims() {
                 return Err(bad(format!(
-                    "`{name}` has shape {:?}, this model's value head needs {:?} (a checkpoint of another base?)",
+                    "`{name}` has shape {:?}, this model's value head needs {:?} (a checkpoint of \
+                     another base?)",
                     t.dims(),
                     var.dims()
                 )));

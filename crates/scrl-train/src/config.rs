@@ -1,5 +1,5 @@
-//! Reading a trainer config from TOML: the keys are the config struct's fields (the same names as the CLI
-//! flags, with `_` for `-`); unknown keys are errors that name the key.
+//! Reading a trainer config from TOML: the keys are the config struct's fields (the same names as
+//! the CLI flags, with `_` for `-`); unknown keys are errors that name the key.
 
 use std::path::Path;
 

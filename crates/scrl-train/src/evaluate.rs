@@ -1,6 +1,7 @@
-//! Evaluation runs: k samples per problem from a policy (base, or base + adapter), each scored by the same
-//! reward as training, turned into `scrl_eval::SampleRecord`s. Sampling is seeded per sample index, so a
-//! model's samples do not depend on the batch size, and every model sees the same problems.
+//! Evaluation runs: k samples per problem from a policy (base, or base + adapter), each scored by
+//! the same reward as training, turned into `scrl_eval::SampleRecord`s. Sampling is seeded per
+//! sample index, so a model's samples do not depend on the batch size, and every model sees the
+//! same problems.
 
 use std::path::Path;
 
@@ -38,8 +39,8 @@ impl Default for EvalOptions {
     }
 }
 
-/// Loads a model folder and, when given, an adapter folder. A missing or mismatched adapter is an error:
-/// evaluation never silently falls back to the base model.
+/// Loads a model folder and, when given, an adapter folder. A missing or mismatched adapter is an
+/// error: evaluation never silently falls back to the base model.
 pub fn load_policy(
     model: &Path,
     adapter: Option<&Path>,
@@ -55,8 +56,8 @@ pub fn load_policy(
 }
 
 /// How a problem's completions are checked under `cfg`: its stdin tests (without the statement's
-/// examples when `cfg.skip_statement_examples`; the marks are computed from the statement, so problems
-/// imported before they existed are covered too) or its asserts.
+/// examples when `cfg.skip_statement_examples`; the marks are computed from the statement, so
+/// problems imported before they existed are covered too) or its asserts.
 pub fn test_spec(p: &Problem, cfg: &scrl_reward::RewardConfig) -> TestSpec {
     match &p.kind {
         scrl_data::ProblemKind::Stdin => {
@@ -129,8 +130,8 @@ pub fn record(
     }
 }
 
-/// Generates `opts.samples` completions per problem and scores each. Prompts longer than the model's
-/// context are an error naming the problem, not a silent skip.
+/// Generates `opts.samples` completions per problem and scores each. Prompts longer than the
+/// model's context are an error naming the problem, not a silent skip.
 pub fn generate_records(
     policy: &Policy,
     reward: &RewardModel,

@@ -1,5 +1,6 @@
-//! The KL coefficient: fixed (the paper's lambda = 0.1) or adaptive (Ziegler et al. 2019), which moves the
-//! coefficient so that the observed KL tracks a target. Its state is part of every checkpoint.
+//! The KL coefficient: fixed (the paper's lambda = 0.1) or adaptive (Ziegler et al. 2019), which
+//! moves the coefficient so that the observed KL tracks a target. Its state is part of every
+//! checkpoint.
 
 #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "snake_case", tag = "kind")]

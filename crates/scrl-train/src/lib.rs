@@ -1,8 +1,8 @@
-//! Trainers: LoRA SFT, PPO with a value head and the binary-to-partial curriculum, and the group-relative
-//! variants (GRPO, RLOO). The loop of each trainer reads like the algorithm in the paper; the numerical
-//! pieces (advantages, losses, KL control, schedules) live in their own modules and are tested alone.
-//! Every random choice derives from the run's seed and the step number, so a resumed run repeats an
-//! uninterrupted one exactly.
+//! Trainers: LoRA SFT, PPO with a value head and the binary-to-partial curriculum, and the
+//! group-relative variants (GRPO, RLOO). The loop of each trainer reads like the algorithm in the
+//! paper; the numerical pieces (advantages, losses, KL control, schedules) live in their own
+//! modules and are tested alone. Every random choice derives from the run's seed and the step
+//! number, so a resumed run repeats an uninterrupted one exactly.
 
 pub mod advantages;
 pub mod checkpoint;
@@ -44,8 +44,8 @@ pub enum TrainError {
     Checkpoint { path: PathBuf, message: String },
 }
 
-/// A seed for one purpose at one step, derived from the run's seed (SplitMix64 finaliser), so that no
-/// random stream depends on how many draws came before it.
+/// A seed for one purpose at one step, derived from the run's seed (SplitMix64 finaliser), so that
+/// no random stream depends on how many draws came before it.
 pub fn derive_seed(seed: u64, purpose: u64, step: u64) -> u64 {
     let mut z = seed
         ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15)

@@ -1,5 +1,6 @@
-//! PPO's loss pieces on candle tensors of shape [batch, tokens] with a 0/1 mask of completion tokens.
-//! Every op used here has a backward pass in candle (no fused ops), which the gradient checks below verify.
+//! PPO's loss pieces on candle tensors of shape [batch, tokens] with a 0/1 mask of completion
+//! tokens. Every op used here has a backward pass in candle (no fused ops), which the gradient
+//! checks below verify.
 
 use candle_core::{DType, Result, Tensor};
 
@@ -13,7 +14,8 @@ pub fn masked_mean(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
     (x * mask)?.sum_all()? / n as f64
 }
 
-/// The clipped surrogate objective, negated into a loss, and the fraction of tokens whose ratio was clipped.
+/// The clipped surrogate objective, negated into a loss, and the fraction of tokens whose ratio was
+/// clipped.
 pub fn policy_loss(
     logp: &Tensor,
     old_logp: &Tensor,
@@ -71,7 +73,8 @@ pub fn kl_per_token(logp: &Tensor, ref_logp: &Tensor, est: KlEstimator) -> Resul
     }
 }
 
-/// Mean entropy (nats) of the distributions in `logits` [batch, tokens, vocab] over the masked positions.
+/// Mean entropy (nats) of the distributions in `logits` [batch, tokens, vocab] over the masked
+/// positions.
 pub fn entropy(logits: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let logp = candle_nn::ops::log_softmax(logits, candle_core::D::Minus1)?;
     let h = (logp.exp()? * &logp)?.sum(candle_core::D::Minus1)?.neg()?;
@@ -126,7 +129,8 @@ mod tests {
         let old = t(&[-1.0, -2.0, -0.5, -1.5, -0.7, -3.0]);
         let adv = t(&[1.0, -1.0, 0.5, 2.0, -0.3, 1.0]);
         let mask = t(&[1.0, 1.0, 0.0, 1.0, 1.0, 1.0]);
-        // Some ratios inside the clip range, some outside on either side (flat there: zero gradient).
+        // Some ratios inside the clip range, some outside on either side (flat there: zero
+        // gradient).
         let new = [-0.95, -2.5, -0.4, -1.0, -0.72, -3.05];
         grad_check((2, 3), &new, |x| {
             Ok(policy_loss(x, &old, &adv, &mask, 0.2)?.0)

@@ -1,6 +1,6 @@
-//! Metrics as JSON Lines, one object per step, appended and flushed as training goes, so a crash loses at
-//! most the line being written. On resume the log is cut back to the checkpoint's step first, so the file
-//! of a resumed run equals that of an uninterrupted one.
+//! Metrics as JSON Lines, one object per step, appended and flushed as training goes, so a crash
+//! loses at most the line being written. On resume the log is cut back to the checkpoint's step
+//! first, so the file of a resumed run equals that of an uninterrupted one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,8 +13,8 @@ pub struct MetricsLog {
 }
 
 impl MetricsLog {
-    /// Opens `path` for appending, first dropping every row whose `key` is >= `keep_below` (rows written
-    /// after the checkpoint being resumed from). A fresh run passes `keep_below = 0`.
+    /// Opens `path` for appending, first dropping every row whose `key` is >= `keep_below` (rows
+    /// written after the checkpoint being resumed from). A fresh run passes `keep_below = 0`.
     pub fn open(path: &Path, key: &str, keep_below: u64) -> Result<MetricsLog, TrainError> {
         let io = |e: std::io::Error| TrainError::Io {
             path: path.to_path_buf(),

@@ -1,6 +1,7 @@
-//! The policy a trainer works on: a base checkpoint loaded once, a LoRA adapter on it, the tokenizer, and
-//! how problems become prompt token ids (the completion prompt for base models, the checkpoint's own chat
-//! template for instruct models). The same token ids are sampled and trained on: nothing is re-tokenised.
+//! The policy a trainer works on: a base checkpoint loaded once, a LoRA adapter on it, the
+//! tokenizer, and how problems become prompt token ids (the completion prompt for base models, the
+//! checkpoint's own chat template for instruct models). The same token ids are sampled and trained
+//! on: nothing is re-tokenised.
 
 use std::path::{Path, PathBuf};
 
@@ -58,8 +59,8 @@ impl LoraSettings {
     }
 }
 
-/// Picks the compute device by name: `cpu`, `cuda` or `cuda:N` (see `scrl_model::parse_device`, whose
-/// errors say what is missing when the GPU cannot be used).
+/// Picks the compute device by name: `cpu`, `cuda` or `cuda:N` (see `scrl_model::parse_device`,
+/// whose errors say what is missing when the GPU cannot be used).
 pub fn device(name: &str) -> Result<Device, TrainError> {
     Ok(scrl_model::parse_device(name)?)
 }
@@ -114,7 +115,8 @@ impl Policy {
         self.chat.is_some()
     }
 
-    /// The prompt's token ids. A chat template writes its own special tokens, so none are added then.
+    /// The prompt's token ids. A chat template writes its own special tokens, so none are added
+    /// then.
     pub fn prompt_ids(&self, problem: &Problem) -> Result<Vec<u32>, TrainError> {
         match &self.chat {
             Some(t) => Ok(self.tokenizer.encode(&t.prompt(problem, None)?, false)?),
@@ -124,8 +126,8 @@ impl Policy {
         }
     }
 
-    /// The SFT target for a reference solution: the program itself after a completion prompt, a fenced
-    /// block after a chat prompt (what the chat prompt asks for), then EOS.
+    /// The SFT target for a reference solution: the program itself after a completion prompt, a
+    /// fenced block after a chat prompt (what the chat prompt asks for), then EOS.
     pub fn target_ids(&self, reference: &str) -> Result<Vec<u32>, TrainError> {
         let body = reference.trim_end();
         let text = if self.chat.is_some() {

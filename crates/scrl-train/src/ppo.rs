@@ -179,6 +179,8 @@ impl Default for PpoConfig {
 }
 
 impl PpoConfig {
+    // `!(x > 0.0)` is meant: NaN must fail these checks, and `x <= 0.0` would let it through.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |m: String| Err(TrainError::Config(m));
         if self.episodes == 0 || self.batch_size == 0 || self.ppo_epochs == 0 {
@@ -1216,7 +1218,9 @@ pub fn run_ppo(
 
         let last = state.episode == cfg.episodes;
         let val_reward =
-            if (cfg.val_every > 0 && state.episode % cfg.val_every == 0 && policy_moves) || last {
+            if (cfg.val_every > 0 && state.episode.is_multiple_of(cfg.val_every) && policy_moves)
+                || last
+            {
                 let v = validate(&policy, reward, cfg, &val, selection)?;
                 if improves(state.best_val_reward, v) {
                     state.best_val_reward = Some(v);
@@ -1283,7 +1287,7 @@ pub fn run_ppo(
                     .unwrap_or_default()
             ),
         );
-        if state.episode % cfg.save_every.max(1) == 0 || last || state.episode == stop {
+        if state.episode.is_multiple_of(cfg.save_every.max(1)) || last || state.episode == stop {
             write_dir(&ckpt, |d| {
                 save_policy(d, &policy, &value, &base_name)?;
                 opt.save(d)?;

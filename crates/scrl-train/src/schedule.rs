@@ -1,5 +1,6 @@
-//! The reward schedule of the paper's curriculum: binary reward for the first N episodes, then partial
-//! credit, in one job (PPO-continue as one run) or as two jobs (`--init-from` a PPO-simple checkpoint).
+//! The reward schedule of the paper's curriculum: binary reward for the first N episodes, then
+//! partial credit, in one job (PPO-continue as one run) or as two jobs (`--init-from` a PPO-simple
+//! checkpoint).
 
 use scrl_reward::RewardKind;
 

@@ -1,7 +1,7 @@
-//! LoRA supervised fine-tuning: cross-entropy on the completion tokens only (prompt and padding masked),
-//! epochs over a seeded order, warmup + cosine learning rate, gradient accumulation and clipping, a
-//! validation loss on held-out problems, atomic checkpoints with exact resume, and the best adapter by
-//! validation loss. The paper's defaults: r 16, alpha 32, q/k/v/o, 3 epochs.
+//! LoRA supervised fine-tuning: cross-entropy on the completion tokens only (prompt and padding
+//! masked), epochs over a seeded order, warmup + cosine learning rate, gradient accumulation and
+//! clipping, a validation loss on held-out problems, atomic checkpoints with exact resume, and the
+//! best adapter by validation loss. The paper's defaults: r 16, alpha 32, q/k/v/o, 3 epochs.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -39,8 +39,8 @@ pub struct SftConfig {
     /// Share of the problems held out for the validation loss (at least one problem), when no
     /// `val_data` is given.
     pub val_fraction: f64,
-    /// Validation problems (JSONL) for the validation loss, kept out of training; then every problem of
-    /// `data` trains.
+    /// Validation problems (JSONL) for the validation loss, kept out of training; then every
+    /// problem of `data` trains.
     pub val_data: Option<PathBuf>,
     /// Validation every this many optimizer steps (0: at the end of each epoch only).
     pub eval_every: u64,
@@ -320,7 +320,9 @@ pub fn run_sft(
         {
             return Err(TrainError::Checkpoint {
                 path: ckpt.clone(),
-                message: "was written by a run with another base model, data size or seed; resume needs the same configuration".into(),
+                message: "was written by a run with another base model, data size or seed; resume \
+                    needs the same configuration"
+                    .into(),
             });
         }
         policy.decoder.load_adapter(&ckpt.join("adapter"))?;
@@ -381,8 +383,9 @@ pub fn run_sft(
         let grad_norm = opt.step(&grads, lr)?;
         state.step += 1;
         let train_loss = loss_sum / n_tokens.max(1) as f64;
-        let end_of_epoch = state.step % steps_per_epoch == 0;
-        let eval_now = end_of_epoch || (cfg.eval_every > 0 && state.step % cfg.eval_every == 0);
+        let end_of_epoch = state.step.is_multiple_of(steps_per_epoch);
+        let eval_now =
+            end_of_epoch || (cfg.eval_every > 0 && state.step.is_multiple_of(cfg.eval_every));
         let val_loss = if eval_now {
             Some(mean_loss(&policy, &val, cfg.batch_size)?)
         } else {
@@ -391,7 +394,8 @@ pub fn run_sft(
         let secs = t0.elapsed().as_secs_f64();
         log.write(&serde_json::json!({
             "step": step, "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
-            "grad_norm": grad_norm, "target_tokens": n_tokens, "tokens_per_s": n_tokens as f64 / secs.max(1e-9),
+            "grad_norm": grad_norm, "target_tokens": n_tokens,
+            "tokens_per_s": n_tokens as f64 / secs.max(1e-9),
         }))?;
         if let Some(v) = val_loss {
             last_val = v;

@@ -1,5 +1,5 @@
-//! The trainers on a tiny model built here from scratch (a tokenizer and a 2-layer decoder pretrained for
-//! a few seconds on the built-in task suite), with the real sandboxed reward.
+//! The trainers on a tiny model built here from scratch (a tokenizer and a 2-layer decoder
+//! pretrained for a few seconds on the built-in task suite), with the real sandboxed reward.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -379,8 +379,8 @@ fn value_warmup_episodes_train_only_the_value_head() {
         assert_eq!(r["policy_grad_norm"].as_f64().unwrap(), 0.0, "{r}");
         assert!(r["value_grad_norm"].as_f64().unwrap() > 0.0, "{r}");
     }
-    // A fresh adapter starts with lora_B = 0; after the warm-up it is still 0 (the policy did not move),
-    // while the value head moved away from its zero start.
+    // A fresh adapter starts with lora_B = 0; after the warm-up it is still 0 (the policy did not
+    // move), while the value head moved away from its zero start.
     let load = |p: &str| {
         candle_core::safetensors::load(dir.path().join(p), &candle_core::Device::Cpu).unwrap()
     };
@@ -417,11 +417,13 @@ fn value_warmup_episodes_train_only_the_value_head() {
     assert_eq!((rows.len(), rows[2]["phase"].as_str()), (3, Some("update")));
 }
 
-/// The effect issue 11 asks for, on held-out prompts. It does not appear yet (validation reward 0.802 ->
-/// best 0.804 on this machine; docs/training.md, "The quickstart's setting", says why), so the test is
-/// kept as the target and run by hand: `cargo test -p scrl-train --test train -- --ignored validation`.
+/// The effect issue 11 asks for, on held-out prompts. It does not appear yet (validation reward
+/// 0.802 -> best 0.804 on this machine; docs/training.md, "The quickstart's setting", says why), so
+/// the test is kept as the target and run by hand: `cargo test -p scrl-train --test train --
+/// --ignored validation`.
 #[test]
-#[ignore = "fails today: PPO does not yet raise the reward on held-out prompts of the built-in suite"]
+#[ignore = "fails today: PPO does not yet raise the reward on held-out prompts of the built-in \
+    suite"]
 fn ppo_with_partial_credit_raises_the_validation_reward_on_held_out_prompts() {
     // Families the committed model solves only sometimes (configs/quickstart.toml); training and
     // validation prompts are different instances (seeds 11 and 12), so a gain is not memorisation.

@@ -15,9 +15,12 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process and matched at once: boxing the large argument structs would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
-    /// The built-in default end to end on CPU: task suite, tiny model, SFT, three PPO variants, report.
+    /// The built-in default end to end on CPU: task suite, tiny model, SFT, three PPO variants,
+    /// report.
     Quickstart(cmd::sweep::QuickstartArgs),
     /// Table 3: SFT, PPO-simple, PPO-fresh and PPO-continue, all evaluated on the same problems.
     Sweep(cmd::sweep::SweepArgs),
@@ -32,9 +35,11 @@ enum Command {
     Pretrain(cmd::pretrain::PretrainArgs),
     /// LoRA supervised fine-tuning on reference solutions.
     Sft(cmd::train::SftArgs),
-    /// PPO (value head, GAE, clipped surrogate, KL to the SFT reference), GRPO or RLOO on the reward.
+    /// PPO (value head, GAE, clipped surrogate, KL to the SFT reference), GRPO or RLOO on the
+    /// reward.
     Ppo(cmd::train::PpoArgs),
-    /// Evaluate a model (and adapter) on the fixed evaluation set: metrics with CIs, taxonomy, records.
+    /// Evaluate a model (and adapter) on the fixed evaluation set: metrics with CIs, taxonomy,
+    /// records.
     Eval(cmd::eval::EvalArgs),
     /// Table 2: several model folders zero-shot, one sample each.
     BenchModels(cmd::eval::BenchModelsArgs),
@@ -53,13 +58,15 @@ enum BenchCommand {
     Reward(cmd::bench_reward::BenchRewardArgs),
     /// Files per second: the native scanner against Bandit.
     Scan(cmd::bench_scan::BenchScanArgs),
-    /// The reward server under concurrent loopback clients, against `score --batch` in the same run.
+    /// The reward server under concurrent loopback clients, against `score --batch` in the same
+    /// run.
     Serve(cmd::bench_serve::BenchServeArgs),
     /// Training and decoding tokens per second.
     Model(cmd::bench_model::BenchModelArgs),
     /// Seconds per PPO episode, per phase, and an estimate for the paper's 1.3B run.
     Ppo(cmd::bench_ppo::BenchPpoArgs),
-    /// The GPU check of scripts/gpu-check: CUDA vs CPU logits, decode/SFT/PPO speed at real shapes, memory.
+    /// The GPU check of scripts/gpu-check: CUDA vs CPU logits, decode/SFT/PPO speed at real shapes,
+    /// memory.
     GpuCheck(cmd::bench_gpu::GpuCheckArgs),
 }
 
@@ -100,7 +107,8 @@ mod tests {
 
     #[test]
     fn the_command_line_is_well_formed() {
-        // clap checks flag clashes only when a command is parsed; this checks every subcommand at once.
+        // clap checks flag clashes only when a command is parsed; this checks every subcommand at
+        // once.
         super::Cli::command().debug_assert();
     }
 }

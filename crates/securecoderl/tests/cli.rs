@@ -1,4 +1,5 @@
-//! The command line as a user meets it: the README's commands, JSON output, and clear errors on bad input.
+//! The command line as a user meets it: the README's commands, JSON output, and clear errors on bad
+//! input.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -299,9 +300,10 @@ fn device_flag_on_every_model_command_and_clear_cuda_errors_in_a_cpu_build() {
     );
 }
 
-/// scripts/gpu-check's measurement, run on the CPU on one-layer shapes: every row of the table comes out.
-/// Not in CI: it writes four real-vocabulary checkpoints and runs a PPO episode in a debug build (361 s
-/// on the shared 2-core machine; tests/shapes.rs keeps the shapes themselves in CI).
+/// scripts/gpu-check's measurement, run on the CPU on one-layer shapes: every row of the table
+/// comes out. Not in CI: it writes four real-vocabulary checkpoints and runs a PPO episode in a
+/// debug build (361 s on the shared 2-core machine; tests/shapes.rs keeps the shapes themselves in
+/// CI).
 #[test]
 #[ignore = "minutes: run with `cargo test -p securecoderl --test cli -- --ignored gpu_check`"]
 fn gpu_check_code_path_runs_on_the_cpu() {
@@ -339,11 +341,77 @@ fn gpu_check_code_path_runs_on_the_cpu() {
         "| logits vs CPU f32 | qwen2.5-coder-1.5b-instruct (1 layer) |",
         "| decode (KV cache, greedy) | deepseek-coder-1.3b-instruct (1 layers) | bf16, batch 2,",
         "| LoRA SFT step (r16 q/k/v/o, AdamW) | qwen2.5-coder-0.5b-instruct (1 layers) |",
-        "| PPO episode | deepseek-coder-1.3b-instruct (1 layers) | bf16, batch 2, 4 new tokens, 1 PPO epochs |",
+        "| PPO episode | deepseek-coder-1.3b-instruct (1 layers) | bf16, batch 2, 4 new tokens, 1 \
+         PPO epochs |",
         "|   generation |",
         "|   update |",
         "| memory after the PPO run |",
     ] {
         assert!(table.contains(row), "missing {row:?} in\n{table}");
     }
+}
+
+/// The help text of `args`, and of every subcommand below it, appended to `out`.
+fn all_help(args: &mut Vec<String>, out: &mut String) {
+    let mut with_help: Vec<&str> = args.iter().map(String::as_str).collect();
+    with_help.push("--help");
+    let o = scrl(&with_help);
+    assert!(o.status.success(), "{with_help:?}: {}", text(&o));
+    let help = String::from_utf8_lossy(&o.stdout).into_owned();
+    let subcommands: Vec<String> = help
+        .lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect();
+    out.push_str(&help);
+    for name in subcommands {
+        args.push(name);
+        all_help(args, out);
+        args.pop();
+    }
+}
+
+#[test]
+fn every_config_file_the_help_and_the_docs_name_exists() {
+    let mut help = String::new();
+    all_help(&mut Vec::new(), &mut help);
+    assert!(
+        help.contains("configs/"),
+        "the sweep's help names a config file"
+    );
+    let mut texts = vec![("--help".to_string(), help)];
+    let mut docs = vec![repo().join("README.md")];
+    for entry in std::fs::read_dir(repo().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            docs.push(path);
+        }
+    }
+    for path in docs {
+        let text = std::fs::read_to_string(&path).unwrap();
+        texts.push((path.display().to_string(), text));
+    }
+    let mut checked = 0;
+    for (what, text) in &texts {
+        for (at, _) in text.match_indices("configs/") {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "/._-".contains(*c))
+                .collect();
+            let name = name.trim_end_matches('.');
+            if !name.ends_with(".toml") {
+                continue;
+            }
+            assert!(
+                repo().join(name).is_file(),
+                "{what} names {name}, which does not exist"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "only {checked} config paths found");
 }

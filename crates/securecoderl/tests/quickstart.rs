@@ -1,5 +1,6 @@
-//! The quickstart in its CI size (`--smoke`: smaller settings, the same code path as the full run) on the
-//! committed tiny model: it must end with PASS and leave a complete report, records and plots.
+//! The quickstart in its CI size (`--smoke`: smaller settings, the same code path as the full run)
+//! on the committed tiny model: it must end with PASS and leave a complete report, records and
+//! plots.
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,8 @@
-//! `securecoderl serve` as a process: its /score answers exactly what `score --json` prints, SIGTERM
-//! drains the requests in flight and exits 0, a public address needs a token, the published
-//! SandboxFusion clients (sandbox-fusion, veRL) work against it unchanged, and the Python client spreads
-//! load over two servers. The Python parts need the test environment of scripts/setup-test-env.
+//! `securecoderl serve` as a process: its /score answers exactly what `score --json` prints,
+//! SIGTERM drains the requests in flight and exits 0, a public address needs a token, the published
+//! SandboxFusion clients (sandbox-fusion, veRL) work against it unchanged, and the Python client
+//! spreads load over two servers. The Python parts need the test environment of
+//! scripts/setup-test-env.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -24,8 +25,8 @@ fn venv_python() -> PathBuf {
         .unwrap_or_else(|| repo().join(".venv/bin/python"));
     assert!(
         p.exists(),
-        "{} is missing: run `bash scripts/setup-test-env` from the repository root (scripts/test, the README's \
-         test command, does), which installs sandbox-fusion and verl into .venv",
+        "{} is missing: run `bash scripts/setup-test-env` from the repository root (scripts/test, \
+         the README's test command, does), which installs sandbox-fusion and verl into .venv",
         p.display()
     );
     p
@@ -186,8 +187,14 @@ fn sigterm_drains_the_requests_in_flight_and_exits_0() {
     let held: Vec<_> = (0..3)
         .map(|i| {
             let body = json!({"items": [{"tests": [{"input": "1 2\n", "output": "3\n"}],
-                "completion": format!("import time\ntime.sleep(1)\na, b = map(int, input().split())\nprint(a + b)  # {i}\n")}]});
-            rt.spawn(async move { Client::new(addr, None).post_json("/score", &body).await.unwrap() })
+                "completion": format!("import time\ntime.sleep(1)\na, b = map(int, \
+                    input().split())\nprint(a + b)  # {i}\n")}]});
+            rt.spawn(async move {
+                Client::new(addr, None)
+                    .post_json("/score", &body)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let gauge = |name: &str| -> f64 {
@@ -256,7 +263,8 @@ fn the_token_comes_from_a_flag_a_file_or_the_environment() {
         ),
     ];
     let rt = rt();
-    let body = json!({"items": [{"tests": [{"input": "1 2\n", "output": "3\n"}], "completion": "print(3)"}]});
+    let body = json!({"items": [{"tests": [{"input": "1 \
+        2\n", "output": "3\n"}], "completion": "print(3)"}]});
     for (srv, token) in &servers {
         rt.block_on(async {
             let denied = Client::new(srv.addr, None)
@@ -339,7 +347,8 @@ fn the_python_client_spreads_load_over_two_servers() {
             .map_or(0, |v| v.parse().unwrap())
     };
     let (na, nb) = (scored(&a), scored(&b));
-    // Eight batches and two reward-function calls taken in turn, then two past a dead server to `a`.
+    // Eight batches and two reward-function calls taken in turn, then two past a dead server to
+    // `a`.
     assert_eq!(na + nb, 12, "{out}");
     assert!(
         na >= 3 && nb >= 3,

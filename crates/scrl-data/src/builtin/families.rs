@@ -1,6 +1,6 @@
-//! The families of the built-in suite. Each generator draws its parameters (a constant, a letter, ...) and
-//! its test inputs from the family's random stream and computes the expected outputs in Rust, exactly as
-//! the Python reference prints them. References are 1-8 lines of plain Python 3.
+//! The families of the built-in suite. Each generator draws its parameters (a constant, a letter,
+//! ...) and its test inputs from the family's random stream and computes the expected outputs in
+//! Rust, exactly as the Python reference prints them. References are 1-8 lines of plain Python 3.
 
 use rand::Rng;
 use rand::seq::IndexedRandom;
@@ -11,8 +11,9 @@ use crate::problem::StdinTest;
 
 type R = ChaCha8Rng;
 
-/// The tests plus one more case for the statement's example. Inputs are distinct where the input space
-/// allows; after a few tries a repeat is accepted, since some families (parity, sign) have few small inputs.
+/// The tests plus one more case for the statement's example. Inputs are distinct where the input
+/// space allows; after a few tries a repeat is accepted, since some families (parity, sign) have
+/// few small inputs.
 fn cases(rng: &mut R, mut case: impl FnMut(&mut R) -> (String, String)) -> Vec<StdinTest> {
     let mut out: Vec<StdinTest> = Vec::new();
     let mut tries = 0;
@@ -100,8 +101,9 @@ fn two_ints(rng: &mut R, lo: i64, hi: i64) -> (i64, i64, String) {
     (a, b, format!("{a} {b}\n"))
 }
 
-/// Names of the integers a statement reads, drawn per problem so that problems of one family differ in
-/// wording (and a split cannot put the same prompt on both sides) and a model must read the statement.
+/// Names of the integers a statement reads, drawn per problem so that problems of one family differ
+/// in wording (and a split cannot put the same prompt on both sides) and a model must read the
+/// statement.
 fn two_names(rng: &mut R) -> (&'static str, &'static str) {
     *[("a", "b"), ("x", "y"), ("m", "n"), ("p", "q"), ("u", "v")]
         .choose(rng)
@@ -120,7 +122,8 @@ fn two_int_intro(rng: &mut R, x: &str, y: &str) -> String {
     }
 }
 
-/// Two integers in, one integer out: `task` words the result, `expr` computes it in Python, `f` in Rust.
+/// Two integers in, one integer out: `task` words the result, `expr` computes it in Python, `f` in
+/// Rust.
 fn two_int_family(
     rng: &mut R,
     range: i64,
@@ -459,10 +462,12 @@ fn sign(rng: &mut R) -> Generated {
     });
     gen_(
         format!(
-            "Read an integer {n}. Print positive if {n} > 0, negative if {n} < 0, and zero otherwise."
+            "Read an integer {n}. Print positive if {n} > 0, negative if {n} < 0, and zero \
+             otherwise."
         ),
         format!(
-            "{n} = int(input())\nprint('positive' if {n} > 0 else 'negative' if {n} < 0 else 'zero')\n"
+            "{n} = int(input())\nprint('positive' if {n} > 0 else 'negative' if {n} < 0 else \
+             'zero')\n"
         ),
         t,
     )
@@ -476,7 +481,8 @@ fn div_mod(rng: &mut R) -> Generated {
     });
     gen_(
         format!(
-            "Read two integers {x} >= 0 and {y} > 0 from one line. Print {x} // {y} and {x} % {y} separated by a space."
+            "Read two integers {x} >= 0 and {y} > 0 from one line. Print {x} // {y} and {x} % {y} \
+             separated by a space."
         ),
         format!("{x}, {y} = map(int, input().split())\nprint({x} // {y}, {x} % {y})\n"),
         t,
@@ -506,7 +512,8 @@ fn factorial(rng: &mut R) -> Generated {
     });
     gen_(
         format!(
-            "Read an integer {n} (0 <= {n} <= 20). Print {n}! (the product 1 * 2 * ... * {n}; 0! is 1)."
+            "Read an integer {n} (0 <= {n} <= 20). Print {n}! (the product 1 * 2 * ... * {n}; 0! \
+             is 1)."
         ),
         format!("{n} = int(input())\nr = 1\nfor i in range(2, {n} + 1):\n    r *= i\nprint(r)\n"),
         t,
@@ -525,7 +532,8 @@ fn fibonacci(rng: &mut R) -> Generated {
     });
     gen_(
         format!(
-            "F(0) = 0, F(1) = 1 and F(i) = F(i - 1) + F(i - 2). Read {n} (0 <= {n} <= 60). Print F({n})."
+            "F(0) = 0, F(1) = 1 and F(i) = F(i - 1) + F(i - 2). Read {n} (0 <= {n} <= 60). Print \
+             F({n})."
         ),
         format!(
             "{n} = int(input())\na, b = 0, 1\nfor _ in range({n}):\n    a, b = b, a + b\nprint(a)\n"
@@ -543,10 +551,12 @@ fn is_prime(rng: &mut R) -> Generated {
     });
     gen_(
         format!(
-            "Read an integer {n} (1 <= {n} <= 200). Print YES if {n} is a prime number, otherwise NO."
+            "Read an integer {n} (1 <= {n} <= 200). Print YES if {n} is a prime number, otherwise \
+             NO."
         ),
         format!(
-            "{n} = int(input())\nok = {n} > 1 and all({n} % d for d in range(2, int({n} ** 0.5) + 1))\nprint('YES' if ok else 'NO')\n"
+            "{n} = int(input())\nok = {n} > 1 and all({n} % d for d in range(2, int({n} ** 0.5) + \
+             1))\nprint('YES' if ok else 'NO')\n"
         ),
         t,
     )
@@ -561,7 +571,8 @@ fn gcd(rng: &mut R) -> Generated {
     });
     gen_(
         format!(
-            "Read two positive integers {x} and {y} from one line. Print their greatest common divisor."
+            "Read two positive integers {x} and {y} from one line. Print their greatest common \
+             divisor."
         ),
         format!("import math\n{x}, {y} = map(int, input().split())\nprint(math.gcd({x}, {y}))\n"),
         t,
@@ -583,10 +594,12 @@ fn lcm(rng: &mut R) -> Generated {
     });
     gen_(
         format!(
-            "Read two positive integers {x} and {y} from one line. Print their least common multiple."
+            "Read two positive integers {x} and {y} from one line. Print their least common \
+             multiple."
         ),
         format!(
-            "import math\n{x}, {y} = map(int, input().split())\nprint({x} * {y} // math.gcd({x}, {y}))\n"
+            "import math\n{x}, {y} = map(int, input().split())\nprint({x} * {y} // math.gcd({x}, \
+             {y}))\n"
         ),
         t,
     )
@@ -657,7 +670,8 @@ fn count_distinct(rng: &mut R) -> Generated {
 fn prefix_sums(rng: &mut R) -> Generated {
     list_family(
         rng,
-        "Print the running totals: the sum of the first 1, 2, ..., n integers, separated by spaces.",
+        "Print the running totals: the sum of the first 1, 2, ..., n integers, separated by \
+         spaces.",
         "s = 0\nout = []\nfor x in a:\n    s += x\n    out.append(s)\nprint(*out)\n",
         |a| {
             let v: Vec<i64> = a
@@ -694,7 +708,8 @@ fn range_sum(rng: &mut R) -> Generated {
     });
     gen_(
         format!(
-            "Read two integers {x} <= {y} from one line. Print the sum of all integers from {x} to {y} inclusive."
+            "Read two integers {x} <= {y} from one line. Print the sum of all integers from {x} to \
+             {y} inclusive."
         ),
         format!("{x}, {y} = map(int, input().split())\nprint(sum(range({x}, {y} + 1)))\n"),
         t,
@@ -763,7 +778,8 @@ fn calculator(rng: &mut R) -> Generated {
     });
     gen_(
         "Read a line a op b, where a and b are integers and op is +, - or *. Print the result.",
-        "a, op, b = input().split()\na, b = int(a), int(b)\nprint(a + b if op == '+' else a - b if op == '-' else a * b)\n",
+        "a, op, b = input().split()\na, b = int(a), int(b)\nprint(a + b if op == '+' else a - b if \
+         op == '-' else a * b)\n",
         t,
     )
 }
@@ -798,7 +814,8 @@ fn caesar(rng: &mut R) -> Generated {
     });
     gen_(
         format!(
-            "Read a lowercase word. Move each letter {k} places forward in the alphabet, wrapping from z to a. Print the result."
+            "Read a lowercase word. Move each letter {k} places forward in the alphabet, wrapping \
+             from z to a. Print the result."
         ),
         format!("print(''.join(chr((ord(c) - 97 + {k}) % 26 + 97) for c in input()))\n"),
         t,
@@ -823,10 +840,12 @@ fn fizzbuzz(rng: &mut R) -> Generated {
     });
     gen_(
         format!(
-            "Read n. For each i from 1 to n print Fizz if i is divisible by {a}, Buzz if by {b}, FizzBuzz if by both, otherwise i."
+            "Read n. For each i from 1 to n print Fizz if i is divisible by {a}, Buzz if by {b}, \
+             FizzBuzz if by both, otherwise i."
         ),
         format!(
-            "n = int(input())\nfor i in range(1, n + 1):\n    print('Fizz' * (i % {a} == 0) + 'Buzz' * (i % {b} == 0) or i)\n"
+            "n = int(input())\nfor i in range(1, n + 1):\n    print('Fizz' * (i % {a} == 0) + \
+             'Buzz' * (i % {b} == 0) or i)\n"
         ),
         t,
     )
@@ -854,7 +873,8 @@ fn anagram(rng: &mut R) -> Generated {
         )
     });
     gen_(
-        "Read two words from one line. Print YES if one is a rearrangement of the letters of the other, otherwise NO.",
+        "Read two words from one line. Print YES if one is a rearrangement of the letters of the \
+         other, otherwise NO.",
         "a, b = input().split()\nprint('YES' if sorted(a) == sorted(b) else 'NO')\n",
         t,
     )
@@ -880,8 +900,10 @@ fn grades(rng: &mut R) -> Generated {
         (input, out)
     });
     gen_(
-        "The first line has n. Each of the next n lines has a score from 0 to 100. For each score print A if it is at least 90, B if at least 80, C if at least 70, otherwise F.",
-        "for _ in range(int(input())):\n    s = int(input())\n    print('A' if s >= 90 else 'B' if s >= 80 else 'C' if s >= 70 else 'F')\n",
+        "The first line has n. Each of the next n lines has a score from 0 to 100. For each score \
+         print A if it is at least 90, B if at least 80, C if at least 70, otherwise F.",
+        "for _ in range(int(input())):\n    s = int(input())\n    print('A' if s >= 90 else 'B' if \
+         s >= 80 else 'C' if s >= 70 else 'F')\n",
         t,
     )
 }
@@ -903,8 +925,10 @@ fn robot_walk(rng: &mut R) -> Generated {
         (format!("{s}\n"), format!("{x} {y}\n"))
     });
     gen_(
-        "A robot starts at (0, 0). Read a line of moves: U adds 1 to y, D subtracts 1 from y, R adds 1 to x, L subtracts 1 from x. Print the final x and y separated by a space.",
-        "x = y = 0\nfor c in input():\n    x += (c == 'R') - (c == 'L')\n    y += (c == 'U') - (c == 'D')\nprint(x, y)\n",
+        "A robot starts at (0, 0). Read a line of moves: U adds 1 to y, D subtracts 1 from y, R \
+         adds 1 to x, L subtracts 1 from x. Print the final x and y separated by a space.",
+        "x = y = 0\nfor c in input():\n    x += (c == 'R') - (c == 'L')\n    y += (c == 'U') - (c \
+         == 'D')\nprint(x, y)\n",
         t,
     )
 }
@@ -929,8 +953,10 @@ fn bank_account(rng: &mut R) -> Generated {
         (input, format!("{balance}\n"))
     });
     gen_(
-        "The first line has n. Each of the next n lines is deposit x or withdraw x. Start with a balance of 0; a withdrawal larger than the balance is ignored. Print the final balance.",
-        "b = 0\nfor _ in range(int(input())):\n    op, x = input().split()\n    if op == 'deposit':\n        b += int(x)\n    elif int(x) <= b:\n        b -= int(x)\nprint(b)\n",
+        "The first line has n. Each of the next n lines is deposit x or withdraw x. Start with a \
+         balance of 0; a withdrawal larger than the balance is ignored. Print the final balance.",
+        "b = 0\nfor _ in range(int(input())):\n    op, x = input().split()\n    if op == \
+         'deposit':\n        b += int(x)\n    elif int(x) <= b:\n        b -= int(x)\nprint(b)\n",
         t,
     )
 }
@@ -951,8 +977,10 @@ fn run_length(rng: &mut R) -> Generated {
         (format!("{s}\n"), format!("{out}\n"))
     });
     gen_(
-        "Read a word. Write each run of equal letters as the letter followed by the run's length (aaab becomes a3b1). Print the result.",
-        "from itertools import groupby\nprint(''.join(k + str(len(list(g))) for k, g in groupby(input())))\n",
+        "Read a word. Write each run of equal letters as the letter followed by the run's length \
+         (aaab becomes a3b1). Print the result.",
+        "from itertools import groupby\nprint(''.join(k + str(len(list(g))) for k, g in \
+         groupby(input())))\n",
         t,
     )
 }
@@ -987,8 +1015,11 @@ fn balanced_brackets(rng: &mut R) -> Generated {
         )
     });
     gen_(
-        "Read a line made of the characters ( ) [ ] { }. Print YES if every bracket is closed in the right order, otherwise NO.",
-        "st = []\nok = True\nfor c in input():\n    if c in '([{':\n        st.append(c)\n    elif not st or '([{'[')]}'.index(c)] != st.pop():\n        ok = False\nprint('YES' if ok and not st else 'NO')\n",
+        "Read a line made of the characters ( ) [ ] { }. Print YES if every bracket is closed in \
+         the right order, otherwise NO.",
+        "st = []\nok = True\nfor c in input():\n    if c in '([{':\n        st.append(c)\n    elif \
+         not st or '([{'[')]}'.index(c)] != st.pop():\n        ok = False\nprint('YES' if ok and \
+         not st else 'NO')\n",
         t,
     )
 }
@@ -1028,8 +1059,10 @@ fn word_frequency(rng: &mut R) -> Generated {
         (format!("{}\n", w.join(" ")), format!("{}\n", counts[0].0))
     });
     gen_(
-        "Read a line of words. Print the word that appears most often; if several do, print the first of them in alphabetical order.",
-        "from collections import Counter\nc = Counter(input().split())\nprint(min(c, key=lambda w: (-c[w], w)))\n",
+        "Read a line of words. Print the word that appears most often; if several do, print the \
+         first of them in alphabetical order.",
+        "from collections import Counter\nc = Counter(input().split())\nprint(min(c, key=lambda w: \
+         (-c[w], w)))\n",
         t,
     )
 }
@@ -1060,8 +1093,10 @@ fn key_value_lookup(rng: &mut R) -> Generated {
         (input, format!("{answer}\n"))
     });
     gen_(
-        "The first line has n. Each of the next n lines has a name and a number. The last line has a name. Print that name's number, or NONE if it is not listed.",
-        "n = int(input())\nd = dict(input().split() for _ in range(n))\nprint(d.get(input(), 'NONE'))\n",
+        "The first line has n. Each of the next n lines has a name and a number. The last line has \
+         a name. Print that name's number, or NONE if it is not listed.",
+        "n = int(input())\nd = dict(input().split() for _ in range(n))\nprint(d.get(input(), \
+         'NONE'))\n",
         t,
     )
 }
@@ -1089,8 +1124,12 @@ fn stack_machine(rng: &mut R) -> Generated {
         (input, format!("{out}\n"))
     });
     gen_(
-        "The first line has n. Each of the next n lines is push x or pop (pop removes the top value). Print the values left on the stack from bottom to top, separated by spaces, or EMPTY.",
-        "st = []\nfor _ in range(int(input())):\n    cmd = input().split()\n    if cmd[0] == 'push':\n        st.append(cmd[1])\n    else:\n        st.pop()\nprint(' '.join(st) if st else 'EMPTY')\n",
+        "The first line has n. Each of the next n lines is push x or pop (pop removes the top \
+         value). Print the values left on the stack from bottom to top, separated by spaces, or \
+         EMPTY.",
+        "st = []\nfor _ in range(int(input())):\n    cmd = input().split()\n    if cmd[0] == \
+         'push':\n        st.append(cmd[1])\n    else:\n        st.pop()\nprint(' '.join(st) if st \
+         else 'EMPTY')\n",
         t,
     )
 }
@@ -1114,8 +1153,10 @@ fn transpose(rng: &mut R) -> Generated {
         (input, out)
     });
     gen_(
-        "The first line has r and c. Each of the next r lines has c integers. Print the transposed table: c lines of r integers separated by spaces.",
-        "r, c = map(int, input().split())\nm = [input().split() for _ in range(r)]\nfor j in range(c):\n    print(' '.join(m[i][j] for i in range(r)))\n",
+        "The first line has r and c. Each of the next r lines has c integers. Print the transposed \
+         table: c lines of r integers separated by spaces.",
+        "r, c = map(int, input().split())\nm = [input().split() for _ in range(r)]\nfor j in \
+         range(c):\n    print(' '.join(m[i][j] for i in range(r)))\n",
         t,
     )
 }
@@ -1133,7 +1174,8 @@ fn elevator(rng: &mut R) -> Generated {
         (list_input(&a), format!("{total}\n"))
     });
     gen_(
-        "An elevator starts at floor 0. The first line has n. The second line has the n floors it visits in order. Print the total number of floors it travels.",
+        "An elevator starts at floor 0. The first line has n. The second line has the n floors it \
+         visits in order. Print the total number of floors it travels.",
         format!("{LIST_READ}f = t = 0\nfor x in a:\n    t += abs(x - f)\n    f = x\nprint(t)\n"),
         t,
     )
@@ -1145,7 +1187,8 @@ fn max_subarray(rng: &mut R) -> Generated {
     list_family(
         rng,
         "Print the largest sum of a non-empty run of consecutive integers.",
-        "best = cur = a[0]\nfor x in a[1:]:\n    cur = max(x, cur + x)\n    best = max(best, cur)\nprint(best)\n",
+        "best = cur = a[0]\nfor x in a[1:]:\n    cur = max(x, cur + x)\n    best = max(best, \
+         cur)\nprint(best)\n",
         |a| {
             let mut best = i64::MIN;
             for i in 0..a.len() {
@@ -1161,8 +1204,10 @@ fn max_subarray(rng: &mut R) -> Generated {
 fn longest_increasing_run(rng: &mut R) -> Generated {
     list_family(
         rng,
-        "Print the length of the longest run of consecutive integers in which each is larger than the one before.",
-        "best = cur = 1\nfor i in range(1, n):\n    cur = cur + 1 if a[i] > a[i - 1] else 1\n    best = max(best, cur)\nprint(best)\n",
+        "Print the length of the longest run of consecutive integers in which each is larger than \
+         the one before.",
+        "best = cur = 1\nfor i in range(1, n):\n    cur = cur + 1 if a[i] > a[i - 1] else 1\n    \
+         best = max(best, cur)\nprint(best)\n",
         |a| {
             let (mut best, mut cur) = (1, 1);
             for w in a.windows(2) {
@@ -1207,8 +1252,11 @@ fn josephus(rng: &mut R) -> Generated {
         (format!("{n} {k}\n"), format!("{}\n", p[0]))
     });
     gen_(
-        "n people numbered 1 to n stand in a circle. Counting from person 1, every k-th person leaves the circle; counting goes on from the next one. Read n and k from one line. Print the number of the last person left.",
-        "n, k = map(int, input().split())\np = list(range(1, n + 1))\ni = 0\nwhile len(p) > 1:\n    i = (i + k - 1) % len(p)\n    p.pop(i)\nprint(p[0])\n",
+        "n people numbered 1 to n stand in a circle. Counting from person 1, every k-th person \
+         leaves the circle; counting goes on from the next one. Read n and k from one line. Print \
+         the number of the last person left.",
+        "n, k = map(int, input().split())\np = list(range(1, n + 1))\ni = 0\nwhile len(p) > \
+         1:\n    i = (i + k - 1) % len(p)\n    p.pop(i)\nprint(p[0])\n",
         t,
     )
 }
@@ -1234,8 +1282,11 @@ fn lcs_length(rng: &mut R) -> Generated {
         )
     });
     gen_(
-        "Read two words, one per line. Print the length of their longest common subsequence (letters taken in order, not necessarily next to each other).",
-        "a, b = input(), input()\nd = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]\nfor i in range(len(a)):\n    for j in range(len(b)):\n        d[i + 1][j + 1] = d[i][j] + 1 if a[i] == b[j] else max(d[i][j + 1], d[i + 1][j])\nprint(d[-1][-1])\n",
+        "Read two words, one per line. Print the length of their longest common subsequence \
+         (letters taken in order, not necessarily next to each other).",
+        "a, b = input(), input()\nd = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]\nfor i in \
+         range(len(a)):\n    for j in range(len(b)):\n        d[i + 1][j + 1] = d[i][j] + 1 if \
+         a[i] == b[j] else max(d[i][j + 1], d[i + 1][j])\nprint(d[-1][-1])\n",
         t,
     )
 }
@@ -1258,8 +1309,11 @@ fn interval_union(rng: &mut R) -> Generated {
         (input, format!("{covered}\n"))
     });
     gen_(
-        "The first line has n. Each of the next n lines has two integers l < r, a segment from l to r. Print the total length covered by the union of the segments.",
-        "n = int(input())\niv = sorted(tuple(map(int, input().split())) for _ in range(n))\ntotal, end = 0, -1\nfor l, r in iv:\n    if r > end:\n        total += r - max(l, end)\n        end = r\nprint(total)\n",
+        "The first line has n. Each of the next n lines has two integers l < r, a segment from l \
+         to r. Print the total length covered by the union of the segments.",
+        "n = int(input())\niv = sorted(tuple(map(int, input().split())) for _ in range(n))\ntotal, \
+         end = 0, -1\nfor l, r in iv:\n    if r > end:\n        total += r - max(l, end)\n        \
+         end = r\nprint(total)\n",
         t,
     )
 }
@@ -1267,19 +1321,23 @@ fn interval_union(rng: &mut R) -> Generated {
 macro_rules! families {
     ($($d:literal $f:ident),* $(,)?) => {
         /// Every family of the suite, easiest first.
-        pub static FAMILIES: &[Family] = &[$(Family { name: stringify!($f), difficulty: $d, generate: $f }),*];
+        pub static FAMILIES: &[Family] = &[
+            $(Family { name: stringify!($f), difficulty: $d, generate: $f }),*
+        ];
     };
 }
 
 families! {
-    1 sum_two, 1 difference_two, 1 product_two, 1 add_constant, 1 multiply_constant, 1 square, 1 upper_case,
-    1 reverse_string, 1 string_length, 1 max_of_two, 1 repeat_word, 1 greeting,
-    2 sum_list, 2 max_list, 2 min_list, 2 count_even, 2 sort_ascending, 2 sort_descending, 2 average_floor,
-    2 count_char, 2 count_vowels, 2 count_words, 2 parity, 2 sign, 2 div_mod, 2 abs_difference,
+    1 sum_two, 1 difference_two, 1 product_two, 1 add_constant, 1 multiply_constant, 1 square,
+    1 upper_case, 1 reverse_string, 1 string_length, 1 max_of_two, 1 repeat_word, 1 greeting,
+    2 sum_list, 2 max_list, 2 min_list, 2 count_even, 2 sort_ascending, 2 sort_descending,
+    2 average_floor, 2 count_char, 2 count_vowels, 2 count_words, 2 parity, 2 sign, 2 div_mod,
+    2 abs_difference,
     3 factorial, 3 fibonacci, 3 is_prime, 3 gcd, 3 lcm, 3 digit_sum, 3 palindrome, 3 count_distinct,
     3 prefix_sums, 3 reverse_words, 3 range_sum, 3 multiplication_table, 3 second_largest, 3 binary,
     3 calculator, 3 count_greater, 3 caesar, 3 fizzbuzz, 3 anagram, 3 grades,
-    4 robot_walk, 4 bank_account, 4 run_length, 4 balanced_brackets, 4 word_frequency, 4 key_value_lookup,
-    4 stack_machine, 4 transpose, 4 elevator,
-    5 max_subarray, 5 longest_increasing_run, 5 pair_sum, 5 josephus, 5 lcs_length, 5 interval_union,
+    4 robot_walk, 4 bank_account, 4 run_length, 4 balanced_brackets, 4 word_frequency,
+    4 key_value_lookup, 4 stack_machine, 4 transpose, 4 elevator,
+    5 max_subarray, 5 longest_increasing_run, 5 pair_sum, 5 josephus, 5 lcs_length,
+    5 interval_union,
 }

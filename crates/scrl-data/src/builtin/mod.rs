@@ -1,10 +1,10 @@
-//! The built-in task suite the CPU default trains and evaluates on: problem families (arithmetic, strings,
-//! lists, counting, sorting, parsing, small simulations) generated deterministically from a seed. Each
-//! problem has a short statement, a short stdin/stdout reference program and generated tests whose expected
-//! outputs are computed here; a test runs every reference on its tests with real Python.
-//! Each statement ends with a worked example that is not among the tests.
-//! Difficulty runs from 1 (one line, e.g. print the sum of two integers) to 5 (a small algorithm), so a
-//! tiny model learns the easy families while the hard ones leave room for RL.
+//! The built-in task suite the CPU default trains and evaluates on: problem families (arithmetic,
+//! strings, lists, counting, sorting, parsing, small simulations) generated deterministically from
+//! a seed. Each problem has a short statement, a short stdin/stdout reference program and generated
+//! tests whose expected outputs are computed here; a test runs every reference on its tests with
+//! real Python. Each statement ends with a worked example that is not among the tests.
+//! Difficulty runs from 1 (one line, e.g. print the sum of two integers) to 5 (a small algorithm),
+//! so a tiny model learns the easy families while the hard ones leave room for RL.
 
 mod families;
 
@@ -31,12 +31,13 @@ pub struct Family {
 pub(crate) struct Generated {
     pub statement: String,
     pub reference: String,
-    /// `TESTS_PER_PROBLEM + 1` cases: the shortest becomes the statement's example, the rest the tests.
+    /// `TESTS_PER_PROBLEM + 1` cases: the shortest becomes the statement's example, the rest the
+    /// tests.
     pub tests: Vec<StdinTest>,
 }
 
-/// The statement followed by a worked example, the way contest statements show one. The example is not
-/// one of the tests, and it makes the problems of a family differ in their prompts.
+/// The statement followed by a worked example, the way contest statements show one. The example is
+/// not one of the tests, and it makes the problems of a family differ in their prompts.
 fn with_example(statement: &str, mut cases: Vec<StdinTest>) -> (String, Vec<StdinTest>) {
     let shortest =
         (0..cases.len()).min_by_key(|&i| (cases[i].input.len() + cases[i].output.len(), i));
@@ -57,8 +58,8 @@ fn with_example(statement: &str, mut cases: Vec<StdinTest>) -> (String, Vec<Stdi
     }
 }
 
-/// The family's own random stream: derived from the seed and the family's name, so adding or reordering
-/// families leaves every other family's problems unchanged.
+/// The family's own random stream: derived from the seed and the family's name, so adding or
+/// reordering families leaves every other family's problems unchanged.
 fn family_rng(seed: u64, name: &str) -> ChaCha8Rng {
     let mut h = Sha256::new();
     h.update(seed.to_le_bytes());
@@ -82,7 +83,8 @@ impl Family {
                 );
                 p.reference_solution = Some(g.reference);
                 p.tests = tests;
-                // The worked example is not a test by construction; a test that happens to match it is marked.
+                // The worked example is not a test by construction; a test that happens to match it
+                // is marked.
                 p.mark_statement_examples();
                 p.difficulty = Some(self.difficulty.to_string());
                 p.extra.insert("seed".into(), Value::from(seed));

@@ -1,6 +1,7 @@
-//! APPS in two layouts: Hugging Face `codeparrot/apps` (tests and solutions as JSON strings, `fn_name` marks a
-//! function-call problem) and APPS+ `data.json` (tests as lists; the type of the inputs tells a stdin
-//! problem, whose inputs are strings, from a function-call one, and the question is wrapped in a stub).
+//! APPS in two layouts: Hugging Face `codeparrot/apps` (tests and solutions as JSON strings,
+//! `fn_name` marks a function-call problem) and APPS+ `data.json` (tests as lists; the type of the
+//! inputs tells a stdin problem, whose inputs are strings, from a function-call one, and the
+//! question is wrapped in a stub).
 
 use serde_json::Value;
 
@@ -127,7 +128,8 @@ pub(crate) fn convert_plus(v: &Value, index: usize) -> Result<RowOutcome, FieldE
         }
         None => None,
     };
-    // A stdin problem's starter code is only the random stub; keeping it would invite a function answer.
+    // A stdin problem's starter code is only the random stub; keeping it would invite a function
+    // answer.
     if !is_stdin {
         p.starter_code = row
             .opt_str("starter_code")?
@@ -193,7 +195,8 @@ fn fill_tests(
             }
         }
         Some(name) => {
-            // LeetCode-style problems put the function in `class Solution`; the APPS harness calls it on an instance.
+            // LeetCode-style problems put the function in `class Solution`; the APPS harness calls
+            // it on an instance.
             let callee = match &p.starter_code {
                 Some(s) if s.contains("class Solution") => format!("Solution().{name}"),
                 _ => name.to_string(),
@@ -223,8 +226,8 @@ fn fill_tests(
     Ok(())
 }
 
-/// LeetCode-style starter code annotates with `List[int]` and the like, which the APPS harness imports
-/// before running the answer; starter code that says so itself runs anywhere.
+/// LeetCode-style starter code annotates with `List[int]` and the like, which the APPS harness
+/// imports before running the answer; starter code that says so itself runs anywhere.
 fn with_typing_import(starter: &str) -> String {
     let names: Vec<&str> = ["List", "Dict", "Tuple", "Set", "Optional"]
         .into_iter()
@@ -236,8 +239,8 @@ fn with_typing_import(starter: &str) -> String {
     format!("from typing import {}\n{starter}", names.join(", "))
 }
 
-/// A stdin input or output: a string, a list of lines (some APPS rows split them), or a bare number,
-/// which the authors' loader wrote out with `str()`.
+/// A stdin input or output: a string, a list of lines (some APPS rows split them), or a bare
+/// number, which the authors' loader wrote out with `str()`.
 fn stdin_text(v: &Value) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
@@ -257,8 +260,8 @@ fn stdin_text(v: &Value) -> Result<String, String> {
     }
 }
 
-/// APPS+ questions are `def xxxxx():\n    """<statement>\n    """`; the statement is the docstring's text.
-/// Anything else is returned trimmed, as it is.
+/// APPS+ questions are `def xxxxx():\n    """<statement>\n    """`; the statement is the
+/// docstring's text. Anything else is returned trimmed, as it is.
 pub(crate) fn unwrap_stub(question: &str) -> String {
     let t = question.trim();
     let Some(rest) = t.strip_prefix("def ") else {

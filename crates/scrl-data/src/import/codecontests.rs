@@ -1,6 +1,6 @@
 //! `deepmind/code_contests` rows (the Hugging Face layout written as JSON): tests come from
-//! `public_tests`, `private_tests` and `generated_tests` in that order, each `{input: [...], output: [...]}`;
-//! the reference is the first solution whose `language` is 3 (PYTHON3).
+//! `public_tests`, `private_tests` and `generated_tests` in that order, each `{input: [...],
+//! output: [...]}`; the reference is the first solution whose `language` is 3 (PYTHON3).
 
 use serde_json::Value;
 
@@ -10,7 +10,8 @@ use crate::fields::{Row, kind_of, str_list};
 use crate::problem::{Problem, StdinTest};
 
 const SOURCE: &str = "huggingface.co/datasets/deepmind/code_contests";
-/// `Solution.Language` in the dataset's protocol buffer: 0 UNKNOWN, 1 PYTHON (2), 2 CPP, 3 PYTHON3, 4 JAVA.
+/// `Solution.Language` in the dataset's protocol buffer: 0 UNKNOWN, 1 PYTHON (2), 2 CPP, 3 PYTHON3,
+/// 4 JAVA.
 const PYTHON3: i64 = 3;
 const TEST_GROUPS: [&str; 3] = ["public_tests", "private_tests", "generated_tests"];
 

@@ -1,7 +1,7 @@
-//! HumanEval rows (`task_id`, `prompt`, `canonical_solution`, `test`, `entry_point`). The prompt is a
-//! signature and docstring, so it is both the statement and the starter code. When `check(candidate)`
-//! is nothing but one-line asserts, each becomes its own test (partial credit per assert); otherwise the
-//! whole `check` is one test.
+//! HumanEval rows (`task_id`, `prompt`, `canonical_solution`, `test`, `entry_point`). The prompt is
+//! a signature and docstring, so it is both the statement and the starter code. When
+//! `check(candidate)` is nothing but one-line asserts, each becomes its own test (partial credit
+//! per assert); otherwise the whole `check` is one test.
 
 use serde_json::Value;
 
@@ -39,7 +39,8 @@ pub(crate) fn convert(v: &Value, _index: usize) -> Result<RowOutcome, FieldError
     Ok(RowOutcome::Problem(Box::new(p)))
 }
 
-/// The asserts of `def check(candidate):` when its body has only one-line asserts, blank lines and comments.
+/// The asserts of `def check(candidate):` when its body has only one-line asserts, blank lines and
+/// comments.
 fn single_line_asserts(test: &str) -> Option<Vec<String>> {
     let mut lines = test.lines().skip_while(|l| !l.starts_with("def check("));
     lines.next()?;

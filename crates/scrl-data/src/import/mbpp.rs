@@ -1,7 +1,7 @@
 //! MBPP rows: the original layout (`task_id`, `text`, `code`, `test_list`, `test_setup_code`,
-//! `challenge_test_list`) and the sanitized one (`prompt` instead of `text`, `test_imports`). Function-call
-//! problems; the entry point is the function the first assert calls. The standard split is kept under
-//! `extra.split` (prompt 1-10, test 11-510, validation 511-600, train 601-974).
+//! `challenge_test_list`) and the sanitized one (`prompt` instead of `text`, `test_imports`).
+//! Function-call problems; the entry point is the function the first assert calls. The standard
+//! split is kept under `extra.split` (prompt 1-10, test 11-510, validation 511-600, train 601-974).
 
 use serde_json::Value;
 

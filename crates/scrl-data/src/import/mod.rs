@@ -1,6 +1,7 @@
-//! Importers for the upstream layouts users download (APPS+ `data.json`, Hugging Face `codeparrot/apps`,
-//! `deepmind/code_contests`, HumanEval, MBPP) and our own JSON Lines. Each turns rows into `Problem`s and
-//! says which rows it skipped and why; converting upstream rows is all they do (no splitting, no prompts).
+//! Importers for the upstream layouts users download (APPS+ `data.json`, Hugging Face
+//! `codeparrot/apps`, `deepmind/code_contests`, HumanEval, MBPP) and our own JSON Lines. Each turns
+//! rows into `Problem`s and says which rows it skipped and why; converting upstream rows is all
+//! they do (no splitting, no prompts).
 
 mod apps;
 mod codecontests;
@@ -73,7 +74,12 @@ impl FromStr for Format {
         Format::ALL
             .into_iter()
             .find(|f| f.name() == s)
-            .ok_or_else(|| format!("unknown format `{s}`; expected one of apps, apps-plus, codecontests, humaneval, mbpp, jsonl"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown format `{s}`; expected one of apps, apps-plus, \
+                     codecontests, humaneval, mbpp, jsonl"
+                )
+            })
     }
 }
 
@@ -81,7 +87,8 @@ impl FromStr for Format {
 pub struct ImportOptions {
     /// Fail on the first malformed row instead of skipping it.
     pub strict: bool,
-    /// Skip function-call problems, so that a set meant to be stdin-only really is (SPEC defect 1).
+    /// Skip function-call problems, so that a set meant to be stdin-only really is (function-call
+    /// tests are never fed as stdin).
     pub stdin_only: bool,
     /// Skip problems without a reference solution.
     pub require_reference: bool,
@@ -114,7 +121,8 @@ impl ImportReport {
     }
 }
 
-/// Malformed-row reasons carry per-row detail ("tests[3].output: ..."); the summary groups them by field.
+/// Malformed-row reasons carry per-row detail ("tests[3].output: ..."); the summary groups them by
+/// field.
 fn summary_key(reason: &str) -> String {
     match reason.strip_prefix("malformed: field `") {
         Some(rest) => {
@@ -126,7 +134,8 @@ fn summary_key(reason: &str) -> String {
     }
 }
 
-/// Why a row was not imported: it is broken (an error in strict mode) or merely unusable (always skipped).
+/// Why a row was not imported: it is broken (an error in strict mode) or merely unusable (always
+/// skipped).
 pub(crate) enum RowOutcome {
     Problem(Box<Problem>),
     Unusable { id: Option<String>, reason: String },
@@ -242,8 +251,8 @@ fn row_id(v: &Value) -> Option<String> {
         })
 }
 
-/// Calls `f` for each row of a JSON array file (rows counted as items) or a JSON Lines file (rows counted
-/// as lines), gzip-compressed or not. A row that is not valid JSON comes as `Err(message)`.
+/// Calls `f` for each row of a JSON array file (rows counted as items) or a JSON Lines file (rows
+/// counted as lines), gzip-compressed or not. A row that is not valid JSON comes as `Err(message)`.
 fn for_each_row(
     path: &Path,
     progress: &ProgressBar,
@@ -291,7 +300,8 @@ fn for_each_row(
     Ok(())
 }
 
-/// A lower-case id made of letters, digits and `_` (CodeContests names are titles like "1041_E. Tree ...").
+/// A lower-case id made of letters, digits and `_` (CodeContests names are titles like "1041_E.
+/// Tree ...").
 pub(crate) fn slug(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {

@@ -15,7 +15,8 @@ fn write(v: &Value, out: &mut String) {
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
         Value::Number(n) => out.push_str(&n.to_string()),
-        // JSON string escapes (\n, \", \\, \uXXXX) mean the same inside a Python double-quoted string.
+        // JSON string escapes (\n, \", \\, \uXXXX) mean the same inside a Python double-quoted
+        // string.
         Value::String(s) => out.push_str(&Value::String(s.clone()).to_string()),
         Value::Array(items) => {
             out.push('[');

@@ -24,7 +24,8 @@ pub fn shared(name: &str) -> PathBuf {
 
 /// Indices (and messages) of the sources that Python's own parser rejects.
 pub fn python_parse_failures(sources: &[String]) -> Vec<(usize, String)> {
-    let script = "import ast, json, sys\nfor i, s in enumerate(json.load(sys.stdin)):\n    try:\n        ast.parse(s)\n    except SyntaxError as e:\n        print(i, repr(str(e)))\n";
+    let script = "import ast, json, sys\nfor i, s in enumerate(json.load(sys.stdin)):\n    \
+        try:\n        ast.parse(s)\n    except SyntaxError as e:\n        print(i, repr(str(e)))\n";
     let mut child = Command::new(PYTHON)
         .args(["-S", "-I", "-E", "-B", "-c", script])
         .stdin(Stdio::piped())

@@ -4,7 +4,8 @@
 //! Flags calls of the builtin `exec`.
 //!
 //! ## Why is this bad?
-//! `exec` runs any Python code it is given; if the text can be influenced by a user, so can the program.
+//! `exec` runs any Python code it is given; if the text can be influenced by a user, so can the
+//! program.
 //!
 //! ## Example
 //! ```python

@@ -1,8 +1,8 @@
 //! B103 `set_bad_file_permissions` (HIGH if world-writable, else MEDIUM; HIGH confidence).
 //!
 //! ## What it does
-//! Flags `chmod`-like calls (any function whose name contains `chmod`) with exactly two arguments whose
-//! literal mode grants group or other write or execute permission.
+//! Flags `chmod`-like calls (any function whose name contains `chmod`) with exactly two arguments
+//! whose literal mode grants group or other write or execute permission.
 //!
 //! ## Why is this bad?
 //! Other users of the machine can modify (or run) the file.

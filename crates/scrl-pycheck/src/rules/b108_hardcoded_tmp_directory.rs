@@ -4,7 +4,8 @@
 //! Flags strings that start with `/tmp`, `/var/tmp` or `/dev/shm` (Bandit's default list).
 //!
 //! ## Why is this bad?
-//! Shared temporary directories invite symlink and race attacks on predictable names; use `tempfile`.
+//! Shared temporary directories invite symlink and race attacks on predictable names; use
+//! `tempfile`.
 //!
 //! ## Example
 //! ```python

@@ -1,8 +1,8 @@
 //! B113 `request_without_timeout` (MEDIUM severity, LOW confidence).
 //!
 //! ## What it does
-//! Flags `requests` HTTP calls without a literal `timeout=` (a computed timeout counts as missing, as in
-//! Bandit), and `requests`/`httpx` calls with `timeout=None`.
+//! Flags `requests` HTTP calls without a literal `timeout=` (a computed timeout counts as missing,
+//! as in Bandit), and `requests`/`httpx` calls with `timeout=None`.
 //!
 //! ## Why is this bad?
 //! Without a timeout a stalled server blocks the program forever.

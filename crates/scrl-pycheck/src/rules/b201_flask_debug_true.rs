@@ -1,10 +1,12 @@
 //! B201 `flask_debug_true` (HIGH severity, MEDIUM confidence).
 //!
 //! ## What it does
-//! In a module that imports Flask, flags `*.run(debug=True)`; reported at the `debug=` value's line.
+//! In a module that imports Flask, flags `*.run(debug=True)`; reported at the `debug=` value's
+//! line.
 //!
 //! ## Why is this bad?
-//! Flask's debug mode serves the Werkzeug debugger, which executes arbitrary code sent by any client.
+//! Flask's debug mode serves the Werkzeug debugger, which executes arbitrary code sent by any
+//! client.
 //!
 //! ## Example
 //! ```python

@@ -5,7 +5,8 @@
 //! After `import tarfile`, flags `*extractall*` calls unless they pass `filter="data"`.
 //!
 //! ## Why is this bad?
-//! Archive members can carry absolute paths or `..` and overwrite files outside the target directory.
+//! Archive members can carry absolute paths or `..` and overwrite files outside the target
+//! directory.
 //!
 //! ## Example
 //! ```python
@@ -32,7 +33,8 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         .find(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == "members"));
     match (ctx.has_keyword("members"), first_members) {
         (true, Some(members)) => match &members.value {
-            // Bandit reads `members=f(...)` as a filter function by `f`'s name; a dotted `f` makes it error out.
+            // Bandit reads `members=f(...)` as a filter function by `f`'s name; a dotted `f` makes
+            // it error out.
             Expr::Call(call) => match call.func.as_ref() {
                 Expr::Name(_) => Some(Issue::new(
                     Severity::Low,
@@ -44,7 +46,8 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
             _ => Some(Issue::new(
                 Severity::Medium,
                 Confidence::Medium,
-                "tarfile.extractall(members=...) with members of unknown type; check they are validated.",
+                "tarfile.extractall(members=...) with members of unknown type; check they are \
+                 validated.",
             )),
         },
         _ => Some(Issue::new(

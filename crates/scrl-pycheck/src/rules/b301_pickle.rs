@@ -1,7 +1,8 @@
 //! B301 `pickle` (blacklisted call, MEDIUM severity, HIGH confidence).
 //!
 //! ## What it does
-//! Flags calls that unpickle data: `pickle`, `dill`, `shelve`, `jsonpickle` and `pandas.read_pickle`.
+//! Flags calls that unpickle data: `pickle`, `dill`, `shelve`, `jsonpickle` and
+//! `pandas.read_pickle`.
 //!
 //! ## Why is this bad?
 //! Unpickling calls constructors named by the data itself, so a crafted payload executes code.
@@ -32,5 +33,6 @@ pub(crate) const ENTRY: Entry = Entry {
         "jsonpickle.unpickler.Unpickler",
         "pandas.read_pickle",
     ],
-    message: "Deserializing with pickle or a library built on it ({name}) can run arbitrary code when the data is untrusted.",
+    message: "Deserializing with pickle or a library built on it ({name}) can run arbitrary code \
+        when the data is untrusted.",
 };

@@ -1,7 +1,8 @@
 //! B304 `ciphers` (blacklisted call, HIGH severity, HIGH confidence).
 //!
 //! ## What it does
-//! Flags constructors of weak ciphers (ARC2, ARC4, Blowfish, DES, XOR, CAST5, IDEA, SEED, TripleDES).
+//! Flags constructors of weak ciphers (ARC2, ARC4, Blowfish, DES, XOR, CAST5, IDEA, SEED,
+//! TripleDES).
 //!
 //! ## Why is this bad?
 //! These ciphers have small keys or blocks, or known practical attacks.

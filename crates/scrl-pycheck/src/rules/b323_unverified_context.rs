@@ -4,7 +4,8 @@
 //! Flags `ssl._create_unverified_context`.
 //!
 //! ## Why is this bad?
-//! A context that does not verify certificates accepts any server, including an attacker in the middle.
+//! A context that does not verify certificates accepts any server, including an attacker in the
+//! middle.
 //!
 //! ## Example
 //! ```python

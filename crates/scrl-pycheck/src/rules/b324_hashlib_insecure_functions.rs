@@ -1,9 +1,10 @@
-//! B324 `hashlib_insecure_functions` (HIGH for md4/md5/sha/sha1 in `hashlib`, MEDIUM for weak `crypt`
-//! methods; HIGH confidence).
+//! B324 `hashlib_insecure_functions` (HIGH for md4/md5/sha/sha1 in `hashlib`, MEDIUM for weak
+//! `crypt` methods; HIGH confidence).
 //!
 //! ## What it does
-//! Flags `hashlib.md5()`-style constructors and `hashlib.new("md5")` unless `usedforsecurity=False` is
-//! passed, and `crypt.crypt`/`crypt.mksalt` with `METHOD_CRYPT`, `METHOD_MD5` or `METHOD_BLOWFISH`.
+//! Flags `hashlib.md5()`-style constructors and `hashlib.new("md5")` unless `usedforsecurity=False`
+//! is passed, and `crypt.crypt`/`crypt.mksalt` with `METHOD_CRYPT`, `METHOD_MD5` or
+//! `METHOD_BLOWFISH`.
 //!
 //! ## Why is this bad?
 //! These hashes are broken for security purposes (collisions, fast brute force).

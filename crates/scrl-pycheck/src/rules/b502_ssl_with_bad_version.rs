@@ -1,8 +1,9 @@
-//! B502 `ssl_with_bad_version` (HIGH/HIGH for `ssl.wrap_socket` and `pyOpenSSL.SSL.Context`, MEDIUM/MEDIUM
-//! for any other call).
+//! B502 `ssl_with_bad_version` (HIGH/HIGH for `ssl.wrap_socket` and `pyOpenSSL.SSL.Context`,
+//! MEDIUM/MEDIUM for any other call).
 //!
 //! ## What it does
-//! Flags `ssl_version=`/`method=` keywords naming SSLv2, SSLv3, TLSv1 or TLSv1.1 protocol constants.
+//! Flags `ssl_version=`/`method=` keywords naming SSLv2, SSLv3, TLSv1 or TLSv1.1 protocol
+//! constants.
 //!
 //! ## Why is this bad?
 //! These protocol versions have practical attacks (DROWN, POODLE, BEAST).

@@ -1,8 +1,8 @@
 //! B503 `ssl_with_bad_defaults` (MEDIUM severity, MEDIUM confidence).
 //!
 //! ## What it does
-//! Flags a (non-async) function whose positional parameter defaults name an insecure SSL/TLS protocol
-//! constant, e.g. `ssl.PROTOCOL_SSLv3`. Reported at the `def` line.
+//! Flags a (non-async) function whose positional parameter defaults name an insecure SSL/TLS
+//! protocol constant, e.g. `ssl.PROTOCOL_SSLv3`. Reported at the `def` line.
 //!
 //! ## Why is this bad?
 //! Callers that rely on the default silently get a broken protocol version.

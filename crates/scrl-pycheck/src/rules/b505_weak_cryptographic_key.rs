@@ -1,5 +1,5 @@
-//! B505 `weak_cryptographic_key` (HIGH below 1024 bits for RSA/DSA or 160 for EC, MEDIUM below 2048/224;
-//! HIGH confidence).
+//! B505 `weak_cryptographic_key` (HIGH below 1024 bits for RSA/DSA or 160 for EC, MEDIUM below
+//! 2048/224; HIGH confidence).
 //!
 //! ## What it does
 //! Flags key generation in `cryptography` (`rsa`/`dsa`/`ec.generate_private_key`) and pycrypto /
@@ -60,7 +60,8 @@ const EC_CURVES: &[(&str, i128)] = &[
 ];
 
 fn classify(key_type: KeyType, size: &Lit) -> Option<Issue> {
-    // Only numbers compare with the thresholds; anything else makes Bandit's comparison fail (no finding).
+    // Only numbers compare with the thresholds; anything else makes Bandit's comparison fail (no
+    // finding).
     let size = match size {
         Lit::Int(Some(i)) => *i as f64,
         Lit::Float(f) => *f,

@@ -1,9 +1,10 @@
-//! B602 `subprocess_popen_with_shell_equals_true` (HIGH/HIGH when the command is not a string literal;
-//! LOW for a literal command, which is not reported).
+//! B602 `subprocess_popen_with_shell_equals_true` (HIGH/HIGH when the command is not a string
+//! literal; LOW for a literal command, which is not reported).
 //!
 //! ## What it does
-//! Flags `subprocess.Popen/call/check_call/check_output/run` with a true `shell=` argument and a command
-//! that is not a plain string literal. Reported at the line of the `shell=` value, like Bandit.
+//! Flags `subprocess.Popen/call/check_call/check_output/run` with a true `shell=` argument and a
+//! command that is not a plain string literal. Reported at the line of the `shell=` value, like
+//! Bandit.
 //!
 //! ## Why is this bad?
 //! The shell interprets metacharacters in the command, so user input becomes shell code.

@@ -1,8 +1,8 @@
 //! B604 `any_other_function_with_shell_equals_true` (MEDIUM severity, LOW confidence).
 //!
 //! ## What it does
-//! Flags any call other than the `subprocess` process starters that passes a true `shell=` argument,
-//! reported at the line of the `shell=` value.
+//! Flags any call other than the `subprocess` process starters that passes a true `shell=`
+//! argument, reported at the line of the `shell=` value.
 //!
 //! ## Why is this bad?
 //! A wrapper with `shell=True` most likely hands its command to a shell.

@@ -1,9 +1,9 @@
-//! B605 `start_process_with_a_shell` (HIGH/HIGH when the command is not a string literal; LOW for a literal
-//! command, which is not reported).
+//! B605 `start_process_with_a_shell` (HIGH/HIGH when the command is not a string literal; LOW for a
+//! literal command, which is not reported).
 //!
 //! ## What it does
-//! Flags `os.system`, `os.popen*`, `popen2.*`, `commands.*` and `subprocess.getoutput`-style calls whose
-//! command is not a plain string literal.
+//! Flags `os.system`, `os.popen*`, `popen2.*`, `commands.*` and `subprocess.getoutput`-style calls
+//! whose command is not a plain string literal.
 //!
 //! ## Why is this bad?
 //! These functions always run the command through a shell, so user input becomes shell code.

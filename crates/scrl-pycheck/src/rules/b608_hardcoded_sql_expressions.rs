@@ -1,10 +1,10 @@
-//! B608 `hardcoded_sql_expressions` (MEDIUM severity; MEDIUM confidence when the string is built right
-//! inside an `execute`/`executemany` call without `.replace`, else LOW).
+//! B608 `hardcoded_sql_expressions` (MEDIUM severity; MEDIUM confidence when the string is built
+//! right inside an `execute`/`executemany` call without `.replace`, else LOW).
 //!
 //! ## What it does
-//! Flags SQL-looking strings (`select ... from`, `delete from`, `insert into ... values`, `update ... set`)
-//! that are being assembled: an operand of `+`/`%` (with the other string pieces of the chain), the
-//! receiver of `.format(...)`/`.replace(...)`, or the literal text of an f-string.
+//! Flags SQL-looking strings (`select ... from`, `delete from`, `insert into ... values`, `update
+//! ... set`) that are being assembled: an operand of `+`/`%` (with the other string pieces of the
+//! chain), the receiver of `.format(...)`/`.replace(...)`, or the literal text of an f-string.
 //!
 //! ## Why is this bad?
 //! SQL built by string formatting is the classic SQL injection; use query parameters.
@@ -19,9 +19,10 @@ use ruff_python_ast::Expr;
 use crate::checker::{Issue, Parent, StrContext, StrNode};
 use crate::finding::{Confidence, Severity};
 
-/// Case-insensitive `select\s.*from\s|delete\s+from\s|insert\s+into\s.*values[\s(]|update\s.*set\s`, with
-/// `.` matching newlines too (Bandit compiles it with DOTALL). Each alternative is "keyword A, then keyword
-/// B later", so it holds iff the earliest A is followed somewhere by B.
+/// Case-insensitive
+/// `select\s.*from\s|delete\s+from\s|insert\s+into\s.*values[\s(]|update\s.*set\s`, with `.`
+/// matching newlines too (Bandit compiles it with DOTALL). Each alternative is "keyword A, then
+/// keyword B later", so it holds iff the earliest A is followed somewhere by B.
 fn looks_like_sql(text: &str) -> bool {
     let lower = text.to_lowercase();
     let ws = |c: char| c.is_whitespace();
@@ -74,8 +75,8 @@ fn looks_like_sql(text: &str) -> bool {
         .is_some_and(|&e| followed_by(e, "set", &ws))
 }
 
-/// The string values Bandit's `concat_string` collects: the string itself, then the constants of the `+`/`%`
-/// chain above it, except those under the string's own parent operation.
+/// The string values Bandit's `concat_string` collects: the string itself, then the constants of
+/// the `+`/`%` chain above it, except those under the string's own parent operation.
 fn concat_statement(node: &Expr, chain: &[&Expr]) -> String {
     fn collect<'e>(expr: &'e Expr, stop: &Expr, bits: &mut Vec<&'e Expr>) {
         if std::ptr::eq(expr, stop) {

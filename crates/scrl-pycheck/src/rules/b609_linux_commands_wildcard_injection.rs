@@ -1,11 +1,12 @@
 //! B609 `linux_commands_wildcard_injection` (HIGH severity, MEDIUM confidence).
 //!
 //! ## What it does
-//! Flags shell commands (through a shell function, or `subprocess` with `shell=True`) whose literal first
-//! argument runs `chown`, `chmod`, `tar` or `rsync` with a `*` wildcard.
+//! Flags shell commands (through a shell function, or `subprocess` with `shell=True`) whose literal
+//! first argument runs `chown`, `chmod`, `tar` or `rsync` with a `*` wildcard.
 //!
 //! ## Why is this bad?
-//! File names matched by the wildcard can start with `-` and be read as options (`--checkpoint-action=`).
+//! File names matched by the wildcard can start with `-` and be read as options
+//! (`--checkpoint-action=`).
 //!
 //! ## Example
 //! ```python

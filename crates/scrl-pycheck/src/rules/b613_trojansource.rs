@@ -1,9 +1,9 @@
 //! B613 `trojansource` (HIGH severity, MEDIUM confidence).
 //!
 //! ## What it does
-//! Flags the first line (numbered like Python's `str.splitlines`) that contains a Unicode bidirectional
-//! control character; the column is the 1-based character index of the first such character, checked in
-//! Bandit's order of characters.
+//! Flags the first line (numbered like Python's `str.splitlines`) that contains a Unicode
+//! bidirectional control character; the column is the 1-based character index of the first such
+//! character, checked in Bandit's order of characters.
 //!
 //! ## Why is this bad?
 //! Bidirectional overrides make code display differently from how it runs (CVE-2021-42574).

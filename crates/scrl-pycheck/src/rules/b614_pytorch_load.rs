@@ -1,7 +1,8 @@
 //! B614 `pytorch_load` (MEDIUM severity, HIGH confidence).
 //!
 //! ## What it does
-//! After `import torch`, flags `torch.load` / `torch.serialization.load` unless `weights_only=True`.
+//! After `import torch`, flags `torch.load` / `torch.serialization.load` unless
+//! `weights_only=True`.
 //!
 //! ## Why is this bad?
 //! `torch.load` unpickles the file, which can execute arbitrary code.

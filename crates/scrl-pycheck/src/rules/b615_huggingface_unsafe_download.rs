@@ -2,8 +2,9 @@
 //!
 //! ## What it does
 //! In a module importing `transformers`, `datasets` or `huggingface_hub`, flags `from_pretrained`,
-//! `load_dataset`, `hf_hub_download`, `snapshot_download` and `repository_id` calls that pin no revision
-//! (a literal `revision=`/`commit_id=` of at least 7 hex digits) and do not load a local path.
+//! `load_dataset`, `hf_hub_download`, `snapshot_download` and `repository_id` calls that pin no
+//! revision (a literal `revision=`/`commit_id=` of at least 7 hex digits) and do not load a local
+//! path.
 //!
 //! ## Why is this bad?
 //! An unpinned download fetches whatever the repository holds today, which its owner can change.

@@ -2,8 +2,8 @@
 //! `autoescape`, MEDIUM for a computed one).
 //!
 //! ## What it does
-//! Flags `jinja2...Environment(...)` unless `autoescape` is `True` or a `select_autoescape(...)` call. The
-//! first `autoescape=` keyword anywhere in the call, in breadth-first order, decides.
+//! Flags `jinja2...Environment(...)` unless `autoescape` is `True` or a `select_autoescape(...)`
+//! call. The first `autoescape=` keyword anywhere in the call, in breadth-first order, decides.
 //!
 //! ## Why is this bad?
 //! Jinja2 does not escape HTML by default, so templates are open to cross-site scripting.
@@ -19,7 +19,8 @@ use ruff_python_ast::{Expr, Keyword};
 use crate::checker::{CallContext, Issue};
 use crate::finding::{Confidence, Severity};
 
-/// Collects `autoescape=` keywords with their depth, so the shallowest (breadth-first first) can be taken.
+/// Collects `autoescape=` keywords with their depth, so the shallowest (breadth-first first) can be
+/// taken.
 struct AutoescapeKeywords<'a> {
     depth: usize,
     found: Vec<(usize, &'a Keyword)>,
@@ -87,8 +88,10 @@ pub(crate) fn check(ctx: &CallContext) -> Option<Issue> {
         Expr::BooleanLiteral(_) => None,
         Expr::Name(n) if n.id.as_str() == "True" => None,
         Expr::Call(call)
-            if matches!(call.func.as_ref(), Expr::Attribute(a) if a.attr.as_str() == "select_autoescape")
-                || matches!(call.func.as_ref(), Expr::Name(n) if n.id.as_str() == "select_autoescape") =>
+            if matches!(call.func.as_ref(),
+                    Expr::Attribute(a) if a.attr.as_str() == "select_autoescape")
+                || matches!(call.func.as_ref(),
+                    Expr::Name(n) if n.id.as_str() == "select_autoescape") =>
         {
             None
         }

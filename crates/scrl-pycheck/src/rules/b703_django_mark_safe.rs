@@ -1,10 +1,11 @@
 //! B703 `django_mark_safe` (MEDIUM severity, HIGH confidence).
 //!
 //! ## What it does
-//! In a module that imports `django.utils.safestring`, flags `mark_safe`/`SafeText`/`SafeString`/... calls
-//! whose argument is not provably built from string literals. Like Bandit, it follows a variable back
-//! through the assignments earlier in the same function (or module), and accepts `"...".format(...)` and
-//! `"..." % (...)` whose arguments are themselves literal.
+//! In a module that imports `django.utils.safestring`, flags
+//! `mark_safe`/`SafeText`/`SafeString`/... calls whose argument is not provably built from string
+//! literals. Like Bandit, it follows a variable back through the assignments earlier in the same
+//! function (or module), and accepts `"...".format(...)` and `"..." % (...)` whose arguments are
+//! themselves literal.
 //!
 //! ## Why is this bad?
 //! Marked-safe text is inserted into HTML unescaped, so user data in it is cross-site scripting.
@@ -31,7 +32,8 @@ const AFFECTED: &[&str] = &[
 /// Bandit's analysis raises (and so reports nothing) on some shapes and on runaway recursion.
 struct Abort;
 
-/// Deeper chains make Bandit's recursive analysis hit Python's recursion limit, which also reports nothing.
+/// Deeper chains make Bandit's recursive analysis hit Python's recursion limit, which also reports
+/// nothing.
 const MAX_DEPTH: usize = 200;
 
 #[derive(Clone, Copy)]
@@ -111,7 +113,8 @@ impl<'a> Analysis<'a, '_, '_> {
             Stmt::With(with) if !with.is_async => {
                 let mut result = Assigned::Nothing;
                 for item in &with.items {
-                    let binds = matches!(item.optional_vars.as_deref(), Some(Expr::Name(n)) if n.id.as_str() == var);
+                    let binds = matches!(item.optional_vars.as_deref(),
+                        Some(Expr::Name(n)) if n.id.as_str() == var);
                     result = if binds {
                         Assigned::With
                     } else {

@@ -1,8 +1,8 @@
-//! Bandit's blacklist test: one test that checks calls and imports against ordered tables of dotted names
-//! and reports at most one entry per node, the first that matches. Entries live one per file (`b301_pickle`,
-//! `b401_import_telnetlib`, ...). LOW-only entries (B311, B403-B409) are never reported, but they are kept
-//! here because they still win the first-match race: `import pickle, telnetlib` reports only B403 in
-//! Bandit, so it reports nothing at `-ll`.
+//! Bandit's blacklist test: one test that checks calls and imports against ordered tables of dotted
+//! names and reports at most one entry per node, the first that matches. Entries live one per file
+//! (`b301_pickle`, `b401_import_telnetlib`, ...). LOW-only entries (B311, B403-B409) are never
+//! reported, but they are kept here because they still win the first-match race: `import pickle,
+//! telnetlib` reports only B403 in Bandit, so it reports nothing at `-ll`.
 
 use ruff_python_ast::{Alias, Expr};
 
@@ -83,8 +83,8 @@ const LOW_IMPORTS: &[Entry] = &[
     },
 ];
 
-/// Call entries in Bandit's order: the call blacklist, then the import blacklist (which also applies to
-/// `__import__("x")` and `importlib.import_module("x")`).
+/// Call entries in Bandit's order: the call blacklist, then the import blacklist (which also
+/// applies to `__import__("x")` and `importlib.import_module("x")`).
 fn call_entries() -> impl Iterator<Item = &'static Entry> {
     use super::*;
     [
@@ -136,8 +136,8 @@ fn report(entry: &'static Entry, matched: &str) -> (&'static str, &'static str, 
     )
 }
 
-/// The name a call is matched under: the resolved function name, or the module named by the first argument
-/// of `__import__` / `importlib.import_module` / `importlib.__import__`.
+/// The name a call is matched under: the resolved function name, or the module named by the first
+/// argument of `__import__` / `importlib.import_module` / `importlib.__import__`.
 fn blacklisted_call_name(ctx: &CallContext) -> Option<String> {
     if let Expr::Name(name) = ctx.call.func.as_ref()
         && name.id.as_str() == "__import__"
@@ -151,7 +151,8 @@ fn blacklisted_call_name(ctx: &CallContext) -> Option<String> {
     if ctx.qualname == "importlib.import_module" || ctx.qualname == "importlib.__import__" {
         let value = match ctx.args().first() {
             Some(first) => argument_value(first),
-            // Bandit indexes the keywords with "name"; without one its test errors out and reports nothing.
+            // Bandit indexes the keywords with "name"; without one its test errors out and reports
+            // nothing.
             None => ctx.keyword("name").map(|k| argument_value(&k.value))?,
         };
         return match value {
@@ -170,8 +171,8 @@ pub(crate) fn check_call(ctx: &CallContext) -> Option<(&'static str, &'static st
         .map(|entry| report(entry, &name))
 }
 
-/// The blacklist entry an `import` (prefix "") or `from module import` (prefix "module.") hits: a prefix
-/// match on the full dotted name, entries outermost, names inner.
+/// The blacklist entry an `import` (prefix "") or `from module import` (prefix "module.") hits: a
+/// prefix match on the full dotted name, entries outermost, names inner.
 pub(crate) fn check_import(
     names: &[Alias],
     prefix: &str,

@@ -1,5 +1,5 @@
-//! The rules: one file per Bandit test that can report MEDIUM or HIGH, named by its id and Bandit's test
-//! name, plus the tables that tell the checker which node kinds each rule inspects.
+//! The rules: one file per Bandit test that can report MEDIUM or HIGH, named by its id and Bandit's
+//! test name, plus the tables that tell the checker which node kinds each rule inspects.
 
 use ruff_python_ast::StmtFunctionDef;
 

@@ -1,5 +1,5 @@
-//! What the shell-injection rules (B602, B604, B605, B609) share: Bandit's default `shell_injection`
-//! configuration and its reading of a `shell=` keyword.
+//! What the shell-injection rules (B602, B604, B605, B609) share: Bandit's default
+//! `shell_injection` configuration and its reading of a `shell=` keyword.
 
 use ruff_python_ast::{Expr, Number};
 
@@ -32,8 +32,8 @@ pub(crate) const SHELL: &[&str] = &[
     "subprocess.getstatusoutput",
 ];
 
-/// Whether the call passes a true `shell=` value: a number or constant by its truth value, a list or dict
-/// display by being non-empty, anything computed counts as true.
+/// Whether the call passes a true `shell=` value: a number or constant by its truth value, a list
+/// or dict display by being non-empty, anything computed counts as true.
 pub(crate) fn has_shell(ctx: &CallContext) -> bool {
     let Some(keyword) = ctx.keyword("shell") else {
         return false;
@@ -54,8 +54,8 @@ pub(crate) fn has_shell(ctx: &CallContext) -> bool {
     }
 }
 
-/// Bandit's command severity: a plain string literal as first argument "seems safe" (LOW), anything else
-/// may carry user input (HIGH).
+/// Bandit's command severity: a plain string literal as first argument "seems safe" (LOW), anything
+/// else may carry user input (HIGH).
 pub(crate) fn command_is_literal(ctx: &CallContext) -> bool {
     matches!(ctx.args().first(), Some(Expr::StringLiteral(_)))
 }

@@ -1,6 +1,6 @@
-//! The exactly checkable CodeContests references of ../shared/data/codecontests_cc300.jsonl, and the CPU
-//! time each needs (tests/data/cc300_reference_cpu_ms.tsv, measured once and committed), so that a test
-//! whose verdict depends on a CPU limit keeps only the references far below that limit.
+//! The exactly checkable CodeContests references of ../shared/data/codecontests_cc300.jsonl, and
+//! the CPU time each needs (tests/data/cc300_reference_cpu_ms.tsv, measured once and committed), so
+//! that a test whose verdict depends on a CPU limit keeps only the references far below that limit.
 //!
 //! Shared by scrl-sandbox's and scrl-reward's cc300 tests (the latter includes this file by path).
 #![allow(dead_code)]
@@ -19,7 +19,8 @@ fn shared_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/codecontests_cc300.jsonl")
 }
 
-/// The committed measurement, in scrl-sandbox's tests (the path holds from either crate's manifest folder).
+/// The committed measurement, in scrl-sandbox's tests (the path holds from either crate's manifest
+/// folder).
 pub fn cpu_table_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../scrl-sandbox/tests/data/cc300_reference_cpu_ms.tsv")
@@ -79,13 +80,14 @@ pub fn max_cpu_ms() -> HashMap<String, u64> {
         .collect()
 }
 
-/// The margin every CPU-limited verdict keeps: a reference takes part only if its measured CPU time is at
-/// most 1/MARGIN of the test's limit, since contention on a loaded machine slows a process's own CPU time.
+/// The margin every CPU-limited verdict keeps: a reference takes part only if its measured CPU time
+/// is at most 1/MARGIN of the test's limit, since contention on a loaded machine slows a process's
+/// own CPU time.
 pub const MARGIN: u64 = 3;
 
-/// Splits `refs` into those whose every test ran within `limit_ms / MARGIN` when measured, and the ids of
-/// those left out (printed by the caller, so the count is seen in every run). A reference missing from
-/// the table is an error: the table must be regenerated when the data changes.
+/// Splits `refs` into those whose every test ran within `limit_ms / MARGIN` when measured, and the
+/// ids of those left out (printed by the caller, so the count is seen in every run). A reference
+/// missing from the table is an error: the table must be regenerated when the data changes.
 pub fn within_margin(refs: Vec<Reference>, limit_ms: u64) -> (Vec<Reference>, Vec<String>) {
     let table = max_cpu_ms();
     let (mut kept, mut left) = (Vec::new(), Vec::new());

@@ -1,5 +1,5 @@
-//! A real server on a loopback port for the integration tests, and polling helpers. The deadlines only
-//! bound a hang on a loaded machine; every wait ends as soon as its condition holds.
+//! A real server on a loopback port for the integration tests, and polling helpers. The deadlines
+//! only bound a hang on a loaded machine; every wait ends as soon as its condition holds.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;

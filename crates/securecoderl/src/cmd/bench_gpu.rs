@@ -1,8 +1,8 @@
-//! `securecoderl bench gpu-check`: the one table scripts/gpu-check prints on a GPU machine. CUDA against
-//! CPU logits on the golden fixture checkpoints and one-layer real shapes, bf16 decode tokens/s for the
-//! Qwen2.5-Coder-0.5B and DeepSeek-Coder-1.3B shapes at several batch sizes, LoRA SFT tokens/s, one PPO
-//! episode at the paper's settings split by phase, and memory, each with the anchor it is judged by.
-//! `--device cpu` runs the same code (on reduced shapes, in a test).
+//! `securecoderl bench gpu-check`: the one table scripts/gpu-check prints on a GPU machine. CUDA
+//! against CPU logits on the golden fixture checkpoints and one-layer real shapes, bf16 decode
+//! tokens/s for the Qwen2.5-Coder-0.5B and DeepSeek-Coder-1.3B shapes at several batch sizes, LoRA
+//! SFT tokens/s, one PPO episode at the paper's settings split by phase, and memory, each with the
+//! anchor it is judged by. `--device cpu` runs the same code (on reduced shapes, in a test).
 
 use std::path::{Path, PathBuf};
 
@@ -94,7 +94,8 @@ fn logits(model: &Decoder) -> anyhow::Result<Vec<f32>> {
         .to_vec1()?)
 }
 
-/// (max |CUDA - CPU|, max |CPU|) of the logits of `dir` loaded in `dtype` on `dev` vs f32 on the CPU.
+/// (max |CUDA - CPU|, max |CPU|) of the logits of `dir` loaded in `dtype` on `dev` vs f32 on the
+/// CPU.
 fn parity(dir: &Path, dtype: DType, dev: &Device) -> anyhow::Result<(f32, f32)> {
     let cpu = logits(&Decoder::load(dir, DType::F32, &Device::Cpu)?)?;
     let other = logits(&Decoder::load(dir, dtype, dev)?)?;

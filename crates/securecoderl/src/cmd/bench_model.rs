@@ -1,9 +1,10 @@
-//! `securecoderl bench model`: training and decoding tokens per second for the tiny default config, the
-//! 6.4M-parameter config notes/mlstack.md measured (PyTorch ~3.8k, plain candle ~1.4k train tok/s on 2
-//! threads), and a Qwen2.5-0.5B-shaped model with random weights (fewer layers by default: CPU time).
-//! Decoding with the KV cache is compared against full recomputation measured in the same run.
-//! With `--shape NAME` it measures a real model shape instead (shapes/*/config.json, random bf16 weights
-//! written as a Hugging Face folder): load time, one LoRA SFT step, one PPO episode, peak memory.
+//! `securecoderl bench model`: training and decoding tokens per second for the tiny default config,
+//! the 6.4M-parameter config measured before with other tools (docs/model.md: PyTorch ~3.8k, plain
+//! candle ~1.4k train tok/s on 2 threads), and a Qwen2.5-0.5B-shaped model with random weights
+//! (fewer layers by default: CPU time). Decoding with the KV cache is compared against full
+//! recomputation measured in the same run. With `--shape NAME` it measures a real model shape
+//! instead (shapes/*/config.json, random bf16 weights written as a Hugging Face folder): load time,
+//! one LoRA SFT step, one PPO episode, peak memory.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -98,7 +99,8 @@ fn shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<Shape>> {
             name: "mlstack \"s\" 6.4M".into(),
             cfg: config(
                 serde_json::json!({"model_type": "llama", "vocab_size": 4096, "hidden_size": 256,
-                "intermediate_size": 688, "num_hidden_layers": 6, "num_attention_heads": 8, "num_key_value_heads": 4,
+                "intermediate_size": 688, "num_hidden_layers": 6, "num_attention_heads": 8,
+                "num_key_value_heads": 4,
                 "tie_word_embeddings": false}),
             )?,
             lora: None,
@@ -109,10 +111,17 @@ fn shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<Shape>> {
     if !args.skip_qwen {
         out.push(Shape {
             name: format!("Qwen2.5-0.5B shape, {} of 24 layers", args.qwen_layers),
-            cfg: config(serde_json::json!({"model_type": "qwen2", "vocab_size": 151936, "hidden_size": 896,
-                "intermediate_size": 4864, "num_hidden_layers": args.qwen_layers, "num_attention_heads": 14,
-                "num_key_value_heads": 2, "rope_theta": 1000000.0, "tie_word_embeddings": true}))?,
-            lora: Some(["q_proj", "k_proj", "v_proj", "o_proj"].map(String::from).to_vec()),
+            cfg: config(serde_json::json!({
+                "model_type": "qwen2", "vocab_size": 151936, "hidden_size": 896,
+                "intermediate_size": 4864, "num_hidden_layers": args.qwen_layers,
+                "num_attention_heads": 14, "num_key_value_heads": 2, "rope_theta": 1000000.0,
+                "tie_word_embeddings": true,
+            }))?,
+            lora: Some(
+                ["q_proj", "k_proj", "v_proj", "o_proj"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
             train_bt: (2, 128),
             decode_batches: vec![1, 4],
         });
@@ -120,12 +129,12 @@ fn shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<Shape>> {
     Ok(out)
 }
 
-/// Seconds of CPU (user + system, all threads) this process has used: on a shared machine tokens per
-/// CPU-second are steadier than tokens per wall-second. Linux only; `None` elsewhere.
+/// Seconds of CPU (user + system, all threads) this process has used: on a shared machine tokens
+/// per CPU-second are steadier than tokens per wall-second. Linux only; `None` elsewhere.
 fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (clock ticks,
-    // 100 per second on Linux).
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (clock
+    // ticks, 100 per second on Linux).
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
@@ -176,7 +185,8 @@ fn decode_tok_s(model: &Decoder, mode: LoraMode, b: usize, new: usize) -> anyhow
     Ok(super::bench_shape::decode(model, mode, b, 32, new)?.0)
 }
 
-/// The same greedy loop without a cache: the differentiable forward over the whole sequence each step.
+/// The same greedy loop without a cache: the differentiable forward over the whole sequence each
+/// step.
 fn recompute_tok_s(model: &Decoder, mode: LoraMode, new: usize) -> anyhow::Result<f64> {
     let dev = model.device().clone();
     let mut seq = random_ids(1, 32, model.config().vocab_size, 3, &dev)?;
@@ -200,7 +210,8 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<i32> {
     let dev = scrl_model::parse_device(&args.device)?;
     let threads = cpu_threads();
     println!(
-        "bench model: {threads} CPU thread(s) (RAYON_NUM_THREADS), f32 weights, AdamW, {:?}, load average {} at start",
+        "bench model: {threads} CPU thread(s) (RAYON_NUM_THREADS), f32 weights, AdamW, {:?}, load \
+         average {} at start",
         dev,
         load_average()
     );
@@ -216,7 +227,8 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<i32> {
 fn speed_table(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::Result<()> {
     println!();
     println!(
-        "| model | params | trained | train batch | train tok/s | train tok/CPU-s | decode batch | decode tok/s (KV cache) | no-cache tok/s | cache speed-up |"
+        "| model | params | trained | train batch | train tok/s | train tok/CPU-s | decode batch | \
+         decode tok/s (KV cache) | no-cache tok/s | cache speed-up |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for s in shapes(args)? {
@@ -264,13 +276,15 @@ fn speed_table(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::Resul
                 (String::new(), String::new())
             };
             println!(
-                "| {name} | {params} | {tr} | {tb} | {ts} | {tc} | {db} | {dec:.0} | {base} | {ratio} |"
+                "| {name} | {params} | {tr} | {tb} | {ts} | {tc} | {db} | {dec:.0} | {base} | \
+                 {ratio} |"
             );
         }
     }
     println!();
     println!(
-        "Reference (notes/mlstack.md, other runs on this machine, 8x256, 2 threads): PyTorch ~3789, plain candle ~1392-1539 train tok/s for the 6.4M model."
+        "Reference (docs/model.md, other runs on this machine, 8x256, 2 threads): PyTorch ~3789, \
+         plain candle ~1392-1539 train tok/s for the 6.4M model."
     );
     Ok(())
 }
@@ -278,9 +292,9 @@ fn speed_table(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::Resul
 /// A row of the LoRA comparison: name, config, (batch, sequence length).
 type LoraRow = (String, ModelConfig, (usize, usize));
 
-/// The LoRA rows of the frozen-operand comparison: the three shapes above plus the 16.7M LLaMA (4 layers
-/// of 512, vocabulary 4,000) whose LoRA SFT at the `sft` defaults (batch 4, 1,024 tokens) issue 14 measured
-/// at 3.7 GB peak RSS.
+/// The LoRA rows of the frozen-operand comparison: the three shapes above plus the 16.7M LLaMA (4
+/// layers of 512, vocabulary 4,000) whose LoRA SFT at the `sft` defaults (batch 4, 1,024 tokens)
+/// issue 14 measured at 3.7 GB peak RSS.
 fn lora_shapes(args: &BenchModelArgs) -> anyhow::Result<Vec<LoraRow>> {
     let mut out: Vec<LoraRow> = shapes(args)?
         .into_iter()
@@ -317,8 +331,8 @@ fn frozen_random_model(
     Ok(model?)
 }
 
-/// One LoRA SFT step (forward, NLL, backward, AdamW): seconds, and the MiB the gradient store holds for
-/// tensors that are not trainable variables.
+/// One LoRA SFT step (forward, NLL, backward, AdamW): seconds, and the MiB the gradient store holds
+/// for tensors that are not trainable variables.
 fn lora_step(
     model: &Decoder,
     opt: &mut AdamW,
@@ -360,16 +374,17 @@ fn lora_step(
 }
 
 /// Old (candle's ops) against new (frozen-operand ops) on the same frozen model and LoRA (the `sft`
-/// defaults), in one process: peak RSS from the first, untimed step of each path (the new path first,
-/// so memory the allocator kept can only raise the old path's figure), then `--lora-steps` timed steps
-/// per path, alternating which path goes first.
+/// defaults), in one process: peak RSS from the first, untimed step of each path (the new path
+/// first, so memory the allocator kept can only raise the old path's figure), then `--lora-steps`
+/// timed steps per path, alternating which path goes first.
 fn lora_comparison(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::Result<()> {
     let lora = scrl_train::LoraSettings::default().to_model();
     println!();
     println!(
-        "LoRA step (r {}, alpha {}, dropout {}, {}; frozen f32 base; forward + NLL + backward + AdamW), \
-         candle's ops (old: backward also computes and keeps gradients of frozen tensors) against the \
-         frozen-operand ops (new, the default); {} timed step(s) per path; load average {} at start",
+        "LoRA step (r {}, alpha {}, dropout {}, {}; frozen f32 base; forward + NLL + backward + \
+         AdamW), candle's ops (old: backward also computes and keeps gradients of frozen tensors) \
+         against the frozen-operand ops (new, the default); {} timed step(s) per path; load \
+         average {} at start",
         lora.r,
         lora.alpha,
         lora.dropout,
@@ -379,8 +394,9 @@ fn lora_comparison(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::R
     );
     println!();
     println!(
-        "| model | params | batch | s/step old | s/step new | new/old | peak RSS old | peak RSS new | new/old | \
-         RSS growth old | RSS growth new | new/old | frozen-tensor grads old | new |"
+        "| model | params | batch | s/step old | s/step new | new/old | peak RSS old | peak RSS \
+         new | new/old | RSS growth old | RSS growth new | new/old | frozen-tensor grads old | new \
+         |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, cfg, (b, t)) in lora_shapes(args)? {
@@ -416,7 +432,8 @@ fn lora_comparison(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::R
         };
         let growth = |(p, b): (Option<f64>, Option<f64>)| p.zip(b).map(|(p, b)| p - b);
         println!(
-            "| {name} | {:.1}M | {b}x{t} | {old_s:.2} | {new_s:.2} | {:.2}x | {} | {} | {} | {} | {} | {} | {:.0} MiB | {:.0} MiB |",
+            "| {name} | {:.1}M | {b}x{t} | {old_s:.2} | {new_s:.2} | {:.2}x | {} | {} | {} | {} | \
+             {} | {} | {:.0} MiB | {:.0} MiB |",
             cfg.num_params() as f64 / 1e6,
             new_s / old_s,
             mib(peak[1].0),
@@ -431,9 +448,9 @@ fn lora_comparison(args: &BenchModelArgs, dev: &scrl_model::Device) -> anyhow::R
     }
     println!();
     println!(
-        "Peak RSS is VmHWM over the first step of each path; RSS growth is that peak minus the RSS when the step \
-         began (the model and adapter already loaded). Frozen-tensor grads: the gradient store's entries for \
-         tensors that are not trainable variables, after backward."
+        "Peak RSS is VmHWM over the first step of each path; RSS growth is that peak minus the RSS \
+         when the step began (the model and adapter already loaded). Frozen-tensor grads: the \
+         gradient store's entries for tensors that are not trainable variables, after backward."
     );
     Ok(())
 }
@@ -444,9 +461,9 @@ fn run_shapes(args: &BenchModelArgs) -> anyhow::Result<i32> {
     let dtype = super::generate::parse_dtype(&args.dtype)?;
     let reward = args.reward.build()?;
     println!(
-        "bench model --shape: {:?}, {} compute, {} CPU thread(s), load average {} at start; random bf16 \
-         weights (seed {}); SFT = one LoRA r16 q/k/v/o step on {}x{} tokens; PPO = one episode, batch 2, \
-         {} new tokens, {} PPO epoch(s), {}",
+        "bench model --shape: {:?}, {} compute, {} CPU thread(s), load average {} at start; random \
+         bf16 weights (seed {}); SFT = one LoRA r16 q/k/v/o step on {}x{} tokens; PPO = one \
+         episode, batch 2, {} new tokens, {} PPO epoch(s), {}",
         dev,
         args.dtype,
         cpu_threads(),
@@ -460,8 +477,9 @@ fn run_shapes(args: &BenchModelArgs) -> anyhow::Result<i32> {
     );
     println!();
     println!(
-        "| shape | params | layers | write s | load s | RSS after load | SFT step s | SFT tok/s | peak RSS (SFT) | \
-         PPO generate s | gen tok/s | reward s | fwd s | update s | episode s | peak RSS (PPO) |"
+        "| shape | params | layers | write s | load s | RSS after load | SFT step s | SFT tok/s | \
+         peak RSS (SFT) | PPO generate s | gen tok/s | reward s | fwd s | update s | episode s | \
+         peak RSS (PPO) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for name in &args.shape {
@@ -485,7 +503,8 @@ fn run_shapes(args: &BenchModelArgs) -> anyhow::Result<i32> {
             &reward,
         )?;
         println!(
-            "| {} | {:.2}B | {} | {} | {load_s:.1} | {} | {sft:.1} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            "| {} | {:.2}B | {} | {} | {load_s:.1} | {} | {sft:.1} | {:.1} | {} | {:.1} | {:.1} | \
+             {:.1} | {:.1} | {:.1} | {:.1} | {} |",
             shape.name,
             cfg.num_params() as f64 / 1e9,
             cfg.num_hidden_layers,
@@ -504,8 +523,9 @@ fn run_shapes(args: &BenchModelArgs) -> anyhow::Result<i32> {
     }
     println!();
     println!(
-        "Load = Decoder::load (memory-mapped safetensors, bf16 -> {}) + tokenizer, from the page cache when the \
-         folder was just written. Peak RSS is VmHWM since the phase began (the PPO column includes the trainer's own load).",
+        "Load = Decoder::load (memory-mapped safetensors, bf16 -> {}) + tokenizer, from the page \
+         cache when the folder was just written. Peak RSS is VmHWM since the phase began (the PPO \
+         column includes the trainer's own load).",
         args.dtype
     );
     Ok(0)

@@ -1,9 +1,9 @@
 //! `securecoderl bench ppo`: seconds per PPO episode and the throughput of each phase (generation,
-//! reward, forward passes, update) on a short seeded run, and what that implies for the paper's 500-episode
-//! run on DeepSeek-Coder-1.3B on the same hardware (costs scaled by parameter count; the reward phase does
-//! not depend on the model and is not scaled). The run is made twice, with the frozen-operand ops (the
-//! default) and with candle's own ops (`frozen_ops = candle`, the path before issue 14), and the phases
-//! and peak RSS of both are printed side by side.
+//! reward, forward passes, update) on a short seeded run, and what that implies for the paper's
+//! 500-episode run on DeepSeek-Coder-1.3B on the same hardware (costs scaled by parameter count;
+//! the reward phase does not depend on the model and is not scaled). The run is made twice, with
+//! the frozen-operand ops (the default) and with candle's own ops (`frozen_ops = candle`, the path
+//! before issue 14), and the phases and peak RSS of both are printed side by side.
 
 use std::path::PathBuf;
 
@@ -88,7 +88,8 @@ fn measure(
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     let _ = std::fs::remove_dir_all(&dir);
-    // The first episode pays for warm-up (zygotes, page cache): report the rest when there is a rest.
+    // The first episode pays for warm-up (zygotes, page cache): report the rest when there is a
+    // rest.
     let rows = if rows.len() > 1 {
         &rows[1..]
     } else {
@@ -117,7 +118,8 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
     let reward = a.reward.build()?;
     let params =
         scrl_model::ModelConfig::from_file(&a.model.join("config.json"))?.num_params() as f64;
-    // The default path first: a later run's peak RSS can only be raised by memory the allocator kept.
+    // The default path first: a later run's peak RSS can only be raised by memory the allocator
+    // kept.
     let new = measure(&a, &reward, FrozenOps::InputGradOnly)?;
     let old = measure(&a, &reward, FrozenOps::Candle)?;
     let m = &new;
@@ -125,7 +127,8 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
     let (generate, rew, fwd, upd, ep) = (m.generate, m.reward, m.forward, m.update, m.episode);
     let scale = a.target_params / params;
     println!(
-        "PPO on {} ({:.2}M parameters), {} episodes measured, batch {}, up to {} new tokens, {} PPO epochs",
+        "PPO on {} ({:.2}M parameters), {} episodes measured, batch {}, up to {} new tokens, {} \
+         PPO epochs",
         a.model.display(),
         params / 1e6,
         m.episodes,
@@ -155,7 +158,8 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
     let r = line("reward (sandbox + scanner)*", rew, false);
     let f = line("old-policy, value and reference passes", fwd, true);
     let u = line("update (4 epochs of PPO)", upd, true);
-    // The reward runs on its own thread during the forward passes, so the episode takes the longer of the two.
+    // The reward runs on its own thread during the forward passes, so the episode takes the longer
+    // of the two.
     let est_episode = g + r.max(f) + u;
     println!(
         "{:<40} {:>12.3} {:>16.0} {:>22.1}",
@@ -165,16 +169,17 @@ pub fn run(a: BenchPpoArgs) -> anyhow::Result<i32> {
         est_episode
     );
     println!(
-        "estimate for the paper's run (500 episodes, batch {}): {:.1} h on this hardware (compute scaled by {:.0}x in \
-         parameters; * the reward is not scaled; overlapped phases counted once)",
+        "estimate for the paper's run (500 episodes, batch {}): {:.1} h on this hardware (compute \
+         scaled by {:.0}x in parameters; * the reward is not scaled; overlapped phases counted \
+         once)",
         a.batch_size,
         500.0 * est_episode / 3600.0,
         scale
     );
     println!();
     println!(
-        "Frozen base weights, candle's ops (backward also computes their gradients) against the frozen-operand \
-         ops (the default), same seeds, one run after the other; load average {}:",
+        "Frozen base weights, candle's ops (backward also computes their gradients) against the \
+         frozen-operand ops (the default), same seeds, one run after the other; load average {}:",
         load_average()
     );
     println!("| phase | candle ops s / episode | frozen-operand ops s / episode | new / old |");

@@ -1,7 +1,8 @@
-//! `securecoderl bench reward`: test executions per second through the sandbox against the authors' way
-//! (a fresh `python3 file.py` subprocess per test, same interpreter, same concurrency), measured in the
-//! same run and printed as a table; `--soak N` instead runs N executions and prints the supervisor's
-//! open descriptors, descendant processes and RSS at intervals, to show that nothing grows.
+//! `securecoderl bench reward`: test executions per second through the sandbox against the authors'
+//! way (a fresh `python3 file.py` subprocess per test, same interpreter, same concurrency),
+//! measured in the same run and printed as a table; `--soak N` instead runs N executions and prints
+//! the supervisor's open descriptors, descendant processes and RSS at intervals, to show that
+//! nothing grows.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -92,8 +93,8 @@ pub(super) fn load_references(path: &Path, max: usize) -> anyhow::Result<(Vec<St
     Ok((programs, tasks))
 }
 
-/// Runs the tasks through a fresh sandbox (started, warmed with one run per worker, then timed, then
-/// dropped so that the zygotes' CPU time is accounted).
+/// Runs the tasks through a fresh sandbox (started, warmed with one run per worker, then timed,
+/// then dropped so that the zygotes' CPU time is accounted).
 fn via_sandbox(cfg: &SandboxConfig, programs: &[String], tasks: &[Task]) -> anyhow::Result<Side> {
     let cpu0 = cpu_time_with_reaped_children().as_secs_f64();
     let sb = Sandbox::new(cfg.clone())?;
@@ -157,7 +158,8 @@ fn row(name: &str, n: usize, cores: usize, sb: &Side, base: &Side) {
     // Capacity: what the machine's cores could sustain at this CPU cost, independent of other load.
     let (pa, pb) = (cores as f64 * 1000.0 / ca, cores as f64 * 1000.0 / cb);
     println!(
-        "| {name} | {n} | {a:.0} | {b:.0} | {:.2}x | {ca:.2} | {cb:.2} | {pa:.0} | {pb:.0} | {:.2}x | {}/{n} | {}/{n} |",
+        "| {name} | {n} | {a:.0} | {b:.0} | {:.2}x | {ca:.2} | {cb:.2} | {pa:.0} | {pb:.0} | \
+         {:.2}x | {}/{n} | {}/{n} |",
         a / b,
         pa / pb,
         sb.accepted,
@@ -204,18 +206,52 @@ pub fn run(args: BenchRewardArgs) -> anyhow::Result<i32> {
         let (programs, tasks) = load_references(&args.data, args.problems)?;
         // Warm both paths (page cache, zygotes) before timing.
         via_sandbox(&cfg, &trivial_programs, &trivial[..trivial.len().min(50)])?;
-        via_subprocess(&args.python, &dir, &trivial_programs, &trivial[..trivial.len().min(20)])?;
+        via_subprocess(
+            &args.python,
+            &dir,
+            &trivial_programs,
+            &trivial[..trivial.len().min(20)],
+        )?;
         let t_sb = via_sandbox(&cfg, &trivial_programs, &trivial)?;
         let t_base = via_subprocess(&args.python, &dir, &trivial_programs, &trivial)?;
         let c_sb = via_sandbox(&cfg, &programs, &tasks)?;
         let c_base = via_subprocess(&args.python, &dir, &programs, &tasks)?;
-        println!("Measured: executions per second of wall time (depends on other load on the machine).");
-        println!("CPU: milliseconds of CPU per execution, supervisor + zygotes + programs (or + subprocesses).");
-        println!("Capacity: cores x 1000 / CPU ms, the rate the cores could sustain at that cost.\n");
-        println!("| workload | executions | sandbox exec/s | `python3 file.py` exec/s | measured ratio | sandbox CPU ms | baseline CPU ms | sandbox capacity/s | baseline capacity/s | capacity ratio | sandbox accepted | baseline accepted |");
+        println!(
+            "Measured: executions per second of wall time (depends on other load on the \
+             machine)."
+        );
+        println!(
+            "CPU: milliseconds of CPU per execution, supervisor + zygotes + programs (or + \
+             subprocesses)."
+        );
+        println!(
+            "Capacity: cores x 1000 / CPU ms, the rate the cores could sustain at that \
+             cost.\n"
+        );
+        println!(
+            "| workload | executions | sandbox exec/s | `python3 file.py` exec/s | measured \
+             ratio | sandbox CPU ms | baseline CPU ms | sandbox capacity/s | baseline capacity/s | \
+             capacity ratio | sandbox accepted | baseline accepted |"
+        );
         println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-        row("trivial (sum of 1,000 ints)", trivial.len(), cores, &t_sb, &t_base);
-        row(&format!("cc300 references ({} problems)", programs.len()), tasks.len(), cores, &c_sb, &c_base);
+        row(
+            "trivial (sum of 1,000 ints)",
+            trivial.len(),
+            cores,
+            &t_sb,
+            &t_base,
+        );
+        row(
+            &format!(
+                "cc300 references ({} \
+                 problems)",
+                programs.len()
+            ),
+            tasks.len(),
+            cores,
+            &c_sb,
+            &c_base,
+        );
         Ok(())
     });
     let _ = std::fs::remove_dir_all(&dir);
@@ -276,7 +312,8 @@ fn soak(sb: &Sandbox, n: usize, task: &Task) -> anyhow::Result<i32> {
     let programs = [TRIVIAL.to_string()];
     let step = (n / 10).max(1);
     println!(
-        "| executions | exec/s (interval) | open fds | descendant processes | supervisor RSS (KiB) |"
+        "| executions | exec/s (interval) | open fds | descendant processes | supervisor RSS (KiB) \
+         |"
     );
     println!("|---|---|---|---|---|");
     let (fds, procs, rss) = resources();

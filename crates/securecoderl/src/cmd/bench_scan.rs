@@ -1,6 +1,6 @@
-//! `securecoderl bench scan`: files per second of the native scanner against Bandit (one process per file,
-//! one process for all files, warm in-process) on the same corpus, in one run, as a table with ratios.
-//! The measurement itself lives in `scrl_pycheck::bench`.
+//! `securecoderl bench scan`: files per second of the native scanner against Bandit (one process
+//! per file, one process for all files, warm in-process) on the same corpus, in one run, as a table
+//! with ratios. The measurement itself lives in `scrl_pycheck::bench`.
 
 use std::path::PathBuf;
 
@@ -31,7 +31,10 @@ pub fn run(args: BenchScanArgs) -> anyhow::Result<i32> {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .with_context(|| {
-                format!("set {BANDIT_ENV} or pass --bandit (scripts/setup-test-env installs Bandit in .venv)")
+                format!(
+                    "set {BANDIT_ENV} or pass --bandit (scripts/setup-test-env installs Bandit \
+                     in .venv)"
+                )
             })?,
     };
     let table = scrl_pycheck::bench::run_scan_benchmark(

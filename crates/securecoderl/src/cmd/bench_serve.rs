@@ -1,7 +1,8 @@
-//! `securecoderl bench serve`: the reward server under N concurrent loopback clients sending `/score`
-//! batches (executions per second, request latency p50/p99, rejected requests), and the same programs
-//! through the `score --batch` path (`RewardModel::score_batch_with`) in the same run, so that the
-//! server's overhead reads as a ratio. Each side has its own sandbox and an empty result cache.
+//! `securecoderl bench serve`: the reward server under N concurrent loopback clients sending
+//! `/score` batches (executions per second, request latency p50/p99, rejected requests), and the
+//! same programs through the `score --batch` path (`RewardModel::score_batch_with`) in the same
+//! run, so that the server's overhead reads as a ratio. Each side has its own sandbox and an empty
+//! result cache.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,8 +45,8 @@ struct Item {
     tests: Vec<StdinCase>,
 }
 
-/// The cc300 references that pass exactly, as `bench reward` loads them, with their tests regrouped per
-/// program.
+/// The cc300 references that pass exactly, as `bench reward` loads them, with their tests regrouped
+/// per program.
 fn load(path: &Path, max: usize) -> anyhow::Result<Vec<Item>> {
     let (programs, tasks) = super::bench_reward::load_references(path, max)?;
     let mut items: Vec<Item> = programs
@@ -102,7 +103,8 @@ pub fn run(a: BenchServeArgs) -> anyhow::Result<i32> {
     }
     let rate = |s: &Side| s.executions as f64 / s.seconds;
     println!(
-        "| path | programs | test executions | seconds | executions/s | request p50 ms | request p99 ms | rejected |"
+        "| path | programs | test executions | seconds | executions/s | request p50 ms | request \
+         p99 ms | rejected |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     println!(
@@ -113,7 +115,8 @@ pub fn run(a: BenchServeArgs) -> anyhow::Result<i32> {
         rate(&batch)
     );
     println!(
-        "| serve, {} clients x {} programs/request | {} | {} | {:.2} | {:.0} | {:.0} | {:.0} | {} |",
+        "| serve, {} clients x {} programs/request | {} | {} | {:.2} | {:.0} | {:.0} | {:.0} | {} \
+         |",
         a.clients,
         a.batch,
         items.len(),
@@ -125,7 +128,8 @@ pub fn run(a: BenchServeArgs) -> anyhow::Result<i32> {
         served.rejected
     );
     println!(
-        "server / score --batch: {:.2}x the executions per second (test cap {:?}, {} workers, reward config {:?} {:?})",
+        "server / score --batch: {:.2}x the executions per second (test cap {:?}, {} workers, \
+         reward config {:?} {:?})",
         rate(&served) / rate(&batch),
         cfg.test_cap,
         a.reward.sandbox_config().workers,

@@ -1,8 +1,8 @@
 //! Measurements at the real model shapes (scrl_model::shapes), shared by `bench model --shape` (CPU
-//! table in docs/model.md) and `bench gpu-check` (the one-table GPU check of scripts/gpu-check): writing a
-//! seeded random bf16 Hugging Face folder, loading it, one LoRA SFT step, greedy decoding with the KV
-//! cache, and one PPO episode through the public trainer (`scrl_train::run_ppo`), each with its seconds
-//! and the process's peak resident memory.
+//! table in docs/model.md) and `bench gpu-check` (the one-table GPU check of scripts/gpu-check):
+//! writing a seeded random bf16 Hugging Face folder, loading it, one LoRA SFT step, greedy decoding
+//! with the KV cache, and one PPO episode through the public trainer (`scrl_train::run_ppo`), each
+//! with its seconds and the process's peak resident memory.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -12,7 +12,8 @@ use scrl_model::shapes::{Shape, write_random_checkpoint};
 use scrl_model::{AdamW, AdamWParams, DType, Decoder, Device, LoraMode, Tensor, Tokenizer};
 use scrl_train::{LoraSettings, PpoConfig, PromptStyle};
 
-/// Seed of every random checkpoint the benchmarks write (weights and the problems its tokenizer saw).
+/// Seed of every random checkpoint the benchmarks write (weights and the problems its tokenizer
+/// saw).
 pub const CHECKPOINT_SEED: u64 = 20_261_126;
 
 /// Peak resident memory of this process so far, in MiB (`VmHWM`; Linux only).
@@ -29,9 +30,9 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Starts a new peak-memory window (`VmHWM` := current RSS). Returns false where Linux does not allow it.
-/// Memory the allocator kept from freed tensors is handed back first, so the window starts from what is
-/// in use rather than from an earlier phase's peak.
+/// Starts a new peak-memory window (`VmHWM` := current RSS). Returns false where Linux does not
+/// allow it. Memory the allocator kept from freed tensors is handed back first, so the window
+/// starts from what is in use rather than from an earlier phase's peak.
 pub fn reset_peak_rss() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -105,8 +106,9 @@ pub fn load(dir: &Path, dtype: DType, dev: &Device) -> anyhow::Result<(Decoder, 
     Ok((model, start.elapsed().as_secs_f64()))
 }
 
-/// Attaches the paper's SFT adapter (LoRA r 16, alpha 32, dropout 0.05 on q/k/v/o) and times `steps`
-/// optimizer steps (forward, NLL, backward, AdamW) on `b` x `t` tokens; returns seconds of the last step.
+/// Attaches the paper's SFT adapter (LoRA r 16, alpha 32, dropout 0.05 on q/k/v/o) and times
+/// `steps` optimizer steps (forward, NLL, backward, AdamW) on `b` x `t` tokens; returns seconds of
+/// the last step.
 pub fn sft_steps(model: &mut Decoder, b: usize, t: usize, steps: usize) -> anyhow::Result<f64> {
     model.attach_lora(LoraSettings::default().to_model(), CHECKPOINT_SEED)?;
     let dev = model.device().clone();
@@ -132,8 +134,8 @@ pub fn sft_steps(model: &mut Decoder, b: usize, t: usize, steps: usize) -> anyho
     Ok(last)
 }
 
-/// Greedy decoding of `new` tokens per row after a `prompt`-token prompt, KV cache and fused kernels:
-/// (tokens/s over all rows, milliseconds per decode step after the prompt).
+/// Greedy decoding of `new` tokens per row after a `prompt`-token prompt, KV cache and fused
+/// kernels: (tokens/s over all rows, milliseconds per decode step after the prompt).
 pub fn decode(
     model: &Decoder,
     mode: LoraMode,
@@ -175,8 +177,9 @@ pub struct PpoPhases {
     pub peak_rss_mib: Option<f64>,
 }
 
-/// Runs `episodes` PPO episodes with the paper's settings except those given (batch, new tokens, PPO
-/// epochs), fresh LoRA, completion prompts from the built-in problems; reports the last episode.
+/// Runs `episodes` PPO episodes with the paper's settings except those given (batch, new tokens,
+/// PPO epochs), fresh LoRA, completion prompts from the built-in problems; reports the last
+/// episode.
 #[allow(clippy::too_many_arguments)]
 pub fn ppo_episode(
     model_dir: &Path,

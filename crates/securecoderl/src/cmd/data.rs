@@ -1,5 +1,5 @@
-//! `securecoderl data import|stats|split|show`: a thin layer over scrl-data that reads and writes our
-//! JSON Lines problem files, shows progress on large files and prints what was skipped and why.
+//! `securecoderl data import|stats|split|show`: a thin layer over scrl-data that reads and writes
+//! our JSON Lines problem files, shows progress on large files and prints what was skipped and why.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -240,13 +240,14 @@ fn show(a: ShowArgs) -> anyhow::Result<i32> {
     let Some(p) = problems.iter().find(|p| p.id == a.id) else {
         bail!("{}: no problem with id `{}`", a.file.display(), a.id);
     };
-    // Written through a handle, not println!, so that `| head` ends the command instead of panicking.
+    // Written through a handle, not println!, so that `| head` ends the command instead of
+    // panicking.
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "id: {}\nsource: {}\nkind: {:?}\ndifficulty: {}",
         p.id,
-        p.source,
+        p.source.as_deref().unwrap_or("-"),
         p.kind,
         p.difficulty.as_deref().unwrap_or("-")
     )?;

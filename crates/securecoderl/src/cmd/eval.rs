@@ -1,5 +1,6 @@
-//! `securecoderl eval` (one or more models on the fixed evaluation set, with CIs and paired tests) and
-//! `securecoderl bench-models` (the paper's Table 2: several model folders zero-shot, one sample each).
+//! `securecoderl eval` (one or more models on the fixed evaluation set, with CIs and paired tests)
+//! and `securecoderl bench-models` (the paper's Table 2: several model folders zero-shot, one
+//! sample each).
 
 use std::path::{Path, PathBuf};
 
@@ -112,8 +113,9 @@ pub fn evaluate_model(
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  securecoderl eval --model models/tiny --adapter runs/sft/adapter --data eval.jsonl --all --out runs/eval-sft\n  \
-securecoderl eval --model M --adapter A --data problems.jsonl --samples 5 --compare-with runs/eval-sft/records.jsonl"
+    after_help = "Examples:\n  securecoderl eval --model models/tiny --adapter runs/sft/adapter \
+        --data eval.jsonl --all --out runs/eval-sft\n  securecoderl eval --model M --adapter A \
+        --data problems.jsonl --samples 5 --compare-with runs/eval-sft/records.jsonl"
 )]
 pub struct EvalArgs {
     #[arg(long)]
@@ -124,7 +126,8 @@ pub struct EvalArgs {
     /// The name of this model in the report.
     #[arg(long)]
     name: Option<String>,
-    /// Records of another model on the same problems (records.jsonl of an earlier eval), for paired tests.
+    /// Records of another model on the same problems (records.jsonl of an earlier eval), for paired
+    /// tests.
     #[arg(long)]
     compare_with: Option<PathBuf>,
     #[arg(long, default_value = "runs/eval")]
@@ -166,7 +169,7 @@ pub fn run_eval(a: EvalArgs) -> anyhow::Result<i32> {
     let mut comparisons = Vec::new();
     if let Some(other) = &a.compare_with {
         let theirs = scrl_eval::read_records(other)?;
-        let other_set = EvalSet::from_records(&other.display().to_string(), theirs)?;
+        let other_set = EvalSet::from_records(other.display().to_string(), theirs)?;
         rows.push(ReportRow {
             paper_variant: None,
             summary: scrl_eval::summarize(&other_set, &ks, &cfg)?,
@@ -221,7 +224,9 @@ pub fn reward_setting(r: &scrl_reward::RewardModel) -> String {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example (Table 2):\n  securecoderl bench-models --model /models/deepseek-coder-1.3b-instruct --model /models/qwen2.5-coder-0.5b-instruct --data apps_plus.jsonl --device cuda"
+    after_help = "Example (Table 2):\n  securecoderl bench-models --model \
+        /models/deepseek-coder-1.3b-instruct --model /models/qwen2.5-coder-0.5b-instruct --data \
+        apps_plus.jsonl --device cuda"
 )]
 pub struct BenchModelsArgs {
     /// Model folders, zero-shot (repeat the flag).

@@ -1,5 +1,5 @@
-//! One module per subcommand. Each exposes an `Args` type (clap) and `run(args) -> anyhow::Result<i32>`,
-//! where the integer is the process exit code.
+//! One module per subcommand. Each exposes an `Args` type (clap) and `run(args) ->
+//! anyhow::Result<i32>`, where the integer is the process exit code.
 
 pub mod bench_gpu;
 pub mod bench_model;

@@ -1,5 +1,5 @@
-//! `securecoderl pretrain`: trains the tiny default model (byte-level BPE + small LLaMA) from scratch on
-//! the local Python standard library, the built-in task suite and any extra JSONL texts.
+//! `securecoderl pretrain`: trains the tiny default model (byte-level BPE + small LLaMA) from
+//! scratch on the local Python standard library, the built-in task suite and any extra JSONL texts.
 
 use std::path::{Path, PathBuf};
 
@@ -150,7 +150,8 @@ pub fn run(args: PretrainArgs) -> anyhow::Result<i32> {
     )?;
     bar.finish();
     eprintln!(
-        "pretrain: {} params, step {} (resumed from {:?}), last loss {:?}, {:.0} tok/s; loss log in {}",
+        "pretrain: {} params, step {} (resumed from {:?}), last loss {:?}, {:.0} tok/s; loss log \
+         in {}",
         report.num_params,
         report.final_step,
         report.resumed_from,

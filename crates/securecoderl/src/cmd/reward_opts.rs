@@ -1,5 +1,6 @@
 //! The reward options shared by every command that scores programs (score, eval, ppo), and how they
-//! become a running [`RewardModel`]. Flags override a TOML `[reward]` table where a command reads one.
+//! become a running [`RewardModel`]. Flags override a TOML `[reward]` table where a command reads
+//! one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +28,8 @@ pub enum CompareChoice {
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct RewardOpts {
-    /// Binary functional reward (1 only when every test passes) instead of the partial-credit ladder.
+    /// Binary functional reward (1 only when every test passes) instead of the partial-credit
+    /// ladder.
     #[arg(long)]
     pub binary: bool,
     /// Weight of R_func in the joint reward.
@@ -53,15 +55,16 @@ pub struct RewardOpts {
     /// Address-space limit per test run, in MiB.
     #[arg(long, default_value_t = 512)]
     pub memory_mib: u64,
-    /// R_sec = 0 for code that does not parse (default: scan what the parser recovers, as the paper does).
+    /// R_sec = 0 for code that does not parse (default: scan what the parser recovers, as the paper
+    /// does).
     #[arg(long)]
     pub zero_sec_if_unparseable: bool,
-    /// The paper's Table 1 read literally: a completion without code runs like any program (stage 2 for
-    /// an empty one) and no-op programs are not capped at stage 1 (docs/reward.md).
+    /// The paper's Table 1 read literally: a completion without code runs like any program (stage 2
+    /// for an empty one) and no-op programs are not capped at stage 1 (docs/reward.md).
     #[arg(long)]
     pub literal_ladder: bool,
-    /// Leave out tests whose input and output appear verbatim in the statement (its worked examples), so
-    /// a program that prints a memorised example cannot pass them (docs/reward.md).
+    /// Leave out tests whose input and output appear verbatim in the statement (its worked
+    /// examples), so a program that prints a memorised example cannot pass them (docs/reward.md).
     #[arg(long)]
     pub skip_statement_examples: bool,
     #[arg(long, value_enum, default_value_t = ScannerChoice::Native)]
@@ -131,7 +134,8 @@ impl RewardOpts {
         })
     }
 
-    /// Starts the sandbox and the scanner. Fails, naming the missing layer, when the kernel cannot isolate.
+    /// Starts the sandbox and the scanner. Fails, naming the missing layer, when the kernel cannot
+    /// isolate.
     pub fn build(&self) -> anyhow::Result<RewardModel> {
         let config = self.reward_config();
         config.validate()?;

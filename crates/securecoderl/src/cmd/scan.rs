@@ -1,5 +1,6 @@
-//! `securecoderl scan FILE|DIR`: Bandit-compatible MEDIUM/HIGH findings as text, Bandit-style JSON or
-//! SARIF 2.1.0, with Bandit's exit codes (1 iff a finding, 0 otherwise, 2 for usage and I/O errors).
+//! `securecoderl scan FILE|DIR`: Bandit-compatible MEDIUM/HIGH findings as text, Bandit-style JSON
+//! or SARIF 2.1.0, with Bandit's exit codes (1 iff a finding, 0 otherwise, 2 for usage and I/O
+//! errors).
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,8 @@ pub enum ScannerKind {
 pub struct ScanArgs {
     /// A Python file, or a directory scanned recursively for `*.py`.
     pub path: PathBuf,
-    /// Print Bandit-style JSON (`results` with Bandit's field names, `errors` for unparsable files).
+    /// Print Bandit-style JSON (`results` with Bandit's field names, `errors` for unparsable
+    /// files).
     #[arg(long, conflicts_with = "sarif")]
     pub json: bool,
     /// Print a SARIF 2.1.0 log.
@@ -33,7 +35,8 @@ pub struct ScanArgs {
     pub bandit: Option<PathBuf>,
 }
 
-/// `*.py` files under `dir`, sorted, skipping hidden directories and `__pycache__` like Bandit's defaults.
+/// `*.py` files under `dir`, sorted, skipping hidden directories and `__pycache__` like Bandit's
+/// defaults.
 pub fn python_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
@@ -59,7 +62,8 @@ pub fn python_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 
 fn read_source(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    // Python sources are UTF-8 unless they declare otherwise; other bytes only matter inside literals.
+    // Python sources are UTF-8 unless they declare otherwise; other bytes only matter inside
+    // literals.
     Ok(String::from_utf8(bytes)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
@@ -82,7 +86,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<i32> {
         let source = read_source(path)?;
         let report = match scanner.scan(&source) {
             Ok(report) => report,
-            // Like a file Bandit cannot parse: reported as an error, not a failure of the whole scan.
+            // Like a file Bandit cannot parse: reported as an error, not a failure of the whole
+            // scan.
             Err(ScanError::Source(err)) => {
                 eprintln!("{}: not scanned: {err}", path.display());
                 ScanReport::default()

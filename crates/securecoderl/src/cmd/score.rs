@@ -1,5 +1,6 @@
-//! `securecoderl score`: one program against one problem (per-test verdicts and the reward breakdown), or a
-//! batch of completions against a problems file, scored in parallel into JSON Lines.
+//! `securecoderl score`: one program against one problem (per-test verdicts and the reward
+//! breakdown), or a batch of completions against a problems file, scored in parallel into JSON
+//! Lines.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Read, Write};
@@ -14,9 +15,10 @@ use super::reward_opts::{RewardOpts, test_spec};
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  securecoderl score --problems examples/problems.jsonl --id sum-two --program examples/sum_two.py\n  \
-securecoderl score --tests tests.json --program - < prog.py --json\n  \
-securecoderl score --batch completions.jsonl --problems problems.jsonl --json > results.jsonl"
+    after_help = "Examples:\n  securecoderl score --problems examples/problems.jsonl --id sum-two \
+        --program examples/sum_two.py\n  securecoderl score --tests tests.json --program - < \
+        prog.py --json\n  securecoderl score --batch completions.jsonl --problems problems.jsonl \
+        --json > results.jsonl"
 )]
 pub struct ScoreArgs {
     /// The program to score: a file, or `-` for stdin.
@@ -28,7 +30,8 @@ pub struct ScoreArgs {
     /// The problem id to score against (with --problems).
     #[arg(long, requires = "problems", conflicts_with = "batch")]
     id: Option<String>,
-    /// A tests file instead of a problem: a JSON array (or JSON Lines) of {"input": ..., "output": ...}.
+    /// A tests file instead of a problem: a JSON array (or JSON Lines) of {"input": ..., "output":
+    /// ...}.
     #[arg(long, conflicts_with_all = ["problems", "batch"])]
     tests: Option<PathBuf>,
     /// Completions JSONL with rows {"id": PROBLEM_ID, "completion": CODE}; needs --problems.

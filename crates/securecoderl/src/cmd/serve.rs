@@ -1,6 +1,6 @@
-//! `securecoderl serve`: the reward and a SandboxFusion-compatible `run_code` over HTTP (scrl-serve,
-//! docs/serve.md). Turns the flags into a server configuration, loads the problems, and runs until
-//! SIGTERM or SIGINT, then drains what it admitted and exits 0.
+//! `securecoderl serve`: the reward and a SandboxFusion-compatible `run_code` over HTTP
+//! (scrl-serve, docs/serve.md). Turns the flags into a server configuration, loads the problems,
+//! and runs until SIGTERM or SIGINT, then drains what it admitted and exits 0.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,7 +17,7 @@ use super::reward_opts::{RewardOpts, test_spec};
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  securecoderl serve --problems examples/problems.jsonl\n  \
-SCRL_SERVE_TOKEN=$(cat token) securecoderl serve --listen 0.0.0.0:8910 --workers 16"
+        SCRL_SERVE_TOKEN=$(cat token) securecoderl serve --listen 0.0.0.0:8910 --workers 16"
 )]
 pub struct ServeArgs {
     /// Address to listen on. Anything but a loopback address needs a bearer token.
@@ -43,7 +43,8 @@ pub struct ServeArgs {
     /// Requests that may wait for a slot; one more gets 503 with Retry-After.
     #[arg(long, default_value_t = ServeConfig::default().max_queued)]
     max_queued: usize,
-    /// Seconds from a request's arrival to its answer; past it, 504 and its remaining work is cancelled.
+    /// Seconds from a request's arrival to its answer; past it, 504 and its remaining work is
+    /// cancelled.
     #[arg(long, default_value_t = ServeConfig::default().deadline.as_secs())]
     deadline_s: u64,
     /// Largest request body.

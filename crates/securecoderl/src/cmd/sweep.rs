@@ -1,12 +1,13 @@
-//! `securecoderl sweep` (the paper's Table 3) and `securecoderl quickstart` (the same pipeline on the
-//! built-in default, on CPU, with no downloads).
+//! `securecoderl sweep` (the paper's Table 3) and `securecoderl quickstart` (the same pipeline on
+//! the built-in default, on CPU, with no downloads).
 //!
-//! The pipeline, in order: problems -> a seeded evaluation set and a disjoint training set -> LoRA SFT ->
-//! PPO-simple (binary reward), PPO-fresh (partial credit), PPO-continue (partial credit from PPO-simple's
-//! best policy; the KL reference stays the SFT adapter) -> every model evaluated on the same problems with
-//! the same sampling seed (each PPO variant at its best held-out validation checkpoint, never chosen on the
-//! evaluation problems) -> a Markdown/JSON/CSV report with CIs, paired tests against SFT and the paper's
-//! numbers, and plots. Every stage writes into one run folder, which also holds the resolved config.
+//! The pipeline, in order: problems -> a seeded evaluation set and a disjoint training set -> LoRA
+//! SFT -> PPO-simple (binary reward), PPO-fresh (partial credit), PPO-continue (partial credit from
+//! PPO-simple's best policy; the KL reference stays the SFT adapter) -> every model evaluated on
+//! the same problems with the same sampling seed (each PPO variant at its best held-out validation
+//! checkpoint, never chosen on the evaluation problems) -> a Markdown/JSON/CSV report with CIs,
+//! paired tests against SFT and the paper's numbers, and plots. Every stage writes into one run
+//! folder, which also holds the resolved config.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -22,23 +23,24 @@ use serde::{Deserialize, Serialize};
 
 use super::reward_opts::RewardOpts;
 
-/// Everything a sweep does, as one TOML file (`configs/*.toml`): `[sft]` and `[ppo]` are the trainers'
-/// own configs (their `model`, `data`, `out` and `adapter` are set by the pipeline).
+/// Everything a sweep does, as one TOML file (`configs/*.toml`): `[sft]` and `[ppo]` are the
+/// trainers' own configs (their `model`, `data`, `out` and `adapter` are set by the pipeline).
 #[derive(Serialize, Deserialize, Clone, Debug)]
 #[serde(default, deny_unknown_fields)]
 pub struct SweepConfig {
     /// The base checkpoint folder.
     pub model: PathBuf,
-    /// Problems JSONL (e.g. APPS+ imported with `securecoderl data import --format apps-plus --stdin-only`).
+    /// Problems JSONL (e.g. APPS+ imported with `securecoderl data import --format apps-plus
+    /// --stdin-only`).
     pub data: PathBuf,
     pub out: PathBuf,
     pub eval_n: usize,
-    /// Validation problems carved once from the training pool, kept out of SFT and PPO training: SFT's
-    /// validation loss and PPO's checkpoint selection both use them.
+    /// Validation problems carved once from the training pool, kept out of SFT and PPO training:
+    /// SFT's validation loss and PPO's checkpoint selection both use them.
     pub val_n: usize,
     pub split_seed: u64,
-    /// Training seeds per variant: seed k of N is `train_seed + k`; every PPO variant derives its own
-    /// sampling stream from it. The evaluation set and its sampling seed stay the same for all.
+    /// Training seeds per variant: seed k of N is `train_seed + k`; every PPO variant derives its
+    /// own sampling stream from it. The evaluation set and its sampling seed stay the same for all.
     pub seeds: usize,
     pub train_seed: u64,
     /// At most this many training problems (the paper: about 1,000).
@@ -107,8 +109,8 @@ fn bar(len: u64, what: &str) -> indicatif::ProgressBar {
     )
 }
 
-/// The three problem sets of a sweep, carved once: a seeded evaluation set, then a validation set from
-/// what is left, then the training set; no problem (nor statement) is in two of them.
+/// The three problem sets of a sweep, carved once: a seeded evaluation set, then a validation set
+/// from what is left, then the training set; no problem (nor statement) is in two of them.
 pub struct Carved {
     pub eval: Vec<scrl_data::Problem>,
     pub val: Vec<scrl_data::Problem>,
@@ -250,7 +252,8 @@ fn train_seed(
         })?;
         pb.finish_and_clear();
         eprintln!(
-            "    validation reward ({}) {:.3} (start) -> {} (end), best {} at episode {}{}; batch reward {:.3} (first episode) -> {:.3} (last); {:.0} s",
+            "    validation reward ({}) {:.3} (start) -> {} (end), best {} at episode {}{}; batch \
+             reward {:.3} (first episode) -> {:.3} (last); {:.0} s",
             kind_name(sum.selection_reward),
             sum.initial_val_reward,
             sum.final_val_reward
@@ -279,6 +282,9 @@ fn train_seed(
     }
     Ok(out)
 }
+
+/// Turns a variant's name into its label and folder name.
+type Labeller = Box<dyn Fn(&str) -> (String, String)>;
 
 /// Runs the whole pipeline; returns the report path and every check that failed.
 pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<PipelineOutcome> {
@@ -311,7 +317,7 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     let mut variants = Vec::new();
     for k in 0..cfg.seeds {
         let seed = cfg.train_seed + k as u64;
-        let (dir, label): (PathBuf, Box<dyn Fn(&str) -> (String, String)>) = if cfg.seeds == 1 {
+        let (dir, label): (PathBuf, Labeller) = if cfg.seeds == 1 {
             (
                 out.clone(),
                 Box::new(|n: &str| (n.to_string(), n.to_lowercase())),
@@ -379,8 +385,9 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
         });
         evals.push(set);
     }
-    // Paired comparisons within each seed: every PPO variant against SFT, partial against binary credit
-    // (PPO-fresh vs PPO-simple) and the curriculum against partial credit alone (PPO-continue vs PPO-fresh).
+    // Paired comparisons within each seed: every PPO variant against SFT, partial against binary
+    // credit (PPO-fresh vs PPO-simple) and the curriculum against partial credit alone
+    // (PPO-continue vs PPO-fresh).
     const METRICS: [Metric; 4] = [
         Metric::SyntaxValid,
         Metric::AnyTestPassed,
@@ -396,8 +403,9 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
             }
         }
     }
-    // Pooled over seeds: every seed evaluates the same problems, so each problem's mean over all seeds'
-    // samples is still a paired unit, with the sampling noise of one seed's 4 samples cut by the seeds.
+    // Pooled over seeds: every seed evaluates the same problems, so each problem's mean over all
+    // seeds' samples is still a paired unit, with the sampling noise of one seed's 4 samples cut by
+    // the seeds.
     if cfg.seeds > 1 {
         let pooled = pool_over_seeds(&evals, 1 + PPO_VARIANTS.len(), cfg.seeds)?;
         for (a, b) in PAIRS {
@@ -413,10 +421,12 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     let report = Report {
         title: "SecureCodeRL sweep: SFT and the three PPO variants (Table 3)".into(),
         setting: format!(
-            "model {}; data {} ({} training problems, {} validation problems, {} evaluation problems, split seed {}); \
-             {} training seed(s) from {}; SFT {} epochs at lr {}{}; PPO {} episodes x {} prompts x {} samples, lr {} (value head {}), \
-             T {}, KL {} to the SFT adapter, lambda {}, each variant at its best validation checkpoint ({} validation \
-             problems x {} samples); eval {} sample(s) at T = {} (seed {}); reward {} R_func + {} R_sec, T capped at {}",
+            "model {}; data {} ({} training problems, {} validation problems, {} evaluation \
+             problems, split seed {}); {} training seed(s) from {}; SFT {} epochs at lr {}{}; PPO \
+             {} episodes x {} prompts x {} samples, lr {} (value head {}), T {}, KL {} to the SFT \
+             adapter, lambda {}, each variant at its best validation checkpoint ({} validation \
+             problems x {} samples); eval {} sample(s) at T = {} (seed {}); reward {} R_func + {} \
+             R_sec, T capped at {}",
             cfg.model.display(),
             cfg.data.display(),
             sets.train.len(),
@@ -530,9 +540,9 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     })
 }
 
-/// One evaluation set per variant holding every seed's samples (seed k's sample i becomes sample
-/// k * samples + i), labelled "NAME (pooled over N seeds)". `evals` holds `per_seed` sets per seed, in
-/// the same variant order for every seed.
+/// One evaluation set per variant holding every seed's samples (seed k's sample i becomes sample k
+/// * samples + i), labelled "NAME (pooled over N seeds)". `evals` holds `per_seed` sets per seed,
+/// in the same variant order for every seed.
 fn pool_over_seeds(
     evals: &[EvalSet],
     per_seed: usize,
@@ -541,7 +551,12 @@ fn pool_over_seeds(
     (0..per_seed)
         .map(|j| {
             let of_variant = evals.iter().skip(j).step_by(per_seed);
-            let name = evals[j].label.split(" (seed").next().unwrap_or("").to_string();
+            let name = evals[j]
+                .label
+                .split(" (seed")
+                .next()
+                .unwrap_or("")
+                .to_string();
             let mut records = Vec::new();
             for (k, set) in of_variant.enumerate() {
                 let samples = set.problems.iter().map(|p| p.n_samples).max().unwrap_or(0) as u32;
@@ -561,10 +576,11 @@ fn pool_over_seeds(
 /// How each PPO variant's evaluated checkpoint was chosen, and whether it beat its starting policy.
 fn selection_section(variants: &[Variant]) -> String {
     let mut md = String::from(
-        "Each PPO variant is evaluated at its `best` checkpoint: the validation with the highest mean reward on \
-         the validation problems (never the evaluation problems), a later validation winning a tie. \
-         Validation uses the reward the variant trains on (binary for PPO-simple, partial credit otherwise).\n\n\
-         | variant | selection reward | validation at start | best | at episode | final | beat the start |\n|---|---|---:|---:|---:|---:|---|\n",
+        "Each PPO variant is evaluated at its `best` checkpoint: the validation with the highest \
+         mean reward on the validation problems (never the evaluation problems), a later \
+         validation winning a tie. Validation uses the reward the variant trains on (binary for \
+         PPO-simple, partial credit otherwise).\n\n| variant | selection reward | validation at \
+         start | best | at episode | final | beat the start |\n|---|---|---:|---:|---:|---:|---|\n",
     );
     for v in variants {
         let Some(s) = &v.summary else { continue };
@@ -636,9 +652,10 @@ fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -
         ),
     ];
     let mut md = String::from(
-        "A finding counts as reproduced when the paired 95% interval of the difference lies on the paper's side of \
-         zero; an interval that contains zero does not reproduce it, whichever way the point estimate leans.\n\n\
-         | the paper's finding | seed | B − A [95% CI] | reproduced |\n|---|---|---:|---|\n",
+        "A finding counts as reproduced when the paired 95% interval of the difference lies on the \
+         paper's side of zero; an interval that contains zero does not reproduce it, whichever way \
+         the point estimate leans.\n\n| the paper's finding | seed | B − A [95% CI] | reproduced \
+         |\n|---|---|---:|---|\n",
     );
     let base = |name: &str| name.split(" (").next().unwrap_or(name).to_string();
     let seed_of = |name: &str| {
@@ -676,12 +693,15 @@ fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -
         }
     }
     if seeds == 1 {
-        md.push_str("\nOne training seed: a finding that holds here may still be the seed's; `--seeds N` gives the spread.\n");
+        md.push_str(
+            "\nOne training seed: a finding that holds here may still be the seed's; \
+             `--seeds N` gives the spread.\n",
+        );
     } else {
         md.push_str(
-            "\n\"all, pooled\" pairs each problem's mean over every seed's samples (all seeds evaluate the same \
-             problems): the same paired test with less sampling noise, and the one that speaks for the method \
-             rather than for one seed.\n",
+            "\n\"all, pooled\" pairs each problem's mean over every seed's samples (all \
+             seeds evaluate the same problems): the same paired test with less sampling noise, \
+             and the one that speaks for the method rather than for one seed.\n",
         );
     }
     md
@@ -690,7 +710,9 @@ fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -
 /// Mean and spread (sample standard deviation, min, max) of each variant's metrics across seeds.
 fn seeds_section(rows: &[ReportRow], seeds: usize) -> String {
     let mut md = format!(
-        "Mean ± standard deviation over {seeds} training seeds [min, max]; the per-seed rows are in the tables above.\n\n| variant | Syn.% | ≥1-P% | All-P% | mean R |\n|---|---:|---:|---:|---:|\n"
+        "Mean ± standard deviation over {seeds} training seeds [min, max]; the per-seed rows are \
+         in the tables above.\n\n| variant | Syn.% | ≥1-P% | All-P% | mean R \
+         |\n|---|---:|---:|---:|---:|\n"
     );
     for v in [
         PaperVariant::Sft,
@@ -757,7 +779,8 @@ fn print_outcome(o: &PipelineOutcome) -> i32 {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example (the paper's setting, on a GPU):\n  securecoderl sweep --config configs/paper-table3-deepseek-1.3b.toml"
+    after_help = "Example (the paper's setting, on a GPU):\n  securecoderl sweep --config \
+        configs/paper-table3-deepseek-coder-1.3b.toml"
 )]
 pub struct SweepArgs {
     /// The sweep's TOML config (see configs/).
@@ -815,8 +838,8 @@ pub struct QuickstartArgs {
     reward: RewardOpts,
 }
 
-/// The quickstart: a slice of the built-in task suite and a sweep over it (`model`, `data` and `out`
-/// are set by the quickstart itself).
+/// The quickstart: a slice of the built-in task suite and a sweep over it (`model`, `data` and
+/// `out` are set by the quickstart itself).
 #[derive(Serialize, Deserialize, Clone, Debug)]
 #[serde(default, deny_unknown_fields)]
 pub struct QuickstartConfig {
@@ -1004,10 +1027,7 @@ mod tests {
             assert!(ids(a).is_disjoint(&ids(b)));
             assert!(stmts(a).is_disjoint(&stmts(b)), "a statement in two sets");
         }
-        assert_eq!(
-            c.eval.len() + c.val.len() + c.train.len() <= all.len(),
-            true
-        );
+        assert!(c.eval.len() + c.val.len() + c.train.len() <= all.len());
         // The same config carves the same sets.
         let again = carve(&all, &cfg).unwrap();
         assert_eq!(ids(&again.val), ids(&c.val));

@@ -1,8 +1,8 @@
-//! `securecoderl sft` and `securecoderl ppo`: every option is a field of the trainer's config, read from
-//! `--config FILE.toml` when given and overridden by the flags that are set. The resolved config is
-//! written into the run folder, so any run can be repeated exactly.
+//! `securecoderl sft` and `securecoderl ppo`: every option is a field of the trainer's config, read
+//! from `--config FILE.toml` when given and overridden by the flags that are set. The resolved
+//! config is written into the run folder, so any run can be repeated exactly.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use scrl_reward::RewardKind;
@@ -109,7 +109,7 @@ fn apply_common(
     }
 }
 
-fn require(path: &PathBuf, flag: &str) -> anyhow::Result<()> {
+fn require(path: &Path, flag: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
         !path.as_os_str().is_empty(),
         "{flag} is required (as a flag or in --config)"
@@ -130,7 +130,8 @@ fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  securecoderl sft --model models/tiny --data train.jsonl --epochs 3 --out runs/sft"
+    after_help = "Example:\n  securecoderl sft --model models/tiny --data train.jsonl --epochs 3 \
+        --out runs/sft"
 )]
 pub struct SftArgs {
     #[command(flatten)]
@@ -143,7 +144,8 @@ pub struct SftArgs {
     max_seq_len: Option<usize>,
     #[arg(long)]
     val_fraction: Option<f64>,
-    /// Validation problems (JSONL) for the validation loss, kept out of training (instead of --val-fraction).
+    /// Validation problems (JSONL) for the validation loss, kept out of training (instead of
+    /// --val-fraction).
     #[arg(long)]
     val_data: Option<PathBuf>,
     /// Use at most this many training problems.
@@ -215,10 +217,12 @@ pub enum AlgoArg {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  securecoderl ppo --model models/tiny --adapter runs/sft/adapter --data train.jsonl --episodes 500 --batch-size 2 --out runs/ppo-fresh\n  \
-securecoderl ppo ... --binary --out runs/ppo-simple            (PPO-simple)\n  \
-securecoderl ppo ... --init-from runs/ppo-simple/final --out runs/ppo-continue   (PPO-continue, two jobs)\n  \
-securecoderl ppo ... --binary-episodes 250 --episodes 500        (the curriculum as one job)"
+    after_help = "Examples:\n  securecoderl ppo --model models/tiny --adapter runs/sft/adapter \
+        --data train.jsonl --episodes 500 --batch-size 2 --out runs/ppo-fresh\n  securecoderl ppo \
+        ... --binary --out runs/ppo-simple            (PPO-simple)\n  securecoderl ppo ... \
+        --init-from runs/ppo-simple/final --out runs/ppo-continue   (PPO-continue, two jobs)\n  \
+        securecoderl ppo ... --binary-episodes 250 --episodes 500        (the curriculum as one \
+        job)"
 )]
 pub struct PpoArgs {
     #[command(flatten)]
@@ -254,7 +258,8 @@ pub struct PpoArgs {
     /// Binary for this many episodes, then partial credit (the curriculum in one job).
     #[arg(long)]
     binary_episodes: Option<u64>,
-    /// Validation problems (JSONL), kept out of training (default: `val_prompts` of --data held out).
+    /// Validation problems (JSONL), kept out of training (default: `val_prompts` of --data held
+    /// out).
     #[arg(long)]
     val_data: Option<PathBuf>,
     #[arg(long)]
@@ -276,7 +281,8 @@ pub struct PpoArgs {
     /// Train only the value head for this many first episodes.
     #[arg(long)]
     value_warmup_episodes: Option<u64>,
-    /// Let the value loss train the policy's LoRA through the shared hidden states (default: detached).
+    /// Let the value loss train the policy's LoRA through the shared hidden states (default:
+    /// detached).
     #[arg(long)]
     value_through_policy: bool,
     /// Subtracted from the reward of a completion cut at --max-new-tokens (no EOS).
@@ -380,7 +386,8 @@ pub fn resolve_ppo(a: &PpoArgs) -> anyhow::Result<PpoConfig> {
 
 pub fn run_ppo(a: PpoArgs) -> anyhow::Result<i32> {
     let cfg = resolve_ppo(&a)?;
-    // The trainer switches kinds per episode itself: the reward model always computes partial credit.
+    // The trainer switches kinds per episode itself: the reward model always computes partial
+    // credit.
     let reward = RewardOpts {
         binary: false,
         ..a.reward.clone()
