@@ -540,9 +540,9 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     })
 }
 
-/// One evaluation set per variant holding every seed's samples (seed k's sample i becomes sample k
-/// * samples + i), labelled "NAME (pooled over N seeds)". `evals` holds `per_seed` sets per seed,
-/// in the same variant order for every seed.
+/// One evaluation set per variant holding every seed's samples, labelled "NAME (pooled over N
+/// seeds)": seed k's sample i becomes sample `k * samples + i`. `evals` holds `per_seed` sets per
+/// seed, in the same variant order for every seed.
 fn pool_over_seeds(
     evals: &[EvalSet],
     per_seed: usize,
@@ -559,7 +559,7 @@ fn pool_over_seeds(
                 .to_string();
             let mut records = Vec::new();
             for (k, set) in of_variant.enumerate() {
-                let samples = set.problems.iter().map(|p| p.n_samples).max().unwrap_or(0) as u32;
+                let samples = set.problems.iter().map(|p| p.n_samples).max().unwrap_or(0);
                 records.extend(set.records.iter().cloned().map(|mut r| {
                     r.sample_index += k as u32 * samples;
                     r
