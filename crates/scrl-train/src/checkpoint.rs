@@ -85,9 +85,9 @@ impl ValueHead {
     /// Zero weights and a zero bias (PPO then sets the bias to the first batch's mean return): the
     /// head starts as a constant baseline and learns only what the hidden states add to it. Random
     /// weights of the usual 1/sqrt(hidden) scale put per-token noise as large as the returns' own
-    /// spread on every token's advantage (the final-norm hidden states are large), which is what
-    /// the head's explained variance of -0.5 to -0.9 measured even at a value learning rate of 1e-5
-    /// (docs/training.md).
+    /// spread on every token's advantage (the final-norm hidden states are large): the head's
+    /// explained variance was -0.2 to -1.2 at the default value learning rate and still -0.3 to
+    /// -0.9 at 1e-5, where it hardly learns (docs/training.md).
     pub fn new(hidden: usize, device: &Device) -> Result<ValueHead, TrainError> {
         Ok(ValueHead {
             weight: Var::zeros((1, hidden), DType::F32, device)?,
@@ -107,8 +107,8 @@ impl ValueHead {
     /// of the `hidden` weights by about the learning rate per step, all in the direction of the
     /// batch's hidden states, so at the full rate one step can move a value by `lr * sum |h|`: on
     /// the default model 192 final-norm inputs of mean size about 1.1 (its final norm's weights are
-    /// 1.4), so about 1 at the default value lr of 5e-3, several times the returns' spread. At `lr
-    /// / hidden` a step moves values by about `lr * mean |h|` on any width (the µP rule for a
+    /// 1.4), so about 1 at the default value lr of 5e-3, several times the returns' spread. At
+    /// `lr / hidden` a step moves values by about `lr * mean |h|` on any width (the µP rule for a
     /// readout layer); the bias keeps the full rate.
     pub fn optimizer(&self, params: AdamWParams) -> Result<AdamW, TrainError> {
         let hidden = self.weight.dims()[1];
