@@ -961,6 +961,53 @@ pub fn run_quickstart(a: QuickstartArgs) -> anyhow::Result<i32> {
 mod tests {
     use super::*;
 
+    /// Two seeds of SFT and three PPO variants on two problems, 2 samples each: the pooled set of a
+    /// variant holds both seeds' samples under distinct indices, and its per-problem value is the
+    /// mean over all four.
+    #[test]
+    fn pooling_over_seeds_keeps_every_sample_of_a_variant_and_only_its_own() {
+        let rec = |pid: &str, i: u32, pass: bool| -> scrl_eval::SampleRecord {
+            serde_json::from_value(serde_json::json!({
+                "problem_id": pid, "sample_index": i, "completion": "print(1)",
+                "syntax_valid": true, "stage": if pass { 4 } else { 3 },
+                "tests_passed": u32::from(pass), "tests_total": 1,
+                "r_func": if pass { 1.0 } else { 0.6 }, "r_sec": 1.0,
+                "reward": if pass { 1.0 } else { 0.76 },
+            }))
+            .unwrap()
+        };
+        let names = ["SFT", "PPO-simple", "PPO-fresh", "PPO-continue"];
+        let mut evals = Vec::new();
+        for seed in [42, 43] {
+            for (j, n) in names.iter().enumerate() {
+                // Variant j passes problem "a" in j of its samples at seed 42 and none at 43.
+                let recs = (0..2)
+                    .flat_map(|i| {
+                        let pass = seed == 42 && (i as usize) < j;
+                        [rec("a", i, pass), rec("b", i, false)]
+                    })
+                    .collect();
+                evals.push(EvalSet::from_records(format!("{n} (seed {seed})"), recs).unwrap());
+            }
+        }
+        let pooled = pool_over_seeds(&evals, 4, 2).unwrap();
+        assert_eq!(pooled.len(), 4);
+        for (j, set) in pooled.iter().enumerate() {
+            assert_eq!(set.label, format!("{} (pooled over 2 seeds)", names[j]));
+            assert_eq!(set.records.len(), 8);
+            let mut idx: Vec<u32> = set
+                .records
+                .iter()
+                .filter(|r| r.problem_id == "a")
+                .map(|r| r.sample_index)
+                .collect();
+            idx.sort();
+            assert_eq!(idx, [0, 1, 2, 3]);
+            let all = set.column(Metric::AllTestsPassed).unwrap();
+            assert_eq!(all, [j.min(2) as f64 / 4.0, 0.0], "{}", set.label);
+        }
+    }
+
     #[test]
     fn every_shipped_config_parses() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
