@@ -1,17 +1,19 @@
-//! PPO as in the paper, done properly (SPEC.md defects 5-8), and the group-relative variants.
+//! PPO as in the paper, with the authors' scripts' defects fixed (credit that reaches every token,
+//! a reference that is the SFT adapter, checkpoint selection on held-out prompts), and the
+//! group-relative variants.
 //!
 //! One episode, top to bottom, one function per phase (`run_ppo`'s loop reads as the algorithm):
-//! [`collect_rollouts`] (`batch_size` prompts in a seeded order, `group_size` samples each, LoRA on) ->
-//! [`score_and_pass`] (the reward on another thread while the old-policy, value and reference passes
-//! run) -> [`advantages`] (per-token KL to the frozen SFT reference; GAE on a value head for PPO,
-//! group-relative for GRPO/RLOO: every per-algorithm difference is in [`Algorithm`]'s methods) ->
-//! [`update`] (`ppo_epochs` passes of clipped-surrogate updates over minibatches; the value head on its
-//! own optimizer) -> [`validate`] and checkpoints.
+//! [`collect_rollouts`] (`batch_size` prompts in a seeded order, `group_size` samples each, LoRA
+//! on) -> [`score_and_pass`] (the reward on another thread while the old-policy, value and
+//! reference passes run) -> [`advantages`] (per-token KL to the frozen SFT reference; GAE on a
+//! value head for PPO, group-relative for GRPO/RLOO: every per-algorithm difference is in
+//! [`Algorithm`]'s methods) -> [`update`] (`ppo_epochs` passes of clipped-surrogate updates over
+//! minibatches; the value head on its own optimizer) -> [`validate`] and checkpoints.
 //!
-//! The reference is the SFT adapter frozen on the same base tensors (`LoraMode::Reference`), never the
-//! base model when an SFT adapter is given, and never a second copy of the base weights. Old log-probs are
-//! the policy's log-probs of the very token ids it sampled, at the sampling temperature, recomputed by the
-//! training forward so that ratio and KL start at exactly 1 and 0.
+//! The reference is the SFT adapter frozen on the same base tensors (`LoraMode::Reference`), never
+//! the base model when an SFT adapter is given, and never a second copy of the base weights. Old
+//! log-probs are the policy's log-probs of the very token ids it sampled, at the sampling
+//! temperature, recomputed by the training forward so that ratio and KL start at exactly 1 and 0.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -40,7 +42,8 @@ pub enum Algorithm {
     Ppo,
     /// Group-relative: k samples per prompt, advantages (r - mean) / std, KL as a loss term (k3).
     Grpo,
-    /// REINFORCE leave-one-out: k samples per prompt, r minus the mean of the others, KL in the reward.
+    /// REINFORCE leave-one-out: k samples per prompt, r minus the mean of the others, KL in the
+    /// reward.
     Rloo,
 }
 
@@ -48,10 +51,11 @@ pub enum Algorithm {
 #[serde(default, deny_unknown_fields)]
 pub struct PpoConfig {
     pub model: PathBuf,
-    /// The SFT adapter: the starting policy and the KL reference. Without it both are the base model.
+    /// The SFT adapter: the starting policy and the KL reference. Without it both are the base
+    /// model.
     pub adapter: Option<PathBuf>,
-    /// Start the policy (and value head) from this PPO output folder (`final`, `best` or `checkpoint`):
-    /// PPO-continue. The KL reference stays the SFT adapter.
+    /// Start the policy (and value head) from this PPO output folder (`final`, `best` or
+    /// `checkpoint`): PPO-continue. The KL reference stays the SFT adapter.
     pub init_from: Option<PathBuf>,
     pub data: PathBuf,
     pub out: PathBuf,
@@ -69,18 +73,18 @@ pub struct PpoConfig {
     pub value_clip: f64,
     pub vf_coef: f64,
     pub gamma: f32,
-    /// GAE lambda of the policy's advantages. 1 (the default) gives every token the sequence's return
-    /// minus its value, so credit reaches the start of a long program.
+    /// GAE lambda of the policy's advantages. 1 (the default) gives every token the sequence's
+    /// return minus its value, so credit reaches the start of a long program.
     pub lam: f32,
     /// GAE lambda of the value head's targets.
     pub value_lam: f32,
-    /// The value head's learning rate (None: 10x `lr`, as veRL's critic): it starts from scratch and
-    /// must track the returns faster than the policy moves.
+    /// The value head's learning rate (None: 10x `lr`, as veRL's critic): it starts from scratch
+    /// and must track the returns faster than the policy moves.
     pub value_lr: Option<f64>,
     /// Train only the value head for this many first episodes (the policy does not move).
     pub value_warmup_episodes: u64,
-    /// The value head reads the policy's hidden states detached (the default), so the value loss does
-    /// not train the policy's LoRA.
+    /// The value head reads the policy's hidden states detached (the default), so the value loss
+    /// does not train the policy's LoRA.
     pub value_detach: bool,
     pub kl_coef: f64,
     /// Adaptive KL control towards this per-sequence KL (None: the coefficient stays fixed).
@@ -100,7 +104,8 @@ pub struct PpoConfig {
     pub reward: RewardKind,
     /// Binary reward for the first N episodes, then partial credit: the curriculum as one job.
     pub binary_episodes: Option<u64>,
-    /// Validation problems (JSONL), kept out of training. None: `val_prompts` of `data` are held out.
+    /// Validation problems (JSONL), kept out of training. None: `val_prompts` of `data` are held
+    /// out.
     pub val_data: Option<PathBuf>,
     /// Held-out prompts for validation reward (chooses `best`); at most this many of `val_data`.
     pub val_prompts: usize,
@@ -110,7 +115,8 @@ pub struct PpoConfig {
     /// Validate every N episodes (and at the end); 0 = only at the end.
     pub val_every: u64,
     pub save_every: u64,
-    /// End the run after this episode with a checkpoint, as an interruption would (`--resume` continues).
+    /// End the run after this episode with a checkpoint, as an interruption would (`--resume`
+    /// continues).
     pub stop_at: Option<u64>,
     pub seed: u64,
     /// LoRA shape when no SFT adapter is given.
@@ -118,8 +124,9 @@ pub struct PpoConfig {
     pub prompt_style: PromptStyle,
     pub dtype: String,
     pub device: String,
-    /// How backward treats the frozen base weights: `input_grad_only` (computes no gradient for them)
-    /// or `candle` (candle's own ops, the path before issue 14; for `bench ppo`'s comparison).
+    /// How backward treats the frozen base weights: `input_grad_only` (computes no gradient for
+    /// them) or `candle` (candle's own ops, the path before issue 14; for `bench ppo`'s
+    /// comparison).
     pub frozen_ops: FrozenOps,
 }
 
@@ -238,7 +245,8 @@ impl PpoConfig {
         Ok(())
     }
 
-    /// The reward validation (and so the choice of `best`) uses: the one the run trains on at its end.
+    /// The reward validation (and so the choice of `best`) uses: the one the run trains on at its
+    /// end.
     pub fn selection_reward(&self) -> RewardKind {
         self.schedule().kind_at(self.episodes.saturating_sub(1))
     }
@@ -375,11 +383,12 @@ impl Algorithm {
         self == Algorithm::Ppo
     }
 
-    /// Per-token advantages and value targets of each rollout (the only place the algorithms differ in
-    /// how credit is assigned). PPO: GAE on the value head over per-token rewards (the sequence reward on
-    /// the last token, the KL penalty on every token), `lam` for the advantages and `value_lam` for the
-    /// targets, then whitened. GRPO: (r - group mean) / group std; RLOO: r minus the mean of the others,
-    /// with the KL penalty in the reward; one advantage for every token of a completion.
+    /// Per-token advantages and value targets of each rollout (the only place the algorithms differ
+    /// in how credit is assigned). PPO: GAE on the value head over per-token rewards (the sequence
+    /// reward on the last token, the KL penalty on every token), `lam` for the advantages and
+    /// `value_lam` for the targets, then whitened. GRPO: (r - group mean) / group std; RLOO: r
+    /// minus the mean of the others, with the KL penalty in the reward; one advantage for every
+    /// token of a completion.
     fn advantages(
         self,
         cfg: &PpoConfig,
@@ -434,8 +443,9 @@ impl Algorithm {
         }
     }
 
-    /// The loss of one minibatch besides the clipped surrogate: the value loss for PPO, the k3 KL term for
-    /// GRPO, nothing for RLOO (its KL is in the reward). Returns (extra loss, value loss for the metrics).
+    /// The loss of one minibatch besides the clipped surrogate: the value loss for PPO, the k3 KL
+    /// term for GRPO, nothing for RLOO (its KL is in the reward). Returns (extra loss, value loss
+    /// for the metrics).
     fn extra_loss(
         self,
         cfg: &PpoConfig,
@@ -601,7 +611,8 @@ struct Passes {
 }
 
 /// Phase 2: the reward of every rollout (on a second thread) while this thread runs the old-policy,
-/// value and reference passes over the same token ids. Returns (scores, passes, reward s, passes s).
+/// value and reference passes over the same token ids. Returns (scores, passes, and the
+/// seconds of the reward and of the passes).
 fn score_and_pass(
     policy: &Policy,
     value: &ValueHead,
@@ -677,7 +688,8 @@ fn sequence_rewards(rewards: &[f64], eos: &[bool], truncation_penalty: f64) -> V
         .collect()
 }
 
-/// The mean undiscounted return of a batch: sequence reward minus the KL penalty summed over its tokens.
+/// The mean undiscounted return of a batch: sequence reward minus the KL penalty summed over its
+/// tokens.
 fn mean_return(rewards: &[f32], seq_kl: &[f32], kl_coef: f32) -> f32 {
     rewards
         .iter()
@@ -687,14 +699,14 @@ fn mean_return(rewards: &[f32], seq_kl: &[f32], kl_coef: f32) -> f32 {
         / rewards.len().max(1) as f32
 }
 
-/// Whether a validation reward `v` replaces the best so far: a later validation wins a tie, so between
-/// equals the policy that trained longer is kept.
+/// Whether a validation reward `v` replaces the best so far: a later validation wins a tie, so
+/// between equals the policy that trained longer is kept.
 fn improves(best: Option<f64>, v: f64) -> bool {
     best.is_none_or(|b| v >= b)
 }
 
-/// Starts the value head's bias at the mean return of the first batch, so its first targets are not all
-/// far from its outputs: shifts `passes`' values by the same amount.
+/// Starts the value head's bias at the mean return of the first batch, so its first targets are not
+/// all far from its outputs: shifts `passes`' values by the same amount.
 fn start_value_bias(
     value: &ValueHead,
     passes: &mut Passes,
@@ -714,7 +726,8 @@ fn start_value_bias(
     Ok(())
 }
 
-/// 1 - Var(returns - values) / Var(returns) over every completion token (NaN when returns are constant).
+/// 1 - Var(returns - values) / Var(returns) over every completion token (NaN when returns are
+/// constant).
 pub fn explained_variance(returns: &[Vec<f32>], values: &[Vec<f32>]) -> f64 {
     let var = |xs: &[f64]| {
         let m = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
@@ -765,7 +778,8 @@ impl UpdateStats {
     }
 }
 
-/// The optimizers: the policy's LoRA and, for PPO, the value head on its own learning rate and clip.
+/// The optimizers: the policy's LoRA and, for PPO, the value head on its own learning rate and
+/// clip.
 struct Optimizers {
     policy: AdamW,
     value: Option<AdamW>,
@@ -805,8 +819,8 @@ impl Optimizers {
     }
 }
 
-/// Phase 4: `ppo_epochs` passes over seeded minibatches. During the value warm-up only the value head
-/// steps (the policy's LoRA gets no update).
+/// Phase 4: `ppo_epochs` passes over seeded minibatches. During the value warm-up only the value
+/// head steps (the policy's LoRA gets no update).
 #[allow(clippy::too_many_arguments)]
 fn update(
     policy: &Policy,
@@ -881,9 +895,9 @@ fn update(
     Ok(st)
 }
 
-/// Loads the starting policy: base, then the SFT adapter frozen as the reference (or a fresh adapter
-/// whose frozen copy is the base), then optionally a PPO checkpoint's adapter on top. Returns whether a
-/// value head was loaded too (then its bias is not re-started).
+/// Loads the starting policy: base, then the SFT adapter frozen as the reference (or a fresh
+/// adapter whose frozen copy is the base), then optionally a PPO checkpoint's adapter on top.
+/// Returns whether a value head was loaded too (then its bias is not re-started).
 fn build_policy(cfg: &PpoConfig) -> Result<(Policy, ValueHead, String, bool), TrainError> {
     let dev = device(&cfg.device)?;
     let mut policy = Policy::load(&cfg.model, cfg.prompt_style, dtype(&cfg.dtype)?, &dev)?;
@@ -908,7 +922,9 @@ fn build_policy(cfg: &PpoConfig) -> Result<(Policy, ValueHead, String, bool), Tr
         if !adapter.join("adapter_config.json").exists() {
             return Err(TrainError::Checkpoint {
                 path: from.clone(),
-                message: "has no adapter/ folder: --init-from takes a PPO output folder (final, best or checkpoint)".into(),
+                message: "has no adapter/ folder: --init-from takes a PPO output folder (final, \
+                          best or checkpoint)"
+                    .into(),
             });
         }
         policy.decoder.load_adapter(&adapter)?;
@@ -931,8 +947,8 @@ fn save_policy(
     value.save(&dir.join("value_head.safetensors"))
 }
 
-/// Phase 5: mean joint reward (of `kind`) of the policy on the held-out prompts, `val_samples` each at
-/// the training temperature. The seeds are the same at every validation of a run.
+/// Phase 5: mean joint reward (of `kind`) of the policy on the held-out prompts, `val_samples` each
+/// at the training temperature. The seeds are the same at every validation of a run.
 fn validate(
     policy: &Policy,
     reward: &RewardModel,
@@ -957,7 +973,8 @@ fn validate(
     Ok(total / (val.len() * cfg.val_samples).max(1) as f64)
 }
 
-/// Problems with tests whose prompt fits become prompt items; returns them and how many were skipped.
+/// Problems with tests whose prompt fits become prompt items; returns them and how many were
+/// skipped.
 fn prompt_items(
     policy: &Policy,
     cfg: &PpoConfig,
@@ -995,8 +1012,8 @@ fn std_dev(xs: &[f64]) -> f64 {
     (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len().max(1) as f64).sqrt()
 }
 
-/// Runs PPO (or GRPO/RLOO) as configured; `progress` hears (episodes done, a one-line status) after each
-/// episode. With `resume`, continues from `out/checkpoint` exactly.
+/// Runs PPO (or GRPO/RLOO) as configured; `progress` hears (episodes done, a one-line status) after
+/// each episode. With `resume`, continues from `out/checkpoint` exactly.
 pub fn run_ppo(
     cfg: &PpoConfig,
     reward: &RewardModel,
@@ -1047,7 +1064,8 @@ pub fn run_ppo(
     };
     if train.is_empty() || (cfg.val_data.is_none() && items.len() < 2) {
         return Err(TrainError::Config(format!(
-            "{}: {} usable prompts (problems need tests and a prompt of at most {} tokens; {skipped} skipped)",
+            "{}: {} usable prompts (problems need tests and a prompt of at most {} tokens; \
+             {skipped} skipped)",
             cfg.data.display(),
             items.len(),
             cfg.max_prompt_tokens
@@ -1354,8 +1372,8 @@ mod tests {
 
     #[test]
     fn explained_variance_by_hand() {
-        // Returns [1, 0, 1, 0] (variance 0.25); values off by [0.5, -0.5, 0.5, -0.5] from them (variance
-        // 0.25) explain nothing; exact values explain all.
+        // Returns [1, 0, 1, 0] (variance 0.25); values off by [0.5, -0.5, 0.5, -0.5] from them
+        // (variance 0.25) explain nothing; exact values explain all.
         let rets = vec![vec![1.0, 0.0], vec![1.0, 0.0]];
         assert!((explained_variance(&rets, &[vec![0.5, 0.5], vec![0.5, 0.5]]) - 0.0).abs() < 1e-9);
         assert!((explained_variance(&rets, &rets) - 1.0).abs() < 1e-9);

@@ -366,8 +366,9 @@ fn value_warmup_episodes_train_only_the_value_head() {
         value_warmup_episodes: 2,
         stop_at: Some(2),
         val_every: 0,
-        // The fixture's samples all get the same reward; a zero-initialised head at the batch mean would
-        // then have nothing to learn. Truncated samples (most of them) get less, so returns differ.
+        // The fixture's samples all get the same reward; a zero-initialised head at the batch mean
+        // would then have nothing to learn. Truncated samples (most of them) get less, so returns
+        // differ.
         truncation_penalty: 0.2,
         ..ppo_config(&dir.path().join("ppo"), None)
     };
