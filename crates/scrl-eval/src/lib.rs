@@ -2,7 +2,7 @@
 //! pass@k, seeded bootstrap confidence intervals, paired comparisons of two models on the same
 //! problems, a failure taxonomy, and the reports and plots a run ends with.
 //!
-//! This crate is model-independent and knows nothing about the sandbox or the reward code: the
+//! This crate is model-independent and runs nothing: it shares the scanner's [`Severity`], the
 //! caller fills [`SampleRecord`]s from whatever produced them, and everything here is pure
 //! computation plus atomic writes.
 //!

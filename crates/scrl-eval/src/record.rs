@@ -1,7 +1,8 @@
 //! The per-sample evaluation record and its JSON Lines file format.
 //!
-//! Fields are plain values so that the CLI can fill a record from the reward crate's output without
-//! this crate depending on it. One line of the file is one generated sample for one problem.
+//! Fields are plain values (the ladder stage as its number, verdicts as the judge's strings), so
+//! that records written by other judges read as well; severities are the scanner's [`Severity`].
+//! One line of the file is one generated sample for one problem.
 
 use std::fs;
 use std::path::Path;
@@ -11,14 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::atomic::write_atomic;
 use crate::error::{EvalError, io_err};
 
-/// Bandit's severity levels; only MEDIUM and HIGH make a sample not "sec-clean".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-}
+/// Bandit's severity levels, the scanner's own type (serialised `"LOW"`, `"MEDIUM"`, `"HIGH"`);
+/// only MEDIUM and HIGH make a sample not "sec-clean".
+pub use scrl_pycheck::Severity;
 
 /// One static-analysis finding in a completion, named by its Bandit test id (e.g. `B602`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -333,6 +329,23 @@ pub(crate) mod tests {
                 .to_string()
                 .contains("reward is NaN")
         );
+    }
+
+    #[test]
+    fn severities_keep_their_uppercase_wire_names() {
+        for (severity, name) in [
+            (Severity::Low, "LOW"),
+            (Severity::Medium, "MEDIUM"),
+            (Severity::High, "HIGH"),
+        ] {
+            let f = SecurityFinding {
+                test_id: "B602".into(),
+                severity,
+            };
+            let json = format!("{{\"test_id\":\"B602\",\"severity\":\"{name}\"}}");
+            assert_eq!(serde_json::to_string(&f).unwrap(), json);
+            assert_eq!(serde_json::from_str::<SecurityFinding>(&json).unwrap(), f);
+        }
     }
 
     #[test]

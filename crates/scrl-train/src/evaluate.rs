@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use scrl_data::Problem;
-use scrl_eval::{SampleRecord, SecurityFinding, Severity};
+use scrl_eval::{SampleRecord, SecurityFinding};
 use scrl_model::{LoraMode, SamplingParams};
 use scrl_reward::{RewardBreakdown, RewardModel, TestSpec};
 
@@ -116,11 +116,7 @@ pub fn record(
             .iter()
             .map(|f| SecurityFinding {
                 test_id: f.test_id.clone(),
-                severity: match f.issue_severity {
-                    scrl_pycheck::Severity::High => Severity::High,
-                    scrl_pycheck::Severity::Medium => Severity::Medium,
-                    scrl_pycheck::Severity::Low => Severity::Low,
-                },
+                severity: f.issue_severity,
             })
             .collect(),
         exception_type: b
