@@ -154,34 +154,13 @@ pub fn write_records(path: &Path, records: &[SampleRecord]) -> Result<(), EvalEr
 
 /// The exception type named on the last line of a Python traceback on stderr, e.g.
 /// `ZeroDivisionError` from `ZeroDivisionError: division by zero`, or
-/// `json.decoder.JSONDecodeError` for a qualified name.
+/// `json.decoder.JSONDecodeError` for a qualified name: [`scrl_sandbox::exception_type`], the one
+/// reading of a traceback the sandbox and the reward use too (its docs state the rule).
 ///
-/// Returns `None` unless stderr looks like a traceback (a `Traceback (most recent call last):`
-/// header or a `File "...", line N` frame, which a SyntaxError report has without the header), so
-/// that a program that merely prints a word to stderr is not mistaken for a crash.
+/// Returns `None` unless stderr looks like a traceback, so that a program that merely prints a word
+/// to stderr is not mistaken for a crash.
 pub fn exception_type_from_stderr(stderr: &str) -> Option<String> {
-    let looks_like_traceback = stderr.contains("Traceback (most recent call last):")
-        || stderr
-            .lines()
-            .any(|l| l.trim_start().starts_with("File \"") && l.contains(", line "));
-    if !looks_like_traceback {
-        return None;
-    }
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty())?;
-    if last.starts_with(char::is_whitespace) {
-        return None;
-    }
-    let name = last
-        .split_once(':')
-        .map_or(last, |(head, _)| head)
-        .trim_end();
-    let is_dotted_identifier = !name.is_empty()
-        && name.split('.').all(|part| {
-            let mut chars = part.chars();
-            chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-                && chars.all(|c| c.is_alphanumeric() || c == '_')
-        });
-    is_dotted_identifier.then(|| name.to_string())
+    scrl_sandbox::exception_type(stderr).map(str::to_string)
 }
 
 #[cfg(test)]
