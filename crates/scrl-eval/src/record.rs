@@ -7,6 +7,7 @@
 use std::fs;
 use std::path::Path;
 
+use scrl_reward::Stage;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
@@ -31,7 +32,8 @@ pub struct SampleRecord {
     pub sample_index: u32,
     pub completion: String,
     pub syntax_valid: bool,
-    /// Highest stage of the partial-credit ladder reached (0..=4, docs/reward.md).
+    /// Highest stage of the partial-credit ladder reached: its number (0..=4, [`Stage::number`],
+    /// docs/reward.md).
     pub stage: u8,
     pub tests_passed: u32,
     pub tests_total: u32,
@@ -85,10 +87,11 @@ impl SampleRecord {
         if self.problem_id.is_empty() {
             return Err(bad("problem_id is empty".into()));
         }
-        if self.stage > 4 {
+        if Stage::from_number(self.stage).is_none() {
             return Err(bad(format!(
-                "stage is {}, the ladder has stages 0..=4",
-                self.stage
+                "stage is {}, the ladder has stages 0..={}",
+                self.stage,
+                Stage::PassesTests.number()
             )));
         }
         if self.tests_passed > self.tests_total {

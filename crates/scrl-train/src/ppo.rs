@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Tensor};
 use scrl_model::{AdamW, AdamWParams, Finish, FrozenOps, LoraMode, SamplingParams, token_logprobs};
-use scrl_reward::{RewardBreakdown, RewardKind, RewardModel, TestSpec};
+use scrl_reward::{RewardBreakdown, RewardKind, RewardModel, Stage, TestSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::advantages::{gae, grpo, rloo, token_rewards, whiten};
@@ -331,7 +331,8 @@ struct EpisodeMetrics {
     reward_std: f64,
     r_func_mean: f64,
     r_sec_mean: f64,
-    stage_counts: [usize; 5],
+    /// Samples of the batch per ladder stage, indexed by stage number ([`Stage::ALL`]).
+    stage_counts: [usize; Stage::ALL.len()],
     all_tests_passed_rate: f64,
     /// Share of the batch's prompts whose samples all got the same reward (no signal within them).
     same_reward_prompt_share: f64,
@@ -1210,7 +1211,7 @@ pub fn run_ppo(
         let n = scores.len() as f64;
         let mean = |f: &dyn Fn(&RewardBreakdown) -> f64| scores.iter().map(f).sum::<f64>() / n;
         let reward_mean = mean(&|x| x.reward);
-        let mut stage_counts = [0usize; 5];
+        let mut stage_counts = [0usize; Stage::ALL.len()];
         for s in &scores {
             stage_counts[s.stage.number() as usize] += 1;
         }
