@@ -11,7 +11,7 @@ use scrl_model::{LoraMode, SamplingParams};
 use scrl_reward::{RewardBreakdown, RewardModel, TestSpec};
 
 use crate::policy::{Policy, PromptStyle, device, dtype};
-use crate::{TrainError, derive_seed};
+use crate::{SeedPurpose, TrainError, derive_seed};
 
 #[derive(Clone, Debug)]
 pub struct EvalOptions {
@@ -164,7 +164,7 @@ pub fn generate_records(
             top_p: opts.top_p,
             top_k: 0,
             stop: Vec::new(),
-            seed: derive_seed(opts.seed, 0xE7A1, 0),
+            seed: derive_seed(opts.seed, SeedPurpose::EvalSampling, 0),
             stream_offset: (c * opts.batch_size.max(1)) as u64,
         };
         let prompts: Vec<Vec<u32>> = chunk.iter().map(|j| j.2.clone()).collect();
