@@ -2,9 +2,10 @@
 //! pass@k, seeded bootstrap confidence intervals, paired comparisons of two models on the same
 //! problems, a failure taxonomy, and the reports and plots a run ends with.
 //!
-//! This crate is model-independent and knows nothing about the sandbox or the reward code: the
-//! caller fills [`SampleRecord`]s from whatever produced them, and everything here is pure
-//! computation plus atomic writes.
+//! This crate is model-independent and runs nothing: it shares the reward's ladder stages, the
+//! scanner's [`Severity`] and the sandbox's reading of a traceback
+//! ([`exception_type_from_stderr`]); the caller fills [`SampleRecord`]s from whatever produced
+//! them, and everything here is pure computation plus atomic writes.
 //!
 //! The path a command takes, from records to a report:
 //!

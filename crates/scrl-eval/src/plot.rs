@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use scrl_reward::Stage;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
@@ -55,9 +56,10 @@ pub struct PlotFiles {
 pub struct TrainingRow {
     pub step: u64,
     pub reward_mean: f64,
-    /// Samples of the batch that reached ladder stage 0..=4.
+    /// Samples of the batch that reached each ladder stage, indexed by stage number
+    /// ([`Stage::ALL`]).
     #[serde(default)]
-    pub stage_counts: Option<[u32; 5]>,
+    pub stage_counts: Option<[u32; Stage::ALL.len()]>,
 }
 
 /// Reads training rows from a metrics JSON Lines file; every non-blank line must carry `step` and
@@ -111,14 +113,8 @@ fn family() -> Option<&'static str> {
     matches!(font(), TextRendering::Rendered { .. }).then_some(FAMILY)
 }
 
-const STAGE_NAMES: [&str; 5] = [
-    "stage 0: syntax error",
-    "stage 1: parses",
-    "stage 2: runs",
-    "stage 3: prints",
-    "stage 4: passes >=1 test",
-];
-const STAGE_COLORS: [RGBColor; 5] = [
+/// One line colour per ladder stage, in [`Stage::ALL`]'s order.
+const STAGE_COLORS: [RGBColor; Stage::ALL.len()] = [
     RGBColor(200, 40, 40),
     RGBColor(230, 140, 20),
     RGBColor(200, 190, 30),
@@ -205,7 +201,7 @@ fn draw_training<DB: DrawingBackend>(
         }
     }
 
-    let with_stages: Vec<(f64, [u32; 5])> = rows
+    let with_stages: Vec<(f64, [u32; Stage::ALL.len()])> = rows
         .iter()
         .filter_map(|r| r.stage_counts.map(|c| (r.step as f64, c)))
         .collect();
@@ -236,13 +232,15 @@ fn draw_training<DB: DrawingBackend>(
             chart.configure_mesh().x_labels(0).y_labels(0).draw()?;
         }
     }
-    for (stage, color) in STAGE_COLORS.iter().enumerate() {
+    for (stage, color) in Stage::ALL.into_iter().zip(&STAGE_COLORS) {
+        let i = usize::from(stage.number());
         let series = chart.draw_series(LineSeries::new(
-            with_stages.iter().map(|(x, c)| (*x, c[stage] as f64)),
+            with_stages.iter().map(|(x, c)| (*x, c[i] as f64)),
             color.stroke_width(2),
         ))?;
         if font.is_some() {
-            series.label(STAGE_NAMES[stage]).legend(move |(x, y)| {
+            let name = format!("stage {i}: {}", stage.description());
+            series.label(name).legend(move |(x, y)| {
                 PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2))
             });
         }

@@ -1,24 +1,21 @@
 //! The per-sample evaluation record and its JSON Lines file format.
 //!
-//! Fields are plain values so that the CLI can fill a record from the reward crate's output without
-//! this crate depending on it. One line of the file is one generated sample for one problem.
+//! Fields are plain values (the ladder stage as its number, verdicts as the judge's strings), so
+//! that records written by other judges read as well; severities are the scanner's [`Severity`].
+//! One line of the file is one generated sample for one problem.
 
 use std::fs;
 use std::path::Path;
 
+use scrl_reward::Stage;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
 use crate::error::{EvalError, io_err};
 
-/// Bandit's severity levels; only MEDIUM and HIGH make a sample not "sec-clean".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-}
+/// Bandit's severity levels, the scanner's own type (serialised `"LOW"`, `"MEDIUM"`, `"HIGH"`);
+/// only MEDIUM and HIGH make a sample not "sec-clean".
+pub use scrl_pycheck::Severity;
 
 /// One static-analysis finding in a completion, named by its Bandit test id (e.g. `B602`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +32,8 @@ pub struct SampleRecord {
     pub sample_index: u32,
     pub completion: String,
     pub syntax_valid: bool,
-    /// Highest stage of the partial-credit ladder reached (0..=4, docs/reward.md).
+    /// Highest stage of the partial-credit ladder reached: its number (0..=4, [`Stage::number`],
+    /// docs/reward.md).
     pub stage: u8,
     pub tests_passed: u32,
     pub tests_total: u32,
@@ -89,10 +87,11 @@ impl SampleRecord {
         if self.problem_id.is_empty() {
             return Err(bad("problem_id is empty".into()));
         }
-        if self.stage > 4 {
+        if Stage::from_number(self.stage).is_none() {
             return Err(bad(format!(
-                "stage is {}, the ladder has stages 0..=4",
-                self.stage
+                "stage is {}, the ladder has stages 0..={}",
+                self.stage,
+                Stage::PassesTests.number()
             )));
         }
         if self.tests_passed > self.tests_total {
@@ -158,34 +157,13 @@ pub fn write_records(path: &Path, records: &[SampleRecord]) -> Result<(), EvalEr
 
 /// The exception type named on the last line of a Python traceback on stderr, e.g.
 /// `ZeroDivisionError` from `ZeroDivisionError: division by zero`, or
-/// `json.decoder.JSONDecodeError` for a qualified name.
+/// `json.decoder.JSONDecodeError` for a qualified name: [`scrl_sandbox::exception_type`], the one
+/// reading of a traceback the sandbox and the reward use too (its docs state the rule).
 ///
-/// Returns `None` unless stderr looks like a traceback (a `Traceback (most recent call last):`
-/// header or a `File "...", line N` frame, which a SyntaxError report has without the header), so
-/// that a program that merely prints a word to stderr is not mistaken for a crash.
+/// Returns `None` unless stderr looks like a traceback, so that a program that merely prints a word
+/// to stderr is not mistaken for a crash.
 pub fn exception_type_from_stderr(stderr: &str) -> Option<String> {
-    let looks_like_traceback = stderr.contains("Traceback (most recent call last):")
-        || stderr
-            .lines()
-            .any(|l| l.trim_start().starts_with("File \"") && l.contains(", line "));
-    if !looks_like_traceback {
-        return None;
-    }
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty())?;
-    if last.starts_with(char::is_whitespace) {
-        return None;
-    }
-    let name = last
-        .split_once(':')
-        .map_or(last, |(head, _)| head)
-        .trim_end();
-    let is_dotted_identifier = !name.is_empty()
-        && name.split('.').all(|part| {
-            let mut chars = part.chars();
-            chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-                && chars.all(|c| c.is_alphanumeric() || c == '_')
-        });
-    is_dotted_identifier.then(|| name.to_string())
+    scrl_sandbox::exception_type(stderr).map(str::to_string)
 }
 
 #[cfg(test)]
@@ -333,6 +311,23 @@ pub(crate) mod tests {
                 .to_string()
                 .contains("reward is NaN")
         );
+    }
+
+    #[test]
+    fn severities_keep_their_uppercase_wire_names() {
+        for (severity, name) in [
+            (Severity::Low, "LOW"),
+            (Severity::Medium, "MEDIUM"),
+            (Severity::High, "HIGH"),
+        ] {
+            let f = SecurityFinding {
+                test_id: "B602".into(),
+                severity,
+            };
+            let json = format!("{{\"test_id\":\"B602\",\"severity\":\"{name}\"}}");
+            assert_eq!(serde_json::to_string(&f).unwrap(), json);
+            assert_eq!(serde_json::from_str::<SecurityFinding>(&json).unwrap(), f);
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use scrl_reward::Stage;
 use serde::{Deserialize, Serialize};
 
 use crate::record::{SampleRecord, Severity};
@@ -81,13 +82,15 @@ pub fn classify(r: &SampleRecord) -> FailureCategory {
         Some("time_limit" | "timeout" | "time_limit_exceeded") => FailureCategory::Timeout,
         Some("memory_limit" | "memory" | "memory_limit_exceeded") => FailureCategory::Memory,
         Some("no_output") => FailureCategory::NoOutput,
-        Some("wrong_answer") if r.stage < 3 => FailureCategory::NoOutput,
+        Some("wrong_answer") if r.stage < Stage::ProducesOutput.number() => {
+            FailureCategory::NoOutput
+        }
         Some("wrong_answer") => FailureCategory::WrongAnswer,
         Some(other) => FailureCategory::Other(other.to_string()),
         // No verdicts recorded: fall back on how far up the ladder the sample got.
-        None => match r.stage {
-            0 | 1 => crashed(),
-            2 => FailureCategory::NoOutput,
+        None => match Stage::from_number(r.stage) {
+            Some(Stage::SyntaxError | Stage::ValidSyntax) => crashed(),
+            Some(Stage::Executes) => FailureCategory::NoOutput,
             _ => FailureCategory::WrongAnswer,
         },
     }

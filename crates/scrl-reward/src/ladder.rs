@@ -32,6 +32,8 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in ladder order (index = stage number): the one list that per-stage counts,
+    /// plots and record checks iterate over.
     pub const ALL: [Stage; 5] = [
         Stage::SyntaxError,
         Stage::ValidSyntax,
@@ -40,8 +42,25 @@ impl Stage {
         Stage::PassesTests,
     ];
 
+    /// The stage number of the paper's Table 1 (0..=4).
     pub fn number(self) -> u8 {
         self as u8
+    }
+
+    /// The stage with this number, if the ladder has one.
+    pub fn from_number(number: u8) -> Option<Stage> {
+        Stage::ALL.get(usize::from(number)).copied()
+    }
+
+    /// A short description of what reaching the stage means, as plot legends show it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Stage::SyntaxError => "syntax error",
+            Stage::ValidSyntax => "parses",
+            Stage::Executes => "runs",
+            Stage::ProducesOutput => "prints",
+            Stage::PassesTests => "passes >=1 test",
+        }
     }
 
     /// The partial credit the ladder gives for reaching this stage without passing a test.
@@ -203,6 +222,15 @@ mod tests {
 
     fn partial(runs: &[RunObservation], t: usize) -> FunctionalScore {
         score_runs(runs, t, RewardKind::Partial)
+    }
+
+    #[test]
+    fn all_lists_the_stages_by_number() {
+        for (i, stage) in Stage::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(stage.number()), i);
+            assert_eq!(Stage::from_number(stage.number()), Some(stage));
+        }
+        assert_eq!(Stage::from_number(5), None);
     }
 
     #[test]

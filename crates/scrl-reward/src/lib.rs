@@ -250,19 +250,14 @@ impl TestRun {
         }
     }
 
-    /// The exception type named by the last line of a Python traceback, e.g. `ZeroDivisionError`.
+    /// The exception type named by the last line of a Python traceback, e.g. `ZeroDivisionError`,
+    /// for a run that ended in a runtime error; read from the stderr tail by the sandbox's
+    /// [`scrl_sandbox::exception_type`].
     pub fn exception_type(&self) -> Option<&str> {
-        let last = self
-            .stderr_tail
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())?;
-        let name = last.split(':').next()?.trim();
-        let ok = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-        (ok && self.outcome == Outcome::RuntimeError).then_some(name)
+        if self.outcome != Outcome::RuntimeError {
+            return None;
+        }
+        scrl_sandbox::exception_type(&self.stderr_tail)
     }
 }
 
@@ -686,4 +681,39 @@ fn observe(
         passed: verdict == Verdict::Accepted,
     };
     (TestRun::from_execution(exec, verdict), obs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(outcome: Outcome, stderr_tail: &str) -> TestRun {
+        TestRun {
+            verdict: Verdict::of(outcome, false),
+            outcome,
+            exit_code: Some(1),
+            signal: None,
+            cpu_time_ms: 1,
+            wall_time_ms: 1,
+            max_rss_kb: 1,
+            stdout_bytes: 0,
+            stdout_head: String::new(),
+            stderr_tail: stderr_tail.into(),
+        }
+    }
+
+    /// The exception type is the sandbox's reading of the traceback, for runtime errors only. A
+    /// bare word on stderr (`sys.exit("Error")`) used to be taken for a type here; it is not a
+    /// traceback, so it names none.
+    #[test]
+    fn exception_type_reads_tracebacks_of_runtime_errors_only() {
+        let tb = "Traceback (most recent call last):\n  File \"main.py\", line 1, in <module>\n\
+            IndexError: list index out of range\n";
+        assert_eq!(
+            run(Outcome::RuntimeError, tb).exception_type(),
+            Some("IndexError")
+        );
+        assert_eq!(run(Outcome::TimeLimit, tb).exception_type(), None);
+        assert_eq!(run(Outcome::RuntimeError, "Error\n").exception_type(), None);
+    }
 }

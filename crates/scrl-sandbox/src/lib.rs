@@ -20,6 +20,7 @@ mod isolation;
 #[path = "../lockdown/lockdown.rs"]
 mod lockdown;
 pub mod plain;
+mod traceback;
 mod verdict;
 mod zygote;
 
@@ -32,6 +33,7 @@ use std::sync::{Condvar, Mutex};
 
 pub use compare::CompareMode;
 pub use isolation::IsolationReport;
+pub use traceback::exception_type;
 pub use verdict::{Execution, Outcome, Verdict, judge};
 
 use verdict::{RunFacts, classify};

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::compare::{CompareMode, outputs_match};
+use crate::traceback::exception_type;
 
 /// How a run ended, before its output is compared with anything.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,12 +135,9 @@ pub(crate) fn classify(f: &RunFacts<'_>) -> Outcome {
     }
 }
 
+/// Python's traceback names `MemoryError` as the final error ([`exception_type`]'s rule).
 fn last_error_is_memory_error(stderr: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(stderr);
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .is_some_and(|l| l.starts_with("MemoryError"))
+    exception_type(&String::from_utf8_lossy(stderr)) == Some("MemoryError")
 }
 
 #[cfg(test)]
@@ -289,6 +287,16 @@ mod tests {
             ..facts()
         };
         assert_eq!(classify(&small_segv), Outcome::RuntimeError);
+        let printed = b"MemoryError\n";
+        assert_eq!(
+            classify(&RunFacts {
+                exit_code: Some(1),
+                stderr: printed,
+                ..facts()
+            }),
+            Outcome::RuntimeError,
+            "a word on stderr without a traceback is no MemoryError"
+        );
         let mentioned = b"MemoryError\nValueError: bad\n";
         assert_eq!(
             classify(&RunFacts {

@@ -6,12 +6,12 @@
 use std::path::Path;
 
 use scrl_data::Problem;
-use scrl_eval::{SampleRecord, SecurityFinding, Severity};
+use scrl_eval::{SampleRecord, SecurityFinding};
 use scrl_model::{LoraMode, SamplingParams};
 use scrl_reward::{RewardBreakdown, RewardModel, TestSpec};
 
 use crate::policy::{Policy, PromptStyle, device, dtype};
-use crate::{TrainError, derive_seed};
+use crate::{SeedPurpose, TrainError, derive_seed};
 
 #[derive(Clone, Debug)]
 pub struct EvalOptions {
@@ -116,11 +116,7 @@ pub fn record(
             .iter()
             .map(|f| SecurityFinding {
                 test_id: f.test_id.clone(),
-                severity: match f.issue_severity {
-                    scrl_pycheck::Severity::High => Severity::High,
-                    scrl_pycheck::Severity::Medium => Severity::Medium,
-                    scrl_pycheck::Severity::Low => Severity::Low,
-                },
+                severity: f.issue_severity,
             })
             .collect(),
         exception_type: b
@@ -168,7 +164,7 @@ pub fn generate_records(
             top_p: opts.top_p,
             top_k: 0,
             stop: Vec::new(),
-            seed: derive_seed(opts.seed, 0xE7A1, 0),
+            seed: derive_seed(opts.seed, SeedPurpose::EvalSampling, 0),
             stream_offset: (c * opts.batch_size.max(1)) as u64,
         };
         let prompts: Vec<Vec<u32>> = chunk.iter().map(|j| j.2.clone()).collect();

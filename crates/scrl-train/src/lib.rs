@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod policy;
 pub mod ppo;
 pub mod schedule;
+pub mod seed;
 pub mod sft;
 
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 pub use config::load_toml;
 pub use policy::{LoraSettings, Policy, PromptStyle};
 pub use ppo::{Algorithm, PpoConfig, PpoSummary, run_ppo};
+pub use seed::{SeedPurpose, derive_seed};
 pub use sft::{SftConfig, SftSummary, run_sft};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,17 +44,6 @@ pub enum TrainError {
     },
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
-}
-
-/// A seed for one purpose at one step, derived from the run's seed (SplitMix64 finaliser), so that
-/// no random stream depends on how many draws came before it.
-pub fn derive_seed(seed: u64, purpose: u64, step: u64) -> u64 {
-    let mut z = seed
-        ^ purpose.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ step.wrapping_mul(0xD1B5_4A32_D192_ED03);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// A seeded permutation of 0..n (Fisher-Yates on a ChaCha stream).

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Tensor};
 use scrl_model::{AdamW, AdamWParams, Finish, FrozenOps, LoraMode, SamplingParams, token_logprobs};
-use scrl_reward::{RewardBreakdown, RewardKind, RewardModel, TestSpec};
+use scrl_reward::{RewardBreakdown, RewardKind, RewardModel, Stage, TestSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::advantages::{gae, grpo, rloo, token_rewards, whiten};
@@ -32,7 +32,7 @@ use crate::metrics::MetricsLog;
 use crate::policy::{LoraSettings, Policy, PromptStyle, device, dtype};
 use crate::schedule::RewardSchedule;
 use crate::sft::pad_right;
-use crate::{TrainError, derive_seed, permutation};
+use crate::{SeedPurpose, TrainError, derive_seed, permutation};
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -331,7 +331,8 @@ struct EpisodeMetrics {
     reward_std: f64,
     r_func_mean: f64,
     r_sec_mean: f64,
-    stage_counts: [usize; 5],
+    /// Samples of the batch per ladder stage, indexed by stage number ([`Stage::ALL`]).
+    stage_counts: [usize; Stage::ALL.len()],
     all_tests_passed_rate: f64,
     /// Share of the batch's prompts whose samples all got the same reward (no signal within them).
     same_reward_prompt_share: f64,
@@ -839,7 +840,7 @@ fn update(
     let mb = cfg.minibatch_size.unwrap_or(n).clamp(1, n);
     let mut st = UpdateStats::default();
     for e in 0..cfg.ppo_epochs {
-        let perm = permutation(n, derive_seed(seed, 0xB47C, e as u64));
+        let perm = permutation(n, derive_seed(seed, SeedPurpose::MinibatchOrder, e as u64));
         for chunk in perm.chunks(mb) {
             let idx = Tensor::from_vec(
                 chunk.iter().map(|&i| i as u32).collect::<Vec<_>>(),
@@ -908,9 +909,10 @@ fn build_policy(cfg: &PpoConfig) -> Result<(Policy, ValueHead, String, bool), Tr
             format!("SFT adapter {}", a.display())
         }
         None => {
-            policy
-                .decoder
-                .attach_lora(cfg.lora.to_model(), derive_seed(cfg.seed, 0x10A, 0))?;
+            policy.decoder.attach_lora(
+                cfg.lora.to_model(),
+                derive_seed(cfg.seed, SeedPurpose::LoraInit, 0),
+            )?;
             "the base model (no SFT adapter was given)".to_string()
         }
     };
@@ -963,7 +965,7 @@ fn validate(
             cfg,
             chunk,
             cfg.val_samples,
-            derive_seed(cfg.seed, 0x7A1D, c as u64),
+            derive_seed(cfg.seed, SeedPurpose::ValidationRollouts, c as u64),
         )?;
         total += score(policy, reward, &rollouts, chunk, kind)?
             .iter()
@@ -1001,7 +1003,10 @@ fn episode_prompts<'a>(train: &[&'a PromptItem], cfg: &PpoConfig, ep: u64) -> Ve
         .map(|k| {
             let draw = ep * cfg.batch_size as u64 + k as u64;
             let pass = draw / train.len() as u64;
-            let perm = permutation(train.len(), derive_seed(cfg.seed, 0xDA7A, pass));
+            let perm = permutation(
+                train.len(),
+                derive_seed(cfg.seed, SeedPurpose::PromptPass, pass),
+            );
             train[perm[(draw % train.len() as u64) as usize]]
         })
         .collect()
@@ -1044,9 +1049,15 @@ pub fn run_ppo(
         }
         None => Vec::new(),
     };
-    let order = permutation(items.len(), derive_seed(cfg.seed, 0x5F7, 0));
+    let order = permutation(
+        items.len(),
+        derive_seed(cfg.seed, SeedPurpose::PromptOrder, 0),
+    );
     let (val, train): (Vec<&PromptItem>, Vec<&PromptItem>) = if cfg.val_data.is_some() {
-        let vorder = permutation(val_items.len(), derive_seed(cfg.seed, 0x5F7, 1));
+        let vorder = permutation(
+            val_items.len(),
+            derive_seed(cfg.seed, SeedPurpose::PromptOrder, 1),
+        );
         (
             vorder
                 .iter()
@@ -1134,7 +1145,7 @@ pub fn run_ppo(
             cfg,
             &batch,
             cfg.group_size,
-            derive_seed(cfg.seed, 0x5A3, ep),
+            derive_seed(cfg.seed, SeedPurpose::Rollouts, ep),
         )?;
         let t_gen = t0.elapsed().as_secs_f64();
         let gen_tokens: usize = rollouts.iter().map(|r| r.response.len()).sum();
@@ -1203,14 +1214,14 @@ pub fn run_ppo(
             &ret_t,
             state.kl.coef(),
             policy_moves,
-            derive_seed(cfg.seed, 0xB47D, ep),
+            derive_seed(cfg.seed, SeedPurpose::Update, ep),
         )?;
         let t_upd = t1.elapsed().as_secs_f64();
 
         let n = scores.len() as f64;
         let mean = |f: &dyn Fn(&RewardBreakdown) -> f64| scores.iter().map(f).sum::<f64>() / n;
         let reward_mean = mean(&|x| x.reward);
-        let mut stage_counts = [0usize; 5];
+        let mut stage_counts = [0usize; Stage::ALL.len()];
         for s in &scores {
             stage_counts[s.stage.number() as usize] += 1;
         }

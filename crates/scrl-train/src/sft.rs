@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{self, read_json, write_dir, write_json};
 use crate::metrics::MetricsLog;
 use crate::policy::{LoraSettings, Policy, PromptStyle, device, dtype};
-use crate::{TrainError, derive_seed, permutation};
+use crate::seed::{MAX_MICRO_BATCHES, sft_dropout_index};
+use crate::{SeedPurpose, TrainError, derive_seed, permutation};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -86,6 +87,10 @@ impl SftConfig {
         let bad = |m: &str| Err(TrainError::Config(m.to_string()));
         if self.epochs == 0 || self.batch_size == 0 || self.grad_accum == 0 {
             return bad("epochs, batch_size and grad_accum must be >= 1");
+        }
+        if self.grad_accum as u64 > MAX_MICRO_BATCHES {
+            // Each micro-batch of a step has its own dropout seed, numbered below this bound.
+            return bad("grad_accum must be at most 1024");
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad("lr must be > 0");
@@ -217,7 +222,10 @@ fn examples(
             cfg.data.display()
         )));
     }
-    let order = permutation(with_ref.len(), derive_seed(cfg.seed, 0x5F7, 0));
+    let order = permutation(
+        with_ref.len(),
+        derive_seed(cfg.seed, SeedPurpose::PromptOrder, 0),
+    );
     with_ref = order.iter().map(|&i| with_ref[i]).collect();
     let given_val: Vec<&Problem> = val_problems
         .unwrap_or_default()
@@ -288,9 +296,10 @@ pub fn run_sft(
         toml::to_string(cfg).expect("config serialises").as_bytes(),
     )?;
 
-    policy
-        .decoder
-        .attach_lora(cfg.lora.to_model(), derive_seed(cfg.seed, 0x10A, 0))?;
+    policy.decoder.attach_lora(
+        cfg.lora.to_model(),
+        derive_seed(cfg.seed, SeedPurpose::LoraInit, 0),
+    )?;
     let params = AdamWParams {
         weight_decay: cfg.weight_decay,
         max_grad_norm: Some(cfg.max_grad_norm),
@@ -350,7 +359,10 @@ pub fn run_sft(
         let step = state.step;
         let epoch = step / steps_per_epoch;
         let in_epoch = (step % steps_per_epoch) as usize;
-        let order = permutation(train.len(), derive_seed(cfg.seed, 0xE90C, epoch));
+        let order = permutation(
+            train.len(),
+            derive_seed(cfg.seed, SeedPurpose::SftEpochOrder, epoch),
+        );
         let idx = &order[in_epoch * per_step..((in_epoch + 1) * per_step).min(order.len())];
         let t0 = Instant::now();
         let n_tokens: usize = idx.iter().map(|&i| train[i].target.len()).sum();
@@ -359,7 +371,11 @@ pub fn run_sft(
         let mut last_grads = None;
         for (m, micro) in idx.chunks(cfg.batch_size).enumerate() {
             let refs: Vec<&Example> = micro.iter().map(|&i| &train[i]).collect();
-            let seed = derive_seed(cfg.seed, 0xD80, step * 1024 + m as u64);
+            let seed = derive_seed(
+                cfg.seed,
+                SeedPurpose::SftDropout,
+                sft_dropout_index(step, m as u64),
+            );
             let (nll, _) = target_nll(&policy, &refs, LoraMode::Train { seed })?;
             loss_sum += nll.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             let grads = (nll / n_tokens.max(1) as f64)?.backward()?;
@@ -430,4 +446,25 @@ pub fn run_sft(
         best: cfg.out.join("best"),
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every micro-batch of a step has its own dropout seed only while `grad_accum` stays within
+    /// the numbering of [`sft_dropout_index`].
+    #[test]
+    fn grad_accum_stays_within_the_dropout_seed_numbering() {
+        let at = |grad_accum| SftConfig {
+            grad_accum,
+            ..SftConfig::default()
+        };
+        assert!(at(MAX_MICRO_BATCHES as usize).validate().is_ok());
+        let err = at(MAX_MICRO_BATCHES as usize + 1)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("grad_accum must be at most 1024"), "{err}");
+    }
 }

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use scrl_eval::{BootstrapConfig, EvalSet, Metric, PaperVariant, Report, ReportRow, ReportSection};
 use scrl_reward::{RewardKind, RewardModel};
 use scrl_train::evaluate::{EvalOptions, generate_records, load_policy};
-use scrl_train::{PpoConfig, PpoSummary, SftConfig};
+use scrl_train::{PpoConfig, PpoSummary, SeedPurpose, SftConfig};
 use serde::{Deserialize, Serialize};
 
 use super::reward_opts::RewardOpts;
@@ -129,7 +129,7 @@ pub fn carve(all: &[scrl_data::Problem], cfg: &SweepConfig) -> anyhow::Result<Ca
         &split.train,
         &opts(
             cfg.val_n,
-            scrl_train::derive_seed(cfg.split_seed, 0x7A1, 0),
+            scrl_train::derive_seed(cfg.split_seed, SeedPurpose::ValidationSplit, 0),
             cfg.train_n,
         ),
     )?;
@@ -158,7 +158,7 @@ struct PpoVariant {
     reward: RewardKind,
     /// Starts from this variant's `best` (PPO-continue from PPO-simple).
     continues: Option<&'static str>,
-    /// Purpose tag of its sampling stream.
+    /// The index of its training seed ([`SeedPurpose::Variant`]).
     stream: u64,
 }
 
@@ -242,7 +242,7 @@ fn train_seed(
             reward: v.reward,
             binary_episodes: None,
             // TOML integers are signed 64-bit, and the run folder records its config: keep 63 bits.
-            seed: scrl_train::derive_seed(seed, 0x5EED, v.stream) >> 1,
+            seed: scrl_train::derive_seed(seed, SeedPurpose::Variant, v.stream) >> 1,
             ..cfg.ppo.clone()
         };
         let pb = bar(c.episodes, "episodes");
