@@ -540,6 +540,12 @@ pub fn run_pipeline(cfg: &SweepConfig, reward: &RewardModel) -> anyhow::Result<P
     })
 }
 
+/// The variant's name in an evaluation label: "PPO-fresh" of "PPO-fresh (seed 43)" or of
+/// "PPO-fresh (pooled over 3 seeds)".
+fn variant_name(label: &str) -> &str {
+    label.split(" (").next().unwrap_or(label)
+}
+
 /// One evaluation set per variant holding every seed's samples, labelled "NAME (pooled over N
 /// seeds)": seed k's sample i becomes sample `k * samples + i`. `evals` holds `per_seed` sets per
 /// seed, in the same variant order for every seed.
@@ -551,12 +557,7 @@ fn pool_over_seeds(
     (0..per_seed)
         .map(|j| {
             let of_variant = evals.iter().skip(j).step_by(per_seed);
-            let name = evals[j]
-                .label
-                .split(" (seed")
-                .next()
-                .unwrap_or("")
-                .to_string();
+            let name = variant_name(&evals[j].label);
             let mut records = Vec::new();
             for (k, set) in of_variant.enumerate() {
                 let samples = set.problems.iter().map(|p| p.n_samples).max().unwrap_or(0);
@@ -657,7 +658,6 @@ fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -
          the point estimate leans.\n\n| the paper's finding | seed | B − A [95% CI] | reproduced \
          |\n|---|---|---:|---|\n",
     );
-    let base = |name: &str| name.split(" (").next().unwrap_or(name).to_string();
     let seed_of = |name: &str| {
         if name.contains(" (pooled over ") {
             return "all, pooled".to_string();
@@ -669,7 +669,7 @@ fn findings_section(comparisons: &[scrl_eval::PairedComparison], seeds: usize) -
     for (a, b, m, dir, words) in claims {
         for c in comparisons
             .iter()
-            .filter(|c| base(&c.a) == a && base(&c.b) == b && c.metric == m)
+            .filter(|c| variant_name(&c.a) == a && variant_name(&c.b) == b && c.metric == m)
         {
             let scale = if m.is_rate() { 100.0 } else { 1.0 };
             let (lo, hi) = (dir * c.ci_low, dir * c.ci_high);
@@ -721,14 +721,7 @@ fn seeds_section(rows: &[ReportRow], seeds: usize) -> String {
         PaperVariant::PpoContinue,
     ] {
         let of: Vec<&ReportRow> = rows.iter().filter(|r| r.paper_variant == Some(v)).collect();
-        let name = of.first().map_or(String::new(), |r| {
-            r.summary
-                .label
-                .split(" (seed")
-                .next()
-                .unwrap_or("")
-                .to_string()
-        });
+        let name = of.first().map_or("", |r| variant_name(&r.summary.label));
         let _ = write!(md, "| {name} |");
         for m in [
             Metric::SyntaxValid,
