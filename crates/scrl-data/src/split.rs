@@ -11,14 +11,23 @@ use sha2::{Digest, Sha256};
 use crate::error::DataError;
 use crate::problem::Problem;
 
-#[derive(Clone, Debug)]
+/// How a problem set is split (the data section: `securecoderl data split`'s flags, with this text
+/// as their help).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, clap::Args)]
+#[serde(default, deny_unknown_fields)]
 pub struct SplitOptions {
     /// Size of the evaluation set (the paper uses 100).
+    #[arg(long)]
     pub eval_n: usize,
+    /// Seed of the split (a problem's side depends only on it and the problem's statement).
+    #[arg(long)]
     pub seed: u64,
-    /// At most this many training problems (the paper trains on about 1,000); `None` keeps all.
+    /// At most this many training problems, a prefix of the seeded order (the paper trains on about
+    /// 1,000; default: all).
+    #[arg(long)]
     pub train_n: Option<usize>,
-    /// Train on the evaluation problems too. The overlap is then reported in `Split::overlap`.
+    /// Train on the evaluation problems too (reported in the split; never the default).
+    #[arg(long)]
     pub allow_overlap: bool,
 }
 

@@ -50,6 +50,7 @@ mod record;
 mod report;
 mod stats;
 mod taxonomy;
+mod training;
 
 pub use atomic::write_atomic;
 pub use bootstrap::{BootstrapConfig, MIN_RESAMPLES};
@@ -57,7 +58,7 @@ pub use error::EvalError;
 pub use metrics::{EvalSet, Metric, MetricEstimate, ModelSummary, ProblemScores, summarize};
 pub use passk::pass_at_k;
 pub use plot::{
-    FONT_ENV, PlotFiles, TextRendering, TrainingRow, plot_metric_bars, plot_reward_comparison,
+    FONT_ENV, PlotFiles, TextRendering, plot_metric_bars, plot_reward_comparison,
     plot_training_curves, read_training_rows, verify_plot,
 };
 pub use record::{
@@ -71,3 +72,4 @@ pub use report::{
 };
 pub use stats::{McNemar, PairedComparison, compare_paired, mcnemar_exact};
 pub use taxonomy::{FailureCategory, Taxonomy, TaxonomyEntry, classify};
+pub use training::{PpoEpisodeRow, SftStepRow, TrainingPhase, read_rows};

@@ -17,8 +17,9 @@ use scrl_reward::Stage;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
-use crate::error::{EvalError, io_err};
+use crate::error::EvalError;
 use crate::metrics::{Metric, ModelSummary};
+use crate::training::PpoEpisodeRow;
 
 /// Environment variable naming a TrueType font to use instead of the default DejaVu Sans paths.
 pub const FONT_ENV: &str = "SCRL_PLOT_FONT";
@@ -51,39 +52,20 @@ pub struct PlotFiles {
     pub text: TextRendering,
 }
 
-/// One row of a trainer's metrics JSON Lines; other fields in the row are ignored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainingRow {
-    pub step: u64,
-    pub reward_mean: f64,
-    /// Samples of the batch that reached each ladder stage, indexed by stage number
-    /// ([`Stage::ALL`]).
-    #[serde(default)]
-    pub stage_counts: Option<[u32; Stage::ALL.len()]>,
-}
-
-/// Reads training rows from a metrics JSON Lines file; every non-blank line must carry `step` and
-/// `reward_mean`.
-pub fn read_training_rows(path: &Path) -> Result<Vec<TrainingRow>, EvalError> {
-    let text = fs::read_to_string(path).map_err(io_err(path))?;
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row: TrainingRow = serde_json::from_str(line).map_err(|e| EvalError::Parse {
+/// Reads a PPO run's metrics.jsonl for the plots: its typed rows ([`PpoEpisodeRow`]), each with a
+/// finite `reward_mean`.
+pub fn read_training_rows(path: &Path) -> Result<Vec<PpoEpisodeRow>, EvalError> {
+    let rows: Vec<PpoEpisodeRow> = crate::training::read_rows(path)?;
+    if let Some((i, r)) = rows
+        .iter()
+        .enumerate()
+        .find(|(_, r)| !r.reward_mean.is_finite())
+    {
+        return Err(EvalError::Parse {
             path: path.to_path_buf(),
             line: i + 1,
-            message: e.to_string(),
-        })?;
-        if !row.reward_mean.is_finite() {
-            return Err(EvalError::Parse {
-                path: path.to_path_buf(),
-                line: i + 1,
-                message: format!("reward_mean is {}, not a finite number", row.reward_mean),
-            });
-        }
-        rows.push(row);
+            message: format!("reward_mean is {}, not a finite number", r.reward_mean),
+        });
     }
     Ok(rows)
 }
@@ -158,7 +140,7 @@ fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 fn draw_training<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-    rows: &[TrainingRow],
+    rows: &[PpoEpisodeRow],
     font: Option<&str>,
 ) -> DrawResult<DB> {
     root.fill(&WHITE)?;
@@ -203,7 +185,7 @@ fn draw_training<DB: DrawingBackend>(
 
     let with_stages: Vec<(f64, [u32; Stage::ALL.len()])> = rows
         .iter()
-        .filter_map(|r| r.stage_counts.map(|c| (r.step as f64, c)))
+        .map(|r| (r.step as f64, r.stage_counts))
         .collect();
     let max_count = with_stages
         .iter()
@@ -424,7 +406,7 @@ fn draw_bars<DB: DrawingBackend>(
 fn draw_reward_comparison<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-    runs: &[(String, Vec<TrainingRow>)],
+    runs: &[(String, Vec<PpoEpisodeRow>)],
     font: Option<&str>,
 ) -> DrawResult<DB> {
     root.fill(&WHITE)?;
@@ -546,7 +528,7 @@ fn render_both(
 
 fn training_files(
     title: &str,
-    rows: &[TrainingRow],
+    rows: &[PpoEpisodeRow],
     stem: &Path,
     font: Option<&str>,
 ) -> Result<(PathBuf, PathBuf), EvalError> {
@@ -588,7 +570,7 @@ fn bar_files(
 /// (bottom). Writes `<stem>.png` and `<stem>.svg`.
 pub fn plot_training_curves(
     title: &str,
-    rows: &[TrainingRow],
+    rows: &[PpoEpisodeRow],
     stem: &Path,
 ) -> Result<PlotFiles, EvalError> {
     let (png, svg) = training_files(title, rows, stem, family())?;
@@ -616,7 +598,7 @@ pub fn plot_metric_bars(
 
 fn reward_comparison_files(
     title: &str,
-    runs: &[(String, Vec<TrainingRow>)],
+    runs: &[(String, Vec<PpoEpisodeRow>)],
     stem: &Path,
     font: Option<&str>,
 ) -> Result<(PathBuf, PathBuf), EvalError> {
@@ -638,7 +620,7 @@ fn reward_comparison_files(
 /// Writes `<stem>.png` and `<stem>.svg`.
 pub fn plot_reward_comparison(
     title: &str,
-    runs: &[(String, Vec<TrainingRow>)],
+    runs: &[(String, Vec<PpoEpisodeRow>)],
     stem: &Path,
 ) -> Result<PlotFiles, EvalError> {
     let (png, svg) = reward_comparison_files(title, runs, stem, family())?;
@@ -679,12 +661,13 @@ mod tests {
 
     const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
-    fn rows() -> Vec<TrainingRow> {
+    fn rows() -> Vec<PpoEpisodeRow> {
         (0..50u32)
-            .map(|s| TrainingRow {
+            .map(|s| PpoEpisodeRow {
                 step: s as u64,
                 reward_mean: 0.3 + 0.002 * s as f64 + if s % 3 == 0 { 0.02 } else { 0.0 },
-                stage_counts: Some([10u32.saturating_sub(s / 6), 2, 3 + s % 2, 4 + s / 10, s / 8]),
+                stage_counts: [10u32.saturating_sub(s / 6), 2, 3 + s % 2, 4 + s / 10, s / 8],
+                ..Default::default()
             })
             .collect()
     }
@@ -740,7 +723,7 @@ mod tests {
         let t =
             plot_training_curves("PPO-continue training", &rows(), &out.join("training")).unwrap();
         check_files(&t.png, &t.svg);
-        let runs: Vec<(String, Vec<TrainingRow>)> = ["PPO-simple", "PPO-fresh", "PPO-continue"]
+        let runs: Vec<(String, Vec<PpoEpisodeRow>)> = ["PPO-simple", "PPO-fresh", "PPO-continue"]
             .iter()
             .enumerate()
             .map(|(j, name)| {
@@ -786,23 +769,33 @@ mod tests {
         assert!(!fs::read_to_string(&svg).unwrap().contains("<text"));
     }
 
+    /// A PPO row reads back as the row PPO wrote; a line that is not one (a field missing, a field
+    /// PPO does not write, a non-finite reward) is an error naming its line.
     #[test]
-    fn reads_training_rows_and_ignores_other_fields() {
+    fn reads_typed_training_rows_and_names_a_bad_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("metrics.jsonl");
-        fs::write(
-            &p,
-            "{\"step\":1,\"reward_mean\":0.4,\"stage_counts\":[1,0,0,1,0],\"kl\":0.01}\n\n\
-             {\"step\":2,\"reward_mean\":0.5}\n",
-        )
-        .unwrap();
+        let row = PpoEpisodeRow {
+            step: 1,
+            reward_mean: 0.4,
+            stage_counts: [1, 0, 0, 1, 0],
+            val_reward: Some(0.5),
+            ..Default::default()
+        };
+        let line = serde_json::to_string(&row).unwrap();
+        fs::write(&p, format!("{line}\n\n{line}\n")).unwrap();
         let rows = read_training_rows(&p).unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].stage_counts, Some([1, 0, 0, 1, 0]));
-        assert_eq!(rows[1].stage_counts, None);
-        fs::write(&p, "{\"step\":1,\"reward_mean\":0.4}\n{\"step\":2}\n").unwrap();
+        assert_eq!(rows, [row.clone(), row.clone()]);
+        let mut v = serde_json::to_value(&row).unwrap();
+        v.as_object_mut().unwrap().remove("reward_mean");
+        fs::write(&p, format!("{line}\n{v}\n")).unwrap();
         let e = read_training_rows(&p).unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("reward_mean"), "{e}");
+        let mut v = serde_json::to_value(&row).unwrap();
+        v["kl"] = 0.01.into();
+        fs::write(&p, format!("{v}\n")).unwrap();
+        let e = read_training_rows(&p).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("kl"), "{e}");
         assert!(plot_training_curves("t", &[], &dir.path().join("empty")).is_err());
     }
 }

@@ -23,8 +23,19 @@ use candle_core::{
 
 /// How a differentiable forward treats operands that receive no gradient (frozen weights, norm
 /// weights, RoPE tables, masks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum FrozenOps {
     /// Custom ops whose backward returns only the gradients of operands that track one: a frozen
     /// linear layer costs one GEMM (`grad W`) instead of two, and the `GradStore` holds nothing for

@@ -23,24 +23,51 @@ use crate::model::{Decoder, Init, LoraMode};
 use crate::optim::{AdamW, AdamWParams};
 use crate::tokenizer::{ENDOFTEXT, PAD, Tokenizer, train_byte_level_bpe};
 
-/// Everything that shapes the run; a resumed run must use the same values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything that shapes the run (the model section of `securecoderl pretrain`: its flags, with
+/// this text as their help); a resumed run must use the same values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct PretrainSettings {
+    /// Byte-level BPE vocabulary size.
+    #[arg(long)]
     pub vocab_size: usize,
+    /// Width of the decoder.
+    #[arg(long)]
     pub hidden_size: usize,
+    /// Width of the MLP.
+    #[arg(long)]
     pub intermediate_size: usize,
+    /// Decoder layers.
+    #[arg(long = "layers")]
     pub num_layers: usize,
+    /// Attention heads.
+    #[arg(long = "heads")]
     pub num_heads: usize,
+    /// Key/value heads (grouped-query attention when fewer than the heads).
+    #[arg(long = "kv-heads")]
     pub num_kv_heads: usize,
+    /// Tokens per training sequence.
+    #[arg(long)]
     pub seq_len: usize,
+    /// Sequences per step.
+    #[arg(long)]
     pub batch_size: usize,
     /// Total optimizer steps (the learning-rate schedule ends here).
+    #[arg(long)]
     pub steps: u64,
+    /// Peak learning rate (warm-up, then cosine to 10%).
+    #[arg(long)]
     pub lr: f64,
+    /// Linear warm-up steps.
+    #[arg(long)]
     pub warmup_steps: u64,
+    /// AdamW's decoupled weight decay.
+    #[arg(long)]
     pub weight_decay: f64,
+    /// Seed of the initial weights and the batch order.
+    #[arg(long)]
     pub seed: u64,
     /// Fraction of batch rows taken from the extra texts (the rest from the source files).
+    #[arg(long)]
     pub extra_fraction: f64,
 }
 
@@ -124,6 +151,8 @@ struct TrainerState {
 }
 
 const STATE: &str = "trainer_state.json";
+/// The checkpoint folder inside the output folder: model, optimizer and state, replaced whole.
+const CHECKPOINT: &str = "checkpoint";
 const LOG: &str = "loss_log.jsonl";
 
 /// Python files under `dir`, sorted, skipping test suites and installed packages.
@@ -271,12 +300,22 @@ pub fn pretrain(
             }
         }
     }
-    let state_path = out.join(STATE);
+    let ckpt = out.join(CHECKPOINT);
+    let state_path = ckpt.join(STATE);
     let resume: Option<TrainerState> = if state_path.exists() {
         Some(read_json(&state_path)?)
     } else {
         None
     };
+    if resume.is_none() && out.join("model.safetensors").exists() {
+        return Err(ModelError::Checkpoint {
+            path: out.to_path_buf(),
+            message: format!(
+                "holds a model but no {CHECKPOINT}/{STATE} to resume from; pretrain into a new \
+                 folder (nothing here was changed)"
+            ),
+        });
+    }
     if let Some(st) = &resume
         && st.settings != *settings
     {
@@ -333,10 +372,18 @@ pub fn pretrain(
                             .into(),
                 });
             }
-            let weights = candle_core::safetensors::load(out.join("model.safetensors"), &device)?;
+            for file in ["model.safetensors", "optimizer.safetensors"] {
+                if !ckpt.join(file).is_file() {
+                    return Err(ModelError::Checkpoint {
+                        path: ckpt.clone(),
+                        message: format!("missing {file}, so the run cannot resume"),
+                    });
+                }
+            }
+            let weights = candle_core::safetensors::load(ckpt.join("model.safetensors"), &device)?;
             let model = Decoder::new_trainable(cfg.clone(), Init::Tensors(&weights), &device)?;
             let mut opt = AdamW::new(model.trainable_vars(), adam_params(settings))?;
-            opt.load(&out.join("optimizer.safetensors"))?;
+            opt.load(&ckpt.join("optimizer.safetensors"))?;
             if opt.steps() != st.step {
                 return Err(ModelError::Checkpoint {
                     path: state_path,
@@ -347,7 +394,8 @@ pub fn pretrain(
                     ),
                 });
             }
-            truncate_log(&out.join(LOG), st.step)?;
+            let log = out.join(LOG);
+            scrl_fs::cut_jsonl(&log, "step", st.step + 1).map_err(io_err(&log))?;
             (model, opt, st.step, st.tokens_seen)
         }
     };
@@ -410,8 +458,10 @@ fn adam_params(s: &PretrainSettings) -> AdamWParams {
     }
 }
 
-/// Model, optimizer, then the state file that names the step: the state is written last, so a crash
-/// in between leaves the previous state, and a model/optimizer mismatch is caught on resume.
+/// The checkpoint folder (model, optimizer, and the state that names the step) is built whole with
+/// `scrl_fs::write_dir`, as the trainers' checkpoints are, so a crash leaves the previous
+/// checkpoint or the new one; then the output folder's model files are replaced, so that it is a
+/// loadable model at every checkpoint.
 fn checkpoint(
     out: &Path,
     model: &Decoder,
@@ -420,40 +470,29 @@ fn checkpoint(
     sha: &str,
     tokens_seen: u64,
 ) -> Result<()> {
-    crate::lora::save_checkpoint(out, &model.config().to_hf_json(), &model.base_tensors())?;
-    opt.save(&out.join("optimizer.safetensors"))?;
+    let config = model.config().to_hf_json();
+    let tensors = model.base_tensors();
     let st = TrainerState {
         step: opt.steps(),
         settings: settings.clone(),
         corpus_sha256: sha.to_string(),
         tokens_seen,
     };
-    write_atomic(
-        &out.join(STATE),
-        serde_json::to_string_pretty(&st)
-            .expect("state serialises")
-            .as_bytes(),
-    )
-}
-
-/// Drops log lines written after the checkpoint being resumed from.
-fn truncate_log(path: &Path, step: u64) -> Result<()> {
-    if !path.exists() {
-        return Ok(());
-    }
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    let mut kept = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let rec: StepRecord = serde_json::from_str(line).map_err(|e| ModelError::Checkpoint {
-            path: path.to_path_buf(),
-            message: format!("line {}: {e}", i + 1),
-        })?;
-        if rec.step <= step {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-    }
-    write_atomic(path, kept.as_bytes())
+    scrl_fs::write_dir(
+        &out.join(CHECKPOINT),
+        |d| {
+            crate::lora::save_checkpoint(d, &config, &tensors)?;
+            opt.save(&d.join("optimizer.safetensors"))?;
+            write_atomic(
+                &d.join(STATE),
+                serde_json::to_string_pretty(&st)
+                    .expect("state serialises")
+                    .as_bytes(),
+            )
+        },
+        |path, e| io_err(path)(e),
+    )?;
+    crate::lora::save_checkpoint(out, &config, &tensors)
 }
 
 /// Reads `loss_log.jsonl`.

@@ -75,7 +75,9 @@ impl Stage {
 }
 
 /// Which functional reward a run is trained or scored with.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RewardKind {
     /// The ladder: 0 / 0.2 / 0.4 / 0.6 / 0.6 + 0.4 k/T.

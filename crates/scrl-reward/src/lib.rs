@@ -25,7 +25,9 @@ pub use ladder::{FunctionalScore, RewardKind, Stage};
 pub use security::SeverityWeights;
 
 /// What R_sec is for a program that does not parse.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UnparseableSecurity {
     /// Scan the syntax tree the parser recovers ("computed on what can be analysed",
@@ -37,35 +39,151 @@ pub enum UnparseableSecurity {
     Zero,
 }
 
-/// Every knob of the reward. The defaults are the paper's setting.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// Which static checker computes R_sec.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ScannerChoice {
+    /// The built-in Bandit-compatible rules (fast, in process).
+    #[default]
+    Native,
+    /// Real Bandit in a warm worker process (needs Bandit installed).
+    Bandit,
+}
+
+/// How many tests of a problem the reward runs: at most a number of them, or all. Written `5` or
+/// `"all"` in TOML and JSON, `5` or `all` on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TestCap(pub Option<usize>);
+
+impl std::str::FromStr for TestCap {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "all" {
+            return Ok(TestCap(None));
+        }
+        match s.parse::<usize>() {
+            Ok(0) => Err("the test cap must be >= 1 (or `all`)".into()),
+            Ok(n) => Ok(TestCap(Some(n))),
+            Err(_) => Err(format!("`{s}` is neither a number of tests nor `all`")),
+        }
+    }
+}
+
+impl std::fmt::Display for TestCap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("all"),
+        }
+    }
+}
+
+impl Serialize for TestCap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(n) => s.serialize_u64(n as u64),
+            None => s.serialize_str("all"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TestCap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = TestCap;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number of tests or \"all\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<TestCap, E> {
+                Ok(TestCap(Some(n as usize)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<TestCap, E> {
+                usize::try_from(n)
+                    .map(|n| TestCap(Some(n)))
+                    .map_err(|_| E::custom(format!("a test cap of {n} is negative")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<TestCap, E> {
+                if s == "all" {
+                    Ok(TestCap(None))
+                } else {
+                    Err(E::custom(format!(
+                        "`{s}` is neither a number of tests nor \"all\""
+                    )))
+                }
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<TestCap, E> {
+                Ok(TestCap(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Every knob of the reward: the `[reward]` section of a run's config. The defaults are the
+/// paper's setting. Every field is also a flag of the commands that score programs, with this text
+/// as its help.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct RewardConfig {
     /// Weight of R_func in the joint reward.
+    #[arg(long)]
     pub alpha: f64,
     /// Weight of R_sec in the joint reward.
+    #[arg(long)]
     pub beta: f64,
+    /// The functional reward: `partial` (the ladder 0 / 0.2 / 0.4 / 0.6 / 0.6 + 0.4 k/T) or
+    /// `binary` (1 only when every test passes). PPO switches it per episode under a curriculum.
+    #[arg(long = "reward", value_enum)]
     pub kind: RewardKind,
-    /// T is capped at this many tests per problem (the paper uses 5). `None` uses all tests.
-    pub test_cap: Option<usize>,
+    /// Use at most this many tests per problem (T; the paper uses 5), or `all`.
+    #[arg(long)]
+    pub test_cap: TestCap,
+    /// How output is compared: `apps` (whitespace, blank lines, float tolerance, as APPS) or
+    /// `exact` (line by line after a trailing-whitespace strip).
+    #[arg(long, value_enum)]
     pub compare: CompareMode,
+    /// CPU-time limit per test run, in milliseconds.
+    #[arg(long)]
     pub cpu_time_ms: u64,
+    /// Wall-clock backstop per test run, in milliseconds.
+    #[arg(long)]
     pub wall_time_ms: u64,
+    /// Address-space limit per test run, in bytes.
+    #[arg(long)]
     pub memory_bytes: u64,
+    /// Cap on a test run's stdout and on its stderr, each, in bytes.
+    #[arg(long)]
     pub output_bytes: u64,
+    /// The weights of MEDIUM and HIGH findings in V (R_sec = 1 - V, V capped at 1).
+    #[command(flatten)]
     pub severity: SeverityWeights,
+    /// R_sec of code that does not parse: `analyse` (scan what the parser recovers, as the paper
+    /// does) or `zero`.
+    #[arg(long, value_enum)]
     pub unparseable_security: UnparseableSecurity,
     /// The paper's Table 1 read literally: a completion with no code in it is just text that parses
     /// (stage 1 and up, as it runs cleanly), and a program that runs none of its code is not
     /// capped. Off by default: then "no program" is stage 0 and a no-op earns at most stage 1 on
     /// stdin problems (docs/reward.md, "No program, no-op programs").
+    #[arg(long)]
     pub literal_ladder: bool,
     /// Leave out of the reward every test whose input and output both appear verbatim in the
     /// problem's statement, so that printing a memorised example cannot pass a "hidden" test.
     /// Applied where a problem becomes a `TestSpec` (`scrl_train::evaluate::test_spec`, `score`); a
     /// problem whose tests are all statement examples is then left with none (no credit beyond
     /// stage 3; PPO skips it).
+    #[arg(long)]
     pub skip_statement_examples: bool,
+    /// The static checker of R_sec: `native` (built-in Bandit-compatible rules) or `bandit` (real
+    /// Bandit in a warm worker).
+    #[arg(long, value_enum)]
+    pub scanner: ScannerChoice,
+    /// Path of the `bandit` executable for `scanner = bandit` (default: $SCRL_BANDIT, then PATH).
+    #[arg(long)]
+    pub bandit: Option<std::path::PathBuf>,
 }
 
 impl Default for RewardConfig {
@@ -75,7 +193,7 @@ impl Default for RewardConfig {
             alpha: 0.6,
             beta: 0.4,
             kind: RewardKind::Partial,
-            test_cap: Some(5),
+            test_cap: TestCap(Some(5)),
             compare: CompareMode::Apps,
             cpu_time_ms: l.cpu_time_ms,
             wall_time_ms: l.wall_time_ms,
@@ -85,6 +203,8 @@ impl Default for RewardConfig {
             unparseable_security: UnparseableSecurity::Analyse,
             literal_ladder: false,
             skip_statement_examples: false,
+            scanner: ScannerChoice::Native,
+            bandit: None,
         }
     }
 }
@@ -97,6 +217,17 @@ impl RewardConfig {
             memory_bytes: self.memory_bytes,
             output_bytes: self.output_bytes,
         }
+    }
+
+    /// Starts the scanner this config names (a Bandit worker for `bandit`).
+    pub fn start_scanner(&self) -> Result<Scanner, RewardError> {
+        Ok(match self.scanner {
+            ScannerChoice::Native => Scanner::Native,
+            ScannerChoice::Bandit => Scanner::Bandit(
+                scrl_pycheck::BanditWorker::start(self.bandit.as_deref())
+                    .map_err(|e| RewardError::Config(format!("starting the Bandit worker: {e}")))?,
+            ),
+        })
     }
 
     /// Checks the values a user can get wrong in a config file.
@@ -115,7 +246,7 @@ impl RewardConfig {
         if self.alpha + self.beta <= 0.0 {
             return bad("alpha + beta must be > 0".into());
         }
-        if self.test_cap == Some(0) {
+        if self.test_cap == TestCap(Some(0)) {
             return bad("test_cap must be >= 1 (or absent for no cap)".into());
         }
         if self.cpu_time_ms == 0
@@ -389,7 +520,7 @@ impl RewardModel {
 
     /// Scores one program.
     pub fn score(&self, program: &str, tests: &TestSpec) -> Result<RewardBreakdown, RewardError> {
-        let tests = tests.capped(self.config.test_cap);
+        let tests = tests.capped(self.config.test_cap.0);
         let key = cache::key(program, &tests, &self.config);
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit);

@@ -5,9 +5,14 @@
 use scrl_pycheck::{Finding, Severity};
 
 /// The severity weights of V. Configurable for ablations; the paper's values are the default.
-#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, clap::Args)]
+#[serde(default, deny_unknown_fields)]
 pub struct SeverityWeights {
+    /// What each MEDIUM finding adds to V.
+    #[arg(long = "severity-medium", id = "severity_medium")]
     pub medium: f64,
+    /// What each HIGH finding adds to V.
+    #[arg(long = "severity-high", id = "severity_high")]
     pub high: f64,
 }
 

@@ -42,7 +42,7 @@ fn references_score_full_functional_reward_and_broken_copies_do_not() {
     let sandbox = Arc::new(Sandbox::new(SandboxConfig::default()).unwrap());
     let model = RewardModel::new(
         RewardConfig {
-            test_cap: None,
+            test_cap: scrl_reward::TestCap(None),
             cpu_time_ms: CPU_LIMIT_MS,
             wall_time_ms: 20_000,
             ..RewardConfig::default()

@@ -43,7 +43,7 @@ fn mbpp_references_score_one_and_broken_copies_do_not() {
     assert!(items.len() > 900, "{} MBPP references", items.len());
     let sandbox = Arc::new(Sandbox::new(SandboxConfig::default()).unwrap());
     let config = RewardConfig {
-        test_cap: None,
+        test_cap: scrl_reward::TestCap(None),
         cpu_time_ms: 5000,
         wall_time_ms: 20_000,
         ..RewardConfig::default()

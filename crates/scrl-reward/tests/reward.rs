@@ -202,7 +202,7 @@ fn function_call_problems_run_their_asserts() {
 #[test]
 fn the_test_cap_limits_t() {
     let m = model(RewardConfig {
-        test_cap: Some(2),
+        test_cap: scrl_reward::TestCap(Some(2)),
         ..RewardConfig::default()
     });
     let b = m.score(CORRECT, &sum_tests()).unwrap();
@@ -241,7 +241,7 @@ fn invalid_configurations_are_rejected_with_the_reason() {
         .to_string();
     assert!(err.contains("alpha"), "{err}");
     let bad = RewardConfig {
-        test_cap: Some(0),
+        test_cap: scrl_reward::TestCap(Some(0)),
         ..RewardConfig::default()
     };
     assert!(RewardModel::new(bad, sandbox(), Scanner::Native).is_err());

@@ -77,26 +77,38 @@ const LIBRARY_DIRS: &[&str] = &[
 /// Each sandbox gets its own block of this many uids; worker slot `i` runs as `uid_base + i`.
 const UID_BLOCK: u32 = 256;
 
-/// How to build a [`Sandbox`].
-#[derive(Clone, Debug)]
+/// How to build a [`Sandbox`]: the `[sandbox]` section of a run's config. Every field is also a
+/// flag of the commands that run programs (`--python`, `--workers`, ...), with this text as its
+/// help.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, clap::Args)]
+#[serde(default, deny_unknown_fields)]
 pub struct SandboxConfig {
-    /// The interpreter every zygote runs. Its stdlib must be readable by an unprivileged uid.
+    /// Python interpreter the sandbox runs (its stdlib must be readable by an unprivileged uid).
+    #[arg(long)]
     pub python: PathBuf,
-    /// Number of zygotes, i.e. tests that can run at once.
+    /// Sandbox worker processes, i.e. tests that can run at once (default: one per core).
+    #[arg(long)]
     pub workers: usize,
-    /// Run even when required isolation layers are missing (announced on stderr on every run).
+    /// Run even when the kernel lacks a required isolation layer (announced on every run). Unsafe.
+    #[arg(long = "allow-weak-sandbox")]
     pub allow_weak: bool,
-    /// A zygote is replaced after this many tests (and after any anomaly).
+    /// A worker is replaced after this many tests (and after any anomaly).
+    #[arg(long)]
     pub recycle_after: u64,
-    /// Modules each zygote imports before serving.
+    /// Modules each worker imports before serving, comma-separated.
+    #[arg(long, value_delimiter = ',')]
     pub preload: Vec<String>,
-    /// First uid of this sandbox's block; `None` picks one from the process id.
+    /// First uid of this sandbox's block of 256 (default: one picked from the process id).
+    #[arg(long)]
     pub uid_base: Option<u32>,
     /// RLIMIT_NOFILE of a test.
+    #[arg(long)]
     pub open_files: u64,
     /// RLIMIT_NPROC of a test (threads count; new processes are refused by seccomp anyway).
+    #[arg(long)]
     pub processes: u64,
-    /// RLIMIT_STACK of a test, capped at the memory limit.
+    /// RLIMIT_STACK of a test in bytes, capped at the memory limit.
+    #[arg(long)]
     pub stack_bytes: u64,
 }
 
@@ -251,6 +263,11 @@ fn inspect_interpreter(python: &Path) -> Result<InterpreterInfo, SandboxError> {
 
 impl Sandbox {
     /// Detects the isolation layers, starts `cfg.workers` zygotes and runs a self-test.
+    /// The config this sandbox was built from.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.cfg
+    }
+
     pub fn new(cfg: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let probe = isolation::probe();
         if !probe.x86_64 || HELPER_SO.is_empty() {

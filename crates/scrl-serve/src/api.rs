@@ -348,6 +348,17 @@ fn request_config(
             ));
         }
     }
+    if cfg.scanner != server.scanner || cfg.bandit != server.bandit {
+        return Err(ApiError::bad(
+            if cfg.scanner != server.scanner {
+                "reward.scanner"
+            } else {
+                "reward.bandit"
+            },
+            "fixed when the server starts; start it with the --scanner (and --bandit) it should \
+             use",
+        ));
+    }
     if cfg.skip_statement_examples != server.skip_statement_examples {
         return Err(ApiError::bad(
             "reward.skip_statement_examples",

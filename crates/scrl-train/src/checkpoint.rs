@@ -4,7 +4,7 @@
 //! half a checkpoint.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var};
 use scrl_model::{AdamW, AdamWParams};
@@ -38,38 +38,16 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
     })
 }
 
-/// Builds a checkpoint folder at `dir` atomically: `fill` writes into a fresh temporary folder,
-/// which then replaces `dir` (the previous version is removed only after the new one is in place).
+/// Builds a checkpoint folder at `dir` atomically with `scrl_fs::write_dir`: `fill` writes into a
+/// fresh temporary folder, which then replaces `dir`.
 pub fn write_dir(
     dir: &Path,
     fill: impl FnOnce(&Path) -> Result<(), TrainError>,
 ) -> Result<(), TrainError> {
-    let io = |p: PathBuf| move |e| TrainError::Io { path: p, error: e };
-    let name = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("checkpoint")
-        .to_string();
-    let tmp = dir.with_file_name(format!(".{name}.tmp"));
-    let old = dir.with_file_name(format!(".{name}.old"));
-    for stale in [&tmp, &old] {
-        if stale.exists() {
-            std::fs::remove_dir_all(stale).map_err(io(stale.clone()))?;
-        }
-    }
-    std::fs::create_dir_all(&tmp).map_err(io(tmp.clone()))?;
-    fill(&tmp)?;
-    std::fs::File::open(&tmp)
-        .and_then(|d| d.sync_all())
-        .map_err(io(tmp.clone()))?;
-    if dir.exists() {
-        std::fs::rename(dir, &old).map_err(io(dir.to_path_buf()))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(io(dir.to_path_buf()))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(io(old.clone()))?;
-    }
-    Ok(())
+    scrl_fs::write_dir(dir, fill, |path, error| TrainError::Io {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// A scalar value head on the policy's final hidden states (TRL's `v_head.summary` names).

@@ -53,7 +53,17 @@ pub fn value_loss(
 }
 
 /// Per-token KL estimate of the policy from the reference, from log-probs of the sampled tokens.
-#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(
+    serde::Serialize,
+    serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum KlEstimator {
     /// log pi - log pi_ref (unbiased, can be negative per token).

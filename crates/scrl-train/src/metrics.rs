@@ -20,25 +20,7 @@ impl MetricsLog {
             path: path.to_path_buf(),
             error: e,
         };
-        let kept: Vec<String> = match std::fs::read_to_string(path) {
-            Ok(text) => text
-                .lines()
-                .filter(|l| {
-                    serde_json::from_str::<serde_json::Value>(l)
-                        .ok()
-                        .and_then(|v| v.get(key).and_then(|s| s.as_u64()))
-                        .is_some_and(|s| s < keep_below)
-                })
-                .map(str::to_string)
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io(e)),
-        };
-        let mut body = kept.join("\n");
-        if !body.is_empty() {
-            body.push('\n');
-        }
-        crate::checkpoint::write_atomic(path, body.as_bytes())?;
+        scrl_fs::cut_jsonl(path, key, keep_below).map_err(io)?;
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(path)
@@ -49,8 +31,9 @@ impl MetricsLog {
         })
     }
 
-    pub fn write(&mut self, row: &serde_json::Value) -> Result<(), TrainError> {
-        let line = serde_json::to_string(row).expect("a json value serialises");
+    /// Appends one typed row (`scrl_eval::PpoEpisodeRow`, `scrl_eval::SftStepRow`) and flushes.
+    pub fn write<T: serde::Serialize>(&mut self, row: &T) -> Result<(), TrainError> {
+        let line = serde_json::to_string(row).expect("a metrics row serialises");
         writeln!(self.file, "{line}")
             .and_then(|_| self.file.flush())
             .map_err(|e| TrainError::Io {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 
 /// How a problem is turned into a prompt.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum PromptStyle {
     /// Chat when the checkpoint's tokenizer_config.json has a chat template, completion otherwise.
@@ -24,13 +24,22 @@ pub enum PromptStyle {
     Chat,
 }
 
-/// The LoRA settings as they appear in configs (PEFT's names).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// The LoRA settings as they appear in configs (PEFT's names): the `lora` table of `[sft]` and
+/// `[ppo]`, and the `--lora-*` flags.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, clap::Args)]
+#[serde(default, deny_unknown_fields)]
 pub struct LoraSettings {
+    /// LoRA rank of a new adapter.
+    #[arg(long = "lora-r", id = "lora_r", value_name = "R")]
     pub r: usize,
+    /// LoRA alpha (the update is scaled by alpha / r).
+    #[arg(long = "lora-alpha", id = "lora_alpha", value_name = "ALPHA")]
     pub alpha: f64,
+    /// Dropout on the LoRA input during training.
+    #[arg(long = "lora-dropout", id = "lora_dropout", value_name = "P")]
     pub dropout: f32,
+    /// The modules that get an adapter, comma-separated (e.g. q_proj,k_proj,v_proj,o_proj).
+    #[arg(long, value_delimiter = ',')]
     pub target_modules: Vec<String>,
 }
 

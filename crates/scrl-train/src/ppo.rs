@@ -19,8 +19,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{DType, Tensor};
+use scrl_eval::{PpoEpisodeRow, TrainingPhase};
 use scrl_model::{AdamW, AdamWParams, Finish, FrozenOps, LoraMode, SamplingParams, token_logprobs};
-use scrl_reward::{RewardBreakdown, RewardKind, RewardModel, Stage, TestSpec};
+use scrl_reward::{RewardBreakdown, RewardConfig, RewardKind, RewardModel, Stage, TestSpec};
+use scrl_sandbox::SandboxConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::advantages::{gae, grpo, rloo, token_rewards, whiten};
@@ -34,7 +36,7 @@ use crate::schedule::RewardSchedule;
 use crate::sft::pad_right;
 use crate::{SeedPurpose, TrainError, derive_seed, permutation};
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Algorithm {
     /// Clipped PPO with a value head and GAE (the paper).
@@ -47,87 +49,167 @@ pub enum Algorithm {
     Rloo,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// The `ppo` command's config, every field a TOML key and a flag (`--kl-coef 0.05`; a boolean is
+/// `--value-detach=false`), with this text as its help. The defaults are the paper's settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct PpoConfig {
+    /// The base checkpoint folder (config.json, safetensors, tokenizer.json).
+    #[arg(long)]
     pub model: PathBuf,
     /// The SFT adapter: the starting policy and the KL reference. Without it both are the base
     /// model.
+    #[arg(long)]
     pub adapter: Option<PathBuf>,
     /// Start the policy (and value head) from this PPO output folder (`final`, `best` or
     /// `checkpoint`): PPO-continue. The KL reference stays the SFT adapter.
+    #[arg(long)]
     pub init_from: Option<PathBuf>,
+    /// Problems JSONL with tests (see `securecoderl data import`); the training prompts.
+    #[arg(long)]
     pub data: PathBuf,
+    /// The run folder: final/, best/, checkpoint/, metrics.jsonl, summary.json, config.toml.
+    #[arg(long)]
     pub out: PathBuf,
+    /// `ppo` (clipped PPO with a value head and GAE, the paper), `grpo` or `rloo`.
+    #[arg(long, value_enum)]
     pub algo: Algorithm,
+    /// Episodes (one batch of rollouts and its update each).
+    #[arg(long)]
     pub episodes: u64,
+    /// Prompts per episode.
+    #[arg(long)]
     pub batch_size: usize,
     /// Samples per prompt, every algorithm (GRPO and RLOO need >= 2): several samples of one prompt
     /// give a reward spread within the prompt, which is what the update learns from.
+    #[arg(long)]
     pub group_size: usize,
+    /// The policy's (LoRA's) learning rate.
+    #[arg(long)]
     pub lr: f64,
+    /// Passes of the update over each episode's rollouts.
+    #[arg(long)]
     pub ppo_epochs: usize,
-    /// Sequences per minibatch (None: the whole batch).
+    /// Sequences per minibatch (default: the whole batch).
+    #[arg(long)]
     pub minibatch_size: Option<usize>,
+    /// The ratio clip epsilon of the surrogate loss.
+    #[arg(long)]
     pub clip: f64,
+    /// How far the value prediction may move from the old one per update (PPO's value clip).
+    #[arg(long)]
     pub value_clip: f64,
+    /// Weight of the value loss.
+    #[arg(long)]
     pub vf_coef: f64,
+    /// Discount of the per-token rewards.
+    #[arg(long)]
     pub gamma: f32,
     /// GAE lambda of the policy's advantages. 1 (the default) gives every token the sequence's
     /// return minus its value, so credit reaches the start of a long program.
+    #[arg(long)]
     pub lam: f32,
     /// GAE lambda of the value head's targets.
+    #[arg(long)]
     pub value_lam: f32,
-    /// The value head's learning rate (None: 10x `lr`, as veRL's critic): it starts from scratch
+    /// The value head's learning rate (default: 10x `lr`, as veRL's critic): it starts from scratch
     /// and must track the returns faster than the policy moves.
+    #[arg(long)]
     pub value_lr: Option<f64>,
     /// Train only the value head for this many first episodes (the policy does not move).
+    #[arg(long)]
     pub value_warmup_episodes: u64,
     /// The value head reads the policy's hidden states detached (the default), so the value loss
     /// does not train the policy's LoRA.
+    #[arg(long)]
     pub value_detach: bool,
+    /// Weight of the KL penalty to the reference (the SFT adapter).
+    #[arg(long)]
     pub kl_coef: f64,
-    /// Adaptive KL control towards this per-sequence KL (None: the coefficient stays fixed).
+    /// Adaptive KL control towards this per-sequence KL (default: the coefficient stays fixed).
+    #[arg(long)]
     pub kl_target: Option<f64>,
+    /// Horizon of the adaptive KL controller, in sequences.
+    #[arg(long)]
     pub kl_horizon: f64,
+    /// Per-token KL estimate: `k1` (log pi - log pi_ref) or `k3` (always >= 0).
+    #[arg(long, value_enum)]
     pub kl_estimator: KlEstimator,
+    /// Whiten the advantages over the batch (mean 0, standard deviation 1).
+    #[arg(long)]
     pub whiten_advantages: bool,
+    /// Gradient-norm clip of each update.
+    #[arg(long)]
     pub max_grad_norm: f64,
+    /// Sampling temperature of the rollouts (log-probs are taken at it).
+    #[arg(long)]
     pub temperature: f64,
+    /// Nucleus sampling of the rollouts (1: off).
+    #[arg(long)]
     pub top_p: f64,
+    /// Top-k sampling of the rollouts (0: off).
+    #[arg(long)]
     pub top_k: usize,
+    /// Longest completion, in tokens.
+    #[arg(long)]
     pub max_new_tokens: usize,
+    /// Problems whose prompt is longer than this many tokens are skipped and counted.
+    #[arg(long)]
     pub max_prompt_tokens: usize,
     /// Subtracted from the reward of a completion that ends without EOS (cut at `max_new_tokens`).
+    #[arg(long)]
     pub truncation_penalty: f64,
-    /// The functional reward of every episode, unless `binary_episodes` sets a curriculum.
-    pub reward: RewardKind,
     /// Binary reward for the first N episodes, then partial credit: the curriculum as one job.
+    #[arg(long)]
     pub binary_episodes: Option<u64>,
-    /// Validation problems (JSONL), kept out of training. None: `val_prompts` of `data` are held
-    /// out.
+    /// Validation problems (JSONL), kept out of training (default: `val_prompts` of `data` are held
+    /// out).
+    #[arg(long)]
     pub val_data: Option<PathBuf>,
     /// Held-out prompts for validation reward (chooses `best`); at most this many of `val_data`.
+    #[arg(long)]
     pub val_prompts: usize,
     /// Samples per validation prompt, at the training temperature, with the same seeds at every
     /// validation so that checkpoints are compared on the same random stream.
+    #[arg(long)]
     pub val_samples: usize,
     /// Validate every N episodes (and at the end); 0 = only at the end.
+    #[arg(long)]
     pub val_every: u64,
+    /// Write a resumable checkpoint every N episodes (and at the end).
+    #[arg(long)]
     pub save_every: u64,
     /// End the run after this episode with a checkpoint, as an interruption would (`--resume`
     /// continues).
+    #[arg(long)]
     pub stop_at: Option<u64>,
+    /// Seed of every random choice of the run (prompt order, sampling, dropout).
+    #[arg(long)]
     pub seed: u64,
     /// LoRA shape when no SFT adapter is given.
+    #[command(flatten)]
     pub lora: LoraSettings,
+    /// `auto` (chat when the checkpoint has a chat template), `completion` or `chat`.
+    #[arg(long, value_enum)]
     pub prompt_style: PromptStyle,
+    /// f32, bf16 or f16 for the base weights (LoRA stays f32).
+    #[arg(long)]
     pub dtype: String,
+    /// cpu, cuda or cuda:N.
+    #[arg(long)]
     pub device: String,
     /// How backward treats the frozen base weights: `input_grad_only` (computes no gradient for
     /// them) or `candle` (candle's own ops, the path before issue 14; for `bench ppo`'s
     /// comparison).
+    #[arg(long, value_enum)]
     pub frozen_ops: FrozenOps,
+    /// The reward: `[reward]` in TOML. Its `kind` is the functional reward of every episode,
+    /// unless `binary_episodes` sets a curriculum.
+    #[command(flatten)]
+    pub reward: RewardConfig,
+    /// The sandbox the reward runs programs in: `[sandbox]` in TOML.
+    #[command(flatten)]
+    pub sandbox: SandboxConfig,
 }
 
 impl Default for PpoConfig {
@@ -167,7 +249,6 @@ impl Default for PpoConfig {
             max_new_tokens: 512,
             max_prompt_tokens: 1024,
             truncation_penalty: 0.0,
-            reward: RewardKind::Partial,
             binary_episodes: None,
             val_data: None,
             val_prompts: 32,
@@ -181,6 +262,8 @@ impl Default for PpoConfig {
             dtype: "f32".into(),
             device: "cpu".into(),
             frozen_ops: FrozenOps::default(),
+            reward: RewardConfig::default(),
+            sandbox: SandboxConfig::default(),
         }
     }
 }
@@ -242,6 +325,9 @@ impl PpoConfig {
         if self.max_new_tokens == 0 {
             return bad("max_new_tokens must be >= 1".into());
         }
+        self.reward
+            .validate()
+            .map_err(|e| TrainError::Config(format!("[reward]: {e}")))?;
         Ok(())
     }
 
@@ -259,7 +345,7 @@ impl PpoConfig {
         match self.binary_episodes {
             Some(n) => RewardSchedule::BinaryThenPartial { binary_episodes: n },
             None => RewardSchedule::Constant {
-                reward: self.reward,
+                reward: self.reward.kind,
             },
         }
     }
@@ -316,49 +402,6 @@ pub struct PpoSummary {
     pub best_dir: PathBuf,
     pub seconds: f64,
     pub reference: String,
-}
-
-/// One row of `metrics.jsonl`: everything that explains what an episode did, flat run or not.
-#[derive(Serialize, Clone, Debug)]
-struct EpisodeMetrics {
-    episode: u64,
-    step: u64,
-    reward_kind: RewardKind,
-    /// `value_warmup` while only the value head trains, `update` otherwise.
-    phase: &'static str,
-    reward_mean: f64,
-    /// Standard deviation of the rewards within the batch.
-    reward_std: f64,
-    r_func_mean: f64,
-    r_sec_mean: f64,
-    /// Samples of the batch per ladder stage, indexed by stage number ([`Stage::ALL`]).
-    stage_counts: [usize; Stage::ALL.len()],
-    all_tests_passed_rate: f64,
-    /// Share of the batch's prompts whose samples all got the same reward (no signal within them).
-    same_reward_prompt_share: f64,
-    /// Share of completions that ended without EOS (cut at `max_new_tokens`).
-    truncation_rate: f64,
-    advantage_abs_mean: f64,
-    kl_mean: f64,
-    kl_coef: f64,
-    entropy: f32,
-    policy_loss: f64,
-    value_loss: f64,
-    /// 1 - Var(returns - values) / Var(returns) over completion tokens, before the update.
-    value_explained_variance: f64,
-    policy_grad_norm: f64,
-    value_grad_norm: f64,
-    clip_fraction: f64,
-    approx_kl: f64,
-    logprob_mismatch: f32,
-    response_length_mean: f64,
-    generation_tokens_per_s: f64,
-    seconds_generate: f64,
-    seconds_reward: f64,
-    seconds_forward: f64,
-    seconds_update: f64,
-    seconds_episode: f64,
-    val_reward: Option<f64>,
 }
 
 /// One sampled completion with everything the update needs.
@@ -1033,9 +1076,21 @@ pub fn run_ppo(
         path: cfg.out.clone(),
         error: e,
     })?;
+    // The record names the reward and sandbox the run really used (those of `reward`), so that
+    // `--config RUN/config.toml` repeats it.
+    let recorded = PpoConfig {
+        reward: RewardConfig {
+            kind: cfg.reward.kind,
+            ..reward.config().clone()
+        },
+        sandbox: reward.sandbox().config().clone(),
+        ..cfg.clone()
+    };
     write_atomic(
         &cfg.out.join("config.toml"),
-        toml::to_string(cfg).expect("config serialises").as_bytes(),
+        toml::to_string(&recorded)
+            .expect("config serialises")
+            .as_bytes(),
     )?;
 
     // Prompts: problems with tests and a prompt that fits; validation from its own file or a seeded
@@ -1263,20 +1318,20 @@ pub fn run_ppo(
             } else {
                 None
             };
-        let row = EpisodeMetrics {
+        let row = PpoEpisodeRow {
             episode: ep,
             step: ep,
             reward_kind: kind,
             phase: if policy_moves {
-                "update"
+                TrainingPhase::Update
             } else {
-                "value_warmup"
+                TrainingPhase::ValueWarmup
             },
             reward_mean,
             reward_std: std_dev(&scores.iter().map(|s| s.reward).collect::<Vec<_>>()),
             r_func_mean: mean(&|x| x.r_func),
             r_sec_mean: mean(&|x| x.r_sec),
-            stage_counts,
+            stage_counts: stage_counts.map(|c| c as u32),
             all_tests_passed_rate: mean(&|x| {
                 f64::from(u8::from(
                     x.tests_total > 0 && x.tests_passed == x.tests_total,
@@ -1306,7 +1361,7 @@ pub fn run_ppo(
             seconds_episode: t_ep.elapsed().as_secs_f64(),
             val_reward,
         };
-        log.write(&serde_json::to_value(&row).expect("metrics serialise"))?;
+        log.write(&row)?;
         progress(
             state.episode,
             &format!(
@@ -1441,7 +1496,10 @@ mod tests {
     fn selection_uses_the_reward_trained_on_at_the_end() {
         assert_eq!(
             PpoConfig {
-                reward: RewardKind::Binary,
+                reward: RewardConfig {
+                    kind: RewardKind::Binary,
+                    ..Default::default()
+                },
                 ..PpoConfig::default()
             }
             .selection_reward(),

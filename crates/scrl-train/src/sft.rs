@@ -18,39 +18,75 @@ use crate::policy::{LoraSettings, Policy, PromptStyle, device, dtype};
 use crate::seed::{MAX_MICRO_BATCHES, sft_dropout_index};
 use crate::{SeedPurpose, TrainError, derive_seed, permutation};
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// The `sft` command's config, every field a TOML key and a flag (`--epochs 3`), with this text as
+/// its help.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct SftConfig {
     /// The base checkpoint folder (config.json, safetensors, tokenizer.json).
+    #[arg(long)]
     pub model: PathBuf,
     /// Problems JSONL; those with a `reference_solution` are the targets.
+    #[arg(long)]
     pub data: PathBuf,
     /// The run folder: adapter/, best/, checkpoint/, metrics.jsonl, config.toml.
+    #[arg(long)]
     pub out: PathBuf,
+    /// Passes over the training examples.
+    #[arg(long)]
     pub epochs: usize,
+    /// Examples per micro-batch.
+    #[arg(long)]
     pub batch_size: usize,
+    /// Micro-batches per optimizer step (at most 1,024).
+    #[arg(long)]
     pub grad_accum: usize,
+    /// Peak learning rate of the LoRA parameters.
+    #[arg(long)]
     pub lr: f64,
+    /// Share of the steps spent warming the learning rate up linearly.
+    #[arg(long)]
     pub warmup_ratio: f64,
+    /// The cosine schedule ends at this share of `lr`.
+    #[arg(long)]
     pub min_lr_ratio: f64,
+    /// AdamW's decoupled weight decay.
+    #[arg(long)]
     pub weight_decay: f64,
+    /// Gradient-norm clip of each optimizer step.
+    #[arg(long)]
     pub max_grad_norm: f64,
     /// Examples longer than this (prompt + target tokens) are skipped and counted.
+    #[arg(long)]
     pub max_seq_len: usize,
     /// Share of the problems held out for the validation loss (at least one problem), when no
     /// `val_data` is given.
+    #[arg(long)]
     pub val_fraction: f64,
     /// Validation problems (JSONL) for the validation loss, kept out of training; then every
     /// problem of `data` trains.
+    #[arg(long)]
     pub val_data: Option<PathBuf>,
     /// Validation every this many optimizer steps (0: at the end of each epoch only).
+    #[arg(long)]
     pub eval_every: u64,
+    /// Seed of every random choice of the run (split, order, dropout).
+    #[arg(long)]
     pub seed: u64,
+    /// The adapter's shape.
+    #[command(flatten)]
     pub lora: LoraSettings,
+    /// `auto` (chat when the checkpoint has a chat template), `completion` or `chat`.
+    #[arg(long, value_enum)]
     pub prompt_style: PromptStyle,
+    /// f32, bf16 or f16 for the base weights (LoRA stays f32).
+    #[arg(long)]
     pub dtype: String,
+    /// cpu, cuda or cuda:N.
+    #[arg(long)]
     pub device: String,
-    /// At most this many training problems (None: all).
+    /// At most this many training problems (default: all).
+    #[arg(long)]
     pub max_problems: Option<usize>,
 }
 
@@ -408,11 +444,16 @@ pub fn run_sft(
             None
         };
         let secs = t0.elapsed().as_secs_f64();
-        log.write(&serde_json::json!({
-            "step": step, "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
-            "grad_norm": grad_norm, "target_tokens": n_tokens,
-            "tokens_per_s": n_tokens as f64 / secs.max(1e-9),
-        }))?;
+        log.write(&scrl_eval::SftStepRow {
+            step,
+            epoch,
+            train_loss,
+            val_loss,
+            lr,
+            grad_norm,
+            target_tokens: n_tokens as u64,
+            tokens_per_s: n_tokens as f64 / secs.max(1e-9),
+        })?;
         if let Some(v) = val_loss {
             last_val = v;
             if state.best_val_loss.is_none_or(|b| v < b) {

@@ -38,6 +38,8 @@ enum Command {
     /// PPO (value head, GAE, clipped surrogate, KL to the SFT reference), GRPO or RLOO on the
     /// reward.
     Ppo(cmd::train::PpoArgs),
+    /// Print a config section's defaults as TOML (every key is also a flag of its command).
+    Config(cmd::flags::ConfigArgs),
     /// Evaluate a model (and adapter) on the fixed evaluation set: metrics with CIs, taxonomy,
     /// records.
     Eval(cmd::eval::EvalArgs),
@@ -81,6 +83,7 @@ fn main() {
         Command::Pretrain(a) => cmd::pretrain::run(a),
         Command::Generate(a) => cmd::generate::run(a),
         Command::Sft(a) => cmd::train::run_sft(a),
+        Command::Config(a) => cmd::flags::run_config(a),
         Command::Eval(a) => cmd::eval::run_eval(a),
         Command::BenchModels(a) => cmd::eval::run_bench_models(a),
         Command::Ppo(a) => cmd::train::run_ppo(a),

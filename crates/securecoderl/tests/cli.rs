@@ -168,6 +168,21 @@ fn eval_and_bench_models_write_reports_on_the_same_problems() {
     assert!(text(&o).contains("| tiny | 3 |"), "{}", text(&o));
     let records = out.join("records.jsonl");
     assert_eq!(scrl_eval::read_records(&records).unwrap().len(), 3);
+    // Its folder's config.toml repeats it: the same samples, scored the same.
+    let again = dir.path().join("again");
+    let config = out.join("config.toml");
+    let o = scrl(&[
+        "eval",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(again.join("records.jsonl")).unwrap(),
+        std::fs::read_to_string(&records).unwrap()
+    );
     // A second evaluation compared with the first: paired tests on the same problems.
     let out2 = dir.path().join("eval2");
     let mut args = vec![
@@ -414,4 +429,179 @@ fn every_config_file_the_help_and_the_docs_name_exists() {
         }
     }
     assert!(checked >= 3, "only {checked} config paths found");
+}
+
+/// The rows of a metrics.jsonl that must match between two runs of one config (timings and
+/// throughput left out).
+fn deterministic_metrics(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut r: serde_json::Value = serde_json::from_str(l).unwrap();
+            let o = r.as_object_mut().unwrap();
+            o.retain(|k, _| !k.starts_with("seconds") && !k.ends_with("per_s"));
+            r
+        })
+        .collect()
+}
+
+/// A run folder's config.toml holds the whole resolved config, the reward and sandbox of a PPO run
+/// included, and `--config RUN/config.toml` repeats the run: the same metrics, row for row.
+#[test]
+fn a_run_folders_config_repeats_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |n: &str| tmp.path().join(n).to_string_lossy().into_owned();
+    let (sft_a, sft_b, ppo_a, ppo_b) = (dir("sft-a"), dir("sft-b"), dir("ppo-a"), dir("ppo-b"));
+    let data = [
+        "--model",
+        "models/tiny",
+        "--data",
+        "examples/problems.jsonl",
+    ];
+    let mut sft = vec!["sft", "--epochs", "1", "--lora-r", "4", "--lr", "1e-3"];
+    sft.extend(data);
+    sft.extend(["--val-fraction", "0.3", "--out", &sft_a]);
+    let o = scrl(&sft);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut ppo = vec![
+        "ppo",
+        "--episodes",
+        "2",
+        "--batch-size",
+        "2",
+        "--max-new-tokens",
+        "16",
+    ];
+    ppo.extend(data);
+    ppo.extend([
+        "--val-prompts",
+        "1",
+        "--val-samples",
+        "1",
+        "--whiten-advantages=false",
+    ]);
+    ppo.extend([
+        "--reward",
+        "binary",
+        "--test-cap",
+        "2",
+        "--cpu-time-ms",
+        "1500",
+        "--workers",
+    ]);
+    ppo.extend(["1", "--out", &ppo_a]);
+    let o = scrl(&ppo);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let recorded = std::fs::read_to_string(tmp.path().join("ppo-a/config.toml")).unwrap();
+    let cfg: toml::Table = toml::from_str(&recorded).unwrap();
+    assert_eq!(
+        cfg["whiten_advantages"].as_bool(),
+        Some(false),
+        "{recorded}"
+    );
+    let reward = cfg["reward"].as_table().expect("a [reward] table");
+    assert_eq!(reward["kind"].as_str(), Some("binary"), "{recorded}");
+    assert_eq!(reward["test_cap"].as_integer(), Some(2), "{recorded}");
+    assert_eq!(reward["cpu_time_ms"].as_integer(), Some(1500), "{recorded}");
+    let sandbox = cfg["sandbox"].as_table().expect("a [sandbox] table");
+    assert_eq!(sandbox["workers"].as_integer(), Some(1), "{recorded}");
+    assert!(sandbox["python"].as_str().is_some(), "{recorded}");
+
+    for (first, again, command) in [(&sft_a, &sft_b, "sft"), (&ppo_a, &ppo_b, "ppo")] {
+        let config = format!("{first}/config.toml");
+        let o = scrl(&[command, "--config", &config, "--out", again]);
+        assert!(o.status.success(), "{command}: {}", text(&o));
+        let (a, b) = (
+            deterministic_metrics(&Path::new(first).join("metrics.jsonl")),
+            deterministic_metrics(&Path::new(again).join("metrics.jsonl")),
+        );
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "{command}: the repeated run differs");
+        let mut c: toml::Table =
+            toml::from_str(&std::fs::read_to_string(Path::new(again).join("config.toml")).unwrap())
+                .unwrap();
+        let mut d: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+        c.remove("out");
+        d.remove("out");
+        assert_eq!(c, d, "{command}: the repeated run records another config");
+    }
+
+    // A flag overrides the file; a key the section does not have is an error that names it.
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, format!("{recorded}\n[extra]\nx = 1\n")).unwrap();
+    let o = scrl(&["ppo", "--config", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("extra"), "{}", text(&o));
+    let o = scrl(&[
+        "ppo",
+        "--config",
+        &format!("{ppo_a}/config.toml"),
+        "--test-cap",
+        "0",
+    ]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("test cap"), "{}", text(&o));
+}
+
+/// Every `--flag` the README and docs/ name is a flag of some command (the flags are derived from
+/// the config types, so a renamed field must not leave the docs behind), or one of the other tools'
+/// flags listed here.
+#[test]
+fn every_flag_the_docs_name_exists() {
+    let mut help = String::new();
+    all_help(&mut Vec::new(), &mut help);
+    let others = [
+        "--all-targets",
+        "--bench",
+        "--check",
+        "--example",
+        "--features",
+        "--locked",
+        "--pack",
+        "--release",
+        "--test",
+        "--unshare-all",
+        "--workspace",
+    ];
+    let flags = |text: &str| -> Vec<String> {
+        let b = text.as_bytes();
+        let mut found = Vec::new();
+        for (at, _) in text.match_indices("--") {
+            let before = at.checked_sub(1).map(|i| b[i]);
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+                continue;
+            }
+            let name: String = text[at + 2..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+                .collect();
+            if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                found.push(format!("--{}", name.trim_end_matches('-')));
+            }
+        }
+        found
+    };
+    let known: std::collections::HashSet<String> = flags(&help).into_iter().collect();
+    let mut docs = vec![repo().join("README.md")];
+    for entry in std::fs::read_dir(repo().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            docs.push(path);
+        }
+    }
+    let mut checked = 0;
+    for path in docs {
+        for f in flags(&std::fs::read_to_string(&path).unwrap()) {
+            assert!(
+                known.contains(&f) || others.contains(&f.as_str()),
+                "{} names {f}, which no command has",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} flags found in the docs");
 }

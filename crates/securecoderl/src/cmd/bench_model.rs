@@ -473,7 +473,7 @@ fn run_shapes(args: &BenchModelArgs) -> anyhow::Result<i32> {
         args.sft_seq,
         args.ppo_new_tokens,
         args.ppo_epochs,
-        super::eval::reward_setting(&reward),
+        scrl_experiment::evaluation::reward_setting(&reward),
     );
     println!();
     println!(

@@ -82,11 +82,7 @@ fn measure(
     reset_peak_rss();
     scrl_train::run_ppo(&cfg, reward, false, &|_, _| {})?;
     let peak_rss_mib = peak_rss_mib();
-    let text = std::fs::read_to_string(cfg.out.join("metrics.jsonl"))?;
-    let rows: Vec<serde_json::Value> = text
-        .lines()
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?;
+    let rows: Vec<scrl_eval::PpoEpisodeRow> = scrl_eval::read_rows(&cfg.out.join("metrics.jsonl"))?;
     let _ = std::fs::remove_dir_all(&dir);
     // The first episode pays for warm-up (zygotes, page cache): report the rest when there is a
     // rest.
@@ -95,20 +91,17 @@ fn measure(
     } else {
         &rows[..]
     };
-    let mean = |k: &str| {
-        rows.iter()
-            .map(|r| r[k].as_f64().unwrap_or(0.0))
-            .sum::<f64>()
-            / rows.len() as f64
+    let mean = |k: fn(&scrl_eval::PpoEpisodeRow) -> f64| {
+        rows.iter().map(k).sum::<f64>() / rows.len() as f64
     };
     Ok(Measured {
         episodes: rows.len(),
-        tokens: mean("response_length_mean") * a.batch_size as f64,
-        generate: mean("seconds_generate"),
-        reward: mean("seconds_reward"),
-        forward: mean("seconds_forward"),
-        update: mean("seconds_update"),
-        episode: mean("seconds_episode"),
+        tokens: mean(|r| r.response_length_mean) * a.batch_size as f64,
+        generate: mean(|r| r.seconds_generate),
+        reward: mean(|r| r.seconds_reward),
+        forward: mean(|r| r.seconds_forward),
+        update: mean(|r| r.seconds_update),
+        episode: mean(|r| r.seconds_episode),
         peak_rss_mib,
         ppo_epochs: cfg.ppo_epochs,
     })

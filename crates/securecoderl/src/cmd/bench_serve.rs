@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use scrl_reward::{StdinCase, TestSpec};
-use scrl_sandbox::Sandbox;
+use scrl_reward::{RewardConfig, StdinCase, TestSpec};
+use scrl_sandbox::{Sandbox, SandboxConfig};
 use scrl_serve::{App, ServeConfig};
 
 use super::reward_opts::RewardOpts;
@@ -81,7 +81,7 @@ struct Side {
 
 pub fn run(a: BenchServeArgs) -> anyhow::Result<i32> {
     let items = load(&a.data, a.max_problems)?;
-    let cfg = a.reward.reward_config();
+    let (cfg, sandbox_cfg) = a.reward.resolve()?;
     let specs: Vec<TestSpec> = items
         .iter()
         .map(|it| TestSpec::Stdin(it.tests.clone()))
@@ -90,8 +90,8 @@ pub fn run(a: BenchServeArgs) -> anyhow::Result<i32> {
         "{} programs; score --batch path first, then the server",
         items.len()
     );
-    let batch = via_score_batch(&a, &items, &specs)?;
-    let served = via_server(&a, &items)?;
+    let batch = via_score_batch(&cfg, &sandbox_cfg, &items, &specs)?;
+    let served = via_server(&a, &cfg, &sandbox_cfg, &items)?;
     if served.accepted != batch.accepted || served.executions != batch.executions {
         bail!(
             "the two paths disagree: server {} accepted of {} runs, score --batch {} of {}",
@@ -128,20 +128,25 @@ pub fn run(a: BenchServeArgs) -> anyhow::Result<i32> {
         served.rejected
     );
     println!(
-        "server / score --batch: {:.2}x the executions per second (test cap {:?}, {} workers, \
+        "server / score --batch: {:.2}x the executions per second (test cap {}, {} workers, \
          reward config {:?} {:?})",
         rate(&served) / rate(&batch),
         cfg.test_cap,
-        a.reward.sandbox_config().workers,
+        sandbox_cfg.workers,
         cfg.kind,
         cfg.compare
     );
     Ok(0)
 }
 
-fn via_score_batch(a: &BenchServeArgs, items: &[Item], specs: &[TestSpec]) -> anyhow::Result<Side> {
-    let model = a.reward.build()?;
-    warm(model.sandbox(), a.reward.sandbox_config().workers)?;
+fn via_score_batch(
+    reward: &RewardConfig,
+    sandbox: &SandboxConfig,
+    items: &[Item],
+    specs: &[TestSpec],
+) -> anyhow::Result<Side> {
+    let model = scrl_experiment::start_reward(reward, sandbox)?;
+    warm(model.sandbox(), sandbox.workers)?;
     let pairs: Vec<(&str, &TestSpec)> = items
         .iter()
         .zip(specs)
@@ -178,17 +183,21 @@ fn warm(sb: &Sandbox, workers: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn via_server(a: &BenchServeArgs, items: &[Item]) -> anyhow::Result<Side> {
-    let sandbox =
-        Arc::new(Sandbox::new(a.reward.sandbox_config()).context("starting the sandbox")?);
-    warm(&sandbox, a.reward.sandbox_config().workers)?;
+fn via_server(
+    a: &BenchServeArgs,
+    reward: &RewardConfig,
+    sandbox_cfg: &SandboxConfig,
+    items: &[Item],
+) -> anyhow::Result<Side> {
+    let sandbox = Arc::new(Sandbox::new(sandbox_cfg.clone()).context("starting the sandbox")?);
+    warm(&sandbox, sandbox_cfg.workers)?;
     let cfg = ServeConfig {
-        reward: a.reward.reward_config(),
+        reward: reward.clone(),
         max_in_flight: a.max_in_flight,
         max_queued: a.max_queued,
         ..ServeConfig::default()
     };
-    let app = App::new(cfg, sandbox, super::serve::scanner_factory(&a.reward))?;
+    let app = App::new(cfg, sandbox, super::serve::scanner_factory(reward))?;
     let bodies: Vec<serde_json::Value> = items
         .chunks(a.batch.max(1))
         .map(|chunk| {

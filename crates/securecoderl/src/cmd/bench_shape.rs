@@ -215,24 +215,18 @@ pub fn ppo_episode(
     reset_peak_rss();
     let run = scrl_train::run_ppo(&cfg, reward, false, &|_, _| {});
     let peak = peak_rss_mib();
-    let text = std::fs::read_to_string(cfg.out.join("metrics.jsonl"));
+    let rows = scrl_eval::read_rows::<scrl_eval::PpoEpisodeRow>(&cfg.out.join("metrics.jsonl"));
     let _ = std::fs::remove_dir_all(&dir);
     run.with_context(|| format!("PPO episode on {}", model_dir.display()))?;
-    let text = text.context("reading the PPO run's metrics.jsonl")?;
-    let last: serde_json::Value =
-        serde_json::from_str(text.lines().last().context("empty metrics.jsonl")?)?;
-    let get = |k: &str| -> anyhow::Result<f64> {
-        last[k]
-            .as_f64()
-            .with_context(|| format!("metrics.jsonl has no numeric `{k}`"))
-    };
+    let rows = rows.context("reading the PPO run's metrics.jsonl")?;
+    let last = rows.last().context("empty metrics.jsonl")?;
     Ok(PpoPhases {
-        generate: get("seconds_generate")?,
-        reward: get("seconds_reward")?,
-        forward: get("seconds_forward")?,
-        update: get("seconds_update")?,
-        episode: get("seconds_episode")?,
-        response_tokens: get("response_length_mean")? * batch as f64,
+        generate: last.seconds_generate,
+        reward: last.seconds_reward,
+        forward: last.seconds_forward,
+        update: last.seconds_update,
+        episode: last.seconds_episode,
+        response_tokens: last.response_length_mean * batch as f64,
         peak_rss_mib: peak,
     })
 }

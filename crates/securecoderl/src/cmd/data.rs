@@ -64,19 +64,11 @@ pub struct SplitArgs {
     pub eval_out: PathBuf,
     #[arg(long)]
     pub train_out: PathBuf,
-    #[arg(long, default_value_t = 100)]
-    pub eval_n: usize,
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Keep at most this many training problems (a prefix of the seeded order).
-    #[arg(long)]
-    pub train_n: Option<usize>,
     /// Drop function-call problems before splitting.
     #[arg(long)]
     pub stdin_only: bool,
-    /// Train on the evaluation problems too (reported; never the default).
-    #[arg(long)]
-    pub allow_overlap: bool,
+    #[command(flatten)]
+    pub split: super::flags::Flags<SplitOptions>,
 }
 
 #[derive(clap::Args)]
@@ -194,18 +186,13 @@ fn split(a: SplitArgs) -> anyhow::Result<i32> {
             before - problems.len()
         );
     }
-    let opts = SplitOptions {
-        eval_n: a.eval_n,
-        seed: a.seed,
-        train_n: a.train_n,
-        allow_overlap: a.allow_overlap,
-    };
+    let opts = a.split.over(SplitOptions::default())?;
     let s = scrl_data::split(&problems, &opts)?;
     write_problems(&a.eval_out, &s.eval)?;
     write_problems(&a.train_out, &s.train)?;
     eprintln!(
         "seed {}: {} evaluation problems -> {}, {} training problems -> {}",
-        a.seed,
+        opts.seed,
         s.eval.len(),
         a.eval_out.display(),
         s.train.len(),

@@ -10,6 +10,7 @@ pub mod bench_serve;
 pub mod bench_shape;
 pub mod data;
 pub mod eval;
+pub mod flags;
 pub mod generate;
 pub mod pretrain;
 pub mod reward_opts;

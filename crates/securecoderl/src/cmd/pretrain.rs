@@ -25,35 +25,9 @@ pub struct PretrainArgs {
     /// Seed of those built-in problems (keep it apart from evaluation seeds).
     #[arg(long, default_value_t = 1_000_003)]
     pub builtin_seed: u64,
-    #[arg(long, default_value_t = PretrainSettings::default().vocab_size)]
-    pub vocab_size: usize,
-    #[arg(long, default_value_t = PretrainSettings::default().hidden_size)]
-    pub hidden_size: usize,
-    #[arg(long, default_value_t = PretrainSettings::default().intermediate_size)]
-    pub intermediate_size: usize,
-    #[arg(long, default_value_t = PretrainSettings::default().num_layers)]
-    pub layers: usize,
-    #[arg(long, default_value_t = PretrainSettings::default().num_heads)]
-    pub heads: usize,
-    #[arg(long, default_value_t = PretrainSettings::default().num_kv_heads)]
-    pub kv_heads: usize,
-    #[arg(long, default_value_t = PretrainSettings::default().seq_len)]
-    pub seq_len: usize,
-    #[arg(long, default_value_t = PretrainSettings::default().batch_size)]
-    pub batch_size: usize,
-    #[arg(long, default_value_t = PretrainSettings::default().steps)]
-    pub steps: u64,
-    #[arg(long, default_value_t = PretrainSettings::default().lr)]
-    pub lr: f64,
-    #[arg(long, default_value_t = PretrainSettings::default().warmup_steps)]
-    pub warmup_steps: u64,
-    #[arg(long, default_value_t = PretrainSettings::default().weight_decay)]
-    pub weight_decay: f64,
-    #[arg(long, default_value_t = PretrainSettings::default().seed)]
-    pub seed: u64,
-    /// Fraction of each batch drawn from the task suite / extra texts.
-    #[arg(long, default_value_t = PretrainSettings::default().extra_fraction)]
-    pub extra_fraction: f64,
+    #[command(flatten)]
+    pub settings: super::flags::Flags<PretrainSettings>,
+    /// Write a checkpoint every this many steps (and at the end).
     #[arg(long, default_value_t = 50)]
     pub checkpoint_every: u64,
     /// Stop (with a checkpoint) at this step; rerun the same command to resume.
@@ -84,22 +58,7 @@ fn read_texts(path: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 pub fn run(args: PretrainArgs) -> anyhow::Result<i32> {
-    let settings = PretrainSettings {
-        vocab_size: args.vocab_size,
-        hidden_size: args.hidden_size,
-        intermediate_size: args.intermediate_size,
-        num_layers: args.layers,
-        num_heads: args.heads,
-        num_kv_heads: args.kv_heads,
-        seq_len: args.seq_len,
-        batch_size: args.batch_size,
-        steps: args.steps,
-        lr: args.lr,
-        warmup_steps: args.warmup_steps,
-        weight_decay: args.weight_decay,
-        seed: args.seed,
-        extra_fraction: args.extra_fraction,
-    };
+    let settings = args.settings.over(PretrainSettings::default())?;
     let mut extra_texts = Vec::new();
     if args.builtin_per_family > 0 {
         for p in scrl_data::builtin::suite(args.builtin_seed, args.builtin_per_family) {

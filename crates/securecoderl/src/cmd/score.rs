@@ -60,6 +60,7 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<i32> {
         .as_deref()
         .context("give --program FILE (or - for stdin), or --batch")?;
     let program = read_program(program_path)?;
+    let (reward, sandbox) = a.reward.resolve()?;
     let (label, tests) = match (&a.tests, &a.problems, &a.id) {
         (Some(t), _, _) => (t.display().to_string(), read_tests_file(t)?),
         (None, Some(p), Some(id)) => {
@@ -70,7 +71,7 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<i32> {
                 .with_context(|| format!("no problem with id {id:?} in {}", p.display()))?;
             (
                 format!("{} ({})", id, p.display()),
-                test_spec(prob, &a.reward.reward_config()),
+                test_spec(prob, &reward),
             )
         }
         (None, Some(_), None) => {
@@ -78,7 +79,7 @@ pub fn run(a: ScoreArgs) -> anyhow::Result<i32> {
         }
         (None, None, _) => bail!("give the tests: --problems FILE --id ID, or --tests FILE"),
     };
-    let model = a.reward.build()?;
+    let model = scrl_experiment::start_reward(&reward, &sandbox)?;
     let b = model.score(&program, &tests)?;
     if a.json {
         println!("{}", serde_json::to_string(&b.to_json_row(None))?);
@@ -247,12 +248,12 @@ fn run_batch(a: &ScoreArgs, batch: &Path, problems_path: &Path) -> anyhow::Resul
         }
         rows.push(row);
     }
-    let reward_config = a.reward.reward_config();
+    let (reward_config, sandbox) = a.reward.resolve()?;
     let specs: HashMap<&str, TestSpec> = by_id
         .iter()
         .map(|(id, p)| (*id, test_spec(p, &reward_config)))
         .collect();
-    let model = a.reward.build()?;
+    let model = scrl_experiment::start_reward(&reward_config, &sandbox)?;
     let bar = indicatif::ProgressBar::new(rows.len() as u64).with_style(
         indicatif::ProgressStyle::with_template(
             "{bar:40} {pos}/{len} completions, {per_sec}, eta {eta}",

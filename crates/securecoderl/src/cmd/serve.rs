@@ -77,8 +77,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         (None, None) => None,
     };
     scrl_serve::check_bind(a.listen, token.as_deref())?;
-    let reward = a.reward.reward_config();
+    let (reward, sandbox_cfg) = a.reward.resolve()?;
     reward.validate()?;
+    let scanners = scanner_factory(&reward);
     let mut problems = HashMap::new();
     if let Some(p) = &a.problems {
         for prob in scrl_data::load_problems(p)? {
@@ -102,10 +103,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         deadline: Duration::from_secs(a.deadline_s.max(1)),
         ..ServeConfig::default()
     };
-    let sandbox =
-        Arc::new(Sandbox::new(a.reward.sandbox_config()).context("starting the sandbox")?);
+    let sandbox = Arc::new(Sandbox::new(sandbox_cfg).context("starting the sandbox")?);
     let isolation = sandbox.isolation().to_string();
-    let app = App::new(cfg, sandbox, scanner_factory(&a.reward))?;
+    let app = App::new(cfg, sandbox, scanners)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -134,8 +134,8 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Each reward model the server builds gets a scanner of the kind the flags chose.
-pub fn scanner_factory(opts: &RewardOpts) -> scrl_serve::ScannerFactory {
-    let opts = opts.clone();
-    Arc::new(move || opts.scanner().map_err(|e| format!("{e:#}")))
+/// Each reward model the server builds gets a scanner of the kind the reward section chose.
+pub fn scanner_factory(reward: &scrl_reward::RewardConfig) -> scrl_serve::ScannerFactory {
+    let reward = reward.clone();
+    Arc::new(move || reward.start_scanner().map_err(|e| format!("{e:#}")))
 }
