@@ -9,9 +9,11 @@
 //! (bit-identical outputs) and return `None` for the frozen operand, so no such buffer is ever
 //! allocated; attention uses candle's fused softmax and recomputes its probabilities in backward
 //! instead of keeping them, and RoPE and RMSNorm run candle's fused kernels (which have no
-//! backward) inside nodes with their own. `FrozenOps::Candle` keeps the old path selectable for
-//! benchmarks and for the gradient-equality test. This module knows nothing about the model's
-//! layout.
+//! backward) inside nodes with their own. Chains of candle nodes are single nodes here where that
+//! saves memory and time (candle keeps every node's inputs and makes every gradient as zeros plus a
+//! sum): a LoRA linear layer, the token log-probabilities, grouped-query attention without copies
+//! of k and v. `FrozenOps::Candle` keeps the old path selectable for benchmarks and for the
+//! gradient-equality test. This module knows nothing about the model's layout.
 
 use candle_core::backend::BackendStorage;
 use std::sync::Mutex;
@@ -85,12 +87,87 @@ fn binary(x: &Tensor, y: &Tensor, ops: FrozenOps, op: BinOp) -> Result<Tensor> {
     x.apply_op2(&y, Binary(op))
 }
 
-/// Causal attention `softmax(q k^T * scale + bias) v` for `q` (b, h, tq, d), `k` and `v` (b, h, tk,
-/// d), a constant f32 `bias` (b, 1, tq, tk); scores and softmax in f32, the output in v's dtype.
-/// With `InputGradOnly` the graph keeps no score-sized tensor: backward recomputes the
-/// probabilities one batch row at a time (one more `q k^T` per layer), so the (tq, tk) scores of a
-/// layer exist for one row at a time instead of six copies for every layer until backward reaches
-/// it.
+/// The LoRA branch of a linear layer: `scale * (mask * x) A^T B^T` with `a` (r, in) and `b` (out,
+/// r) in f32, `mask` the dropout mask of `x` (in f32) when training with dropout.
+pub(crate) struct Lora<'a> {
+    pub(crate) a: &'a Tensor,
+    pub(crate) b: &'a Tensor,
+    pub(crate) scale: f64,
+    pub(crate) mask: Option<&'a Tensor>,
+}
+
+/// `x W^T (+ bias) + scale * (mask * x) A^T B^T` for `x` (n, in) and a frozen `w` (out, in) as one
+/// graph node: candle's graph of the same sum has seven nodes (the base product, the mask product,
+/// two LoRA products, the scale, the cast and the sum), each keeping its inputs and each gradient
+/// made as zeros plus a sum. This node keeps the mask and the (n, r) product `x A^T`; backward is
+/// `dx = g W + scale * mask * (g B) A`, `dA = scale * (g B)^T (mask * x)` and
+/// `dB = scale * g^T (x A^T)`, each only for an operand that tracks a gradient (never for `w`).
+pub(crate) fn lora_linear(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    lora: Lora<'_>,
+) -> Result<Tensor> {
+    let (a, b, scale) = (lora.a, lora.b, lora.scale);
+    let mask = lora.mask.cloned();
+    let xd = x.detach();
+    let mut y = xd.matmul(&w.t()?)?;
+    if let Some(bias) = bias {
+        y = y.broadcast_add(bias)?;
+    }
+    let xa = masked(&xd, mask.as_ref())?.matmul(&a.detach().t()?)?;
+    let delta = (xa.matmul(&b.detach().t()?)? * scale)?;
+    let dtype = y.dtype();
+    let y = (y + delta.to_dtype(dtype)?)?;
+    drop(delta);
+    let (gx, ga, gb) = (x.track_op(), a.track_op(), b.track_op());
+    if !(gx || ga || gb) {
+        return Ok(y);
+    }
+    let w = w.clone();
+    let bwd = move |x: &Tensor, a: &Tensor, b: &Tensor, grad: &Tensor| -> Result<Grads3> {
+        let g32 = grad.to_dtype(DType::F32)?;
+        let gbm = g32.matmul(b)?; // (n, r)
+        let dx = if gx {
+            let mut lora = (gbm.matmul(a)? * scale)?;
+            if let Some(m) = &mask {
+                lora = (lora * m)?;
+            }
+            let base = grad.matmul(&w)?;
+            Some((base + lora.to_dtype(grad.dtype())?)?.to_dtype(x.dtype())?)
+        } else {
+            None
+        };
+        let da = if ga {
+            Some((gbm.t()?.matmul(&masked(x, mask.as_ref())?)? * scale)?)
+        } else {
+            None
+        };
+        let db = if gb {
+            Some((g32.t()?.matmul(&xa)? * scale)?)
+        } else {
+            None
+        };
+        Ok((dx, da, db))
+    };
+    x.apply_op3(
+        a,
+        b,
+        HandOver3 {
+            out: Mutex::new(Some(y)),
+            bwd: Box::new(bwd),
+        },
+    )
+}
+
+/// Causal attention `softmax(q k^T * scale + bias) v` for `q` (b, h, tq, d), `k` and `v` (b, g, tk,
+/// d) with `g` dividing `h` (grouped-query attention: query head `i` reads key/value head
+/// `i / (h / g)`), a constant f32 `bias` (b, 1, tq, tk); scores and softmax in f32, the output (b,
+/// h, tq, d) in v's dtype. With `InputGradOnly` the graph keeps no score-sized tensor: backward
+/// recomputes the probabilities one batch row at a time (one more `q k^T` per layer), so the (tq,
+/// tk) scores of a layer exist for one row at a time instead of six copies for every layer until
+/// backward reaches it; and the key/value heads are not copied `h / g` times: the `h / g` query
+/// heads of a group are one (h / g * tq, d) operand of one product with the group's keys.
 pub(crate) fn attention(
     q: &Tensor,
     k: &Tensor,
@@ -99,24 +176,49 @@ pub(crate) fn attention(
     scale: f64,
     ops: FrozenOps,
 ) -> Result<Tensor> {
+    let (b, nh, tq, hd) = q.dims4()?;
+    let (_, nkv, tk, _) = k.dims4()?;
+    if nkv == 0 || nh % nkv != 0 || v.dims4()? != (b, nkv, tk, hd) {
+        candle_core::bail!(
+            "attention: q {:?}, k {:?} and v {:?} do not fit",
+            q.shape(),
+            k.shape(),
+            v.shape()
+        );
+    }
+    let rep = nh / nkv;
     if ops == FrozenOps::Candle || bias.track_op() {
+        let repeat = |x: &Tensor| -> Result<Tensor> {
+            if rep == 1 {
+                return Ok(x.clone());
+            }
+            x.unsqueeze(2)?
+                .broadcast_as((b, nkv, rep, tk, hd))?
+                .reshape((b, nh, tk, hd))
+        };
+        let (k, v) = (repeat(k)?, repeat(v)?.contiguous()?);
         let (q, k) = (q.to_dtype(DType::F32)?, k.to_dtype(DType::F32)?);
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
         let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
-        return probs.to_dtype(v.dtype())?.matmul(v);
+        return probs.to_dtype(v.dtype())?.matmul(&v);
     }
-    let (qd, kd, vd) = (q.detach(), k.detach(), v.detach());
-    let mut rows = Vec::with_capacity(q.dim(0)?);
-    for i in 0..q.dim(0)? {
+    let group = Group { rep, tq };
+    let (qd, kd, vd) = (
+        group.queries(&q.detach().contiguous()?)?,
+        k.detach().contiguous()?,
+        v.detach().contiguous()?,
+    );
+    let mut rows = Vec::with_capacity(b);
+    for i in 0..b {
         let p = probs(
             &qd.narrow(0, i, 1)?,
             &kd.narrow(0, i, 1)?,
-            &bias.narrow(0, i, 1)?,
+            &group.bias(&bias.narrow(0, i, 1)?)?,
             scale,
         )?;
         rows.push(p.to_dtype(v.dtype())?.matmul(&vd.narrow(0, i, 1)?)?);
     }
-    let out = Tensor::cat(&rows, 0)?;
+    let out = group.heads(&Tensor::cat(&rows, 0)?)?;
     drop(rows);
     if !(q.track_op() || k.track_op() || v.track_op()) {
         return Ok(out);
@@ -128,8 +230,39 @@ pub(crate) fn attention(
             out: Mutex::new(Some(out)),
             bias: bias.clone(),
             scale,
+            group,
         },
     )
+}
+
+/// The query heads that share one key/value head, as rows of one operand: `rep` heads of `tq`
+/// rows each.
+#[derive(Clone, Copy)]
+struct Group {
+    rep: usize,
+    tq: usize,
+}
+
+impl Group {
+    /// (b, g * rep, tq, d) -> (b, g, rep * tq, d); a reshape of a contiguous tensor, no copy.
+    fn queries(&self, q: &Tensor) -> Result<Tensor> {
+        let (b, nh, tq, hd) = q.dims4()?;
+        q.reshape((b, nh / self.rep, self.rep * tq, hd))
+    }
+
+    /// The inverse of `queries`.
+    fn heads(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, g, _, hd) = x.dims4()?;
+        x.reshape((b, g * self.rep, self.tq, hd))
+    }
+
+    /// A (1, 1, tq, tk) bias repeated for the `rep` heads of a group: (1, 1, rep * tq, tk).
+    fn bias(&self, bias: &Tensor) -> Result<Tensor> {
+        if self.rep == 1 {
+            return Ok(bias.clone());
+        }
+        bias.repeat((1, 1, self.rep, 1))
+    }
 }
 
 /// Rotate-half RoPE of `x` (b, h, t, d) with `cos`/`sin` (b, t, d/2) in x's dtype. With
@@ -159,12 +292,13 @@ pub(crate) fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, ops: FrozenOps) -> Re
     })
 }
 
-/// RMSNorm of `x` (.., h) times the weight `alpha` (h). With `InputGradOnly` and a frozen `alpha`
-/// the forward is candle's fused kernel and the graph keeps only the output; backward (in f32) is
-/// `dx = r (g alpha) - x r^3 mean(g alpha x)`, r = 1 / sqrt(mean(x^2) + eps). Otherwise
+/// RMSNorm of `x` (.., h) times the weight `alpha` (h). With `InputGradOnly` the forward is
+/// candle's fused kernel and the graph keeps only the output; backward (in f32) is
+/// `dx = r (g alpha) - x r^3 mean(g alpha x)`, r = 1 / sqrt(mean(x^2) + eps), and, for a trainable
+/// `alpha` (full fine-tuning), `d alpha = sum over rows of g x r`. Otherwise
 /// `candle_nn::ops::rms_norm_slow`'s steps, with the weight product through `mul`.
 pub(crate) fn rms_norm(x: &Tensor, alpha: &Tensor, eps: f32, ops: FrozenOps) -> Result<Tensor> {
-    if ops == FrozenOps::Candle || alpha.track_op() {
+    if ops == FrozenOps::Candle || (alpha.track_op() && alpha.rank() != 1) {
         let x_dtype = x.dtype();
         let internal = match x_dtype {
             DType::F16 | DType::BF16 => DType::F32,
@@ -176,24 +310,151 @@ pub(crate) fn rms_norm(x: &Tensor, alpha: &Tensor, eps: f32, ops: FrozenOps) -> 
         let x_normed = x.broadcast_div(&(norm_x + eps as f64)?.sqrt()?)?;
         return mul(&x_normed.to_dtype(x_dtype)?, alpha, ops);
     }
-    let out = candle_nn::ops::rms_norm(&x.detach(), alpha, eps)?;
-    if !x.track_op() {
+    let out = candle_nn::ops::rms_norm(&x.detach(), &alpha.detach(), eps)?;
+    let (gx, ga) = (x.track_op(), alpha.track_op());
+    if !(gx || ga) {
         return Ok(out);
     }
-    let alpha = alpha.to_dtype(DType::F32)?;
-    x.apply_op1(HandOver {
-        out: Mutex::new(Some(out)),
-        bwd: Box::new(move |x: &Tensor, grad: &Tensor| {
-            let x32 = x.to_dtype(DType::F32)?;
-            let r = (x32.sqr()?.mean_keepdim(D::Minus1)? + eps as f64)?
-                .sqrt()?
-                .recip()?;
-            let ga = grad.to_dtype(DType::F32)?.broadcast_mul(&alpha)?;
+    let bwd = move |x: &Tensor, alpha: &Tensor, grad: &Tensor| -> Result<Grads2> {
+        let x32 = x.to_dtype(DType::F32)?;
+        let r = (x32.sqr()?.mean_keepdim(D::Minus1)? + eps as f64)?
+            .sqrt()?
+            .recip()?;
+        let g = grad.to_dtype(DType::F32)?;
+        let dalpha = if ga {
+            let rows = g.elem_count() / g.dim(D::Minus1)?;
+            let gxr = (&g * x32.broadcast_mul(&r)?)?;
+            let h = gxr.dim(D::Minus1)?;
+            Some(gxr.reshape((rows, h))?.sum(0)?.to_dtype(alpha.dtype())?)
+        } else {
+            None
+        };
+        let dx = if gx {
+            let ga = g.broadcast_mul(&alpha.to_dtype(DType::F32)?)?;
             let dot = (&ga * &x32)?.mean_keepdim(D::Minus1)?;
             let dx = (ga.broadcast_mul(&r)? - x32.broadcast_mul(&(dot * r.powf(3.0)?)?)?)?;
-            dx.to_dtype(x.dtype())
+            Some(dx.to_dtype(x.dtype())?)
+        } else {
+            None
+        };
+        Ok((dx, dalpha))
+    };
+    x.apply_op2(
+        alpha,
+        HandOver2 {
+            out: Mutex::new(Some(out)),
+            bwd: Box::new(bwd),
+        },
+    )
+}
+
+/// `log_softmax(logits / temperature)` gathered at `targets`: (b, t, v) and (b, t) -> (b, t) f32,
+/// as one graph node. candle's composite `log_softmax` followed by `gather` keeps four (b, t, v)
+/// intermediates for backward and makes about a dozen more in it; this node keeps none (only the
+/// (b, t) log-normalisers) and its backward writes the one (b, t, v) gradient
+/// `(onehot(target) - softmax(z)) * g / temperature` in one pass on the CPU (candle's fused softmax
+/// and a scatter elsewhere).
+pub(crate) fn token_logprobs(
+    logits: &Tensor,
+    targets: &Tensor,
+    temperature: f64,
+) -> Result<Tensor> {
+    let (b, t, v) = logits.dims3()?;
+    if targets.dims() != [b, t] {
+        candle_core::bail!(
+            "token_logprobs: targets {:?} do not match logits {:?}",
+            targets.shape(),
+            logits.shape()
+        );
+    }
+    let inv_t = 1.0 / temperature;
+    let tgt = targets.to_dtype(DType::U32)?.contiguous()?;
+    let ids = tgt.flatten_all()?.to_vec1::<u32>()?;
+    if let Some(&bad) = ids.iter().find(|&&i| i as usize >= v) {
+        candle_core::bail!("token_logprobs: target id {bad} is outside the vocabulary of {v}");
+    }
+    let z = logits.detach().to_dtype(DType::F32)?.contiguous()?;
+    let lse = with_cpu_rows(&z, v, |rows| {
+        rows.chunks_exact(v)
+            .map(|row| log_sum_exp(row, inv_t as f32))
+            .collect::<Vec<f32>>()
+    })?;
+    let out = match &lse {
+        Some(lse) => {
+            let out = with_cpu_rows(&z, v, |rows| {
+                rows.chunks_exact(v)
+                    .zip(&ids)
+                    .zip(lse)
+                    .map(|((row, &i), &l)| row[i as usize] * inv_t as f32 - l)
+                    .collect::<Vec<f32>>()
+            })?
+            .unwrap_or_default();
+            Tensor::from_vec(out, (b, t), logits.device())?
+        }
+        None => candle_nn::ops::log_softmax(&(&z * inv_t)?, D::Minus1)?
+            .gather(&tgt.unsqueeze(2)?, 2)?
+            .squeeze(2)?,
+    };
+    drop(z);
+    if !logits.track_op() {
+        return Ok(out);
+    }
+    logits.apply_op1(HandOver {
+        out: Mutex::new(Some(out)),
+        bwd: Box::new(move |x: &Tensor, grad: &Tensor| {
+            let dtype = x.dtype();
+            let z = x.to_dtype(DType::F32)?.contiguous()?;
+            let g = grad.to_dtype(DType::F32)?.contiguous()?;
+            let dz = match &lse {
+                Some(lse) => {
+                    let g = g.flatten_all()?.to_vec1::<f32>()?;
+                    let d = with_cpu_rows(&z, v, |rows| {
+                        let mut d = Vec::with_capacity(rows.len());
+                        for (((row, &i), &l), &g) in rows.chunks_exact(v).zip(&ids).zip(lse).zip(&g)
+                        {
+                            let gs = g * inv_t as f32;
+                            let start = d.len();
+                            d.extend(row.iter().map(|&x| -(x * inv_t as f32 - l).exp() * gs));
+                            d[start + i as usize] += gs;
+                        }
+                        d
+                    })?
+                    .unwrap_or_default();
+                    Tensor::from_vec(d, (b, t, v), x.device())?
+                }
+                None => {
+                    let p = candle_nn::ops::softmax_last_dim(&(&z * inv_t)?)?;
+                    let g3 = (g.unsqueeze(2)? * inv_t)?;
+                    p.broadcast_mul(&g3)?
+                        .neg()?
+                        .scatter_add(&tgt.unsqueeze(2)?, &g3, 2)?
+                }
+            };
+            dz.to_dtype(dtype)
         }),
     })
+}
+
+/// `ln sum_j exp(row_j * inv_t)`, from the row's maximum.
+fn log_sum_exp(row: &[f32], inv_t: f32) -> f32 {
+    let m = row.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x * inv_t));
+    let s: f32 = row.iter().map(|&x| (x * inv_t - m).exp()).sum();
+    m + s.ln()
+}
+
+/// `f` over the rows of a contiguous f32 CPU tensor whose last dimension is `v`; `None` for a
+/// tensor on another device.
+fn with_cpu_rows<R>(x: &Tensor, v: usize, f: impl FnOnce(&[f32]) -> R) -> Result<Option<R>> {
+    let (storage, layout) = x.storage_and_layout();
+    let Some(s) = cpu(&storage) else {
+        return Ok(None);
+    };
+    if !layout.is_contiguous() || x.dtype() != DType::F32 || x.dim(D::Minus1)? != v {
+        candle_core::bail!("token_logprobs: expected contiguous f32 rows of {v}");
+    }
+    let n = x.elem_count();
+    let data = &s.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n];
+    Ok(Some(f(data)))
 }
 
 /// `softmax(q k^T * scale + bias)` in f32 with candle's fused softmax, for tensors outside the
@@ -403,12 +664,117 @@ impl CustomOp1 for HandOver {
     }
 }
 
+/// `HandOver` over two inputs; backward returns the gradient of each input that has one.
+struct HandOver2 {
+    out: Mutex<Option<Tensor>>,
+    bwd: Backward2,
+}
+
+/// The two input gradients of a `HandOver2` node.
+type Grads2 = (Option<Tensor>, Option<Tensor>);
+
+/// `bwd(a, b, grad)` of a `HandOver2` node.
+type Backward2 = Box<dyn Fn(&Tensor, &Tensor, &Tensor) -> Result<Grads2> + Send + Sync>;
+
+impl CustomOp2 for HandOver2 {
+    fn name(&self) -> &'static str {
+        "hand-over-2"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        hand_over(&self.out, cpu, |s, l| s.try_clone(l))
+    }
+
+    fn cuda_fwd(
+        &self,
+        _: &CudaStorage,
+        _: &Layout,
+        _: &CudaStorage,
+        _: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
+        hand_over(&self.out, cuda, |s, l| s.try_clone(l))
+    }
+
+    fn bwd(&self, a: &Tensor, b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Grads2> {
+        (self.bwd)(&a.detach(), &b.detach(), grad)
+    }
+}
+
+/// `x` in f32, times the dropout mask if there is one.
+fn masked(x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    let x32 = x.to_dtype(DType::F32)?;
+    match mask {
+        Some(m) => x32 * m,
+        None => Ok(x32),
+    }
+}
+
+/// `HandOver` over three inputs.
+struct HandOver3 {
+    out: Mutex<Option<Tensor>>,
+    bwd: Backward3,
+}
+
+/// The three input gradients of a `HandOver3` node.
+type Grads3 = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
+
+/// `bwd(a, b, c, grad)` of a `HandOver3` node.
+type Backward3 = Box<dyn Fn(&Tensor, &Tensor, &Tensor, &Tensor) -> Result<Grads3> + Send + Sync>;
+
+impl CustomOp3 for HandOver3 {
+    fn name(&self) -> &'static str {
+        "hand-over-3"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        hand_over(&self.out, cpu, |s, l| s.try_clone(l))
+    }
+
+    fn cuda_fwd(
+        &self,
+        _: &CudaStorage,
+        _: &Layout,
+        _: &CudaStorage,
+        _: &Layout,
+        _: &CudaStorage,
+        _: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
+        hand_over(&self.out, cuda, |s, l| s.try_clone(l))
+    }
+
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        c: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<Grads3> {
+        (self.bwd)(&a.detach(), &b.detach(), &c.detach(), grad)
+    }
+}
+
 /// The graph node of `attention`: its forward hands over the output `attention` computed outside
 /// the graph (one copy of a (b, h, tq, d) tensor); its backward recomputes the probabilities.
 struct Attention {
     out: Mutex<Option<Tensor>>,
     bias: Tensor,
     scale: f64,
+    group: Group,
 }
 
 impl CustomOp3 for Attention {
@@ -449,12 +815,25 @@ impl CustomOp3 for Attention {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (gq, gk, gv) = (q.track_op(), k.track_op(), v.track_op());
+        let group = self.group;
+        let (qg, kc, vc) = (
+            group.queries(&q.detach().contiguous()?)?,
+            k.detach().contiguous()?,
+            v.detach().contiguous()?,
+        );
+        let grad = group.queries(&grad.contiguous()?)?;
         let (mut dq, mut dk, mut dv) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..q.dim(0)? {
-            let row = |t: &Tensor| -> Result<Tensor> { t.detach().narrow(0, i, 1) };
-            let (q, k, v, g) = (row(q)?, row(k)?, row(v)?, row(grad)?);
-            let p = probs(&q, &k, &self.bias.narrow(0, i, 1)?, self.scale)?;
-            // The products candle's backward of `p.to_dtype(v) @ v` computes.
+            let row = |t: &Tensor| -> Result<Tensor> { t.narrow(0, i, 1) };
+            let (q, k, v, g) = (row(&qg)?, row(&kc)?, row(&vc)?, row(&grad)?);
+            let p = probs(
+                &q,
+                &k,
+                &group.bias(&self.bias.narrow(0, i, 1)?)?,
+                self.scale,
+            )?;
+            // The products candle's backward of `p.to_dtype(v) @ v` computes; a group's `rep`
+            // query heads are rows of one product, so dk and dv come out summed over them.
             if gv {
                 dv.push(p.to_dtype(v.dtype())?.t()?.matmul(&g)?);
             }
@@ -480,6 +859,11 @@ impl CustomOp3 for Attention {
                 );
             }
         }
+        let dq = if dq.is_empty() {
+            Vec::new()
+        } else {
+            vec![group.heads(&Tensor::cat(&dq, 0)?)?]
+        };
         let cat = |parts: Vec<Tensor>| -> Result<Option<Tensor>> {
             if parts.is_empty() {
                 Ok(None)
@@ -517,6 +901,67 @@ mod tests {
             .unwrap()
     }
 
+    /// The fused log-probability node against candle's `log_softmax` and `gather`: the same values
+    /// and the same gradient, at temperature 1 and below it, with padding-sized rows.
+    #[test]
+    fn token_logprobs_match_log_softmax_and_gather() {
+        let targets = Tensor::from_vec(vec![0u32, 6, 3, 6, 1, 2], (2, 3), &Device::Cpu).unwrap();
+        for temperature in [1.0, 0.7] {
+            let x = Var::from_tensor(&(randn(&[2, 3, 7], 11) * 4.0).unwrap()).unwrap();
+            let w = randn(&[2, 3], 12);
+            let run = |fused: bool| {
+                let lp = if fused {
+                    token_logprobs(x.as_tensor(), &targets, temperature).unwrap()
+                } else {
+                    let z = (x.as_tensor() / temperature).unwrap();
+                    candle_nn::ops::log_softmax(&z, D::Minus1)
+                        .unwrap()
+                        .gather(&targets.unsqueeze(2).unwrap(), 2)
+                        .unwrap()
+                        .squeeze(2)
+                        .unwrap()
+                };
+                let loss = (&lp * &w).unwrap().sum_all().unwrap();
+                let g = loss.backward().unwrap().get(&x).unwrap().clone();
+                (lp, g)
+            };
+            let (lp_old, g_old) = run(false);
+            let (lp_new, g_new) = run(true);
+            assert!(
+                max_diff(&lp_old, &lp_new) < 1e-5,
+                "values at T={temperature}"
+            );
+            assert!(
+                max_diff(&g_old, &g_new) < 1e-5,
+                "gradients at T={temperature}"
+            );
+        }
+        let bad = Tensor::from_vec(vec![0u32, 7, 3, 6, 1, 2], (2, 3), &Device::Cpu).unwrap();
+        let x = randn(&[2, 3, 7], 11);
+        let err = token_logprobs(&x, &bad, 1.0).unwrap_err().to_string();
+        assert!(err.contains("target id 7"), "{err}");
+    }
+
+    /// RMSNorm with a trainable weight (full fine-tuning): the fused node's gradients for the input
+    /// and the weight are candle's.
+    #[test]
+    fn rms_norm_with_a_trainable_weight_matches_candle() {
+        let x = Var::from_tensor(&randn(&[3, 4, 6], 21)).unwrap();
+        let alpha = Var::from_tensor(&randn(&[6], 22)).unwrap();
+        let w = randn(&[3, 4, 6], 23);
+        let run = |ops: FrozenOps| {
+            let y = rms_norm(x.as_tensor(), alpha.as_tensor(), 1e-5, ops).unwrap();
+            let grads = (&y * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let g = |t: &Tensor| grads.get(t).unwrap().clone();
+            (y, g(x.as_tensor()), g(alpha.as_tensor()))
+        };
+        let (y_old, dx_old, da_old) = run(FrozenOps::Candle);
+        let (y_new, dx_new, da_new) = run(FrozenOps::InputGradOnly);
+        assert!(max_diff(&y_old, &y_new) < 1e-5);
+        assert!(max_diff(&dx_old, &dx_new) < 1e-5);
+        assert!(max_diff(&da_old, &da_new) < 1e-5);
+    }
+
     /// Each op on both paths: the same forward (bit for bit), the same input gradient, and no
     /// gradient entry for the constant operand on the new path (the old path has one).
     #[test]
@@ -524,9 +969,11 @@ mod tests {
         let x = Var::from_tensor(&randn(&[6, 5], 1)).unwrap();
         let w = randn(&[4, 5], 2);
         let c = randn(&[5], 3);
-        let q = Var::from_tensor(&randn(&[2, 3, 4, 8], 4)).unwrap();
-        let k = Var::from_tensor(&randn(&[2, 3, 6, 8], 5)).unwrap();
-        let v = Var::from_tensor(&randn(&[2, 3, 6, 8], 7)).unwrap();
+        // Six query heads over two key/value heads: the new path multiplies each group's three
+        // query heads as one operand, the old one repeats k and v.
+        let q = Var::from_tensor(&randn(&[2, 6, 4, 8], 4)).unwrap();
+        let k = Var::from_tensor(&randn(&[2, 2, 6, 8], 5)).unwrap();
+        let v = Var::from_tensor(&randn(&[2, 2, 6, 8], 7)).unwrap();
         let mut bias = vec![0f32; 2 * 4 * 6];
         bias[5] = f32::NEG_INFINITY;
         bias[30] = f32::NEG_INFINITY;

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{D, DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::kv_cache::KvCache;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -55,46 +55,67 @@ pub(crate) struct Lin {
 impl Lin {
     /// `x` is (n, in).
     fn forward(&self, x: &Tensor, mode: LoraMode, index: u64, ops: FrozenOps) -> Result<Tensor> {
-        let mut y = frozen::linear(x, &self.weight, ops)?;
-        if let Some(b) = &self.bias {
-            y = frozen::add(&y, b, ops)?;
-        }
-        if let (Some(l), true) = (&self.lora, mode != LoraMode::Off) {
-            // LoRA A/B are f32 Vars (optimizer moments stay in f32); the branch runs in f32 and is
-            // cast back.
-            let (a, b, scale) = match (mode, &l.reference) {
-                (LoraMode::Reference, Some((a, b, scale))) => (a.clone(), b.clone(), *scale),
-                (LoraMode::Reference, None) => return Ok(y),
-                _ => (l.a.as_tensor().clone(), l.b.as_tensor().clone(), l.scale),
+        let Some(l) = self.lora.as_ref().filter(|_| mode != LoraMode::Off) else {
+            return self.base(x, ops);
+        };
+        // LoRA A/B are f32 Vars (optimizer moments stay in f32); the branch runs in f32 and is
+        // cast back.
+        let (a, b, scale) = match (mode, &l.reference) {
+            (LoraMode::Reference, Some((a, b, scale))) => (a.clone(), b.clone(), *scale),
+            (LoraMode::Reference, None) => return self.base(x, ops),
+            _ => (l.a.as_tensor().clone(), l.b.as_tensor().clone(), l.scale),
+        };
+        let mask = match mode {
+            LoraMode::Train { seed } if l.dropout > 0.0 => Some(dropout_mask(
+                x,
+                l.dropout,
+                seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index,
+            )?),
+            _ => None,
+        };
+        if ops == FrozenOps::InputGradOnly {
+            let lora = frozen::Lora {
+                a: &a,
+                b: &b,
+                scale,
+                mask: mask.as_ref(),
             };
-            let mut x32 = x.to_dtype(DType::F32)?;
-            if let LoraMode::Train { seed } = mode
-                && l.dropout > 0.0
-            {
-                x32 = dropout(
-                    &x32,
-                    l.dropout,
-                    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index,
-                    ops,
-                )?;
-            }
-            let xa = frozen::matmul(&x32, &a.t()?, ops)?;
-            let delta = (frozen::matmul(&xa, &b.t()?, ops)? * scale)?;
-            let delta = delta.to_dtype(y.dtype())?;
-            y = frozen::add(&y, &delta, ops)?;
+            return Ok(frozen::lora_linear(
+                x,
+                &self.weight,
+                self.bias.as_ref(),
+                lora,
+            )?);
         }
-        Ok(y)
+        let y = self.base(x, ops)?;
+        let mut x32 = x.to_dtype(DType::F32)?;
+        if let Some(mask) = &mask {
+            x32 = frozen::mul(&x32, mask, ops)?;
+        }
+        let xa = frozen::matmul(&x32, &a.t()?, ops)?;
+        let delta = (frozen::matmul(&xa, &b.t()?, ops)? * scale)?;
+        let delta = delta.to_dtype(y.dtype())?;
+        Ok(frozen::add(&y, &delta, ops)?)
+    }
+
+    /// `x W^T (+ bias)` without the LoRA branch.
+    fn base(&self, x: &Tensor, ops: FrozenOps) -> Result<Tensor> {
+        let y = frozen::linear(x, &self.weight, ops)?;
+        Ok(match &self.bias {
+            Some(b) => frozen::add(&y, b, ops)?,
+            None => y,
+        })
     }
 }
 
-fn dropout(x: &Tensor, p: f32, seed: u64, ops: FrozenOps) -> Result<Tensor> {
+/// Inverted-dropout mask of `x`'s shape in f32: 0 with probability `p`, else `1 / (1 - p)`.
+fn dropout_mask(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let keep = 1.0 / (1.0 - p);
     let mask: Vec<f32> = (0..x.elem_count())
         .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
         .collect();
-    let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
-    Ok(frozen::mul(x, &mask, ops)?)
+    Ok(Tensor::from_vec(mask, x.shape(), x.device())?)
 }
 
 struct Block {
@@ -594,24 +615,24 @@ impl Decoder {
         let (b, nh, tq, hd) = q.dims4()?;
         let (_, nkv, tk, _) = k.dims4()?;
         let rep = nh / nkv;
-        let repeat = |x: &Tensor| -> Result<Tensor> {
-            if rep == 1 {
-                return Ok(x.clone());
-            }
-            Ok(x.unsqueeze(2)?
-                .broadcast_as((b, nkv, rep, tk, hd))?
-                .reshape((b, nh, tk, hd))?)
-        };
-        let k = repeat(k)?;
-        let v = repeat(v)?;
         let scale = 1.0 / (hd as f64).sqrt();
         let out = if fused {
+            let repeat = |x: &Tensor| -> Result<Tensor> {
+                if rep == 1 {
+                    return Ok(x.clone());
+                }
+                Ok(x.unsqueeze(2)?
+                    .broadcast_as((b, nkv, rep, tk, hd))?
+                    .reshape((b, nh, tk, hd))?)
+            };
+            let (k, v) = (repeat(k)?, repeat(v)?);
             let (q, k) = (q.to_dtype(DType::F32)?, k.to_dtype(DType::F32)?);
             let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
             let probs = candle_nn::ops::softmax_last_dim(&scores)?;
             probs.to_dtype(self.dtype)?.matmul(&v.contiguous()?)?
         } else {
-            frozen::attention(q, &k, &v.contiguous()?, bias, scale, ops)?
+            // Grouped-query heads are handled inside: no copy of k and v per query head.
+            frozen::attention(q, k, v, bias, scale, ops)?
         };
         Ok(out.transpose(1, 2)?.reshape((b * tq, nh * hd))?)
     }
@@ -749,13 +770,5 @@ pub fn token_logprobs(logits: &Tensor, targets: &Tensor, temperature: f64) -> Re
             "token_logprobs temperature must be > 0, got {temperature}"
         )));
     }
-    let scaled = if temperature == 1.0 {
-        logits.clone()
-    } else {
-        (logits / temperature)?
-    };
-    let lp = candle_nn::ops::log_softmax(&scaled, D::Minus1)?;
-    Ok(lp
-        .gather(&targets.contiguous()?.unsqueeze(2)?, 2)?
-        .squeeze(2)?)
+    Ok(frozen::token_logprobs(logits, targets, temperature)?)
 }
