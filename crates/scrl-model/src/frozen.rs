@@ -223,14 +223,18 @@ pub(crate) fn attention(
     if !(q.track_op() || k.track_op() || v.track_op()) {
         return Ok(out);
     }
+    // The node hands over `out` (one copy of a (b, h, tq, d) tensor); its backward recomputes the
+    // probabilities.
+    let tracks = (q.track_op(), k.track_op(), v.track_op());
+    let bias = bias.clone();
     q.apply_op3(
         k,
         v,
-        Attention {
+        HandOver3 {
             out: Mutex::new(Some(out)),
-            bias: bias.clone(),
-            scale,
-            group,
+            bwd: Box::new(move |q: &Tensor, k: &Tensor, v: &Tensor, grad: &Tensor| {
+                attention_bwd(q, k, v, grad, &bias, scale, group, tracks)
+            }),
         },
     )
 }
@@ -768,111 +772,67 @@ impl CustomOp3 for HandOver3 {
     }
 }
 
-/// The graph node of `attention`: its forward hands over the output `attention` computed outside
-/// the graph (one copy of a (b, h, tq, d) tensor); its backward recomputes the probabilities.
-struct Attention {
-    out: Mutex<Option<Tensor>>,
-    bias: Tensor,
+/// The backward of `attention`'s node for the operands that track a gradient (`tracks`, in the
+/// order q, k, v): the probabilities are recomputed one batch row at a time.
+#[allow(clippy::too_many_arguments)]
+fn attention_bwd(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    grad: &Tensor,
+    bias: &Tensor,
     scale: f64,
     group: Group,
-}
-
-impl CustomOp3 for Attention {
-    fn name(&self) -> &'static str {
-        "attention-recompute"
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        hand_over(&self.out, cpu, |s, l| s.try_clone(l))
-    }
-
-    fn cuda_fwd(
-        &self,
-        _: &CudaStorage,
-        _: &Layout,
-        _: &CudaStorage,
-        _: &Layout,
-        _: &CudaStorage,
-        _: &Layout,
-    ) -> Result<(CudaStorage, Shape)> {
-        hand_over(&self.out, cuda, |s, l| s.try_clone(l))
-    }
-
-    fn bwd(
-        &self,
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (gq, gk, gv) = (q.track_op(), k.track_op(), v.track_op());
-        let group = self.group;
-        let (qg, kc, vc) = (
-            group.queries(&q.detach().contiguous()?)?,
-            k.detach().contiguous()?,
-            v.detach().contiguous()?,
-        );
-        let grad = group.queries(&grad.contiguous()?)?;
-        let (mut dq, mut dk, mut dv) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..q.dim(0)? {
-            let row = |t: &Tensor| -> Result<Tensor> { t.narrow(0, i, 1) };
-            let (q, k, v, g) = (row(&qg)?, row(&kc)?, row(&vc)?, row(&grad)?);
-            let p = probs(
-                &q,
-                &k,
-                &group.bias(&self.bias.narrow(0, i, 1)?)?,
-                self.scale,
-            )?;
-            // The products candle's backward of `p.to_dtype(v) @ v` computes; a group's `rep`
-            // query heads are rows of one product, so dk and dv come out summed over them.
-            if gv {
-                dv.push(p.to_dtype(v.dtype())?.t()?.matmul(&g)?);
-            }
-            if !(gq || gk) {
-                continue;
-            }
-            let dp = g.matmul(&v.t()?)?.to_dtype(DType::F32)?;
-            // Softmax backward from its output: dS = P * (dP - sum(dP * P)) * scale.
-            let dot = (&dp * &p)?.sum_keepdim(D::Minus1)?;
-            let centred = dp.broadcast_sub(&dot)?;
-            drop(dp);
-            let ds = (centred * &p)?;
-            drop(p);
-            let ds = (ds * self.scale)?;
-            if gq {
-                dq.push(ds.matmul(&k.to_dtype(DType::F32)?)?.to_dtype(q.dtype())?);
-            }
-            if gk {
-                dk.push(
-                    ds.t()?
-                        .matmul(&q.to_dtype(DType::F32)?)?
-                        .to_dtype(k.dtype())?,
-                );
-            }
+    tracks: (bool, bool, bool),
+) -> Result<Grads3> {
+    let (gq, gk, gv) = tracks;
+    let (qg, kc, vc) = (
+        group.queries(&q.detach().contiguous()?)?,
+        k.detach().contiguous()?,
+        v.detach().contiguous()?,
+    );
+    let grad = group.queries(&grad.contiguous()?)?;
+    let (mut dq, mut dk, mut dv) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..q.dim(0)? {
+        let row = |t: &Tensor| -> Result<Tensor> { t.narrow(0, i, 1) };
+        let (q, k, v, g) = (row(&qg)?, row(&kc)?, row(&vc)?, row(&grad)?);
+        let p = probs(&q, &k, &group.bias(&bias.narrow(0, i, 1)?)?, scale)?;
+        // The products candle's backward of `p.to_dtype(v) @ v` computes; a group's `rep`
+        // query heads are rows of one product, so dk and dv come out summed over them.
+        if gv {
+            dv.push(p.to_dtype(v.dtype())?.t()?.matmul(&g)?);
         }
-        let dq = if dq.is_empty() {
-            Vec::new()
-        } else {
-            vec![group.heads(&Tensor::cat(&dq, 0)?)?]
-        };
-        let cat = |parts: Vec<Tensor>| -> Result<Option<Tensor>> {
-            if parts.is_empty() {
-                Ok(None)
-            } else {
-                Ok(Some(Tensor::cat(&parts, 0)?))
-            }
-        };
-        Ok((cat(dq)?, cat(dk)?, cat(dv)?))
+        if !(gq || gk) {
+            continue;
+        }
+        let dp = g.matmul(&v.t()?)?.to_dtype(DType::F32)?;
+        // Softmax backward from its output: dS = P * (dP - sum(dP * P)) * scale.
+        let dot = (&dp * &p)?.sum_keepdim(D::Minus1)?;
+        let centred = dp.broadcast_sub(&dot)?;
+        drop(dp);
+        let ds = (centred * &p)?;
+        drop(p);
+        let ds = (ds * scale)?;
+        if gq {
+            dq.push(ds.matmul(&k.to_dtype(DType::F32)?)?.to_dtype(q.dtype())?);
+        }
+        if gk {
+            dk.push(
+                ds.t()?
+                    .matmul(&q.to_dtype(DType::F32)?)?
+                    .to_dtype(k.dtype())?,
+            );
+        }
     }
+    let cat = |parts: Vec<Tensor>| -> Result<Option<Tensor>> {
+        if parts.is_empty() {
+            Ok(None)
+        } else {
+            Ok(Some(Tensor::cat(&parts, 0)?))
+        }
+    };
+    let dq = cat(dq)?.map(|dq| group.heads(&dq)).transpose()?;
+    Ok((dq, cat(dk)?, cat(dv)?))
 }
 
 #[cfg(test)]
