@@ -22,6 +22,8 @@
 //! - `pretrain` trains the tiny default model from scratch with exact resume.
 
 pub mod config;
+mod cpu_attention;
+mod cpu_kernels;
 pub mod device;
 pub mod error;
 pub mod frozen;

@@ -645,9 +645,10 @@ impl Decoder {
         li: u64,
         ops: FrozenOps,
     ) -> Result<Tensor> {
-        let g = candle_nn::ops::silu(&blk.gate.forward(hn, mode, li + 4, ops)?)?;
+        let g = blk.gate.forward(hn, mode, li + 4, ops)?;
         let u = blk.up.forward(hn, mode, li + 5, ops)?;
-        blk.down.forward(&(g * u)?, mode, li + 6, ops)
+        blk.down
+            .forward(&frozen::swiglu(&g, &u, ops)?, mode, li + 6, ops)
     }
 
     /// An empty KV cache for `batch` rows and up to `max_len` positions (prompt + generated).
