@@ -80,8 +80,10 @@ impl Attention<'_> {
             .collect()
     }
 
-    fn rep(&self) -> usize {
-        self.heads / self.groups
+    /// (query heads, key/value heads, tq, tk, d, query heads per key/value head).
+    fn dims(&self) -> (usize, usize, usize, usize, usize, usize) {
+        let (h, g) = (self.heads, self.groups);
+        (h, g, self.tq, self.tk, self.d, h / g)
     }
 
     /// The key rows block `i0..i0 + rows` of batch row `bi` reads.
@@ -108,14 +110,7 @@ impl Attention<'_> {
     /// The output (b, h, tq, d) and what backward needs.
     pub fn forward(&self, visible: Vec<usize>) -> Result<(Vec<f32>, Saved), String> {
         self.check()?;
-        let (h, g, tq, tk, d, rep) = (
-            self.heads,
-            self.groups,
-            self.tq,
-            self.tk,
-            self.d,
-            self.rep(),
-        );
+        let (h, g, tq, tk, d, rep) = self.dims();
         let mut out = vec![0f32; self.b * h * tq * d];
         let mut lse = vec![0f32; self.b * h * tq];
         out.par_chunks_mut(rep * tq * d)
@@ -154,14 +149,7 @@ impl Attention<'_> {
     /// The gradients of q, k and v for the output gradient `grad` (b, h, tq, d).
     pub fn backward(&self, saved: &Saved, grad: &[f32]) -> Result<Grads, String> {
         self.check()?;
-        let (h, g, tq, tk, d, rep) = (
-            self.heads,
-            self.groups,
-            self.tq,
-            self.tk,
-            self.d,
-            self.rep(),
-        );
+        let (h, g, tq, tk, d, rep) = self.dims();
         if grad.len() != self.q.len() || saved.lse.len() != self.b * h * tq {
             return Err(format!(
                 "attention backward: gradient of {} values for an output of {}",

@@ -12,8 +12,12 @@
 //! backward) inside nodes with their own. Chains of candle nodes are single nodes here where that
 //! saves memory and time (candle keeps every node's inputs and makes every gradient as zeros plus a
 //! sum): a LoRA linear layer, the token log-probabilities, grouped-query attention without copies
-//! of k and v. `FrozenOps::Candle` keeps the old path selectable for benchmarks and for the
-//! gradient-equality test. This module knows nothing about the model's layout.
+//! of k and v, the MLP's SwiGLU product. On f32 CPU tensors attention, SwiGLU and RMSNorm's
+//! backward run our own kernels (`cpu_attention`, `cpu_kernels`: causal blocks that skip the
+//! masked keys, one pass per elementwise chain, rayon across rows); other dtypes and devices run
+//! candle's ops inside the same nodes. `FrozenOps::Candle` keeps the old path selectable for
+//! benchmarks and for the gradient-equality tests. This module knows nothing about the model's
+//! layout.
 
 use candle_core::backend::BackendStorage;
 use rayon::prelude::*;
@@ -261,13 +265,9 @@ fn attention_on_cpu(
     if !q.device().is_cpu() || !f32s || tk == 0 || bias.dims4()? != (b, 1, tq, tk) {
         return Ok(None);
     }
-    let (qc, kc, vc, bc) = (
-        q.detach().contiguous()?,
-        k.detach().contiguous()?,
-        v.detach().contiguous()?,
-        bias.contiguous()?,
-    );
-    let Some((out, saved)) = with_cpu_attention(&qc, &kc, &vc, &bc, scale, |att| {
+    let bias = bias.contiguous()?;
+    let (qd, kd, vd) = (q.detach(), k.detach(), v.detach());
+    let Some((out, saved)) = with_cpu_attention(&qd, &kd, &vd, &bias, scale, |att| {
         att.visible().map(|visible| att.forward(visible))
     })?
     .transpose()
@@ -281,16 +281,10 @@ fn attention_on_cpu(
         return Ok(Some(out));
     }
     let bwd = move |q: &Tensor, k: &Tensor, v: &Tensor, grad: &Tensor| -> Result<Grads3> {
-        let (qc, kc, vc, gc) = (
-            q.contiguous()?,
-            k.contiguous()?,
-            v.contiguous()?,
-            grad.contiguous()?,
-        );
-        let (gs, gl) = gc.storage_and_layout();
-        let g = cpu_f32s(&gs, gl)?;
-        let grads = with_cpu_attention(&qc, &kc, &vc, &bc, scale, |att| att.backward(&saved, g))?
-            .map_err(candle_core::Error::msg)?;
+        let grads = with_cpu_f32s([grad], |[g]| {
+            with_cpu_attention(q, k, v, &bias, scale, |att| att.backward(&saved, g))
+        })??
+        .map_err(candle_core::Error::msg)?;
         let dev = q.device();
         let keep = |on: bool, x: Vec<f32>, like: &Tensor| -> Result<Option<Tensor>> {
             on.then(|| Tensor::from_vec(x, like.shape(), dev))
@@ -312,8 +306,8 @@ fn attention_on_cpu(
     )?))
 }
 
-/// `f` over the f32 slices of contiguous CPU tensors q (b, h, tq, d), k and v (b, g, tk, d) and
-/// bias (b, 1, tq, tk).
+/// `f` over the f32 slices of CPU tensors q (b, h, tq, d), k and v (b, g, tk, d) and bias (b, 1,
+/// tq, tk).
 fn with_cpu_attention<R>(
     q: &Tensor,
     k: &Tensor,
@@ -324,24 +318,39 @@ fn with_cpu_attention<R>(
 ) -> Result<R> {
     let (b, heads, tq, d) = q.dims4()?;
     let (_, groups, tk, _) = k.dims4()?;
-    let (qs, ql) = q.storage_and_layout();
-    let (ks, kl) = k.storage_and_layout();
-    let (vs, vl) = v.storage_and_layout();
-    let (bs, bl) = bias.storage_and_layout();
-    let att = crate::cpu_attention::Attention {
-        q: cpu_f32s(&qs, ql)?,
-        k: cpu_f32s(&ks, kl)?,
-        v: cpu_f32s(&vs, vl)?,
-        bias: cpu_f32s(&bs, bl)?,
-        b,
-        heads,
-        groups,
-        tq,
-        tk,
-        d,
-        scale: scale as f32,
+    with_cpu_f32s([q, k, v, bias], |[q, k, v, bias]| {
+        f(&crate::cpu_attention::Attention {
+            q,
+            k,
+            v,
+            bias,
+            b,
+            heads,
+            groups,
+            tq,
+            tk,
+            d,
+            scale: scale as f32,
+        })
+    })
+}
+
+/// `f` over the values of f32 CPU tensors (made contiguous where they are not).
+fn with_cpu_f32s<const N: usize, R>(
+    ts: [&Tensor; N],
+    f: impl FnOnce([&[f32]; N]) -> R,
+) -> Result<R> {
+    let ts = ts.map(|t| t.contiguous());
+    let ts = ts.into_iter().collect::<Result<Vec<_>>>()?;
+    let guards: Vec<_> = ts.iter().map(|t| t.storage_and_layout()).collect();
+    let slices = guards
+        .iter()
+        .map(|(s, l)| cpu_f32s(s, l))
+        .collect::<Result<Vec<_>>>()?;
+    let Ok(slices) = <[&[f32]; N]>::try_from(slices) else {
+        unreachable!("one slice per tensor");
     };
-    Ok(f(&att))
+    Ok(f(slices))
 }
 
 /// The values of a contiguous f32 CPU tensor.
@@ -484,17 +493,9 @@ fn rms_norm_backward_on_cpu(
     if !x.device().is_cpu() || !f32s || alpha.rank() != 1 {
         return Ok(None);
     }
-    let (xc, ac, gc) = (x.contiguous()?, alpha.contiguous()?, grad.contiguous()?);
-    let (xs, xl) = xc.storage_and_layout();
-    let (as_, al) = ac.storage_and_layout();
-    let (gs, gl) = gc.storage_and_layout();
-    let (dx, dalpha) = crate::cpu_kernels::rms_norm_backward(
-        cpu_f32s(&xs, xl)?,
-        cpu_f32s(&as_, al)?,
-        cpu_f32s(&gs, gl)?,
-        eps,
-        tracks.1,
-    );
+    let (dx, dalpha) = with_cpu_f32s([x, alpha, grad], |[x, a, g]| {
+        crate::cpu_kernels::rms_norm_backward(x, a, g, eps, tracks.1)
+    })?;
     let dx = tracks
         .0
         .then(|| Tensor::from_vec(dx, x.shape(), x.device()))
@@ -514,27 +515,16 @@ pub(crate) fn swiglu(gate: &Tensor, up: &Tensor, ops: FrozenOps) -> Result<Tenso
     if ops == FrozenOps::Candle || !gate.device().is_cpu() || !f32s || gate.shape() != up.shape() {
         return candle_nn::ops::silu(gate)? * up;
     }
-    let (gc, uc) = (gate.detach().contiguous()?, up.detach().contiguous()?);
-    let out = {
-        let (gs, gl) = gc.storage_and_layout();
-        let (us, ul) = uc.storage_and_layout();
-        crate::cpu_kernels::swiglu(cpu_f32s(&gs, gl)?, cpu_f32s(&us, ul)?)
-    };
+    let out = with_cpu_f32s([gate, up], |[g, u]| crate::cpu_kernels::swiglu(g, u))?;
     let out = Tensor::from_vec(out, gate.shape(), gate.device())?;
     let (tg, tu) = (gate.track_op(), up.track_op());
     if !(tg || tu) {
         return Ok(out);
     }
     let bwd = move |g: &Tensor, u: &Tensor, grad: &Tensor| -> Result<Grads2> {
-        let (gc, uc, dc) = (g.contiguous()?, u.contiguous()?, grad.contiguous()?);
-        let (gs, gl) = gc.storage_and_layout();
-        let (us, ul) = uc.storage_and_layout();
-        let (ds, dl) = dc.storage_and_layout();
-        let (dg, du) = crate::cpu_kernels::swiglu_backward(
-            cpu_f32s(&gs, gl)?,
-            cpu_f32s(&us, ul)?,
-            cpu_f32s(&ds, dl)?,
-        );
+        let (dg, du) = with_cpu_f32s([g, u, grad], |[g, u, d]| {
+            crate::cpu_kernels::swiglu_backward(g, u, d)
+        })?;
         let keep = |on: bool, d: Vec<f32>| -> Result<Option<Tensor>> {
             on.then(|| Tensor::from_vec(d, g.shape(), g.device()))
                 .transpose()

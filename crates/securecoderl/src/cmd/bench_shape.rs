@@ -35,14 +35,9 @@ pub fn peak_rss_mib() -> Option<f64> {
 /// starts from what is in use rather than from an earlier phase's peak.
 pub fn reset_peak_rss() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        unsafe extern "C" {
-            fn malloc_trim(pad: usize) -> i32;
-        }
-        // SAFETY: glibc's malloc_trim only returns free heap pages to the kernel.
-        unsafe {
-            malloc_trim(0);
-        }
+    // SAFETY: glibc's malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
     }
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
