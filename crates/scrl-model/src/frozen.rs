@@ -1124,7 +1124,7 @@ mod tests {
     /// The SwiGLU node against candle's `silu` and `mul`: the same values and gradients for both
     /// inputs, over more elements than one parallel chunk.
     #[test]
-    fn swiglu_and_rms_norm_kernels_match_candle() {
+    fn swiglu_matches_candle() {
         let g = Var::from_tensor(&(randn(&[3, 7000], 41) * 6.0).unwrap()).unwrap();
         let u = Var::from_tensor(&randn(&[3, 7000], 42)).unwrap();
         let w = randn(&[3, 7000], 43);
