@@ -112,7 +112,7 @@ fn main() {
 /// activation-sized buffers hundreds of times (candle makes a fresh output per op), so every one
 /// came back as fresh pages the kernel faults in and zeroes (about 15% of a CPU step in `perf`).
 /// Chunks up to 32 MiB (glibc's largest heap chunk) now stay in the heap, which is trimmed only
-/// past 2 GiB free; `bench model` measured 1.1-1.45x training tokens/s and the same peak RSS
+/// past 2 GiB free; `bench model` measured 1.1-1.33x training tokens/s and the same peak RSS
 /// (docs/model.md). `MALLOC_MMAP_THRESHOLD_` or `MALLOC_TRIM_THRESHOLD_` in the environment
 /// keeps glibc's own handling.
 fn keep_freed_memory() {
