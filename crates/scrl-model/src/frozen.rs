@@ -336,7 +336,7 @@ fn with_cpu_attention<R>(
 }
 
 /// `f` over the values of f32 CPU tensors (made contiguous where they are not).
-fn with_cpu_f32s<const N: usize, R>(
+pub(crate) fn with_cpu_f32s<const N: usize, R>(
     ts: [&Tensor; N],
     f: impl FnOnce([&[f32]; N]) -> R,
 ) -> Result<R> {

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
+use rayon::prelude::*;
 
 use crate::error::{ModelError, Result, io_err, write_atomic};
 
@@ -119,14 +120,19 @@ impl AdamW {
         {
             let Some(g) = g else { continue };
             let lr = lr * scale;
-            let g = (g.to_dtype(DType::F32)? * clip)?;
-            let m_new = ((m.as_tensor() * p.beta1)? + (&g * (1.0 - p.beta1))?)?;
-            let v_new = ((v.as_tensor() * p.beta2)? + (g.sqr()? * (1.0 - p.beta2))?)?;
-            let update = ((&m_new / bc1)? / ((&v_new / bc2)?.sqrt()? + p.eps)?)?;
-            let decayed = (var.as_tensor() * (1.0 - lr * p.weight_decay))?;
-            var.set(&(decayed - (update * lr)?)?)?;
-            m.set(&m_new)?;
-            v.set(&v_new)?;
+            let consts = Step {
+                clip,
+                beta1: p.beta1,
+                beta2: p.beta2,
+                bc1,
+                bc2,
+                eps: p.eps,
+                decay: 1.0 - lr * p.weight_decay,
+                lr,
+            };
+            if !fused_step(var, m, v, &g, &consts)? {
+                tensor_step(var, m, v, &g, &consts)?;
+            }
         }
         Ok(norm)
     }
@@ -192,6 +198,98 @@ impl AdamW {
         self.step = step;
         Ok(())
     }
+}
+
+/// The scalars of one variable's AdamW update.
+struct Step {
+    clip: f64,
+    beta1: f64,
+    beta2: f64,
+    bc1: f64,
+    bc2: f64,
+    eps: f64,
+    decay: f64,
+    lr: f64,
+}
+
+/// One variable's AdamW update in candle's tensor ops (any device and dtype).
+fn tensor_step(var: &Var, m: &Var, v: &Var, g: &Tensor, c: &Step) -> candle_core::Result<()> {
+    let g = (g.to_dtype(DType::F32)? * c.clip)?;
+    let m_new = ((m.as_tensor() * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
+    let v_new = ((v.as_tensor() * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+    let update = ((&m_new / c.bc1)? / ((&v_new / c.bc2)?.sqrt()? + c.eps)?)?;
+    let decayed = (var.as_tensor() * c.decay)?;
+    var.set(&(decayed - (update * c.lr)?)?)?;
+    m.set(&m_new)?;
+    v.set(&v_new)
+}
+
+/// The update of `AdamW::step` for one f32 CPU variable in one pass over its elements (rayon, in
+/// fixed chunks) instead of fourteen tensor ops, each a fresh buffer on the calling thread. Every
+/// element goes through the same f32 operations in the same order as the tensor path (candle's
+/// `x * c` and `x / c` are `x * c as f32 + 0`, `x + c` is `x * 1 + c as f32`), so the results are
+/// identical. `false` (nothing done) for another device or dtype.
+fn fused_step(var: &Var, m: &Var, v: &Var, g: &Tensor, c: &Step) -> candle_core::Result<bool> {
+    let on_cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
+    if ![var.as_tensor(), m.as_tensor(), v.as_tensor(), g]
+        .into_iter()
+        .all(on_cpu_f32)
+    {
+        return Ok(false);
+    }
+    let f = |x: f64| x as f32;
+    let (clip, b1, nb1, b2, nb2) = (
+        f(c.clip),
+        f(c.beta1),
+        f(1.0 - c.beta1),
+        f(c.beta2),
+        f(1.0 - c.beta2),
+    );
+    let (ibc1, ibc2, eps, decay, lr) = (
+        f(1.0 / c.bc1),
+        f(1.0 / c.bc2),
+        f(c.eps),
+        f(c.decay),
+        f(c.lr),
+    );
+    let n = g.elem_count();
+    let (mut w_new, mut m_new, mut v_new) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
+    crate::frozen::with_cpu_f32s(
+        [var.as_tensor(), m.as_tensor(), v.as_tensor(), g],
+        |[w0, m0, v0, g0]| {
+            const CHUNK: usize = 1 << 14;
+            w_new
+                .par_chunks_mut(CHUNK)
+                .zip(m_new.par_chunks_mut(CHUNK))
+                .zip(v_new.par_chunks_mut(CHUNK))
+                .enumerate()
+                .for_each(|(i, ((wo, mo), vo))| {
+                    let at = i * CHUNK;
+                    let end = at + wo.len();
+                    let ins = w0[at..end]
+                        .iter()
+                        .zip(&m0[at..end])
+                        .zip(&v0[at..end])
+                        .zip(&g0[at..end]);
+                    for (((wo, mo), vo), (((&w, &m), &v), &g)) in
+                        wo.iter_mut().zip(mo).zip(vo).zip(ins)
+                    {
+                        let g = g * clip + 0.0;
+                        let mn = (m * b1 + 0.0) + (g * nb1 + 0.0);
+                        let vn = (v * b2 + 0.0) + ((g * g) * nb2 + 0.0);
+                        let update = (mn * ibc1 + 0.0) / ((vn * ibc2 + 0.0).sqrt() * 1.0 + eps);
+                        *wo = (w * decay + 0.0) - (update * lr + 0.0);
+                        *mo = mn;
+                        *vo = vn;
+                    }
+                });
+        },
+    )?;
+    let (shape, device) = (g.shape(), g.device());
+    var.set(&Tensor::from_vec(w_new, shape, device)?)?;
+    m.set(&Tensor::from_vec(m_new, shape, device)?)?;
+    v.set(&Tensor::from_vec(v_new, shape, device)?)?;
+    Ok(true)
 }
 
 /// The learning rate at `step`: linear warmup over `warmup` steps to `peak`, then cosine decay to
@@ -262,6 +360,55 @@ mod tests {
                 .to_string()
                 .contains("missing `other.exp_avg`")
         );
+    }
+
+    /// The one-pass CPU update gives the tensor path's values bit for bit, over more elements
+    /// than one chunk and with clipping, decay and bias correction all active.
+    #[test]
+    fn fused_step_matches_the_tensor_ops_exactly() {
+        let n = (1 << 14) * 2 + 77;
+        let vals = |seed: u32, lo: f32| -> Vec<f32> {
+            (0..n as u32)
+                .map(|i| {
+                    let h = (i ^ seed).wrapping_mul(2_654_435_761).rotate_left(13);
+                    lo + (h % 10_000) as f32 / 2_500.0 - 2.0
+                })
+                .collect()
+        };
+        let var = |x: Vec<f32>| Var::from_tensor(&Tensor::from_vec(x, n, &Device::Cpu).unwrap());
+        let consts = Step {
+            clip: 0.37,
+            beta1: 0.9,
+            beta2: 0.999,
+            bc1: 1.0 - 0.9f64.powi(3),
+            bc2: 1.0 - 0.999f64.powi(3),
+            eps: 1e-8,
+            decay: 1.0 - 3e-4 * 0.01,
+            lr: 3e-4,
+        };
+        let g = Tensor::from_vec(vals(1, 0.0), n, &Device::Cpu).unwrap();
+        let sq: Vec<f32> = vals(2, 2.5).iter().map(|x| x * x * 1e-3).collect();
+        let mut outs = Vec::new();
+        for fused in [true, false] {
+            let (w, m, v) = (
+                var(vals(3, 0.0)).unwrap(),
+                var(vals(4, 0.0)).unwrap(),
+                var(sq.clone()).unwrap(),
+            );
+            if fused {
+                assert!(fused_step(&w, &m, &v, &g, &consts).unwrap());
+            } else {
+                tensor_step(&w, &m, &v, &g, &consts).unwrap();
+            }
+            let get = |x: &Var| x.as_tensor().to_vec1::<f32>().unwrap();
+            outs.push((get(&w), get(&m), get(&v)));
+        }
+        let bits = |x: &Vec<f32>| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let (a, b) = (&outs[0], &outs[1]);
+        assert_eq!(bits(&a.1), bits(&b.1), "first moment");
+        assert_eq!(bits(&a.2), bits(&b.2), "second moment");
+        assert_eq!(bits(&a.0), bits(&b.0), "weights");
+        assert_ne!(bits(&a.0), bits(&vals(3, 0.0)), "the weights moved");
     }
 
     /// A scaled variable takes the step of the scaled learning rate, weight decay included; the
