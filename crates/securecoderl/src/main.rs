@@ -74,6 +74,7 @@ enum BenchCommand {
 
 fn main() {
     keep_freed_memory();
+    no_spinning_elementwise_pool();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Quickstart(a) => cmd::sweep::run_quickstart(a),
@@ -102,6 +103,22 @@ fn main() {
             eprintln!("error: {e:#}");
             std::process::exit(2);
         }
+    }
+}
+
+/// Runs candle's elementwise ops on the calling thread (`CANDLE_NUM_THREADS=1`) unless the user
+/// chose a number.
+///
+/// candle 0.11 splits large elementwise ops over a pool of its own threads beside rayon's, and each
+/// of them spins up to 25,000 times after every op before it sleeps. With as many threads as cores
+/// that spinning takes the cores from the GEMMs and our kernels, which run on rayon: in a 2-thread
+/// `perf` profile of `bench model` the pool's one thread was 14% of all samples, 10% of them
+/// spinning. Without the pool `bench model` measured about 1.1-1.3x training tokens per CPU-second
+/// (docs/model.md). Elementwise results do not depend on how they are split.
+fn no_spinning_elementwise_pool() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
     }
 }
 
