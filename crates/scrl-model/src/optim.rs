@@ -228,7 +228,7 @@ fn tensor_step(var: &Var, m: &Var, v: &Var, g: &Tensor, c: &Step) -> candle_core
 /// fixed chunks) instead of fourteen tensor ops, each a fresh buffer on the calling thread. Every
 /// element goes through the same f32 operations in the same order as the tensor path (candle's
 /// `x * c` and `x / c` are `x * c as f32 + 0`, `x + c` is `x * 1 + c as f32`), so the results are
-/// identical. `false` (nothing done) for another device or dtype.
+/// identical. `false` (nothing done) for another device or dtype; an error for mismatched shapes.
 fn fused_step(var: &Var, m: &Var, v: &Var, g: &Tensor, c: &Step) -> candle_core::Result<bool> {
     let on_cpu_f32 = |t: &Tensor| t.device().is_cpu() && t.dtype() == DType::F32;
     if ![var.as_tensor(), m.as_tensor(), v.as_tensor(), g]
@@ -236,6 +236,13 @@ fn fused_step(var: &Var, m: &Var, v: &Var, g: &Tensor, c: &Step) -> candle_core:
         .all(on_cpu_f32)
     {
         return Ok(false);
+    }
+    let shape = var.shape();
+    if [m.shape(), v.shape(), g.shape()]
+        .iter()
+        .any(|s| *s != shape)
+    {
+        candle_core::bail!("AdamW: {shape:?} variable, moment or gradient of another shape");
     }
     let f = |x: f64| x as f32;
     let (clip, b1, nb1, b2, nb2) = (
@@ -285,7 +292,7 @@ fn fused_step(var: &Var, m: &Var, v: &Var, g: &Tensor, c: &Step) -> candle_core:
                 });
         },
     )?;
-    let (shape, device) = (g.shape(), g.device());
+    let device = g.device();
     var.set(&Tensor::from_vec(w_new, shape, device)?)?;
     m.set(&Tensor::from_vec(m_new, shape, device)?)?;
     v.set(&Tensor::from_vec(v_new, shape, device)?)?;
