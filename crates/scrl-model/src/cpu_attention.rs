@@ -207,11 +207,35 @@ impl Attention<'_> {
     }
 }
 
-/// `dst (m x n, row stride dst_rs) [+]= lhs (m x k) . rhs (k x n)`, single-threaded, where element
-/// (i, l) of `lhs` is `lhs[i * lhs_rs + l * lhs_cs]` and element (l, j) of `rhs` is
-/// `rhs[l * rhs_rs + j * rhs_cs]`; `acc` adds to `dst` instead of overwriting it.
+/// [`gemm_on`] on the calling thread alone.
 #[allow(clippy::too_many_arguments)]
 fn gemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    acc: bool,
+    lhs: &[f32],
+    lhs_rs: usize,
+    lhs_cs: usize,
+    rhs: &[f32],
+    rhs_rs: usize,
+    rhs_cs: usize,
+) {
+    let par = gemm::Parallelism::None;
+    gemm_on(
+        par, 1.0, m, n, k, dst, dst_rs, acc, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs,
+    )
+}
+
+/// `dst (m x n, row stride dst_rs) [+]= beta * lhs (m x k) . rhs (k x n)` with the `gemm` crate's
+/// `par`, where element (i, l) of `lhs` is `lhs[i * lhs_rs + l * lhs_cs]` and element (l, j) of
+/// `rhs` is `rhs[l * rhs_rs + j * rhs_cs]`; `acc` adds to `dst` instead of overwriting it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_on(
+    par: gemm::Parallelism,
+    beta: f32,
     m: usize,
     n: usize,
     k: usize,
@@ -264,11 +288,11 @@ fn gemm(
             rhs_cs as isize,
             rhs_rs as isize,
             1.0,
-            1.0,
+            beta,
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            par,
         )
     }
 }

@@ -1,5 +1,6 @@
 //! One-pass f32 CPU kernels for the elementwise parts of a training step that candle runs as
-//! chains of ops: the SwiGLU product of the MLP and the backward of RMSNorm.
+//! chains of ops: the SwiGLU product of the MLP, the backward of RMSNorm and the dropout products
+//! of a LoRA branch.
 //!
 //! candle 0.11 builds `silu(g) * u` and its backward from about ten ops, each a fresh buffer and a
 //! pass over a (tokens, intermediate) tensor on one thread; RMSNorm's backward is as many over
@@ -47,6 +48,30 @@ pub(crate) fn exp(x: f32) -> f32 {
     } else {
         p * scale
     }
+}
+
+/// `x * m`, elementwise.
+pub(crate) fn mul(x: &[f32], m: &[f32]) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    out.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK).zip(m.par_chunks(CHUNK)))
+        .for_each(|(o, (x, m))| {
+            for ((o, &x), &m) in o.iter_mut().zip(x).zip(m) {
+                *o = x * m;
+            }
+        });
+    out
+}
+
+/// `dst += scale * m * t`, elementwise.
+pub(crate) fn add_scaled_product(dst: &mut [f32], scale: f32, m: &[f32], t: &[f32]) {
+    dst.par_chunks_mut(CHUNK)
+        .zip(m.par_chunks(CHUNK).zip(t.par_chunks(CHUNK)))
+        .for_each(|(d, (m, t))| {
+            for ((d, &m), &t) in d.iter_mut().zip(m).zip(t) {
+                *d += scale * m * t;
+            }
+        });
 }
 
 /// `silu(g) * u` with `silu(g) = g / (1 + exp(-g))`.

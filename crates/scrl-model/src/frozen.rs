@@ -28,6 +28,7 @@ use candle_core::{
     Storage, Tensor,
 };
 
+use crate::cpu_attention::gemm_on;
 use crate::cpu_kernels::exp;
 
 /// How a differentiable forward treats operands that receive no gradient (frozen weights, norm
@@ -68,7 +69,27 @@ pub(crate) fn matmul(a: &Tensor, b: &Tensor, ops: FrozenOps) -> Result<Tensor> {
 
 /// `x W^T` for `x` (n, in) and a weight `w` (out, in).
 pub(crate) fn linear(x: &Tensor, w: &Tensor, ops: FrozenOps) -> Result<Tensor> {
-    matmul(x, &w.t()?, ops)
+    let shape = Shape::from((x.dim(0)?, w.dim(0)?));
+    linear_shaped(x, w, shape, ops)
+}
+
+/// `x W^T` for `x` (n, in) and a weight `w` (out, in), its n * out values in row order shaped
+/// `shape` (the logits as (b, t, vocab)). With `InputGradOnly` it is one node: candle's graph of
+/// the same product has three (the transpose of `w`, the product, the reshape), and backward
+/// makes each gradient as zeros plus a sum, the weight's through a strided sum of a transposed
+/// view. This node's backward writes `dx = g W` and `dW = g^T x` in their own layouts, each only
+/// when its operand tracks a gradient, and on f32 CPU tensors runs the two products side by side
+/// on rayon's pool (each with half the threads) instead of one after the other.
+pub(crate) fn linear_shaped(
+    x: &Tensor,
+    w: &Tensor,
+    shape: Shape,
+    ops: FrozenOps,
+) -> Result<Tensor> {
+    if ops == FrozenOps::Candle || !(x.track_op() || w.track_op()) {
+        return x.matmul(&w.t()?)?.reshape(shape);
+    }
+    x.apply_op2(w, Linear(shape))
 }
 
 /// `x * y` with `y` broadcast to `x`'s shape.
@@ -115,6 +136,9 @@ pub(crate) fn lora_linear(
     bias: Option<&Tensor>,
     lora: Lora<'_>,
 ) -> Result<Tensor> {
+    if let Some(y) = lora_linear_on_cpu(x, w, bias, &lora)? {
+        return Ok(y);
+    }
     let (a, b, scale) = (lora.a, lora.b, lora.scale);
     let mask = lora.mask.cloned();
     let xd = x.detach();
@@ -165,6 +189,171 @@ pub(crate) fn lora_linear(
             bwd: Box::new(bwd),
         },
     )
+}
+
+/// The `gemm` crate's split of one product over `threads` of rayon's pool, as candle's matmul
+/// chooses it for the whole pool.
+fn parallelism(threads: usize) -> gemm::Parallelism {
+    match threads {
+        0 | 1 => gemm::Parallelism::None,
+        t => gemm::Parallelism::Rayon(t),
+    }
+}
+
+/// `lora_linear` for f32 CPU operands (`None` otherwise): forward writes the base product onto the
+/// bias and the LoRA product onto that, scaled, in one buffer (candle's ops make the product, the
+/// sum with the bias, the scaled LoRA term and the sum, each a pass on one thread); backward adds
+/// the LoRA term into `g W` the same way, its dropout mask in one parallel pass.
+fn lora_linear_on_cpu(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    lora: &Lora<'_>,
+) -> Result<Option<Tensor>> {
+    let (a, b, scale) = (lora.a, lora.b, lora.scale as f32);
+    let mut all = vec![x, w, a, b];
+    all.extend(bias);
+    all.extend(lora.mask);
+    if !x.device().is_cpu() || all.iter().any(|t| t.dtype() != DType::F32) || x.rank() != 2 {
+        return Ok(None);
+    }
+    let ((n, din), (dout, r)) = (x.dims2()?, b.dims2()?);
+    let fits = w.dims() == [dout, din]
+        && a.dims() == [r, din]
+        && bias.is_none_or(|t| t.dims() == [dout])
+        && lora.mask.is_none_or(|t| t.dims() == [n, din]);
+    if !fits {
+        candle_core::bail!(
+            "lora linear: x {:?}, w {:?}, A {:?}, B {:?} do not fit",
+            x.shape(),
+            w.shape(),
+            a.shape(),
+            b.shape()
+        );
+    }
+    let par = parallelism(rayon::current_num_threads());
+    let mask = lora.mask.map(|m| m.contiguous()).transpose()?;
+    let xm = match &mask {
+        Some(m) => Some(with_cpu_f32s([x, m], |[x, m]| {
+            crate::cpu_kernels::mul(x, m)
+        })?),
+        None => None,
+    };
+    let (y, xa) = with_cpu_f32s([x, w, a, b], |[xs, ws, as_, bs]| {
+        let xm = xm.as_deref().unwrap_or(xs);
+        // xa (n x r) = xm . A^T
+        let mut xa = vec![0f32; n * r];
+        gemm_on(
+            par, 1.0, n, r, din, &mut xa, r, false, xm, din, 1, as_, 1, din,
+        );
+        let mut y = vec![0f32; n * dout];
+        if let Some(bias) = bias {
+            with_cpu_f32s([bias], |[bias]| {
+                y.par_chunks_mut(dout.max(1))
+                    .for_each(|row| row.copy_from_slice(bias))
+            })?;
+        }
+        // y (n x out) [+]= x . W^T, then += scale * xa . B^T
+        gemm_on(
+            par,
+            1.0,
+            n,
+            dout,
+            din,
+            &mut y,
+            dout,
+            bias.is_some(),
+            xs,
+            din,
+            1,
+            ws,
+            1,
+            din,
+        );
+        gemm_on(
+            par, scale, n, dout, r, &mut y, dout, true, &xa, r, 1, bs, 1, r,
+        );
+        Ok::<_, candle_core::Error>((y, xa))
+    })??;
+    drop(xm);
+    let y = Tensor::from_vec(y, (n, dout), x.device())?;
+    let (gx, ga, gb) = (x.track_op(), a.track_op(), b.track_op());
+    if !(gx || ga || gb) {
+        return Ok(Some(y));
+    }
+    let w = w.clone();
+    let bwd = move |x: &Tensor, a: &Tensor, b: &Tensor, grad: &Tensor| -> Result<Grads3> {
+        let dev = x.device();
+        let xm = match &mask {
+            Some(m) => Some(with_cpu_f32s([x, m], |[x, m]| {
+                crate::cpu_kernels::mul(x, m)
+            })?),
+            None => None,
+        };
+        let masks: Vec<&Tensor> = mask.iter().collect();
+        let (dx, da, db) = with_cpu_f32s([x, &w, a, b, grad], |[xs, ws, as_, bs, g]| {
+            // gbm (n x r) = g . B
+            let mut gbm = vec![0f32; n * r];
+            gemm_on(
+                par, 1.0, n, r, dout, &mut gbm, r, false, g, dout, 1, bs, r, 1,
+            );
+            let dx = gx.then(|| {
+                // dx (n x in) = g . W + scale * mask * (gbm . A)
+                let mut dx = vec![0f32; n * din];
+                gemm_on(
+                    par, 1.0, n, din, dout, &mut dx, din, false, g, dout, 1, ws, din, 1,
+                );
+                match masks.first() {
+                    Some(m) => {
+                        let mut t = vec![0f32; n * din];
+                        gemm_on(
+                            par, 1.0, n, din, r, &mut t, din, false, &gbm, r, 1, as_, din, 1,
+                        );
+                        with_cpu_f32s([m], |[m]| {
+                            crate::cpu_kernels::add_scaled_product(&mut dx, scale, m, &t)
+                        })?;
+                    }
+                    None => gemm_on(
+                        par, scale, n, din, r, &mut dx, din, true, &gbm, r, 1, as_, din, 1,
+                    ),
+                }
+                Ok::<_, candle_core::Error>(dx)
+            });
+            let da = ga.then(|| {
+                // dA (r x in) = scale * gbm^T . xm
+                let xm = xm.as_deref().unwrap_or(xs);
+                let mut da = vec![0f32; r * din];
+                gemm_on(
+                    par, scale, r, din, n, &mut da, din, false, &gbm, 1, r, xm, din, 1,
+                );
+                da
+            });
+            let db = gb.then(|| {
+                // dB (out x r) = scale * g^T . xa
+                let mut db = vec![0f32; dout * r];
+                gemm_on(
+                    par, scale, dout, r, n, &mut db, r, false, g, 1, dout, &xa, r, 1,
+                );
+                db
+            });
+            (dx.transpose(), da, db)
+        })?;
+        Ok((
+            dx?.map(|d| Tensor::from_vec(d, (n, din), dev))
+                .transpose()?,
+            da.map(|d| Tensor::from_vec(d, (r, din), dev)).transpose()?,
+            db.map(|d| Tensor::from_vec(d, (dout, r), dev))
+                .transpose()?,
+        ))
+    };
+    Ok(Some(x.apply_op3(
+        a,
+        b,
+        HandOver3 {
+            out: Mutex::new(Some(y)),
+            bwd: Box::new(bwd),
+        },
+    )?))
 }
 
 /// Causal attention `softmax(q k^T * scale + bias) v` for `q` (b, h, tq, d), `k` and `v` (b, g, tk,
@@ -721,6 +910,89 @@ impl CustomOp2 for Matmul {
     }
 }
 
+/// `x W^T` shaped `.0`; backward for each operand that tracks a gradient (see `linear_shaped`).
+struct Linear(Shape);
+
+impl Linear {
+    fn fwd<S: BackendStorage>(&self, x: &S, lx: &Layout, w: &S, lw: &Layout) -> Result<(S, Shape)> {
+        let (out, shape) = matmul_fwd(x, lx, w, &lw.transpose(0, 1)?)?;
+        if shape.elem_count() != self.0.elem_count() || shape.dims().last() != self.0.dims().last()
+        {
+            candle_core::bail!("linear: a {shape:?} product cannot be shaped {:?}", self.0);
+        }
+        Ok((out, self.0.clone()))
+    }
+}
+
+impl CustomOp2 for Linear {
+    fn name(&self) -> &'static str {
+        "linear-grad-if-tracked"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.fwd(s1, l1, s2, l2)
+    }
+
+    fn cuda_fwd(
+        &self,
+        s1: &CudaStorage,
+        l1: &Layout,
+        s2: &CudaStorage,
+        l2: &Layout,
+    ) -> Result<(CudaStorage, Shape)> {
+        self.fwd(s1, l1, s2, l2)
+    }
+
+    fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Grads2> {
+        let (n, out) = (x.dim(0)?, w.dim(0)?);
+        let grad = grad.reshape((n, out))?;
+        let (gx, gw) = (x.track_op(), w.track_op());
+        let f32s = [x, w, &grad].iter().all(|t| t.dtype() == DType::F32);
+        let threads = rayon::current_num_threads();
+        if gx && gw && f32s && x.device().is_cpu() && threads > 1 {
+            return linear_backward_on_cpu(x, w, &grad, threads);
+        }
+        let dx = gx.then(|| grad.matmul(w)).transpose()?;
+        let dw = gw.then(|| grad.t()?.matmul(x)).transpose()?;
+        Ok((dx, dw))
+    }
+}
+
+/// `dx = g W` and `dW = g^T x` for f32 CPU tensors, side by side on rayon's pool, each product
+/// with half of its threads.
+fn linear_backward_on_cpu(x: &Tensor, w: &Tensor, g: &Tensor, threads: usize) -> Result<Grads2> {
+    let ((n, din), out) = (x.dims2()?, w.dim(0)?);
+    let par = parallelism(threads / 2);
+    let (dx, dw) = with_cpu_f32s([x, w, g], |[x, w, g]| {
+        let (mut dx, mut dw) = (vec![0f32; n * din], vec![0f32; out * din]);
+        rayon::join(
+            // dx (n x in) = g (n x out) . W (out x in)
+            || {
+                gemm_on(
+                    par, 1.0, n, din, out, &mut dx, din, false, g, out, 1, w, din, 1,
+                )
+            },
+            // dW (out x in) = g^T (out x n) . x (n x in)
+            || {
+                gemm_on(
+                    par, 1.0, out, din, n, &mut dw, din, false, g, 1, out, x, din, 1,
+                )
+            },
+        );
+        (dx, dw)
+    })?;
+    Ok((
+        Some(Tensor::from_vec(dx, (n, din), x.device())?),
+        Some(Tensor::from_vec(dw, (out, din), w.device())?),
+    ))
+}
+
 #[derive(Clone, Copy)]
 enum BinOp {
     Mul,
@@ -1186,6 +1458,42 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Full fine-tuning's linear node (both operands tracked) against candle's product, transpose
+    /// and reshape: the same values, the same gradients, on one thread and with the two backward
+    /// products side by side on two, and no entry in the store beyond x and w.
+    #[test]
+    fn linear_with_a_trainable_weight_matches_candle() {
+        let x = Var::from_tensor(&randn(&[6, 5], 11)).unwrap();
+        let w = Var::from_tensor(&randn(&[4, 5], 12)).unwrap();
+        let t = randn(&[2, 3, 4], 13);
+        let run = |ops: FrozenOps| {
+            let y =
+                linear_shaped(x.as_tensor(), w.as_tensor(), Shape::from((2, 3, 4)), ops).unwrap();
+            let yt = mul(&y, &t, FrozenOps::InputGradOnly).unwrap();
+            let grads = yt.sqr().unwrap().sum_all().unwrap().backward();
+            (y, grads.unwrap())
+        };
+        let (y_old, g_old) = run(FrozenOps::Candle);
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (y_new, g_new) = pool.install(|| run(FrozenOps::InputGradOnly));
+            assert_eq!(y_new.dims(), [2, 3, 4]);
+            assert_eq!(
+                y_old.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                y_new.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            );
+            for v in [&x, &w] {
+                let (a, b) = (g_old.get(v.as_tensor()), g_new.get(v.as_tensor()));
+                let d = max_diff(a.unwrap(), b.unwrap());
+                assert!(d < 1e-5, "{threads} thread(s): gradient differs by {d}");
+            }
+            assert_eq!(g_new.get_ids().count(), 2, "only x and w have gradients");
         }
     }
 

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Shape, Tensor, Var};
 use candle_nn::kv_cache::KvCache;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -110,12 +110,26 @@ impl Lin {
 
 /// Inverted-dropout mask of `x`'s shape in f32: 0 with probability `p`, else `1 / (1 - p)`.
 fn dropout_mask(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let keep = 1.0 / (1.0 - p);
-    let mask: Vec<f32> = (0..x.elem_count())
-        .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
-        .collect();
+    let mask = dropout_values(x.elem_count(), p, seed);
     Ok(Tensor::from_vec(mask, x.shape(), x.device())?)
+}
+
+/// `len` draws of `ChaCha8Rng::seed_from_u64(seed)`, each `0` with probability `p` and
+/// `1 / (1 - p)` otherwise, made in parallel chunks: each chunk seeks the stream to its first draw
+/// (one 32-bit word per `f32`), so the values are those of one serial pass whatever the threads.
+fn dropout_values(len: usize, p: f32, seed: u64) -> Vec<f32> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 15;
+    let keep = 1.0 / (1.0 - p);
+    let mut mask = vec![0f32; len];
+    mask.par_chunks_mut(CHUNK).enumerate().for_each(|(i, out)| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_word_pos((i * CHUNK) as u128);
+        for m in out {
+            *m = if rng.random::<f32>() < p { 0.0 } else { keep };
+        }
+    });
+    mask
 }
 
 struct Block {
@@ -552,11 +566,11 @@ impl Decoder {
             x = frozen::add(&x, &self.mlp(blk, &hn, mode, li, ops)?, ops)?;
         }
         let hidden = frozen::rms_norm(&x, &self.norm, eps, ops)?;
-        let logits = frozen::linear(&hidden, self.lm_head.as_ref().unwrap_or(&self.embed), ops)?;
+        let head = self.lm_head.as_ref().unwrap_or(&self.embed);
+        let shape = Shape::from((b, t, self.cfg.vocab_size));
+        let logits = frozen::linear_shaped(&hidden, head, shape, ops)?;
         Ok(ForwardOutput {
-            logits: logits
-                .to_dtype(DType::F32)?
-                .reshape((b, t, self.cfg.vocab_size))?,
+            logits: logits.to_dtype(DType::F32)?,
             hidden: hidden
                 .to_dtype(DType::F32)?
                 .reshape((b, t, self.cfg.hidden_size))?,
@@ -772,4 +786,34 @@ pub fn token_logprobs(logits: &Tensor, targets: &Tensor, temperature: f64) -> Re
         )));
     }
     Ok(frozen::token_logprobs(logits, targets, temperature)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropout_values_are_one_serial_stream_whatever_the_threads() {
+        let (len, p, seed) = (3 * (1 << 15) + 17, 0.1f32, 42);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let serial: Vec<f32> = (0..len)
+            .map(|_| {
+                if rng.random::<f32>() < p {
+                    0.0
+                } else {
+                    1.0 / 0.9
+                }
+            })
+            .collect();
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let par = pool.install(|| dropout_values(len, p, seed));
+            assert!(par == serial, "{threads} thread(s): another stream");
+        }
+        let dropped = serial.iter().filter(|&&m| m == 0.0).count() as f64 / len as f64;
+        assert!((dropped - 0.1).abs() < 0.01, "dropped {dropped}");
+    }
 }
